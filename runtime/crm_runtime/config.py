@@ -1,0 +1,73 @@
+"""Service configuration from the environment (the only place that reads it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BaseServiceSettings(BaseSettings):
+    """Settings every service shares; services subclass it to add their own."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
+
+    service_name: str = Field(default="service")
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 50051
+    # SQLite file by default so one command runs everything on one machine; PostgreSQL in
+    # production ("postgresql+asyncpg://user@host/db").
+    database_url: str = "sqlite+aiosqlite:///var/service.db"
+    log_level: str = "info"
+    reflection: bool = True
+    # Graceful shutdown: health goes NOT_SERVING, we wait drain_seconds for load balancers to
+    # notice, then give in-flight calls grace_seconds to finish.
+    drain_seconds: float = 0.0
+    grace_seconds: float = 10.0
+    max_concurrent_rpcs: int = 256
+    max_receive_message_bytes: int = 4 * 1024 * 1024
+    # Connections are recycled so that clients re-resolve and spread over new replicas.
+    max_connection_age_ms: int = 300_000
+    health_check_interval_seconds: float = 1.0
+
+    # Caller identity: trusted public keys (one PEM file per key id, file name = kid) and,
+    # for services that call others, this service's own signing key.
+    identity_trusted_keys_dir: Path | None = None
+    identity_signing_key_file: Path | None = None
+    identity_signing_kid: str = ""
+    # Key ids allowed to assert human roles; every other trusted key may only assert "system".
+    identity_human_issuers: str = "gateway"
+
+    # Personal data encryption (AES-256-GCM) and blind-index key, base64 of 32 bytes each.
+    pii_encryption_key: str = ""
+    pii_index_key: str = ""
+    # Key for opaque page tokens, base64 of 32 bytes; random per process when empty.
+    page_token_key: str = ""
+
+    # Event subscribers of this service's outbox: "name=host:port,name2=host:port".
+    event_subscribers: str = ""
+    relay_interval_seconds: float = 0.2
+    relay_batch_size: int = 200
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in {"debug", "info", "warning", "error"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    def subscribers(self) -> dict[str, str]:
+        """Return the configured event subscribers as name → address."""
+        result: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in self.event_subscribers.split(","))):
+            name, sep, address = item.partition("=")
+            if not sep or not name or not address:
+                raise ValueError(f"EVENT_SUBSCRIBERS entry {item!r} is not name=address")
+            result[name.strip()] = address.strip()
+        return result
+
+    def human_issuers(self) -> frozenset[str]:
+        """Return key ids that may assert human roles."""
+        return frozenset(k.strip() for k in self.identity_human_issuers.split(",") if k.strip())

@@ -1,0 +1,58 @@
+"""Transactional outbox: events are rows written in the same transaction as the change.
+
+`Outbox.emit` adds one row per subscriber to the caller's session, so the event exists exactly
+when the change does. `Relay` (outbox_relay.py) delivers the rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from google.protobuf import any_pb2, timestamp_pb2
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.events.v1 import event_pb2
+from crm_runtime.tables import OutboxMessage
+from crm_runtime.telemetry import inject_context
+
+
+class Outbox:
+    """Writes events of one producing service for its subscribers."""
+
+    def __init__(self, source: str, subscribers: Iterable[str]) -> None:
+        self.source = source
+        self.subscribers = tuple(subscribers)
+        # Set after each emit so the relay wakes at once instead of waiting for its poll.
+        self.pending = asyncio.Event()
+
+    def emit(
+        self, session: AsyncSession, payload: Message, *, subject: str,
+        occurred: datetime | None = None,
+    ) -> str:
+        """Add `payload` as an event about `subject` to the session; return the event id."""
+        event_id = str(uuid.uuid4())
+        when = occurred or datetime.now(UTC)
+        packed = any_pb2.Any()
+        packed.Pack(payload)
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(when)
+        carrier = inject_context()
+        envelope = event_pb2.EventEnvelope(
+            event_id=event_id, event_type=payload.DESCRIPTOR.full_name, source=self.source,
+            subject=subject, occurrence_time=stamp, payload=packed,
+            traceparent=carrier.get("traceparent", ""), tracestate=carrier.get("tracestate", ""),
+        )
+        body = envelope.SerializeToString()
+        for subscriber in self.subscribers:
+            session.add(
+                OutboxMessage(
+                    event_id=event_id, subscriber=subscriber,
+                    event_type=envelope.event_type, envelope=body, created_time=when,
+                )
+            )
+        self.pending.set()
+        return event_id

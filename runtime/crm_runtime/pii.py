@@ -1,0 +1,59 @@
+"""Masking of personal data (PIPL / JR/T 0171-2020 C2 fields) for responses and logs."""
+
+from __future__ import annotations
+
+import re
+
+# Resident ID numbers (18 characters, or 15 legacy digits) and mainland mobile numbers, when
+# they stand alone in text. Lookarounds stop us from masking parts of longer digit runs.
+ID_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}\d{3})([0-9Xx])(?![0-9A-Za-z])")
+MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+
+# Keys whose values are never logged, whatever they look like.
+SECRET_KEYS = frozenset(
+    {
+        "password", "passwd", "secret", "token", "authorization", "api_key", "apikey",
+        "x-crm-identity", "x-api-key", "id_number", "mobile_number", "mobile", "phone",
+        "income", "income_band", "pii_encryption_key", "pii_index_key", "database_url",
+    }
+)
+
+
+def mask_id_number(value: str) -> str:
+    """Keep the first 6 and last 4 characters: 110105********1239."""
+    if len(value) <= 10:
+        return "*" * len(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def mask_mobile(value: str) -> str:
+    """Keep the first 3 and last 4 digits: 138****5678."""
+    if len(value) < 8:
+        return "*" * len(value)
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]
+
+
+def mask_name(value: str) -> str:
+    """Keep the family name only: 张*; for Latin names keep the first letter."""
+    if not value:
+        return value
+    return value[0] + "*" * max(1, len(value) - 1)
+
+
+def scrub_text(text: str) -> str:
+    """Mask ID and mobile numbers that appear anywhere in free text."""
+    text = ID_NUMBER_RE.sub(lambda m: mask_id_number(m.group(0)), text)
+    return MOBILE_RE.sub(lambda m: mask_mobile(m.group(0)), text)
+
+
+def scrub_value(key: str, value: object) -> object:
+    """Return a value that is safe to log under `key`."""
+    if key.lower() in SECRET_KEYS:
+        return "[redacted]"
+    if isinstance(value, str):
+        return scrub_text(value) if any(ch.isdigit() for ch in value) else value
+    if isinstance(value, dict):
+        return {k: scrub_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_value(key, v) for v in value]
+    return value

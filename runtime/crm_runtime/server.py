@@ -1,0 +1,181 @@
+"""grpc.aio server bootstrap: interceptors, health, reflection, background tasks, graceful stop.
+
+`run_service` is what a service's __main__ calls; `start_service` returns a running server
+for tests (port 0) and for the demo launcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from crm_runtime.auth import TokenSigner, TokenVerifier
+from crm_runtime.config import BaseServiceSettings
+from crm_runtime.db import Database
+from crm_runtime.interceptors import ServerInterceptor
+from crm_runtime.logging import get_logger
+from crm_runtime.telemetry import configure_telemetry, shutdown_telemetry
+
+log = get_logger("server")
+
+Registrar = Callable[[grpc.aio.Server], None]
+BackgroundTask = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceDefinition:
+    """What a service contributes to the shared bootstrap."""
+
+    name: str
+    settings: BaseServiceSettings
+    database: Database
+    # Fully qualified gRPC service names, e.g. "crm.client.v1.ClientService".
+    service_names: Sequence[str]
+    register: Registrar
+    background: Sequence[BackgroundTask] = ()
+    # Called after the server stopped (e.g. the outbox relay's final drain).
+    on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
+
+
+@dataclass
+class RunningService:
+    """A started server, its port and its background tasks."""
+
+    definition: ServiceDefinition
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _stopped: bool = False
+
+    @property
+    def address(self) -> str:
+        """Return host:port for clients."""
+        return f"{self.definition.settings.grpc_host}:{self.port}"
+
+    async def stop(self, *, drain_seconds: float | None = None) -> None:
+        """Stop gracefully: NOT_SERVING, wait for routing to notice, finish calls, drain."""
+        if self._stopped:
+            return
+        self._stopped = True
+        settings = self.definition.settings
+        await self.health.enter_graceful_shutdown()
+        drain = settings.drain_seconds if drain_seconds is None else drain_seconds
+        if drain > 0:
+            await asyncio.sleep(drain)
+        await self.server.stop(settings.grace_seconds)
+        for task in self.tasks:
+            task.cancel()
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for hook in self.definition.on_stop:
+            await hook()
+        await self.definition.database.dispose()
+        shutdown_telemetry()
+        log.info("stopped", service=self.definition.name)
+
+
+def build_verifier(settings: BaseServiceSettings) -> TokenVerifier | None:
+    """Return the identity verifier, or None when no trusted keys are configured."""
+    if settings.identity_trusted_keys_dir is None:
+        return None
+    return TokenVerifier.from_dir(
+        settings.identity_trusted_keys_dir, human_issuers=settings.human_issuers()
+    )
+
+
+def build_signer(settings: BaseServiceSettings) -> TokenSigner | None:
+    """Return this service's own token signer, if it has a key."""
+    if settings.identity_signing_key_file is None:
+        return None
+    return TokenSigner.from_file(
+        settings.identity_signing_key_file, settings.identity_signing_kid or settings.service_name
+    )
+
+
+async def _watch_store(
+    definition: ServiceDefinition, servicer: health.aio.HealthServicer
+) -> None:
+    """Report the service NOT_SERVING while its store does not answer (readiness)."""
+    serving = health_pb2.HealthCheckResponse.SERVING
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    last: int | None = None
+    while True:
+        status = serving if await definition.database.ping() else not_serving
+        if status != last:
+            for name in definition.service_names:
+                await servicer.set(name, status)
+            if last is not None:
+                log.warning("readiness changed", serving=status == serving)
+            last = status
+        await asyncio.sleep(definition.settings.health_check_interval_seconds)
+
+
+async def start_service(definition: ServiceDefinition) -> RunningService:
+    """Build, bind and start the server and its background tasks."""
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    settings = definition.settings
+    configure_telemetry(definition.name)
+    interceptors = [
+        aio_server_interceptor(),
+        ServerInterceptor(domain=definition.name, verifier=build_verifier(settings)),
+    ]
+    server = grpc.aio.server(
+        interceptors=interceptors,
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        options=[
+            ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
+            ("grpc.max_connection_age_ms", settings.max_connection_age_ms),
+            ("grpc.max_connection_age_grace_ms", 30_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+        ],
+    )
+    definition.register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    await health_servicer.set(health.OVERALL_HEALTH, health_pb2.HealthCheckResponse.SERVING)
+    for name in definition.service_names:
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    if settings.reflection:
+        reflection.enable_server_reflection(
+            [*definition.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+        )
+    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    await server.start()
+    running = RunningService(definition, server, port, health_servicer)
+    running.tasks.append(asyncio.create_task(_watch_store(definition, health_servicer)))
+    running.tasks.extend(asyncio.create_task(job()) for job in definition.background)
+    log.info("serving", service=definition.name, port=port)
+    return running
+
+
+async def run_service(definition: ServiceDefinition) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully."""
+    running = await start_service(definition)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down", service=definition.name)
+    await running.stop()
+
+
+def run(definition_factory: Callable[[], Awaitable[ServiceDefinition]]) -> None:
+    """Entry point for `python -m crm_<service>`: uvloop, then serve."""
+    import uvloop
+
+    async def main() -> None:
+        await run_service(await definition_factory())
+
+    uvloop.run(main())

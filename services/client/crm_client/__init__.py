@@ -1,0 +1,1 @@
+"""Client-profile service: corporate borrowers, their identifiers and classifications."""

@@ -1,0 +1,21 @@
+"""Settings of the client-profile service."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+
+from crm_runtime.config import BaseServiceSettings
+
+
+class ClientSettings(BaseServiceSettings):
+    """Client service settings; personal-data keys are mandatory."""
+
+    service_name: str = "client"
+    grpc_port: int = 50061
+    database_url: str = "sqlite+aiosqlite:///var/client.db"
+
+    @model_validator(mode="after")
+    def _keys_present(self) -> ClientSettings:
+        if not self.pii_encryption_key or not self.pii_index_key:
+            raise ValueError("PII_ENCRYPTION_KEY and PII_INDEX_KEY are required")
+        return self

@@ -1,0 +1,60 @@
+"""Everything the client RPCs share: store, cipher, outbox, segment catalogue, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm_client.access import can_see, denied
+from crm_client.models import ClientRow
+from crm_client.segments import SegmentCatalog
+from crm_client.validation import CLIENT_NAME_RE, parse_name
+from crm_runtime.auth import Principal
+from crm_runtime.crypto import FieldCipher
+from crm_runtime.db import Database
+from crm_runtime.errors import NotFound
+from crm_runtime.outbox import Outbox
+from crm_runtime.pagination import PageTokens
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class ClientContext:
+    """Dependencies of the client service, built once at startup."""
+
+    db: Database
+    cipher: FieldCipher
+    outbox: Outbox
+    tokens: PageTokens
+    catalog: SegmentCatalog = field(default_factory=SegmentCatalog)
+    clock: Callable[[], datetime] = _utc_now
+
+
+async def load_client(
+    session: AsyncSession, name: str, principal: Principal, *, field_name: str = "name",
+    for_update: bool = False,
+) -> ClientRow:
+    """Return the named client if the caller may see it.
+
+    Callers without a portfolio-wide role get the same PERMISSION_DENIED for a client that
+    exists but is not theirs and for one that does not exist.
+    """
+    client_id = parse_name(name, CLIENT_NAME_RE, field_name)
+    statement = select(ClientRow).where(ClientRow.id == client_id)
+    if for_update:
+        statement = statement.with_for_update()
+    row = (await session.execute(statement)).scalars().first()
+    if row is None:
+        if principal.sees_whole_portfolio:
+            raise NotFound(f"{name} does not exist", reason="CLIENT_NOT_FOUND")
+        raise denied()
+    if not can_see(principal, row):
+        raise denied()
+    return row

@@ -1,0 +1,185 @@
+"""Key-person RPCs. Personal data is encrypted at rest, masked by default, audited when shown."""
+
+from __future__ import annotations
+
+import uuid
+
+import grpc
+from google.protobuf import empty_pb2
+from sqlalchemy import delete, select
+
+from crm.client.v1 import client_pb2, client_service_pb2
+from crm_client import access
+from crm_client.context import ClientContext, load_client
+from crm_client.domain.person_id import birth_date_from_id, gender_from_id
+from crm_client.mapping import EDUCATION, GENDER, INCOME, ROLE, key_person_message
+from crm_client.models import KeyPersonRow
+from crm_client.segments import recompute
+from crm_client.validation import KEY_PERSON_NAME_RE, Violations, check_person, parse_name, to_date
+from crm_runtime import idempotency
+from crm_runtime.audit import record_personal_data_access
+from crm_runtime.auth import current_principal, require_roles
+from crm_runtime.errors import InvalidArgument, NotFound, PermissionDenied
+from crm_runtime.pagination import page_size
+from crm_runtime.pii import mask_id_number, mask_mobile, mask_name
+
+PERSONAL_FIELDS = ["display_name", "id_number", "mobile_number", "income_band"]
+
+
+class PeopleRpc:
+    """Create, read, list and delete key persons."""
+
+    ctx: ClientContext
+
+    async def CreateKeyPerson(  # noqa: N802
+        self, request: client_service_pb2.CreateKeyPersonRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> client_pb2.KeyPerson:
+        """Store a key person with personal fields encrypted."""
+        principal = require_roles(*access.UPDATE_ROLES)
+        idempotency.check_request_id(request.request_id)
+        now = self.ctx.clock()
+        person = request.key_person
+        v = Violations()
+        check_person(v, person, today=now.date())
+        v.raise_if_any()
+        birth = to_date(person.birth_date)
+        gender = GENDER.get(person.gender, "")
+        if person.id_number:
+            # The ID number fixes birth date and gender; disagreeing input is a data error.
+            id_birth, id_gender = birth_date_from_id(person.id_number), gender_from_id(person.id_number)
+            if birth is not None and birth != id_birth:
+                raise InvalidArgument.of("key_person.birth_date", "does not match the ID number")
+            if gender and gender != id_gender:
+                raise InvalidArgument.of("key_person.gender", "does not match the ID number")
+            birth, gender = id_birth, id_gender
+        cipher = self.ctx.cipher
+        method = "crm.client.v1.ClientService/CreateKeyPerson"
+        async with self.ctx.db.write() as session:
+            replay = await idempotency.replay(session, method=method, request=request,
+                                              subject=principal.subject,
+                                              response_type=client_pb2.KeyPerson)
+            if replay is not None:
+                return replay
+            client = await load_client(session, request.parent, principal, field_name="parent")
+            assert client.seq is not None
+            row = KeyPersonRow(
+                id=uuid.uuid4().hex, client_seq=client.seq, role=ROLE[person.role],
+                name_enc=cipher.encrypt(person.display_name, context="key_person.name"),
+                name_masked=mask_name(person.display_name), gender=gender, birth_date=birth,
+                education=EDUCATION.get(person.education, ""), occupation=person.occupation,
+                create_time=now,
+            )
+            if person.income_band:
+                row.income_band_enc = cipher.encrypt(INCOME[person.income_band],
+                                                     context="key_person.income_band")
+            if person.id_number:
+                row.id_number_enc = cipher.encrypt(person.id_number, context="key_person.id_number")
+                row.id_number_index = cipher.blind_index(person.id_number, context="id_number")
+                row.id_number_masked = mask_id_number(person.id_number)
+            if person.mobile_number:
+                row.mobile_enc = cipher.encrypt(person.mobile_number, context="key_person.mobile")
+                row.mobile_masked = mask_mobile(person.mobile_number)
+            session.add(row)
+            await session.flush()
+            await recompute(session, client, catalog=self.ctx.catalog, cipher=cipher,
+                            outbox=self.ctx.outbox, cause="key_person_added",
+                            actor=principal.subject, now=now)
+            response = key_person_message(row, client.id)
+            await idempotency.remember(session, method=method, request=request,
+                                       subject=principal.subject, response=response)
+            return response
+
+    async def GetKeyPerson(  # noqa: N802
+        self, request: client_service_pb2.GetKeyPersonRequest, context: grpc.aio.ServicerContext
+    ) -> client_pb2.KeyPerson:
+        """Return a key person; unmasked only for allowed roles with a reason, and audited."""
+        principal = current_principal()
+        parse_name(request.name, KEY_PERSON_NAME_RE, "name")
+        parent, _, person_id = request.name.rpartition("/keyPersons/")
+        if request.unmask:
+            if not request.access_reason.strip():
+                raise InvalidArgument.of("access_reason", "is required to unmask personal data")
+            if not principal.has(*access.UNMASK_ROLES):
+                async with self.ctx.db.write() as session:
+                    record_personal_data_access(
+                        session, principal=principal, action="unmask", resource=request.name,
+                        fields=PERSONAL_FIELDS, reason=request.access_reason, outcome="denied")
+                raise PermissionDenied("the caller's role may not see personal data",
+                                       reason="PERSONAL_DATA_DENIED")
+        sessions = self.ctx.db.write() if request.unmask else self.ctx.db.read()
+        async with sessions as session:
+            client = await load_client(session, parent, principal)
+            row = (await session.execute(select(KeyPersonRow).where(
+                KeyPersonRow.id == person_id, KeyPersonRow.client_seq == client.seq))).scalars().first()
+            if row is None:
+                raise NotFound(f"{request.name} does not exist", reason="KEY_PERSON_NOT_FOUND")
+            if not request.unmask:
+                return key_person_message(row, client.id)
+            # Audited in the same transaction: if the audit write fails, nothing is shown.
+            record_personal_data_access(session, principal=principal, action="unmask",
+                                        resource=request.name, fields=PERSONAL_FIELDS,
+                                        reason=request.access_reason)
+            return key_person_message(row, client.id, plain=self._decrypt(row))
+
+    def _decrypt(self, row: KeyPersonRow) -> dict[str, str]:
+        cipher = self.ctx.cipher
+        plain = {"display_name": cipher.decrypt(row.name_enc, context="key_person.name")}
+        if row.id_number_enc:
+            plain["id_number"] = cipher.decrypt(row.id_number_enc, context="key_person.id_number")
+        if row.mobile_enc:
+            plain["mobile_number"] = cipher.decrypt(row.mobile_enc, context="key_person.mobile")
+        if row.income_band_enc:
+            plain["income_band"] = cipher.decrypt(row.income_band_enc,
+                                                  context="key_person.income_band")
+        return plain
+
+    async def ListKeyPersons(  # noqa: N802
+        self, request: client_service_pb2.ListKeyPersonsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> client_service_pb2.ListKeyPersonsResponse:
+        """Return the client's key persons, masked."""
+        principal = current_principal()
+        size = page_size(request.page_size)
+        query = {"m": "ListKeyPersons", "c": request.parent}
+        after = self.ctx.tokens.decode(request.page_token, query=query) or 0
+        async with self.ctx.db.read() as session:
+            client = await load_client(session, request.parent, principal, field_name="parent")
+            rows = list((await session.execute(select(KeyPersonRow).where(
+                KeyPersonRow.client_seq == client.seq, KeyPersonRow.seq > after)  # type: ignore[operator]
+                .order_by(KeyPersonRow.seq).limit(size + 1))).scalars())  # type: ignore[arg-type]
+        response = client_service_pb2.ListKeyPersonsResponse(
+            key_persons=[key_person_message(r, client.id) for r in rows[:size]])
+        if len(rows) > size:
+            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
+        return response
+
+    async def DeleteKeyPerson(  # noqa: N802
+        self, request: client_service_pb2.DeleteKeyPersonRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> empty_pb2.Empty:
+        """Delete a key person (its encrypted data goes with it)."""
+        principal = require_roles(*access.UPDATE_ROLES)
+        idempotency.check_request_id(request.request_id)
+        parse_name(request.name, KEY_PERSON_NAME_RE, "name")
+        parent, _, person_id = request.name.rpartition("/keyPersons/")
+        method = "crm.client.v1.ClientService/DeleteKeyPerson"
+        async with self.ctx.db.write() as session:
+            replay = await idempotency.replay(session, method=method, request=request,
+                                              subject=principal.subject,
+                                              response_type=empty_pb2.Empty)
+            if replay is not None:
+                return replay
+            client = await load_client(session, parent, principal)
+            result = await session.execute(delete(KeyPersonRow).where(
+                KeyPersonRow.id == person_id,  # type: ignore[arg-type]
+                KeyPersonRow.client_seq == client.seq))  # type: ignore[arg-type]
+            if not getattr(result, "rowcount", 0):
+                raise NotFound(f"{request.name} does not exist", reason="KEY_PERSON_NOT_FOUND")
+            await recompute(session, client, catalog=self.ctx.catalog, cipher=self.ctx.cipher,
+                            outbox=self.ctx.outbox, cause="key_person_removed",
+                            actor=principal.subject)
+            response = empty_pb2.Empty()
+            await idempotency.remember(session, method=method, request=request,
+                                       subject=principal.subject, response=response)
+            return response

@@ -1,0 +1,21 @@
+"""ClientService: the RPC groups assembled into one servicer."""
+
+from __future__ import annotations
+
+from crm.client.v1 import client_service_pb2_grpc
+from crm_client.context import ClientContext
+from crm_client.rpc_activity import ActivityRpc
+from crm_client.rpc_assign import AssignRpc
+from crm_client.rpc_clients import ClientsRpc
+from crm_client.rpc_people import PeopleRpc
+from crm_client.rpc_segments import SegmentsRpc
+
+
+class ClientServicer(
+    ClientsRpc, AssignRpc, PeopleRpc, SegmentsRpc, ActivityRpc,
+    client_service_pb2_grpc.ClientServiceServicer,
+):
+    """Implements crm.client.v1.ClientService."""
+
+    def __init__(self, ctx: ClientContext) -> None:
+        self.ctx = ctx

@@ -1,0 +1,1 @@
+"""feedback service of the CRM platform."""

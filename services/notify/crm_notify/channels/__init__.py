@@ -1,0 +1,1 @@
+"""Channel adapters that hand a rendered message to an outside provider (SMTP, HTTP webhooks)."""

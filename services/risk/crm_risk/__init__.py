@@ -1,0 +1,1 @@
+"""risk service of the CRM platform."""

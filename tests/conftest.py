@@ -1,0 +1,65 @@
+"""Shared fixtures: fresh generated code, identity keys, throwaway stores on both backends.
+
+Tests that take `store_url` run once on SQLite and once on PostgreSQL (when the server on
+127.0.0.1:5432, or CRM_TEST_POSTGRES_URL, answers; CI guarantees it does).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tools.gen_protos import generate  # noqa: E402
+
+generate()
+
+from crm_runtime import testing  # noqa: E402
+from crm_runtime.testing import IdentityKit  # noqa: E402
+
+_PG_AVAILABLE: bool | None = None
+
+
+async def _postgres_available() -> bool:
+    global _PG_AVAILABLE  # noqa: PLW0603 - probed once per session.
+    if _PG_AVAILABLE is None:
+        _PG_AVAILABLE = await testing.postgres_available()
+    return _PG_AVAILABLE
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", "/tmp/crm-hypothesis")
+
+
+@pytest.fixture(scope="session")
+def identity(tmp_path_factory: pytest.TempPathFactory) -> IdentityKit:
+    """Identity keys for the gateway and every service."""
+    return IdentityKit.create(tmp_path_factory.mktemp("identity"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty store URL on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/store.db"
+        return
+    if not await _postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is required in CI but does not answer")
+        pytest.skip("PostgreSQL not available")
+    url, name = await testing.create_postgres_database()
+    try:
+        yield url
+    finally:
+        await testing.drop_postgres_database(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite store URL (for tests that inspect the file itself)."""
+    yield f"sqlite+aiosqlite:///{tmp_path}/store.db"
