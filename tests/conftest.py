@@ -33,7 +33,7 @@ async def _postgres_available() -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", "/tmp/crm-hypothesis")
+    os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(ROOT / "var" / "hypothesis"))
 
 
 @pytest.fixture(scope="session")

@@ -100,7 +100,8 @@ def generate_signing_key() -> tuple[bytes, bytes]:
     """Return a new (private PEM, public PEM) Ed25519 key pair."""
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
     public = key.public_key().public_bytes(
@@ -126,15 +127,25 @@ class TokenSigner:
         return cls(path.read_bytes(), kid)
 
     def mint(
-        self, subject: str, roles: Iterable[Role | str], *, teams: Iterable[str] = (),
-        ttl_seconds: int | None = None, now: float | None = None,
+        self,
+        subject: str,
+        roles: Iterable[Role | str],
+        *,
+        teams: Iterable[str] = (),
+        ttl_seconds: int | None = None,
+        now: float | None = None,
     ) -> str:
         """Return a signed token for `subject` holding `roles`."""
         issued = int(now if now is not None else time.time())
         claims = {
-            "sub": subject, "roles": sorted(str(Role(r)) for r in roles),
-            "teams": sorted(teams), "iss": self.kid, "aud": AUDIENCE, "iat": issued,
-            "nbf": issued - 5, "exp": issued + (ttl_seconds or self._ttl),
+            "sub": subject,
+            "roles": sorted(str(Role(r)) for r in roles),
+            "teams": sorted(teams),
+            "iss": self.kid,
+            "aud": AUDIENCE,
+            "iat": issued,
+            "nbf": issued - 5,
+            "exp": issued + (ttl_seconds or self._ttl),
             "jti": uuid.uuid4().hex,
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self.kid})
@@ -181,7 +192,10 @@ class TokenVerifier:
             raise Unauthenticated("identity token key is not trusted", reason="IDENTITY_INVALID")
         try:
             claims = jwt.decode(
-                token, key, algorithms=[ALGORITHM], audience=AUDIENCE,
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"], "verify_iat": False},
                 leeway=0,
             )
@@ -200,8 +214,10 @@ class TokenVerifier:
                 "this issuer may only assert the system role", reason="IDENTITY_INVALID"
             )
         principal = Principal(
-            subject=str(claims["sub"]), roles=roles,
+            subject=str(claims["sub"]),
+            roles=roles,
             teams=frozenset(str(t) for t in claims.get("teams", [])),
-            issuer=str(claims["iss"]), token_id=str(claims.get("jti", "")),
+            issuer=str(claims["iss"]),
+            token_id=str(claims.get("jti", "")),
         )
         return principal, float(claims["exp"])

@@ -60,19 +60,25 @@ class _PropagatingInterceptor(
         if request_id and REQUEST_ID_METADATA_KEY not in metadata:
             metadata.add(REQUEST_ID_METADATA_KEY, request_id)
         return grpc.aio.ClientCallDetails(
-            method=details.method, timeout=effective_timeout(details.timeout),
-            metadata=metadata, credentials=details.credentials,
+            method=details.method,
+            timeout=effective_timeout(details.timeout),
+            metadata=metadata,
+            credentials=details.credentials,
             wait_for_ready=details.wait_for_ready,
         )
 
     async def intercept_unary_unary(
-        self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails,
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
         return await continuation(self._details(client_call_details), request)
 
     async def intercept_unary_stream(
-        self, continuation: Callable[..., Any], client_call_details: grpc.aio.ClientCallDetails,
+        self,
+        continuation: Callable[..., Any],
+        client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
         return await continuation(self._details(client_call_details), request)
@@ -82,5 +88,6 @@ def open_channel(address: str, *, extra_interceptors: Sequence[Any] = ()) -> grp
     """Open an insecure channel (mTLS terminates in the mesh in Kubernetes) to `address`."""
     from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-    interceptors = [*aio_client_interceptors(), _PropagatingInterceptor(), *extra_interceptors]
+    tracing = aio_client_interceptors()  # type: ignore[no-untyped-call]
+    interceptors = [*tracing, _PropagatingInterceptor(), *extra_interceptors]
     return grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)

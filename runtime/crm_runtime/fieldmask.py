@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from google.protobuf import field_mask_pb2
-from google.protobuf.descriptor import Descriptor
 
 from crm_runtime.errors import FieldViolation, InvalidArgument, PermissionDenied
 
 
 def resolve_mask(
-    mask: field_mask_pb2.FieldMask, *, mutable: Iterable[str], protected: Iterable[str],
-    resource: Descriptor, field: str = "update_mask",
+    mask: field_mask_pb2.FieldMask,
+    *,
+    mutable: Iterable[str],
+    protected: Iterable[str],
+    resource: Any,
+    field: str = "update_mask",
 ) -> set[str]:
     """Return the top-level paths to update.
 
@@ -38,12 +42,15 @@ def resolve_mask(
         elif path in protected_set:
             raise PermissionDenied(
                 f"field {path!r} cannot be changed through this method",
-                reason="FIELD_NOT_MUTABLE", metadata={"field": path},
+                reason="FIELD_NOT_MUTABLE",
+                metadata={"field": path},
             )
         elif path not in resource.fields_by_name:
             problems.append(FieldViolation(field, f"unknown field {path!r}"))
         elif path not in mutable_set:
             problems.append(FieldViolation(field, f"field {path!r} is output only or immutable"))
     if problems:
-        raise InvalidArgument(f"{problems[0].field}: {problems[0].description}", violations=problems)
+        raise InvalidArgument(
+            f"{problems[0].field}: {problems[0].description}", violations=problems
+        )
     return seen

@@ -15,6 +15,7 @@ from typing import TypeVar
 from google.protobuf.message import Message
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from crm_runtime.errors import InvalidArgument
 from crm_runtime.tables import IdempotencyRecord
@@ -39,7 +40,7 @@ def fingerprint(request: Message, subject: str) -> str:
     copy = type(request)()
     copy.CopyFrom(request)
     if copy.DESCRIPTOR.fields_by_name.get("request_id") is not None:
-        copy.ClearField("request_id")  # type: ignore[arg-type]
+        copy.ClearField("request_id")
     digest = hashlib.sha256(subject.encode())
     digest.update(copy.SerializeToString(deterministic=True))
     return digest.hexdigest()
@@ -74,8 +75,11 @@ async def remember(
         return
     session.add(
         IdempotencyRecord(
-            method=method, request_id=request_id, fingerprint=fingerprint(request, subject),
-            response=response.SerializeToString(), created_time=datetime.now(UTC),
+            method=method,
+            request_id=request_id,
+            fingerprint=fingerprint(request, subject),
+            response=response.SerializeToString(),
+            created_time=datetime.now(UTC),
         )
     )
 
@@ -84,6 +88,6 @@ async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -
     """Delete records older than the retention period; return how many."""
     cutoff = (now or datetime.now(UTC)) - RETENTION
     result = await session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_time < cutoff)  # type: ignore[arg-type]
+        delete(IdempotencyRecord).where(col(IdempotencyRecord.created_time) < cutoff)
     )
     return int(getattr(result, "rowcount", 0) or 0)

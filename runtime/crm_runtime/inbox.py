@@ -66,7 +66,8 @@ class EventSink(event_pb2_grpc.EventSinkServiceServicer):
             {"traceparent": envelope.traceparent, "tracestate": envelope.tracestate}
         )
         with tracer.start_as_current_span(
-            f"apply {envelope.event_type}", context=parent,
+            f"apply {envelope.event_type}",
+            context=parent,
             attributes={"crm.event.id": envelope.event_id, "crm.event.source": envelope.source},
         ):
             try:
@@ -75,8 +76,10 @@ class EventSink(event_pb2_grpc.EventSinkServiceServicer):
                         return False
                     session.add(
                         InboxMessage(
-                            event_id=envelope.event_id, event_type=envelope.event_type,
-                            source=envelope.source, received_time=datetime.now(UTC),
+                            event_id=envelope.event_id,
+                            event_type=envelope.event_type,
+                            source=envelope.source,
+                            received_time=datetime.now(UTC),
                         )
                     )
                     await session.flush()

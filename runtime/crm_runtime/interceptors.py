@@ -47,7 +47,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         self._verifier = verifier
 
     async def intercept_service(
-        self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
@@ -110,8 +111,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             code = grpc.StatusCode.CANCELLED
         _duration.record(elapsed_ms, {"rpc.method": state.method, "rpc.code": code.name})
         log.info(
-            "rpc", rpc_method=state.method, code=code.name, duration_ms=round(elapsed_ms, 3),
-            request_id=requestctx.current_request_id(), principal=state.principal,
+            "rpc",
+            rpc_method=state.method,
+            code=code.name,
+            duration_ms=round(elapsed_ms, 3),
+            request_id=requestctx.current_request_id(),
+            principal=state.principal,
             peer=context.peer(),
         )
 
@@ -121,7 +126,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             try:
                 self._begin(context, state)
                 return await behavior(request, context)
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a google.rpc.Status.
+            except Exception as exc:
                 if isinstance(exc, grpc.aio.AbortError):
                     state.code = context.code() or grpc.StatusCode.UNKNOWN
                     raise
@@ -139,7 +144,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 self._begin(context, state)
                 async for item in behavior(request, context):
                     yield item
-            except Exception as exc:  # noqa: BLE001 - every failure becomes a google.rpc.Status.
+            except Exception as exc:
                 if isinstance(exc, grpc.aio.AbortError):
                     state.code = context.code() or grpc.StatusCode.UNKNOWN
                     raise

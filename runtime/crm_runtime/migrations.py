@@ -36,8 +36,11 @@ def _run_sync(connection: Connection, metadata: MetaData) -> None:
     lock_id = zlib.crc32(str(context.config.get_main_option("script_location")).encode())
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
-    context.configure(connection=connection, target_metadata=metadata,
-                      render_as_batch=connection.dialect.name == "sqlite")
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
     with context.begin_transaction():
         context.run_migrations()
     if connection.dialect.name == "postgresql":
@@ -75,7 +78,7 @@ def run_env(metadata: MetaData) -> None:
         def target() -> None:
             try:
                 asyncio.run(_run_async(url, metadata))
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread.
+            except BaseException as exc:
                 errors.append(exc)
 
         thread = threading.Thread(target=target)

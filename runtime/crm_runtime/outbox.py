@@ -30,7 +30,11 @@ class Outbox:
         self.pending = asyncio.Event()
 
     def emit(
-        self, session: AsyncSession, payload: Message, *, subject: str,
+        self,
+        session: AsyncSession,
+        payload: Message,
+        *,
+        subject: str,
         occurred: datetime | None = None,
     ) -> str:
         """Add `payload` as an event about `subject` to the session; return the event id."""
@@ -42,16 +46,24 @@ class Outbox:
         stamp.FromDatetime(when)
         carrier = inject_context()
         envelope = event_pb2.EventEnvelope(
-            event_id=event_id, event_type=payload.DESCRIPTOR.full_name, source=self.source,
-            subject=subject, occurrence_time=stamp, payload=packed,
-            traceparent=carrier.get("traceparent", ""), tracestate=carrier.get("tracestate", ""),
+            event_id=event_id,
+            event_type=payload.DESCRIPTOR.full_name,
+            source=self.source,
+            subject=subject,
+            occurrence_time=stamp,
+            payload=packed,
+            traceparent=carrier.get("traceparent", ""),
+            tracestate=carrier.get("tracestate", ""),
         )
         body = envelope.SerializeToString()
         for subscriber in self.subscribers:
             session.add(
                 OutboxMessage(
-                    event_id=event_id, subscriber=subscriber,
-                    event_type=envelope.event_type, envelope=body, created_time=when,
+                    event_id=event_id,
+                    subscriber=subscriber,
+                    event_type=envelope.event_type,
+                    envelope=body,
+                    created_time=when,
                 )
             )
         self.pending.set()

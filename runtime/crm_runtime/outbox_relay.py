@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 from sqlalchemy import delete, select, update
+from sqlmodel import col
 
 from crm.events.v1 import event_pb2, event_pb2_grpc
 from crm_runtime.auth import IDENTITY_METADATA_KEY, Role, TokenSigner
@@ -45,8 +46,14 @@ class Relay:
     """Background task that drains the outbox of one service."""
 
     def __init__(
-        self, *, database: Database, outbox: Outbox, addresses: Mapping[str, str],
-        signer: TokenSigner | None, interval: float = 0.2, batch_size: int = 200,
+        self,
+        *,
+        database: Database,
+        outbox: Outbox,
+        addresses: Mapping[str, str],
+        signer: TokenSigner | None,
+        interval: float = 0.2,
+        batch_size: int = 200,
     ) -> None:
         self._db = database
         self._outbox = outbox
@@ -75,8 +82,9 @@ class Relay:
             self._outbox.pending.clear()
             waiter = asyncio.ensure_future(self._outbox.pending.wait())
             stopper = asyncio.ensure_future(self._stopping.wait())
-            await asyncio.wait({waiter, stopper}, timeout=self._interval,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {waiter, stopper}, timeout=self._interval, return_when=asyncio.FIRST_COMPLETED
+            )
             waiter.cancel()
             stopper.cancel()
         await self.deliver_once()
@@ -104,10 +112,10 @@ class Relay:
         async with self._db.read() as session:
             rows = (
                 await session.execute(
-                    select(OutboxMessage.id, OutboxMessage.envelope)  # type: ignore[call-overload]
-                    .where(OutboxMessage.subscriber == sub.name)
-                    .where(OutboxMessage.delivered_time.is_(None))  # type: ignore[union-attr]
-                    .order_by(OutboxMessage.id)
+                    select(col(OutboxMessage.id), col(OutboxMessage.envelope))
+                    .where(col(OutboxMessage.subscriber) == sub.name)
+                    .where(col(OutboxMessage.delivered_time).is_(None))
+                    .order_by(col(OutboxMessage.id))
                     .limit(self._batch)
                 )
             ).all()
@@ -116,7 +124,7 @@ class Relay:
         request = event_pb2.DeliverEventsRequest()
         for _, body in rows:
             request.events.add().ParseFromString(body)
-        ids = [row_id for row_id, _ in rows]
+        ids: list[int] = [row_id for row_id, _ in rows if row_id is not None]
         try:
             await sub.stub.DeliverEvents(
                 request, timeout=DELIVERY_TIMEOUT_SECONDS, metadata=self._metadata()
@@ -127,8 +135,8 @@ class Relay:
         async with self._db.write() as session:
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id.in_(ids))  # type: ignore[union-attr]
-                .values(delivered_time=datetime.now(UTC), attempts=OutboxMessage.attempts + 1)
+                .where(col(OutboxMessage.id).in_(ids))
+                .values(delivered_time=datetime.now(UTC), attempts=col(OutboxMessage.attempts) + 1)
             )
         sub.failures = 0
         sub.next_attempt = 0.0
@@ -138,15 +146,21 @@ class Relay:
     async def _record_failure(self, sub: _Subscriber, ids: list[int], error: str) -> None:
         sub.failures += 1
         # Full jitter keeps many relays from retrying a recovering subscriber in lockstep.
-        delay = random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.2 * 2 ** sub.failures))  # noqa: S311
+        delay = random.uniform(0, min(MAX_BACKOFF_SECONDS, 0.2 * 2**sub.failures))  # noqa: S311
         sub.next_attempt = asyncio.get_running_loop().time() + delay
-        log.warning("event delivery failed", subscriber=sub.name, events=len(ids),
-                    failures=sub.failures, retry_in_s=round(delay, 2), error=error[:200])
+        log.warning(
+            "event delivery failed",
+            subscriber=sub.name,
+            events=len(ids),
+            failures=sub.failures,
+            retry_in_s=round(delay, 2),
+            error=error[:200],
+        )
         async with self._db.write() as session:
             await session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == ids[0])
-                .values(attempts=OutboxMessage.attempts + 1, last_error=error[:500])
+                .where(col(OutboxMessage.id) == ids[0])
+                .values(attempts=col(OutboxMessage.attempts) + 1, last_error=error[:500])
             )
 
     async def purge_delivered(self, *, now: datetime | None = None) -> int:
@@ -154,6 +168,6 @@ class Relay:
         cutoff = (now or datetime.now(UTC)) - DELIVERED_RETENTION
         async with self._db.write() as session:
             result = await session.execute(
-                delete(OutboxMessage).where(OutboxMessage.delivered_time < cutoff)  # type: ignore[arg-type,operator]
+                delete(OutboxMessage).where(col(OutboxMessage.delivered_time) < cutoff)
             )
         return int(getattr(result, "rowcount", 0) or 0)

@@ -37,7 +37,9 @@ class PageTokens:
 
     @staticmethod
     def _query_hash(query: object) -> str:
-        return hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[
+            :16
+        ]
 
     def encode(self, position: object, *, query: object) -> str:
         """Return a token for resuming after `position` in the same `query`."""
@@ -58,4 +60,5 @@ class PageTokens:
             raise InvalidArgument.of(field, "is not a valid page token") from exc
         if data.get("q") != self._query_hash(query):
             raise InvalidArgument.of(field, "belongs to a different query")
-        return data["p"]
+        position: object = data["p"]
+        return position

@@ -12,9 +12,24 @@ MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 # Keys whose values are never logged, whatever they look like.
 SECRET_KEYS = frozenset(
     {
-        "password", "passwd", "secret", "token", "authorization", "api_key", "apikey",
-        "x-crm-identity", "x-api-key", "id_number", "mobile_number", "mobile", "phone",
-        "income", "income_band", "pii_encryption_key", "pii_index_key", "database_url",
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "authorization",
+        "api_key",
+        "apikey",
+        "x-crm-identity",
+        "x-api-key",
+        "id_number",
+        "mobile_number",
+        "mobile",
+        "phone",
+        "income",
+        "income_band",
+        "pii_encryption_key",
+        "pii_index_key",
+        "database_url",
     }
 )
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -26,7 +27,7 @@ from crm_runtime.telemetry import configure_telemetry, shutdown_telemetry
 log = get_logger("server")
 
 Registrar = Callable[[grpc.aio.Server], None]
-BackgroundTask = Callable[[], Awaitable[None]]
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -101,9 +102,7 @@ def build_signer(settings: BaseServiceSettings) -> TokenSigner | None:
     )
 
 
-async def _watch_store(
-    definition: ServiceDefinition, servicer: health.aio.HealthServicer
-) -> None:
+async def _watch_store(definition: ServiceDefinition, servicer: health.aio.HealthServicer) -> None:
     """Report the service NOT_SERVING while its store does not answer (readiness)."""
     serving = health_pb2.HealthCheckResponse.SERVING
     not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -126,7 +125,7 @@ async def start_service(definition: ServiceDefinition) -> RunningService:
     settings = definition.settings
     configure_telemetry(definition.name)
     interceptors = [
-        aio_server_interceptor(),
+        aio_server_interceptor(),  # type: ignore[no-untyped-call]
         ServerInterceptor(domain=definition.name, verifier=build_verifier(settings)),
     ]
     server = grpc.aio.server(

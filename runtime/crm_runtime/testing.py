@@ -30,8 +30,11 @@ class IdentityKit:
     private_files: dict[str, Path]
 
     @classmethod
-    def create(cls, directory: Path, kids: Iterable[str] = ("gateway", "client", "risk",
-                                                            "notify", "feedback")) -> IdentityKit:
+    def create(
+        cls,
+        directory: Path,
+        kids: Iterable[str] = ("gateway", "client", "risk", "notify", "feedback"),
+    ) -> IdentityKit:
         """Generate one key pair per kid under `directory` (public keys in `trusted/`)."""
         trusted = directory / "trusted"
         private = directory / "private"
@@ -49,8 +52,9 @@ class IdentityKit:
             signers[kid] = TokenSigner(private_pem, kid)
         return cls(trusted, signers, files)
 
-    def metadata(self, subject: str, *roles: Role | str, teams: Iterable[str] = (),
-                 kid: str = "gateway") -> tuple[tuple[str, str], ...]:
+    def metadata(
+        self, subject: str, *roles: Role | str, teams: Iterable[str] = (), kid: str = "gateway"
+    ) -> tuple[tuple[str, str], ...]:
         """Return call metadata carrying a token for `subject`."""
         token = self.signers[kid].mint(subject, roles, teams=teams)
         return ((IDENTITY_METADATA_KEY, token),)

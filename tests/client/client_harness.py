@@ -34,7 +34,9 @@ class ClientHarness:
     identity: IdentityKit
     settings: ClientSettings
 
-    def as_(self, subject: str, *roles: Role, teams: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
+    def as_(
+        self, subject: str, *roles: Role, teams: tuple[str, ...] = ()
+    ) -> tuple[tuple[str, str], ...]:
         """Return metadata for a caller."""
         return self.identity.metadata(subject, *roles, teams=teams)
 
@@ -54,18 +56,30 @@ async def client_service(
     """Run a client service against `store_url` for the duration of the block."""
     env = {k.lower(): v for k, v in pii_env().items()}
     settings = ClientSettings(
-        database_url=store_url, grpc_port=0, identity_trusted_keys_dir=identity.directory,
-        identity_signing_key_file=identity.private_files["client"], identity_signing_kid="client",
-        event_subscribers=subscribers, health_check_interval_seconds=0.2, grace_seconds=1,
-        **env, **overrides,  # type: ignore[arg-type]
+        database_url=store_url,
+        grpc_port=0,
+        identity_trusted_keys_dir=identity.directory,
+        identity_signing_key_file=identity.private_files["client"],
+        identity_signing_kid="client",
+        event_subscribers=subscribers,
+        health_check_interval_seconds=0.2,
+        grace_seconds=1,
+        **env,
+        **overrides,  # type: ignore[arg-type]
     )
     migrate(settings)
     definition, ctx = await build(settings)
     running = await start_service(definition)
     channel = grpc.aio.insecure_channel(running.address)
     try:
-        yield ClientHarness(running, ctx, channel,
-                            client_service_pb2_grpc.ClientServiceStub(channel), identity, settings)
+        yield ClientHarness(
+            running,
+            ctx,
+            channel,
+            client_service_pb2_grpc.ClientServiceStub(channel),
+            identity,
+            settings,
+        )
     finally:
         await channel.close()
         await running.stop(drain_seconds=0)
@@ -80,11 +94,16 @@ def a_client(credit_code: str = "91110108MA01B2C344", **fields: object) -> clien
     """Return a valid manufacturing client message."""
     founded: date = fields.pop("founded", date(2012, 5, 17))  # type: ignore[assignment]
     client = client_pb2.Client(
-        display_name="北京精密机械有限公司", credit_code=credit_code, industry_code="C3411",
-        region_code="110108", ownership_type=client_pb2.OWNERSHIP_TYPE_PRIVATE,
+        display_name="北京精密机械有限公司",
+        credit_code=credit_code,
+        industry_code="C3411",
+        region_code="110108",
+        ownership_type=client_pb2.OWNERSHIP_TYPE_PRIVATE,
         founding_date=date_pb2.Date(year=founded.year, month=founded.month, day=founded.day),
-        registered_capital=money(50_000_000), employee_count=420,
-        annual_revenue=money(260_000_000), total_assets=money(310_000_000),
+        registered_capital=money(50_000_000),
+        employee_count=420,
+        annual_revenue=money(260_000_000),
+        total_assets=money(310_000_000),
     )
     for key, value in fields.items():
         if isinstance(value, money_pb2.Money):
@@ -94,8 +113,10 @@ def a_client(credit_code: str = "91110108MA01B2C344", **fields: object) -> clien
     return client
 
 
-def create_request(client: client_pb2.Client | None = None, **kwargs: object
-                   ) -> client_service_pb2.CreateClientRequest:
+def create_request(
+    client: client_pb2.Client | None = None, **kwargs: object
+) -> client_service_pb2.CreateClientRequest:
     """Return a CreateClientRequest with a fresh request id."""
     return client_service_pb2.CreateClientRequest(
-        client=client or a_client(), request_id=str(uuid.uuid4()), **kwargs)  # type: ignore[arg-type]
+        client=client or a_client(), request_id=str(uuid.uuid4()), **kwargs
+    )  # type: ignore[arg-type]

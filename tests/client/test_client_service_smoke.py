@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from client_harness import a_client, client_service, create_request
+from client_harness import client_service, create_request
 
 from crm.client.v1 import client_pb2, client_service_pb2
 
@@ -15,5 +15,6 @@ class TestSmoke:
             assert created.name.startswith("clients/")
             assert created.size_class == client_pb2.SIZE_CLASS_MEDIUM
             got = await h.stub.GetClient(
-                client_service_pb2.GetClientRequest(name=created.name), metadata=h.rm())
+                client_service_pb2.GetClientRequest(name=created.name), metadata=h.rm()
+            )
             assert got == created

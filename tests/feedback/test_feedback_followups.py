@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from crm_feedback.domain.followups import (
     FollowupTally,
     Milestone,
@@ -113,15 +114,11 @@ class TestOverdue:
         plans = project_plan()
         visits = [
             VisitRecord(date(2026, 4, 29), "site_visit", 20.0),
-            VisitRecord(date(2026, 6, 20), "site_visit", 40.0, milestone="foundation"),
+            VisitRecord(date(2026, 7, 10), "site_visit", 40.0, milestone="foundation"),
         ]
-        late = overdue(plans, visits, date(2026, 7, 1))
-        assert late == []
+        assert overdue(plans, visits, date(2026, 8, 1)) == []
         outcomes = match_visits(plans, visits)
-        assert outcomes[1].visit == visits[1]  # milestone check
-        assert outcomes[2].visit == visits[1]  # July site visit, done 41 days early? no:
-        # the June visit is within the 30-day early window of the July 31 plan? It is not:
-        # 2026-06-20 < 2026-07-01, so the routine match must be the April plan's neighbour.
+        assert [o.visit for o in outcomes] == [visits[0], visits[1], visits[1], None, None]
 
     def test_visit_too_early_does_not_count(self) -> None:
         """A visit more than 30 days before the due date fulfils nothing."""
@@ -151,3 +148,36 @@ class TestOverdue:
         visits = [VisitRecord(date(2026, 3, 10), "site_visit"),
                   VisitRecord(date(2026, 7, 15), "site_visit")]
         assert tally(plans, visits, date(2026, 10, 1)) == FollowupTally(3, 1, 1, 1)
+
+
+class TestValidateVisit:
+    previous = VisitRecord(date(2026, 4, 29), "site_visit", 40.0)
+
+    def test_valid_visit_passes(self) -> None:
+        """A later visit with more progress is valid."""
+        record = VisitRecord(date(2026, 7, 30), "site_visit", 55.5, notes="顺利")
+        assert validate_visit(record, self.previous, today=date(2026, 8, 1)) == []
+
+    def test_progress_must_be_in_range(self) -> None:
+        """Progress outside 0..100 (or NaN) is rejected."""
+        for bad in (-1.0, 100.5, float("nan")):
+            record = VisitRecord(date(2026, 7, 30), "site_visit", bad)
+            assert [v.field for v in validate_visit(record, None)] == ["progress_pct"]
+
+    def test_progress_regression_needs_a_reason(self) -> None:
+        """Lower progress than last time is rejected unless a reason is given."""
+        regressed = VisitRecord(date(2026, 7, 30), "site_visit", 35.0)
+        violations = validate_visit(regressed, self.previous)
+        assert [v.field for v in violations] == ["progress_pct"]
+        assert "40" in violations[0].description
+        explained = VisitRecord(date(2026, 7, 30), "site_visit", 35.0,
+                                regression_reason="监理复核后下调进度")
+        assert validate_visit(explained, self.previous) == []
+
+    def test_dates_kind_and_milestone(self) -> None:
+        """Visits before the previous one, in the future, or unnamed milestone checks fail."""
+        record = VisitRecord(date(2026, 4, 1), "milestone_check", 50.0, notes="x" * 4001)
+        fields = {v.field for v in validate_visit(record, self.previous, today=date(2026, 3, 1))}
+        assert fields == {"visited_on", "milestone", "notes"}
+        odd = VisitRecord(date(2026, 5, 1), "drive_by", None)  # type: ignore[arg-type]
+        assert [v.field for v in validate_visit(odd, None)] == ["kind"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from crm_feedback.domain.metrics import AnswerRow, aggregate, csat, nps, response_rate
-from crm_feedback.domain.stats import median_timedelta, nearest_rank, wilson_interval
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from crm_feedback.domain.metrics import AnswerRow, aggregate, csat, nps, response_rate
+from crm_feedback.domain.stats import median_timedelta, nearest_rank, wilson_interval
 
 Z = 1.959963984540054
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from crm_feedback.domain.surveys import (
     TRIGGERS,
     ChoiceOption,
@@ -34,7 +35,8 @@ def make_survey() -> SurveyDefinition:
         version=1,
         title=text("放款后满意度调查", "Post-disbursement survey"),
         questions=(
-            Question("recommend", "nps", text("您向他人推荐我行的可能性？", "How likely to recommend?")),
+            Question("recommend", "nps",
+                     text("您向他人推荐我行的可能性？", "How likely to recommend?")),
             Question("satisfied", "csat", text("您对本次服务满意吗？", "How satisfied are you?")),
             Question("channel", "single_choice", text("您通过哪个渠道申请？", "Which channel?"),
                      options=options(3)),
@@ -202,4 +204,4 @@ class TestTriggers:
     def test_naive_time_is_rejected(self) -> None:
         """A naive datetime raises instead of guessing a zone."""
         with pytest.raises(ValueError, match="timezone-aware"):
-            schedule_for_event("loan_disbursed", datetime(2026, 1, 1))  # noqa: DTZ001
+            schedule_for_event("loan_disbursed", datetime(2026, 1, 1))

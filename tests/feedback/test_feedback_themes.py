@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from crm_feedback.domain.themes import THEMES, ThemeCount, risk_signals, theme_counts, themes_of
 
 

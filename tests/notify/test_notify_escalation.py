@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from crm_notify.domain.escalation import (
     CURRENT_POLICY_VERSION,
     ESCALATION_POLICIES,

@@ -6,14 +6,15 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from crm_notify.domain.preferences import (
     Cap,
     Preferences,
     QuietHours,
     decide_delivery,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NIGHT = QuietHours(start=time(22, 0), end=time(7, 0), tz="Asia/Shanghai")
@@ -67,8 +68,9 @@ class TestMandatoryStaffRiskAlerts:
             frequency_caps={"risk_alert": Cap(1, timedelta(days=1))},
         )
         now = _shanghai(2026, 3, 10, 10)
-        decision = _decide(category="risk_alert", recipient_kind="staff", role="relationship_manager",
-                           prefs=prefs, now=now, recent_sends=[now - timedelta(minutes=5)] * 3)
+        decision = _decide(category="risk_alert", recipient_kind="staff",
+                           role="relationship_manager", prefs=prefs, now=now,
+                           recent_sends=[now - timedelta(minutes=5)] * 3)
         assert decision.action == "send"
         assert decision.channels == ["task", "push"]
         assert decision.reason == "mandatory"
@@ -101,7 +103,8 @@ class TestChannels:
         """An empty channel list for a category turns it off."""
         prefs = Preferences(channels_by_category={"service": []})
         decision = _decide(prefs=prefs)
-        assert (decision.action, decision.reason) == ("suppress", "all channels disabled for service")
+        assert decision.action == "suppress"
+        assert decision.reason == "all channels disabled for service"
 
     def test_recipient_choice_overrides_defaults(self):
         """The recipient's own channel list wins over the defaults, deduplicated in order."""
@@ -112,8 +115,10 @@ class TestChannels:
         """A client contact never gets the task-inbox channel; with nothing else, suppress."""
         assert _decide(default_channels=["task", "email"]).channels == ["email"]
         decision = _decide(default_channels=["task"])
-        assert (decision.action, decision.reason) == ("suppress", "no usable channel for client_contact")
-        assert _decide(recipient_kind="staff", category="task", default_channels=["task"]).channels == ["task"]
+        assert decision.action == "suppress"
+        assert decision.reason == "no usable channel for client_contact"
+        staff = _decide(recipient_kind="staff", category="task", default_channels=["task"])
+        assert staff.channels == ["task"]
 
     def test_unknown_names_are_rejected(self):
         """Unknown channels or categories fail loudly instead of being silently skipped."""
@@ -206,7 +211,9 @@ class TestQuietHours:
         assert decision.not_before == _shanghai(*expected_end)
         assert decision.not_before.tzinfo is UTC
 
-    @pytest.mark.parametrize("local", [(2026, 3, 11, 7, 0), (2026, 3, 10, 12, 0), (2026, 3, 10, 21, 59)])
+    @pytest.mark.parametrize(
+        "local", [(2026, 3, 11, 7, 0), (2026, 3, 10, 12, 0), (2026, 3, 10, 21, 59)]
+    )
     def test_outside_window_sends(self, local):
         """At 07:00 (end is exclusive) and during the day messages go out."""
         assert _decide(prefs=Preferences(quiet_hours=NIGHT), now=_shanghai(*local)).action == "send"
@@ -226,7 +233,8 @@ class TestQuietHours:
     def test_urgent_service_bypasses_but_urgent_marketing_does_not(self):
         """Urgency skips quiet hours, except for marketing, which is never urgent."""
         now = _shanghai(2026, 3, 10, 23)
-        assert _decide(urgency="urgent", prefs=Preferences(quiet_hours=NIGHT), now=now).action == "send"
+        urgent = _decide(urgency="urgent", prefs=Preferences(quiet_hours=NIGHT), now=now)
+        assert urgent.action == "send"
         prefs = Preferences(quiet_hours=NIGHT, consents={"marketing": True})
         marketing = _decide(category="marketing", urgency="urgent", prefs=prefs, now=now)
         assert marketing.action == "defer"

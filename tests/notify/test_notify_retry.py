@@ -6,14 +6,15 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from crm_notify.domain.retry import (
     DeliveryStatus,
     RetryPolicy,
     can_transition,
     next_attempt_delay,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 T0 = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
 POLICY = RetryPolicy(max_attempts=5, base=1.0, cap=60.0, ttl=timedelta(hours=1))
@@ -24,7 +25,8 @@ class TestNextAttemptDelay:
     @given(attempt=st.integers(1, 5000), seed=st.integers(0, 2**32))
     def test_delay_within_full_jitter_bounds(self, attempt, seed):
         """The delay lies in [0, min(cap, base * factor^(attempt-1))], even for huge attempts."""
-        delay = next_attempt_delay(attempt, base=0.5, factor=3.0, cap=120.0, rng=random.Random(seed))
+        rng = random.Random(seed)
+        delay = next_attempt_delay(attempt, base=0.5, factor=3.0, cap=120.0, rng=rng)
         ceiling = 120.0 if attempt > 10 else min(120.0, 0.5 * 3.0 ** (attempt - 1))
         assert 0.0 <= delay <= ceiling
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from crm_notify.domain.sequence import GapError, ReplayWindow
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from crm_notify.domain.sequence import GapError, ReplayWindow
 
 
 class TestPendingAfter:

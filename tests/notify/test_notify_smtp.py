@@ -9,6 +9,7 @@ from email import policy as email_policy
 
 import pytest
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
 from crm_notify.channels.smtp import IDEMPOTENCY_HEADER, SmtpSender, message_id_for
 
 FROM = "CRM Notices <notices@bank.example>"
@@ -22,13 +23,13 @@ class RecordingHandler:
         self.data_reply = data_reply
         self.envelopes = []
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         if self.rcpt_reply:
             return self.rcpt_reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
         if self.data_reply:
             return self.data_reply
         self.envelopes.append(envelope)
@@ -62,11 +63,13 @@ async def _smtp(start_server, handler, **kwargs):
 
 
 def _sender(port, **kwargs):
-    return SmtpSender("127.0.0.1", port, from_addr=FROM, timeout=5.0, helo_name="crm.test", **kwargs)
+    return SmtpSender("127.0.0.1", port, from_addr=FROM, timeout=5.0, helo_name="crm.test",
+                      **kwargs)
 
 
 def _parse(envelope):
-    return message_from_bytes(envelope.original_content or envelope.content, policy=email_policy.default)
+    raw = envelope.original_content or envelope.content
+    return message_from_bytes(raw, policy=email_policy.default)
 
 
 class TestDelivery:
@@ -105,6 +108,7 @@ class TestDelivery:
         assert ids[0] == ids[1] != ids[2]
         assert [_parse(e).get_content_type() for e in handler.envelopes] == ["text/plain"] * 3
 
+    @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
     async def test_login_with_credentials(self, start_server):
         """AUTH succeeds with the right password and is a permanent failure otherwise."""
         handler = RecordingHandler()
@@ -124,7 +128,8 @@ class TestDelivery:
 class TestFailureClassification:
     async def test_451_is_retryable(self, start_server):
         """A 4xx reply (greylisting, 451) is transient."""
-        port = await _smtp(start_server, RecordingHandler(rcpt_reply="451 4.7.1 Greylisted, try later"))
+        handler = RecordingHandler(rcpt_reply="451 4.7.1 Greylisted, try later")
+        port = await _smtp(start_server, handler)
         result = await _sender(port).send(to="a@b.example", subject="s", text="t", html=None,
                                           idempotency_key="k")
         assert not result.accepted and result.retryable

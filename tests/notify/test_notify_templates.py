@@ -6,6 +6,9 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from crm_notify.domain.formatting import mask_mobile, normalize_locale
 from crm_notify.domain.localized import TemplateText, compile_localized
 from crm_notify.domain.templates import (
@@ -15,8 +18,6 @@ from crm_notify.domain.templates import (
     VariableSpec,
     compile_template,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 RATE_VARS = {
     "client_name": VariableSpec("string"),
@@ -53,7 +54,8 @@ class TestFilters:
     def test_percent_from_fraction(self):
         """Percent values are fractions: 0.0345 renders as 3.45%."""
         t = _compile("{{ rate | percent }}")
-        values = {"client_name": "A", "amount": 1, "rate": Decimal("0.0345"), "effective": "2026-11-28"}
+        values = {"client_name": "A", "amount": 1, "rate": Decimal("0.0345"),
+                  "effective": "2026-11-28"}
         assert t.render(values, locale="en").body == "3.45%"
 
     def test_date_per_locale(self):
@@ -171,7 +173,8 @@ class TestSyntax:
     def test_invalid_declared_name(self):
         """Declared names must be plain identifiers."""
         with pytest.raises(TemplateError) as info:
-            compile_template(subject="", body="", declared_variables={"a.b": VariableSpec("string")})
+            compile_template(subject="", body="",
+                             declared_variables={"a.b": VariableSpec("string")})
         assert info.value.field == "variables"
 
     def test_unknown_variable_type(self):
@@ -223,7 +226,8 @@ class TestRender:
     def test_values_cannot_inject_template_syntax(self):
         """A value containing {{ ... }} is output as text, never evaluated."""
         t = _compile("{{ client_name }}")
-        values = {"client_name": "{{ amount }}", "amount": 1, "rate": 0.1, "effective": "2026-01-01"}
+        values = {"client_name": "{{ amount }}", "amount": 1, "rate": 0.1,
+                  "effective": "2026-01-01"}
         assert t.render(values, locale="en").body == "{{ amount }}"
 
     def test_subject_values_are_single_line(self):
@@ -258,8 +262,12 @@ class TestLocalized:
     def _template(self):
         return compile_localized(
             variants={
-                "zh-CN": TemplateText("利率调整通知", "{{ client_name }}：自{{ effective }}起利率调整为{{ rate }}。"),
-                "en": TemplateText("Rate change", "{{ client_name }}: from {{ effective }} the rate is {{ rate }}."),
+                "zh-CN": TemplateText(
+                    "利率调整通知", "{{ client_name }}：自{{ effective }}起利率调整为{{ rate }}。"
+                ),
+                "en": TemplateText(
+                    "Rate change", "{{ client_name }}: from {{ effective }} the rate is {{ rate }}."
+                ),
             },
             declared_variables={"client_name": VariableSpec("string"),
                                 "effective": VariableSpec("date"), "rate": VariableSpec("percent")},
@@ -269,7 +277,8 @@ class TestLocalized:
         """Each locale gets its own text and its own formatting."""
         values = {"client_name": "华东建设", "effective": "2026-11-28", "rate": Decimal("0.0365")}
         t = self._template()
-        assert t.render(values, locale="en-GB").body == "华东建设: from 28 Nov 2026 the rate is 3.65%."
+        en = t.render(values, locale="en-GB")
+        assert en.body == "华东建设: from 28 Nov 2026 the rate is 3.65%."
         zh = t.render(values, locale="zh-CN")
         assert zh.subject == "利率调整通知"
         assert zh.body == "华东建设：自2026年11月28日起利率调整为3.65%。"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,7 +29,7 @@ class TestScale:
     def test_bands_are_contiguous(self) -> None:
         """Each band starts where the previous one ends, so every PD has one grade."""
         bands = MASTER_SCALES["MS-2026.1"].bands
-        for upper, lower in zip(bands, bands[1:-1], strict=False):
+        for upper, lower in itertools.pairwise(bands):
             assert upper.pd_high == lower.pd_low
 
     @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ errors do not reveal which clients the bank has.
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, false, or_
+from sqlmodel import col
 
 from crm_client.models import ClientRow
 from crm_runtime.auth import Principal, Role
@@ -22,8 +23,17 @@ ACTIVITY_ROLES = (Role.SYSTEM,)
 
 # Fields that change only through their own workflow, never through UpdateClient.
 PROTECTED_FIELDS = frozenset(
-    {"relationship_manager", "team", "credit_grade", "credit_tier", "potential_risk", "state",
-     "size_class", "size_standard_version", "size_class_reason"}
+    {
+        "relationship_manager",
+        "team",
+        "credit_grade",
+        "credit_tier",
+        "potential_risk",
+        "state",
+        "size_class",
+        "size_standard_version",
+        "size_class_reason",
+    }
 )
 
 
@@ -47,7 +57,7 @@ def visible_clause(principal: Principal) -> ColumnElement[bool] | None:
         return None
     if not principal.has(Role.RELATIONSHIP_MANAGER, Role.TEAM_LEAD):
         return false()
-    conditions = [ClientRow.relationship_manager == principal.subject]
+    conditions = [col(ClientRow.relationship_manager) == principal.subject]
     if principal.teams:
-        conditions.append(ClientRow.team.in_(sorted(principal.teams)))  # type: ignore[attr-defined]
+        conditions.append(col(ClientRow.team).in_(sorted(principal.teams)))
     return or_(*conditions)

@@ -38,21 +38,30 @@ async def build(settings: ClientSettings) -> tuple[ServiceDefinition, ClientCont
     database = Database(settings.database_url)
     subscribers = settings.subscribers()
     outbox = Outbox("client", subscribers)
-    cipher = FieldCipher(decode_key(settings.pii_encryption_key, name="PII_ENCRYPTION_KEY"),
-                         decode_key(settings.pii_index_key, name="PII_INDEX_KEY"))
-    tokens = PageTokens(base64.b64decode(settings.page_token_key) if settings.page_token_key
-                        else None)
+    cipher = FieldCipher(
+        decode_key(settings.pii_encryption_key, name="PII_ENCRYPTION_KEY"),
+        decode_key(settings.pii_index_key, name="PII_INDEX_KEY"),
+    )
+    tokens = PageTokens(
+        base64.b64decode(settings.page_token_key) if settings.page_token_key else None
+    )
     ctx = ClientContext(db=database, cipher=cipher, outbox=outbox, tokens=tokens)
     async with database.write() as session:
         await seed_builtin_segments(session, now=ctx.clock())
-    relay = Relay(database=database, outbox=outbox, addresses=subscribers,
-                  signer=build_signer(settings), interval=settings.relay_interval_seconds,
-                  batch_size=settings.relay_batch_size)
+    relay = Relay(
+        database=database,
+        outbox=outbox,
+        addresses=subscribers,
+        signer=build_signer(settings),
+        interval=settings.relay_interval_seconds,
+        batch_size=settings.relay_batch_size,
+    )
 
     def register(server: grpc.aio.Server) -> None:
         client_service_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(ctx), server)
         event_pb2_grpc.add_EventSinkServiceServicer_to_server(
-            EventSink(database, handlers(ctx)), server)
+            EventSink(database, handlers(ctx)), server
+        )
 
     async def stop_relay() -> None:
         await relay.stop()
@@ -60,7 +69,12 @@ async def build(settings: ClientSettings) -> tuple[ServiceDefinition, ClientCont
         await relay.close()
 
     definition = ServiceDefinition(
-        name="client", settings=settings, database=database, service_names=SERVICE_NAMES,
-        register=register, background=[relay.run], on_stop=[stop_relay],
+        name="client",
+        settings=settings,
+        database=database,
+        service_names=SERVICE_NAMES,
+        register=register,
+        background=[relay.run],
+        on_stop=[stop_relay],
     )
     return definition, ctx

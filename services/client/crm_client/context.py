@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from crm_client.access import can_see, denied
 from crm_client.models import ClientRow
@@ -38,7 +39,11 @@ class ClientContext:
 
 
 async def load_client(
-    session: AsyncSession, name: str, principal: Principal, *, field_name: str = "name",
+    session: AsyncSession,
+    name: str,
+    principal: Principal,
+    *,
+    field_name: str = "name",
     for_update: bool = False,
 ) -> ClientRow:
     """Return the named client if the caller may see it.
@@ -47,7 +52,7 @@ async def load_client(
     exists but is not theirs and for one that does not exist.
     """
     client_id = parse_name(name, CLIENT_NAME_RE, field_name)
-    statement = select(ClientRow).where(ClientRow.id == client_id)
+    statement = select(ClientRow).where(col(ClientRow.id) == client_id)
     if for_update:
         statement = statement.with_for_update()
     row = (await session.execute(statement)).scalars().first()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from crm.events.v1 import event_pb2, risk_events_pb2
 from crm_client.context import ClientContext
@@ -20,8 +21,15 @@ LEVEL_ORDER = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
 
 
 async def _client(session: AsyncSession, name: str) -> ClientRow | None:
-    row = (await session.execute(select(ClientRow).where(
-        ClientRow.id == name.removeprefix("clients/")))).scalars().first()
+    row = (
+        (
+            await session.execute(
+                select(ClientRow).where(col(ClientRow.id) == name.removeprefix("clients/"))
+            )
+        )
+        .scalars()
+        .first()
+    )
     if row is None:
         # Events may outrun or outlive clients; there is nothing to update.
         log.warning("event for unknown client", client=name)
@@ -29,8 +37,15 @@ async def _client(session: AsyncSession, name: str) -> ClientRow | None:
 
 
 async def _refresh_warning_state(session: AsyncSession, client: ClientRow) -> None:
-    levels = list((await session.execute(select(OpenWarningRow.level).where(
-        OpenWarningRow.client_seq == client.seq))).scalars())
+    levels = list(
+        (
+            await session.execute(
+                select(col(OpenWarningRow.level)).where(
+                    col(OpenWarningRow.client_seq) == client.seq
+                )
+            )
+        ).scalars()
+    )
     worst = max(levels, key=lambda level: LEVEL_ORDER.get(level, 0), default="")
     client.warning_level = worst
     client.potential_risk = worst in RISK_LEVELS
@@ -39,8 +54,11 @@ async def _refresh_warning_state(session: AsyncSession, client: ClientRow) -> No
 def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
     """Return the inbox handlers keyed by event type."""
 
-    async def rating_changed(session: AsyncSession, event: risk_events_pb2.RatingChanged,
-                             envelope: event_pb2.EventEnvelope) -> None:
+    async def rating_changed(
+        session: AsyncSession,
+        event: risk_events_pb2.RatingChanged,
+        envelope: event_pb2.EventEnvelope,
+    ) -> None:
         client = await _client(session, event.client)
         if client is None:
             return
@@ -49,21 +67,35 @@ def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
         client.version += 1
         client.update_time = ctx.clock()
         session.add(client)
-        await recompute(session, client, catalog=ctx.catalog, cipher=ctx.cipher,
-                        outbox=ctx.outbox, cause="rating_changed",
-                        actor=f"systems/{envelope.source}")
+        await recompute(
+            session,
+            client,
+            catalog=ctx.catalog,
+            cipher=ctx.cipher,
+            outbox=ctx.outbox,
+            cause="rating_changed",
+            actor=f"systems/{envelope.source}",
+        )
 
-    async def warning_raised(session: AsyncSession, event: risk_events_pb2.WarningRaised,
-                             envelope: event_pb2.EventEnvelope) -> None:
+    async def warning_raised(
+        session: AsyncSession,
+        event: risk_events_pb2.WarningRaised,
+        envelope: event_pb2.EventEnvelope,
+    ) -> None:
         client = await _client(session, event.client)
         if client is None or client.seq is None:
             return
         existing = await session.get(OpenWarningRow, event.warning)
         if existing is None:
-            session.add(OpenWarningRow(warning=event.warning, client_seq=client.seq,
-                                       level=event.level, rule=event.rule,
-                                       raise_time=event.raise_time.ToDatetime().replace(
-                                           tzinfo=ctx.clock().tzinfo)))
+            session.add(
+                OpenWarningRow(
+                    warning=event.warning,
+                    client_seq=client.seq,
+                    level=event.level,
+                    rule=event.rule,
+                    raise_time=event.raise_time.ToDatetime().replace(tzinfo=ctx.clock().tzinfo),
+                )
+            )
         else:
             existing.level = event.level
             session.add(existing)
@@ -71,12 +103,19 @@ def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
         await _refresh_warning_state(session, client)
         client.version += 1
         session.add(client)
-        await recompute(session, client, catalog=ctx.catalog, cipher=ctx.cipher,
-                        outbox=ctx.outbox, cause="warning_raised",
-                        actor=f"systems/{envelope.source}")
+        await recompute(
+            session,
+            client,
+            catalog=ctx.catalog,
+            cipher=ctx.cipher,
+            outbox=ctx.outbox,
+            cause="warning_raised",
+            actor=f"systems/{envelope.source}",
+        )
 
     async def warning_status_changed(
-        session: AsyncSession, event: risk_events_pb2.WarningStatusChanged,
+        session: AsyncSession,
+        event: risk_events_pb2.WarningStatusChanged,
         envelope: event_pb2.EventEnvelope,
     ) -> None:
         if event.state not in ("resolved", "dismissed"):
@@ -84,18 +123,26 @@ def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
         client = await _client(session, event.client)
         if client is None:
             return
-        await session.execute(delete(OpenWarningRow).where(
-            OpenWarningRow.warning == event.warning))  # type: ignore[arg-type]
+        await session.execute(
+            delete(OpenWarningRow).where(col(OpenWarningRow.warning) == event.warning)
+        )
         await _refresh_warning_state(session, client)
         client.version += 1
         session.add(client)
-        await recompute(session, client, catalog=ctx.catalog, cipher=ctx.cipher,
-                        outbox=ctx.outbox, cause="warning_closed",
-                        actor=f"systems/{envelope.source}")
+        await recompute(
+            session,
+            client,
+            catalog=ctx.catalog,
+            cipher=ctx.cipher,
+            outbox=ctx.outbox,
+            cause="warning_closed",
+            actor=f"systems/{envelope.source}",
+        )
 
     return {
         "crm.events.v1.RatingChanged": EventHandler(risk_events_pb2.RatingChanged, rating_changed),
         "crm.events.v1.WarningRaised": EventHandler(risk_events_pb2.WarningRaised, warning_raised),
         "crm.events.v1.WarningStatusChanged": EventHandler(
-            risk_events_pb2.WarningStatusChanged, warning_status_changed),
+            risk_events_pb2.WarningStatusChanged, warning_status_changed
+        ),
     }

@@ -175,6 +175,13 @@ class SegmentMoveRow(SQLModel, table=True):
 
 
 CLIENT_TABLES = [
-    "client", "key_person", "assignment", "activity_summary", "client_open_warning",
-    "segment", "segment_version", "segment_membership", "segment_move",
+    "client",
+    "key_person",
+    "assignment",
+    "activity_summary",
+    "client_open_warning",
+    "segment",
+    "segment_version",
+    "segment_membership",
+    "segment_move",
 ]

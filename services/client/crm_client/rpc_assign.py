@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from crm.client.v1 import client_pb2, client_service_pb2
 from crm.events.v1 import client_events_pb2
@@ -41,9 +42,13 @@ class AssignRpc:
         now = self.ctx.clock()
         method = "crm.client.v1.ClientService/AssignClient"
         async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(session, method=method, request=request,
-                                              subject=principal.subject,
-                                              response_type=client_pb2.Client)
+            replay = await idempotency.replay(
+                session,
+                method=method,
+                request=request,
+                subject=principal.subject,
+                response_type=client_pb2.Client,
+            )
             if replay is not None:
                 return replay
             row = await load_client(session, request.name, principal, for_update=True)
@@ -52,29 +57,51 @@ class AssignRpc:
             team = request.team or row.team
             if row.project_finance and not team:
                 raise InvalidArgument.of("team", "project-finance clients need a dedicated team")
-            await session.execute(update(AssignmentRow).where(
-                AssignmentRow.client_seq == row.seq,  # type: ignore[arg-type]
-                AssignmentRow.end_time.is_(None)).values(end_time=now))  # type: ignore[union-attr]
+            await session.execute(
+                update(AssignmentRow)
+                .where(
+                    col(AssignmentRow.client_seq) == row.seq,
+                    col(AssignmentRow.end_time).is_(None),
+                )
+                .values(end_time=now)
+            )
             assert row.seq is not None
-            session.add(AssignmentRow(client_seq=row.seq, relationship_manager=request.relationship_manager,
-                                      team=team, reason=request.reason,
-                                      assigned_by=principal.subject, start_time=now))
+            session.add(
+                AssignmentRow(
+                    client_seq=row.seq,
+                    relationship_manager=request.relationship_manager,
+                    team=team,
+                    reason=request.reason,
+                    assigned_by=principal.subject,
+                    start_time=now,
+                )
+            )
             event = client_events_pb2.ClientAssigned(
-                client=f"clients/{row.id}", relationship_manager=request.relationship_manager,
-                team=team, previous_relationship_manager=row.relationship_manager,
-                previous_team=row.team, reason=request.reason)
+                client=f"clients/{row.id}",
+                relationship_manager=request.relationship_manager,
+                team=team,
+                previous_relationship_manager=row.relationship_manager,
+                previous_team=row.team,
+                reason=request.reason,
+            )
             row.relationship_manager, row.team = request.relationship_manager, team
             row.version += 1
             row.update_time = now
             session.add(row)
             self.ctx.outbox.emit(session, event, subject=f"clients/{row.id}")
             response = client_message(row, credit_tier=credit_tier(row.credit_grade or None))
-            await idempotency.remember(session, method=method, request=request,
-                                       subject=principal.subject, response=response)
+            await idempotency.remember(
+                session,
+                method=method,
+                request=request,
+                subject=principal.subject,
+                response=response,
+            )
             return response
 
     async def ListAssignments(  # noqa: N802
-        self, request: client_service_pb2.ListAssignmentsRequest,
+        self,
+        request: client_service_pb2.ListAssignmentsRequest,
         context: grpc.aio.ServicerContext,
     ) -> client_service_pb2.ListAssignmentsResponse:
         """Return the client's assignments, newest first."""
@@ -84,13 +111,19 @@ class AssignRpc:
         before = self.ctx.tokens.decode(request.page_token, query=query)
         async with self.ctx.db.read() as session:
             row = await load_client(session, request.parent, principal, field_name="parent")
-            statement = select(AssignmentRow).where(AssignmentRow.client_seq == row.seq)
+            statement = select(AssignmentRow).where(col(AssignmentRow.client_seq) == row.seq)
             if before is not None:
-                statement = statement.where(AssignmentRow.seq < before)  # type: ignore[operator]
-            rows = list((await session.execute(statement.order_by(
-                AssignmentRow.seq.desc()).limit(size + 1))).scalars())  # type: ignore[union-attr]
+                statement = statement.where(col(AssignmentRow.seq) < before)
+            rows = list(
+                (
+                    await session.execute(
+                        statement.order_by(col(AssignmentRow.seq).desc()).limit(size + 1)
+                    )
+                ).scalars()
+            )
         response = client_service_pb2.ListAssignmentsResponse(
-            assignments=[assignment_message(r, row.id) for r in rows[:size]])
+            assignments=[assignment_message(r, row.id) for r in rows[:size]]
+        )
         if len(rows) > size:
             response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
         return response

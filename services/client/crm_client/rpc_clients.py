@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 
 import grpc
+from google.type import money_pb2
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from crm.client.v1 import client_pb2, client_service_pb2
 from crm.events.v1 import client_events_pb2
@@ -33,26 +36,42 @@ from crm_runtime.errors import Aborted, AlreadyExists, InvalidArgument, Permissi
 from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.pagination import page_size
 
-CREATE_FIELDS = ("display_name", "credit_code", "industry_code", "region_code", "ownership_type",
-                 "founding_date", "registered_capital", "employee_count", "annual_revenue",
-                 "total_assets", "previous_annual_revenue", "group")
-MUTABLE_FIELDS = frozenset(
-    {*CREATE_FIELDS, "project_finance"} - {"credit_code"}
+CREATE_FIELDS = (
+    "display_name",
+    "credit_code",
+    "industry_code",
+    "region_code",
+    "ownership_type",
+    "founding_date",
+    "registered_capital",
+    "employee_count",
+    "annual_revenue",
+    "total_assets",
+    "previous_annual_revenue",
+    "group",
 )
-_MEASURE_FIELDS = {"employees": "client.employee_count", "revenue_wan": "client.annual_revenue",
-                   "assets_wan": "client.total_assets"}
+MUTABLE_FIELDS = frozenset({*CREATE_FIELDS, "project_finance"} - {"credit_code"})
+_MEASURE_FIELDS = {
+    "employees": "client.employee_count",
+    "revenue_wan": "client.annual_revenue",
+    "assets_wan": "client.total_assets",
+}
+
+
+def _wan(money: money_pb2.Money) -> Decimal | None:
+    """Return an amount in 万 yuan, or None when the field is unset."""
+    amount = money_to_decimal(money)
+    return None if amount == 0 and not money.currency_code else yuan_to_wan(amount)
 
 
 def size_of(client: client_pb2.Client) -> SizeResult:
     """Derive the size class, naming the missing measure's field when it cannot."""
-    def wan(money: object) -> object:
-        amount = money_to_decimal(money)  # type: ignore[arg-type]
-        return None if amount == 0 and not money.currency_code else yuan_to_wan(amount)  # type: ignore[attr-defined]
-
     try:
         return classify_size(
-            sector=miit_sector_of(client.industry_code), employees=client.employee_count,
-            revenue_wan=wan(client.annual_revenue), assets_wan=wan(client.total_assets),  # type: ignore[arg-type]
+            sector=miit_sector_of(client.industry_code),
+            employees=client.employee_count,
+            revenue_wan=_wan(client.annual_revenue),
+            assets_wan=_wan(client.total_assets),
         )
     except ValueError as exc:
         text = str(exc)
@@ -63,8 +82,12 @@ def size_of(client: client_pb2.Client) -> SizeResult:
 def apply_fields(row: ClientRow, client: client_pb2.Client, paths: set[str]) -> None:
     """Copy the named fields from a message onto a row."""
     for path in paths:
-        if path in {"registered_capital", "annual_revenue", "total_assets",
-                    "previous_annual_revenue"}:
+        if path in {
+            "registered_capital",
+            "annual_revenue",
+            "total_assets",
+            "previous_annual_revenue",
+        }:
             money = getattr(client, path)
             empty = not money.currency_code and money.units == 0 and money.nanos == 0
             setattr(row, path, None if empty else money_to_decimal(money))
@@ -107,18 +130,20 @@ class ClientsRpc:
             raise InvalidArgument.of("relationship_manager", "must look like staff/{staff}")
         query_key = {"m": "ListClients", "rm": request.relationship_manager, "p": principal.subject}
         after = self.ctx.tokens.decode(request.page_token, query=query_key) or 0
-        statement = select(ClientRow).where(ClientRow.seq > after)  # type: ignore[operator]
+        statement = select(ClientRow).where(col(ClientRow.seq) > after)
         clause = access.visible_clause(principal)
         if clause is not None:
             statement = statement.where(clause)
         if request.relationship_manager:
             statement = statement.where(
-                ClientRow.relationship_manager == request.relationship_manager)
-        statement = statement.order_by(ClientRow.seq).limit(size + 1)  # type: ignore[arg-type]
+                col(ClientRow.relationship_manager) == request.relationship_manager
+            )
+        statement = statement.order_by(col(ClientRow.seq)).limit(size + 1)
         async with self.ctx.db.read() as session:
             rows = list((await session.execute(statement)).scalars())
         response = client_service_pb2.ListClientsResponse(
-            clients=[self._message(r) for r in rows[:size]])
+            clients=[self._message(r) for r in rows[:size]]
+        )
         if len(rows) > size:
             response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query_key)
         return response
@@ -133,7 +158,8 @@ class ClientsRpc:
         v = Violations()
         check_client_fields(v, request.client, CREATE_FIELDS, today=now.date())
         rm = request.relationship_manager or (
-            principal.subject if principal.has(Role.RELATIONSHIP_MANAGER) else "")
+            principal.subject if principal.has(Role.RELATIONSHIP_MANAGER) else ""
+        )
         if not STAFF_RE.match(rm):
             v.add("relationship_manager", "is required and must look like staff/{staff}")
         if request.team and not TEAM_RE.match(request.team):
@@ -144,53 +170,105 @@ class ClientsRpc:
         if not principal.sees_whole_portfolio and not (
             rm == principal.subject or (request.team and request.team in principal.teams)
         ):
-            raise PermissionDenied("RMs may create clients only for themselves or their team",
-                                   reason="CLIENT_ACCESS_DENIED")
+            raise PermissionDenied(
+                "RMs may create clients only for themselves or their team",
+                reason="CLIENT_ACCESS_DENIED",
+            )
         size = size_of(request.client)
         method = "crm.client.v1.ClientService/CreateClient"
         try:
             async with self.ctx.db.write() as session:
-                replay = await idempotency.replay(session, method=method, request=request,
-                                                  subject=principal.subject,
-                                                  response_type=client_pb2.Client)
+                replay = await idempotency.replay(
+                    session,
+                    method=method,
+                    request=request,
+                    subject=principal.subject,
+                    response_type=client_pb2.Client,
+                )
                 if replay is not None:
                     return replay
-                existing = (await session.execute(select(ClientRow.seq).where(
-                    ClientRow.credit_code == request.client.credit_code))).first()
+                existing = (
+                    await session.execute(
+                        select(col(ClientRow.seq)).where(
+                            col(ClientRow.credit_code) == request.client.credit_code
+                        )
+                    )
+                ).first()
                 if existing is not None:
-                    raise AlreadyExists("a client with this credit code exists",
-                                        reason="CREDIT_CODE_EXISTS")
+                    raise AlreadyExists(
+                        "a client with this credit code exists", reason="CREDIT_CODE_EXISTS"
+                    )
                 row = ClientRow(
-                    id=uuid.uuid4().hex, display_name="", credit_code="", industry_code="",
-                    region_code="", ownership_type="", founding_date=date.min, size_class=size.size_class,
-                    size_standard_version=size.version, size_class_reason=size.reason,
-                    project_finance=request.client.project_finance, relationship_manager=rm,
-                    team=request.team, create_time=now, update_time=now,
+                    id=uuid.uuid4().hex,
+                    display_name="",
+                    credit_code="",
+                    industry_code="",
+                    region_code="",
+                    ownership_type="",
+                    founding_date=date.min,
+                    size_class=size.size_class,
+                    size_standard_version=size.version,
+                    size_class_reason=size.reason,
+                    project_finance=request.client.project_finance,
+                    relationship_manager=rm,
+                    team=request.team,
+                    create_time=now,
+                    update_time=now,
                 )
                 apply_fields(row, request.client, set(CREATE_FIELDS))
                 session.add(row)
                 await session.flush()
                 assert row.seq is not None
-                session.add(AssignmentRow(client_seq=row.seq, relationship_manager=rm,
-                                          team=request.team, reason="initial assignment",
-                                          assigned_by=principal.subject, start_time=now))
-                await recompute(session, row, catalog=self.ctx.catalog, cipher=self.ctx.cipher,
-                                outbox=self.ctx.outbox, cause="client_created",
-                                actor=principal.subject, now=now)
-                self.ctx.outbox.emit(session, client_events_pb2.ClientCreated(
-                    client=f"clients/{row.id}", display_name=row.display_name,
-                    credit_code=row.credit_code, industry_code=row.industry_code,
-                    region_code=row.region_code, size_class=row.size_class, group=row.group_name,
-                    relationship_manager=rm, team=request.team,
-                    project_finance=row.project_finance), subject=f"clients/{row.id}")
+                session.add(
+                    AssignmentRow(
+                        client_seq=row.seq,
+                        relationship_manager=rm,
+                        team=request.team,
+                        reason="initial assignment",
+                        assigned_by=principal.subject,
+                        start_time=now,
+                    )
+                )
+                await recompute(
+                    session,
+                    row,
+                    catalog=self.ctx.catalog,
+                    cipher=self.ctx.cipher,
+                    outbox=self.ctx.outbox,
+                    cause="client_created",
+                    actor=principal.subject,
+                    now=now,
+                )
+                self.ctx.outbox.emit(
+                    session,
+                    client_events_pb2.ClientCreated(
+                        client=f"clients/{row.id}",
+                        display_name=row.display_name,
+                        credit_code=row.credit_code,
+                        industry_code=row.industry_code,
+                        region_code=row.region_code,
+                        size_class=row.size_class,
+                        group=row.group_name,
+                        relationship_manager=rm,
+                        team=request.team,
+                        project_finance=row.project_finance,
+                    ),
+                    subject=f"clients/{row.id}",
+                )
                 response = self._message(row)
-                await idempotency.remember(session, method=method, request=request,
-                                           subject=principal.subject, response=response)
+                await idempotency.remember(
+                    session,
+                    method=method,
+                    request=request,
+                    subject=principal.subject,
+                    response=response,
+                )
                 return response
         except IntegrityError as exc:
             # A concurrent create with the same credit code or request_id won the race.
-            raise AlreadyExists("a client with this credit code or request id exists",
-                                reason="CREDIT_CODE_EXISTS") from exc
+            raise AlreadyExists(
+                "a client with this credit code or request id exists", reason="CREDIT_CODE_EXISTS"
+            ) from exc
 
     async def UpdateClient(  # noqa: N802
         self, request: client_service_pb2.UpdateClientRequest, context: grpc.aio.ServicerContext
@@ -198,22 +276,31 @@ class ClientsRpc:
         """Change the fields named in the mask, checking the etag."""
         principal = require_roles(*access.UPDATE_ROLES)
         idempotency.check_request_id(request.request_id)
-        paths = resolve_mask(request.update_mask, mutable=MUTABLE_FIELDS,
-                             protected=access.PROTECTED_FIELDS | {"credit_code"},
-                             resource=client_pb2.Client.DESCRIPTOR, field="update_mask")
+        paths = resolve_mask(
+            request.update_mask,
+            mutable=MUTABLE_FIELDS,
+            protected=access.PROTECTED_FIELDS | {"credit_code"},
+            resource=client_pb2.Client.DESCRIPTOR,
+            field="update_mask",
+        )
         now = self.ctx.clock()
         v = Violations()
         check_client_fields(v, request.client, paths, today=now.date())
         v.raise_if_any()
         method = "crm.client.v1.ClientService/UpdateClient"
         async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(session, method=method, request=request,
-                                              subject=principal.subject,
-                                              response_type=client_pb2.Client)
+            replay = await idempotency.replay(
+                session,
+                method=method,
+                request=request,
+                subject=principal.subject,
+                response_type=client_pb2.Client,
+            )
             if replay is not None:
                 return replay
-            row = await load_client(session, request.client.name, principal,
-                                    field_name="client.name", for_update=True)
+            row = await load_client(
+                session, request.client.name, principal, field_name="client.name", for_update=True
+            )
             if request.client.etag and request.client.etag != etag(row.id, row.version):
                 raise Aborted("the client changed since it was read", reason="ETAG_MISMATCH")
             merged = self._message(row)
@@ -226,21 +313,48 @@ class ClientsRpc:
             row.version += 1
             row.update_time = now
             session.add(row)
-            await recompute(session, row, catalog=self.ctx.catalog, cipher=self.ctx.cipher,
-                            outbox=self.ctx.outbox, cause="client_updated",
-                            actor=principal.subject, now=now)
-            self.ctx.outbox.emit(session, client_events_pb2.ClientUpdated(
-                client=f"clients/{row.id}", changed_fields=sorted(paths),
-                size_class=row.size_class, industry_code=row.industry_code,
-                region_code=row.region_code, group=row.group_name), subject=f"clients/{row.id}")
+            await recompute(
+                session,
+                row,
+                catalog=self.ctx.catalog,
+                cipher=self.ctx.cipher,
+                outbox=self.ctx.outbox,
+                cause="client_updated",
+                actor=principal.subject,
+                now=now,
+            )
+            self.ctx.outbox.emit(
+                session,
+                client_events_pb2.ClientUpdated(
+                    client=f"clients/{row.id}",
+                    changed_fields=sorted(paths),
+                    size_class=row.size_class,
+                    industry_code=row.industry_code,
+                    region_code=row.region_code,
+                    group=row.group_name,
+                ),
+                subject=f"clients/{row.id}",
+            )
             response = self._message(row)
-            await idempotency.remember(session, method=method, request=request,
-                                       subject=principal.subject, response=response)
+            await idempotency.remember(
+                session,
+                method=method,
+                request=request,
+                subject=principal.subject,
+                response=response,
+            )
             return response
 
 
-_MESSAGE_FIELDS = frozenset({"founding_date", "registered_capital", "annual_revenue",
-                             "total_assets", "previous_annual_revenue"})
+_MESSAGE_FIELDS = frozenset(
+    {
+        "founding_date",
+        "registered_capital",
+        "annual_revenue",
+        "total_assets",
+        "previous_annual_revenue",
+    }
+)
 
 
 def setattr_proto(target: client_pb2.Client, source: client_pb2.Client, path: str) -> None:

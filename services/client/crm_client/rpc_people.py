@@ -7,6 +7,7 @@ import uuid
 import grpc
 from google.protobuf import empty_pb2
 from sqlalchemy import delete, select
+from sqlmodel import col
 
 from crm.client.v1 import client_pb2, client_service_pb2
 from crm_client import access
@@ -32,7 +33,8 @@ class PeopleRpc:
     ctx: ClientContext
 
     async def CreateKeyPerson(  # noqa: N802
-        self, request: client_service_pb2.CreateKeyPersonRequest,
+        self,
+        request: client_service_pb2.CreateKeyPersonRequest,
         context: grpc.aio.ServicerContext,
     ) -> client_pb2.KeyPerson:
         """Store a key person with personal fields encrypted."""
@@ -47,7 +49,10 @@ class PeopleRpc:
         gender = GENDER.get(person.gender, "")
         if person.id_number:
             # The ID number fixes birth date and gender; disagreeing input is a data error.
-            id_birth, id_gender = birth_date_from_id(person.id_number), gender_from_id(person.id_number)
+            id_birth, id_gender = (
+                birth_date_from_id(person.id_number),
+                gender_from_id(person.id_number),
+            )
             if birth is not None and birth != id_birth:
                 raise InvalidArgument.of("key_person.birth_date", "does not match the ID number")
             if gender and gender != id_gender:
@@ -56,23 +61,33 @@ class PeopleRpc:
         cipher = self.ctx.cipher
         method = "crm.client.v1.ClientService/CreateKeyPerson"
         async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(session, method=method, request=request,
-                                              subject=principal.subject,
-                                              response_type=client_pb2.KeyPerson)
+            replay = await idempotency.replay(
+                session,
+                method=method,
+                request=request,
+                subject=principal.subject,
+                response_type=client_pb2.KeyPerson,
+            )
             if replay is not None:
                 return replay
             client = await load_client(session, request.parent, principal, field_name="parent")
             assert client.seq is not None
             row = KeyPersonRow(
-                id=uuid.uuid4().hex, client_seq=client.seq, role=ROLE[person.role],
+                id=uuid.uuid4().hex,
+                client_seq=client.seq,
+                role=ROLE[person.role],
                 name_enc=cipher.encrypt(person.display_name, context="key_person.name"),
-                name_masked=mask_name(person.display_name), gender=gender, birth_date=birth,
-                education=EDUCATION.get(person.education, ""), occupation=person.occupation,
+                name_masked=mask_name(person.display_name),
+                gender=gender,
+                birth_date=birth,
+                education=EDUCATION.get(person.education, ""),
+                occupation=person.occupation,
                 create_time=now,
             )
             if person.income_band:
-                row.income_band_enc = cipher.encrypt(INCOME[person.income_band],
-                                                     context="key_person.income_band")
+                row.income_band_enc = cipher.encrypt(
+                    INCOME[person.income_band], context="key_person.income_band"
+                )
             if person.id_number:
                 row.id_number_enc = cipher.encrypt(person.id_number, context="key_person.id_number")
                 row.id_number_index = cipher.blind_index(person.id_number, context="id_number")
@@ -82,12 +97,24 @@ class PeopleRpc:
                 row.mobile_masked = mask_mobile(person.mobile_number)
             session.add(row)
             await session.flush()
-            await recompute(session, client, catalog=self.ctx.catalog, cipher=cipher,
-                            outbox=self.ctx.outbox, cause="key_person_added",
-                            actor=principal.subject, now=now)
+            await recompute(
+                session,
+                client,
+                catalog=self.ctx.catalog,
+                cipher=cipher,
+                outbox=self.ctx.outbox,
+                cause="key_person_added",
+                actor=principal.subject,
+                now=now,
+            )
             response = key_person_message(row, client.id)
-            await idempotency.remember(session, method=method, request=request,
-                                       subject=principal.subject, response=response)
+            await idempotency.remember(
+                session,
+                method=method,
+                request=request,
+                subject=principal.subject,
+                response=response,
+            )
             return response
 
     async def GetKeyPerson(  # noqa: N802
@@ -103,23 +130,45 @@ class PeopleRpc:
             if not principal.has(*access.UNMASK_ROLES):
                 async with self.ctx.db.write() as session:
                     record_personal_data_access(
-                        session, principal=principal, action="unmask", resource=request.name,
-                        fields=PERSONAL_FIELDS, reason=request.access_reason, outcome="denied")
-                raise PermissionDenied("the caller's role may not see personal data",
-                                       reason="PERSONAL_DATA_DENIED")
+                        session,
+                        principal=principal,
+                        action="unmask",
+                        resource=request.name,
+                        fields=PERSONAL_FIELDS,
+                        reason=request.access_reason,
+                        outcome="denied",
+                    )
+                raise PermissionDenied(
+                    "the caller's role may not see personal data", reason="PERSONAL_DATA_DENIED"
+                )
         sessions = self.ctx.db.write() if request.unmask else self.ctx.db.read()
         async with sessions as session:
             client = await load_client(session, parent, principal)
-            row = (await session.execute(select(KeyPersonRow).where(
-                KeyPersonRow.id == person_id, KeyPersonRow.client_seq == client.seq))).scalars().first()
+            row = (
+                (
+                    await session.execute(
+                        select(KeyPersonRow).where(
+                            col(KeyPersonRow.id) == person_id,
+                            col(KeyPersonRow.client_seq) == client.seq,
+                        )
+                    )
+                )
+                .scalars()
+                .first()
+            )
             if row is None:
                 raise NotFound(f"{request.name} does not exist", reason="KEY_PERSON_NOT_FOUND")
             if not request.unmask:
                 return key_person_message(row, client.id)
             # Audited in the same transaction: if the audit write fails, nothing is shown.
-            record_personal_data_access(session, principal=principal, action="unmask",
-                                        resource=request.name, fields=PERSONAL_FIELDS,
-                                        reason=request.access_reason)
+            record_personal_data_access(
+                session,
+                principal=principal,
+                action="unmask",
+                resource=request.name,
+                fields=PERSONAL_FIELDS,
+                reason=request.access_reason,
+            )
             return key_person_message(row, client.id, plain=self._decrypt(row))
 
     def _decrypt(self, row: KeyPersonRow) -> dict[str, str]:
@@ -130,12 +179,14 @@ class PeopleRpc:
         if row.mobile_enc:
             plain["mobile_number"] = cipher.decrypt(row.mobile_enc, context="key_person.mobile")
         if row.income_band_enc:
-            plain["income_band"] = cipher.decrypt(row.income_band_enc,
-                                                  context="key_person.income_band")
+            plain["income_band"] = cipher.decrypt(
+                row.income_band_enc, context="key_person.income_band"
+            )
         return plain
 
     async def ListKeyPersons(  # noqa: N802
-        self, request: client_service_pb2.ListKeyPersonsRequest,
+        self,
+        request: client_service_pb2.ListKeyPersonsRequest,
         context: grpc.aio.ServicerContext,
     ) -> client_service_pb2.ListKeyPersonsResponse:
         """Return the client's key persons, masked."""
@@ -145,17 +196,29 @@ class PeopleRpc:
         after = self.ctx.tokens.decode(request.page_token, query=query) or 0
         async with self.ctx.db.read() as session:
             client = await load_client(session, request.parent, principal, field_name="parent")
-            rows = list((await session.execute(select(KeyPersonRow).where(
-                KeyPersonRow.client_seq == client.seq, KeyPersonRow.seq > after)  # type: ignore[operator]
-                .order_by(KeyPersonRow.seq).limit(size + 1))).scalars())  # type: ignore[arg-type]
+            rows = list(
+                (
+                    await session.execute(
+                        select(KeyPersonRow)
+                        .where(
+                            col(KeyPersonRow.client_seq) == client.seq,
+                            col(KeyPersonRow.seq) > after,
+                        )
+                        .order_by(col(KeyPersonRow.seq))
+                        .limit(size + 1)
+                    )
+                ).scalars()
+            )
         response = client_service_pb2.ListKeyPersonsResponse(
-            key_persons=[key_person_message(r, client.id) for r in rows[:size]])
+            key_persons=[key_person_message(r, client.id) for r in rows[:size]]
+        )
         if len(rows) > size:
             response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
         return response
 
     async def DeleteKeyPerson(  # noqa: N802
-        self, request: client_service_pb2.DeleteKeyPersonRequest,
+        self,
+        request: client_service_pb2.DeleteKeyPersonRequest,
         context: grpc.aio.ServicerContext,
     ) -> empty_pb2.Empty:
         """Delete a key person (its encrypted data goes with it)."""
@@ -165,21 +228,39 @@ class PeopleRpc:
         parent, _, person_id = request.name.rpartition("/keyPersons/")
         method = "crm.client.v1.ClientService/DeleteKeyPerson"
         async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(session, method=method, request=request,
-                                              subject=principal.subject,
-                                              response_type=empty_pb2.Empty)
+            replay = await idempotency.replay(
+                session,
+                method=method,
+                request=request,
+                subject=principal.subject,
+                response_type=empty_pb2.Empty,
+            )
             if replay is not None:
                 return replay
             client = await load_client(session, parent, principal)
-            result = await session.execute(delete(KeyPersonRow).where(
-                KeyPersonRow.id == person_id,  # type: ignore[arg-type]
-                KeyPersonRow.client_seq == client.seq))  # type: ignore[arg-type]
+            result = await session.execute(
+                delete(KeyPersonRow).where(
+                    col(KeyPersonRow.id) == person_id,
+                    col(KeyPersonRow.client_seq) == client.seq,
+                )
+            )
             if not getattr(result, "rowcount", 0):
                 raise NotFound(f"{request.name} does not exist", reason="KEY_PERSON_NOT_FOUND")
-            await recompute(session, client, catalog=self.ctx.catalog, cipher=self.ctx.cipher,
-                            outbox=self.ctx.outbox, cause="key_person_removed",
-                            actor=principal.subject)
+            await recompute(
+                session,
+                client,
+                catalog=self.ctx.catalog,
+                cipher=self.ctx.cipher,
+                outbox=self.ctx.outbox,
+                cause="key_person_removed",
+                actor=principal.subject,
+            )
             response = empty_pb2.Empty()
-            await idempotency.remember(session, method=method, request=request,
-                                       subject=principal.subject, response=response)
+            await idempotency.remember(
+                session,
+                method=method,
+                request=request,
+                subject=principal.subject,
+                response=response,
+            )
             return response

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from crm.events.v1 import client_events_pb2
 from crm_client.models import (
@@ -53,8 +54,13 @@ class SegmentCatalog:
 
     async def load(self, session: AsyncSession) -> list[CompiledSegment]:
         """Return every current definition, compiled."""
-        rows = (await session.execute(select(SegmentRow.segment_id, SegmentRow.version,
-                                             SegmentRow.expression))).all()
+        rows = (
+            await session.execute(
+                select(
+                    col(SegmentRow.segment_id), col(SegmentRow.version), col(SegmentRow.expression)
+                )
+            )
+        ).all()
         result = []
         for segment_id, version, expression in rows:
             key = (segment_id, version)
@@ -67,21 +73,33 @@ class SegmentCatalog:
 
 async def seed_builtin_segments(session: AsyncSession, *, now: datetime) -> int:
     """Insert built-in definitions that are missing; return how many were added."""
-    existing = set((await session.execute(select(SegmentRow.segment_id))).scalars())
+    existing = set((await session.execute(select(col(SegmentRow.segment_id)))).scalars())
     added = 0
     for definition in BUILTIN_SEGMENTS:
         if definition.segment_id in existing:
             continue
-        session.add(SegmentRow(
-            segment_id=definition.segment_id, display_name=definition.display_name,
-            display_name_zh=definition.display_name_zh, kind=definition.kind,
-            description=definition.description, expression=definition.expression,
-            version=1, built_in=True, update_time=now,
-        ))
-        session.add(SegmentVersionRow(
-            segment_id=definition.segment_id, version=1, expression=definition.expression,
-            changed_by="systems/client-builtin", change_time=now,
-        ))
+        session.add(
+            SegmentRow(
+                segment_id=definition.segment_id,
+                display_name=definition.display_name,
+                display_name_zh=definition.display_name_zh,
+                kind=definition.kind,
+                description=definition.description,
+                expression=definition.expression,
+                version=1,
+                built_in=True,
+                update_time=now,
+            )
+        )
+        session.add(
+            SegmentVersionRow(
+                segment_id=definition.segment_id,
+                version=1,
+                expression=definition.expression,
+                changed_by="systems/client-builtin",
+                change_time=now,
+            )
+        )
         added += 1
     return added
 
@@ -91,48 +109,77 @@ async def client_features(
 ) -> dict[str, object]:
     """Return the feature mapping segment rules and recommendations read for a client."""
     facts = ClientFacts(
-        size_class=client.size_class, industry_code=client.industry_code,
-        region_code=client.region_code, ownership_type=client.ownership_type,
-        founded=min(client.founding_date, today), employees=client.employee_count,
-        revenue_wan=_wan(client.annual_revenue), assets_wan=_wan(client.total_assets),
+        size_class=client.size_class,
+        industry_code=client.industry_code,
+        region_code=client.region_code,
+        ownership_type=client.ownership_type,
+        founded=min(client.founding_date, today),
+        employees=client.employee_count,
+        revenue_wan=_wan(client.annual_revenue),
+        assets_wan=_wan(client.total_assets),
         registered_capital_wan=_wan(client.registered_capital),
-        is_project_finance=client.project_finance, lifecycle_state=client.state,
-        revenue_prev_wan=None if client.previous_annual_revenue is None
+        is_project_finance=client.project_finance,
+        lifecycle_state=client.state,
+        revenue_prev_wan=None
+        if client.previous_annual_revenue is None
         else _wan(client.previous_annual_revenue),
     )
     owner = await _owner_facts(session, client, cipher)
     activity = await _activity_facts(session, client)
     credit = CreditFacts(
-        grade=client.credit_grade or None, pd=client.credit_pd,
-        potential_risk=client.potential_risk, warning_level=client.warning_level or None,
+        grade=client.credit_grade or None,
+        pd=client.credit_pd,
+        potential_risk=client.potential_risk,
+        warning_level=client.warning_level or None,
     )
-    return build_features(client=facts, owner=owner, activity=activity, credit=credit,
-                          today=today)
+    return build_features(client=facts, owner=owner, activity=activity, credit=credit, today=today)
 
 
 async def _owner_facts(
     session: AsyncSession, client: ClientRow, cipher: FieldCipher
 ) -> OwnerFacts | None:
-    rows = (await session.execute(
-        select(KeyPersonRow).where(KeyPersonRow.client_seq == client.seq)
-        .where(KeyPersonRow.role.in_(OWNER_ROLES))  # type: ignore[attr-defined]
-        .order_by(KeyPersonRow.role.desc(), KeyPersonRow.seq)  # type: ignore[attr-defined]
-    )).scalars().all()
+    rows = (
+        (
+            await session.execute(
+                select(KeyPersonRow)
+                .where(col(KeyPersonRow.client_seq) == client.seq)
+                .where(col(KeyPersonRow.role).in_(OWNER_ROLES))
+                .order_by(col(KeyPersonRow.role).desc(), col(KeyPersonRow.seq))
+            )
+        )
+        .scalars()
+        .all()
+    )
     if not rows:
         return None
     person = rows[0]
-    income = (cipher.decrypt(person.income_band_enc, context="key_person.income_band")
-              if person.income_band_enc else None)
-    return OwnerFacts(birth_date=person.birth_date, gender=person.gender or None,
-                      education=person.education or None, occupation=person.occupation or None,
-                      income_band=income)
+    income = (
+        cipher.decrypt(person.income_band_enc, context="key_person.income_band")
+        if person.income_band_enc
+        else None
+    )
+    return OwnerFacts(
+        birth_date=person.birth_date,
+        gender=person.gender or None,
+        education=person.education or None,
+        occupation=person.occupation or None,
+        income_band=income,
+    )
 
 
 async def _activity_facts(session: AsyncSession, client: ClientRow) -> ActivityFacts | None:
-    rows: Sequence[ActivityRow] = (await session.execute(
-        select(ActivityRow).where(ActivityRow.client_seq == client.seq)
-        .order_by(ActivityRow.period_end.desc()).limit(2)  # type: ignore[attr-defined]
-    )).scalars().all()
+    rows: Sequence[ActivityRow] = (
+        (
+            await session.execute(
+                select(ActivityRow)
+                .where(col(ActivityRow.client_seq) == client.seq)
+                .order_by(col(ActivityRow.period_end).desc())
+                .limit(2)
+            )
+        )
+        .scalars()
+        .all()
+    )
     if not rows:
         return None
     latest = rows[0]
@@ -140,18 +187,27 @@ async def _activity_facts(session: AsyncSession, client: ClientRow) -> ActivityF
     return ActivityFacts(
         txn_count_90d=latest.transaction_count,
         txn_count_prev_90d=previous.transaction_count if previous else 0,
-        inflow_90d_wan=_wan(latest.inflow), outflow_90d_wan=_wan(latest.outflow),
+        inflow_90d_wan=_wan(latest.inflow),
+        outflow_90d_wan=_wan(latest.outflow),
         avg_balance_wan=_wan(latest.average_balance),
         prev_avg_balance_wan=_wan(previous.average_balance) if previous else None,
-        end_balance_wan=_wan(latest.end_balance), products_used=latest.products_used,
+        end_balance_wan=_wan(latest.end_balance),
+        products_used=latest.products_used,
         loan_products_used=latest.loan_products_used,
         last_txn_date=latest.last_transaction_date,
     )
 
 
 async def recompute(
-    session: AsyncSession, client: ClientRow, *, catalog: SegmentCatalog, cipher: FieldCipher,
-    outbox: Outbox, cause: str, actor: str, now: datetime | None = None,
+    session: AsyncSession,
+    client: ClientRow,
+    *,
+    catalog: SegmentCatalog,
+    cipher: FieldCipher,
+    outbox: Outbox,
+    cause: str,
+    actor: str,
+    now: datetime | None = None,
     only: Sequence[CompiledSegment] | None = None,
 ) -> int:
     """Re-evaluate a client's segments, record joins and leaves; return the number of moves."""
@@ -161,28 +217,54 @@ async def recompute(
     features = await client_features(session, client, cipher, today=moment.date())
     new = evaluate_memberships(definitions, features)
     scope = {d.segment_id for d in definitions}
-    current = {row.segment_id: row for row in (await session.execute(
-        select(MembershipRow).where(MembershipRow.client_seq == client.seq))).scalars()
-        if row.segment_id in scope}
+    current = {
+        row.segment_id: row
+        for row in (
+            await session.execute(
+                select(MembershipRow).where(col(MembershipRow.client_seq) == client.seq)
+            )
+        ).scalars()
+        if row.segment_id in scope
+    }
     diff = diff_memberships(set(current), new)
     if not diff.changed:
         return 0
     versions = {d.segment_id: d.version for d in definitions}
     for segment_id in sorted(diff.joined):
-        session.add(MembershipRow(client_seq=client.seq, segment_id=segment_id,
-                                  segment_version=versions[segment_id], join_time=moment))
+        session.add(
+            MembershipRow(
+                client_seq=client.seq,
+                segment_id=segment_id,
+                segment_version=versions[segment_id],
+                join_time=moment,
+            )
+        )
     if diff.left:
-        await session.execute(delete(MembershipRow).where(
-            MembershipRow.client_seq == client.seq,  # type: ignore[arg-type]
-            MembershipRow.segment_id.in_(sorted(diff.left))))  # type: ignore[attr-defined]
+        await session.execute(
+            delete(MembershipRow).where(
+                col(MembershipRow.client_seq) == client.seq,
+                col(MembershipRow.segment_id).in_(sorted(diff.left)),
+            )
+        )
     for direction, ids in (("joined", diff.joined), ("left", diff.left)):
         for segment_id in sorted(ids):
-            session.add(SegmentMoveRow(
-                client_seq=client.seq, segment_id=segment_id, direction=direction,
-                segment_version=versions[segment_id], cause=cause, actor=actor, move_time=moment))
+            session.add(
+                SegmentMoveRow(
+                    client_seq=client.seq,
+                    segment_id=segment_id,
+                    direction=direction,
+                    segment_version=versions[segment_id],
+                    cause=cause,
+                    actor=actor,
+                    move_time=moment,
+                )
+            )
     event = client_events_pb2.SegmentMembershipChanged(
-        client=f"clients/{client.id}", joined=[f"segments/{s}" for s in sorted(diff.joined)],
-        left=[f"segments/{s}" for s in sorted(diff.left)], cause=cause)
+        client=f"clients/{client.id}",
+        joined=[f"segments/{s}" for s in sorted(diff.joined)],
+        left=[f"segments/{s}" for s in sorted(diff.left)],
+        cause=cause,
+    )
     event.change_time.FromDatetime(moment)
     outbox.emit(session, event, subject=f"clients/{client.id}", occurred=moment)
     return len(diff.joined) + len(diff.left)

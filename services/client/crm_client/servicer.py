@@ -12,7 +12,11 @@ from crm_client.rpc_segments import SegmentsRpc
 
 
 class ClientServicer(
-    ClientsRpc, AssignRpc, PeopleRpc, SegmentsRpc, ActivityRpc,
+    ClientsRpc,
+    AssignRpc,
+    PeopleRpc,
+    SegmentsRpc,
+    ActivityRpc,
     client_service_pb2_grpc.ClientServiceServicer,
 ):
     """Implements crm.client.v1.ClientService."""

@@ -110,11 +110,17 @@ def check_client_fields(
         elif path == "employee_count":
             if client.employee_count < 0:
                 v.add(prefix, "must not be negative")
-        elif path in {"registered_capital", "annual_revenue", "total_assets",
-                      "previous_annual_revenue"}:
+        elif path in {
+            "registered_capital",
+            "annual_revenue",
+            "total_assets",
+            "previous_annual_revenue",
+        }:
             check_money(v, prefix, getattr(client, path), required=False)
-        elif path == "group" and client.group and not re.fullmatch(
-            r"groups/[A-Za-z0-9._-]{1,64}", client.group
+        elif (
+            path == "group"
+            and client.group
+            and not re.fullmatch(r"groups/[A-Za-z0-9._-]{1,64}", client.group)
         ):
             v.add(prefix, "must look like groups/{group}")
 

@@ -20,7 +20,6 @@ any order and any number of copies of the same events:
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -172,13 +171,16 @@ def _build_case(case_id: str, events: list[StageEvent], anomalies: list[str]) ->
         ):
             raw.append((stage, index, entered, completed, by_in, by_out))
     raw.sort(key=lambda item: (item[2], _STAGE_ORDER[item[0]], item[1]))
-    completions = sorted(item[3] for item in raw if item[3] is not None)
     visits: list[StageVisit] = []
-    for stage, index, entered, completed, by_in, by_out in raw:
-        # Latest completion at or before this entry; a visit cannot complete before it is
-        # entered, so its own completion is never picked.
-        position = bisect.bisect_right(completions, entered)
-        wait = entered - completions[position - 1] if position else None
+    for position, (stage, index, entered, completed, by_in, by_out) in enumerate(raw):
+        # Latest hand-over: another visit's completion at or before this entry. The visit's
+        # own completion is excluded: it can equal the entry (a zero-length visit).
+        handovers = [
+            item[3]
+            for other, item in enumerate(raw)
+            if other != position and item[3] is not None and item[3] <= entered
+        ]
+        wait = entered - max(handovers) if handovers else None
         processing = completed - entered if completed is not None else None
         visits.append(
             StageVisit(stage, index, entered, completed, wait, processing, by_in, by_out)

@@ -27,6 +27,8 @@ from typing import Final, Literal
 from crm_feedback.domain.approval_timelines import (
     STAGES,
     CaseTimeline,
+    EventKind,
+    Stage,
     StageEvent,
     StageVisit,
     reconstruct_cases,
@@ -40,6 +42,8 @@ __all__ = [
     "STAGES",
     "Bottleneck",
     "CaseTimeline",
+    "EventKind",
+    "Stage",
     "StageEvent",
     "StageStat",
     "StageTrend",

@@ -101,7 +101,7 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
 }
 
 
-class UnknownRuleParameter(LookupError):  # noqa: N818 - the name the service maps is fixed.
+class UnknownRuleParameter(LookupError):
     """An override names a rule (``param`` is None) or parameter the ruleset does not have."""
 
     def __init__(self, rule_id: str, param: str | None) -> None:
@@ -111,7 +111,7 @@ class UnknownRuleParameter(LookupError):  # noqa: N818 - the name the service ma
         super().__init__(f"unknown {what}")
 
 
-class UnknownRulesetVersion(LookupError):  # noqa: N818 - reads like its sibling above.
+class UnknownRulesetVersion(LookupError):
     """The requested ruleset version does not exist."""
 
 
@@ -187,9 +187,8 @@ def coerce_param(rule_id: str, name: str, default: ParamValue, value: object) ->
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif isinstance(default, float):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            if math.isfinite(value):
-                return float(value)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
     elif isinstance(default, str):
         if isinstance(value, str):
             return value

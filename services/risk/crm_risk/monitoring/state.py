@@ -75,7 +75,7 @@ class FacilityState:
             self.unspent.clear()
 
     def add_outflow(
-        self, t: float, amount: float, payee: str, txn_id: str, entrusted: bool, cap: int
+        self, t: float, amount: float, payee: str, txn_id: str, *, entrusted: bool, cap: int
     ) -> None:
         """Record loan money leaving to ``payee``."""
         if len(self.outflows) >= cap:
@@ -120,7 +120,7 @@ class FacilityState:
     def is_idle(self, t: float) -> bool:
         """Return whether nothing remains that a rule could still use."""
         return not (self.drawdowns or self.outflows or self.returns or self.unspent) and (
-            t > self.last_activity_t
+            t >= self.last_activity_t
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -180,8 +180,7 @@ class AccountState:
         for d, balance in reversed(self.days):
             if d < day - span_days:
                 break
-            if balance > best:
-                best = balance
+            best = max(best, balance)
         return best
 
     def average(self, day: int, span_days: int) -> tuple[float, int]:
@@ -279,8 +278,16 @@ class ClientState:
             account = self.accounts[account_id] = AccountState(day, balance)
         account.record(day, balance, keep_days)
 
-    def maintain(self, t: float, facility_retention: float, account_retention: float) -> None:
-        """Drop idle facilities, stale accounts and expired alert windows."""
+    def maintain(
+        self, t: float, facility_retention: float, attribution_seconds: float,
+        account_retention: float, band_retention: float,
+    ) -> None:
+        """Prune windows; drop idle facilities, stale accounts and expired alert windows."""
+        for state in self.facilities.values():
+            state.prune(t - facility_retention)
+            state.expire_unspent(t, attribution_seconds)
+            for account_id in [a for a, left in state.unspent.items() if left <= 0]:
+                del state.unspent[account_id]
         for facility_id in [f for f, s in self.facilities.items() if s.is_idle(t)]:
             del self.facilities[facility_id]
         stale_day = local_day(t - account_retention)
@@ -290,10 +297,12 @@ class ClientState:
             del self.accounts[account_id]
         for key in [k for k, (_, end) in self.windows.items() if end <= t]:
             del self.windows[key]
+        band_cutoff = t - band_retention
+        for band in (self.cash_band, *self.transfer_bands.values()):
+            while band and band[0][0] < band_cutoff:
+                band.popleft()
         for key in [k for k, band in self.transfer_bands.items() if not band]:
             del self.transfer_bands[key]
-        for state in self.facilities.values():
-            state.prune(t - facility_retention)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict of this state."""

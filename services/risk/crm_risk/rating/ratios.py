@@ -13,7 +13,7 @@ receivable days compare with an annual benchmark.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Final, Literal
 
@@ -149,8 +149,7 @@ def compute_ratios(current: FinancialStatement, previous: FinancialStatement | N
         return ratios
     before = compute_ratios(previous, None)
     yoy = {name: _relative_change(ratios.value(name), before.value(name)) for name in RATIO_NAMES}
-    return Ratios(**{f.name: getattr(ratios, f.name) for f in fields(Ratios) if f.name != "yoy"},
-                  yoy=yoy)
+    return replace(ratios, yoy=yoy)
 
 
 Severity = Literal["warning", "red"]

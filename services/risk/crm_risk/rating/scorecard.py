@@ -178,6 +178,7 @@ def _factor_points(
     section = industry.section
 
     def counted(knots: Knots, count: int, what: str) -> tuple[float, str]:
+        """Score a count along its knots and describe it."""
         return interpolate(count, knots), f"{count} {what}"
 
     on_watch = industry.division in config.watchlist_divisions

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# One entry point for people and CI.
+#   ./run.sh demo     set up, start every service on SQLite, load the demo portfolio, report
+#   ./run.sh test     set up, then lint, type-check, buf lint and run the whole test suite
+#   ./run.sh bench    set up, then run the benchmarks (results in bench/results/)
+#   ./run.sh setup    only set up (.venv, dependencies, generated code)
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+PY="$VENV/bin/python"
+
+log() { printf '\n== %s\n' "$*"; }
+
+setup() {
+  if ! command -v python3 >/dev/null; then
+    log "installing python3"; apt-get update -qq && apt-get install -y -qq python3 python3-venv
+  fi
+  if [ ! -x "$PY" ]; then
+    log "creating virtual environment"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+      apt-get update -qq && apt-get install -y -qq python3-venv
+      rm -rf "$VENV"; python3 -m venv "$VENV"
+    fi
+  fi
+  local stamp="$VENV/.lock-installed"
+  if [ ! -f "$stamp" ] || ! cmp -s requirements.lock "$stamp"; then
+    log "installing pinned dependencies (requirements.lock)"
+    "$PY" -m pip install -q --upgrade pip >/dev/null
+    "$PY" -m pip install -q -r requirements.lock
+    cp requirements.lock "$stamp"
+  fi
+  # Source roots on the path: the runtime, each service, the gateway, generated code, demo.
+  local site
+  site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf '%s\n' "$ROOT/gen/python" "$ROOT/runtime" "$ROOT/services/client" \
+    "$ROOT/services/risk" "$ROOT/services/notify" "$ROOT/services/feedback" \
+    "$ROOT/gateway" "$ROOT/demo" "$ROOT" > "$site/crm-src.pth"
+  "$PY" tools/gen_protos.py >/dev/null
+}
+
+ensure_postgres() {
+  # Use the server on 127.0.0.1:5432 when it answers; otherwise install and start one.
+  if [ -n "${CRM_TEST_POSTGRES_URL:-}" ]; then return; fi
+  if "$PY" - <<'PYEOF'
+import asyncio, sys
+from crm_runtime.testing import postgres_available
+sys.exit(0 if asyncio.run(postgres_available()) else 1)
+PYEOF
+  then return; fi
+  if ! command -v pg_ctlcluster >/dev/null; then
+    log "installing PostgreSQL"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  local version
+  version=$(ls /etc/postgresql | sort -V | tail -n1)
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start 2>/dev/null || true
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+  # A fresh Debian cluster refuses passwordless TCP logins: give the test user a password.
+  su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'crm-test'\"" >/dev/null
+  export CRM_TEST_POSTGRES_URL="postgresql://postgres:crm-test@127.0.0.1:5432/postgres"
+}
+
+run_tests() {
+  ensure_postgres
+  log "ruff"; "$VENV/bin/ruff" check .
+  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo
+  log "buf lint"; "$VENV/bin/buf" lint
+  log "pytest"
+  set +e
+  "$VENV/bin/pytest" -q -p no:cacheprovider "$@"
+  local status=$?
+  set -e
+  if [ "$status" -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi
+  exit "$status"
+}
+
+cmd=${1:-help}; shift || true
+case "$cmd" in
+  setup) setup ;;
+  test) setup; run_tests "$@" ;;
+  demo) setup; exec "$PY" -m crm_demo "$@" ;;
+  bench) setup; exec "$PY" -m bench "$@" ;;
+  *) sed -n '2,6p' "$0"; exit 2 ;;
+esac
