@@ -43,6 +43,9 @@ class EventSink(event_pb2_grpc.EventSinkServiceServicer):
     def __init__(self, database: Database, handlers: Mapping[str, EventHandler]) -> None:
         self._db = database
         self._handlers = dict(handlers)
+        # Counts since start; duplicates are redeliveries the inbox absorbed.
+        self.applied = 0
+        self.duplicates = 0
 
     async def DeliverEvents(  # noqa: N802 - gRPC method name.
         self, request: event_pb2.DeliverEventsRequest, context: grpc.aio.ServicerContext
@@ -56,6 +59,10 @@ class EventSink(event_pb2_grpc.EventSinkServiceServicer):
             if not envelope.event_id or not envelope.event_type:
                 raise InvalidArgument.of(f"events[{index}]", "event_id and event_type are required")
             applied = await self.apply(envelope)
+            if applied:
+                self.applied += 1
+            else:
+                self.duplicates += 1
             target = response.applied_event_ids if applied else response.duplicate_event_ids
             target.append(envelope.event_id)
         return response

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 
 import pytest
 
 from crm_feedback.domain.approvals import (
     Stage,
+    StageEvent,
     bottlenecks,
     reconstruct_cases,
     stage_stats,
@@ -40,13 +41,14 @@ def generated(branch: str, stage: Stage, factor: float, seed: int) -> SyntheticA
 def independent_p90(data: SyntheticApprovals, branch: str, stage: str) -> timedelta:
     """Recompute the stage's p90 total time from the clean event list, by hand."""
     totals: list[timedelta] = []
-    by_case: dict[str, list] = {}
+    by_case: dict[str, list[StageEvent]] = {}
     for event in data.clean:
         if event.branch == branch:
             by_case.setdefault(event.case_id, []).append(event)
     for events in by_case.values():
-        last_completion = None
-        handover = None
+        last_completion: datetime | None = None
+        handover: datetime | None = None
+        entered_at = events[0].at
         for event in sorted(events, key=lambda e: e.at):
             if event.kind == "entered" and event.stage == stage:
                 handover = last_completion

@@ -19,6 +19,8 @@ _LOCATION_SUFFIX = re.compile(r"_(FILE|DIR|PATH)$", re.IGNORECASE)
 _HASH_SUFFIX = re.compile(r"-[a-z0-9]{10}$")
 _PYTHON_SLEEP = re.compile(r"time\.sleep\((\d+(?:\.\d+)?)\)")
 _ALLOWED_ADDED_CAPABILITIES = frozenset({"NET_BIND_SERVICE"})
+# The writable scratch directory every container must get from an emptyDir.
+SCRATCH_DIR = "/tmp"  # noqa: S108 - a mount path being checked, not a temporary file
 
 
 def find(manifests: list[Manifest], kind: str, name: str) -> Manifest | None:
@@ -96,9 +98,10 @@ def check_pod_security(workload: Manifest) -> list[str]:
             problems.append(f"{where}: adds capabilities {sorted(extra)}")
         if any("hostPort" in port for port in container.get("ports") or []):
             problems.append(f"{where}: uses a hostPort")
-        tmp_mounts = [m for m in container.get("volumeMounts") or [] if m["mountPath"] == "/tmp"]
+        mounts = container.get("volumeMounts") or []
+        tmp_mounts = [m for m in mounts if m["mountPath"] == SCRATCH_DIR]
         if not tmp_mounts or tmp_mounts[0]["name"] not in empty_dirs:
-            problems.append(f"{where}: /tmp is not an emptyDir")
+            problems.append(f"{where}: {SCRATCH_DIR} is not an emptyDir")
     return problems
 
 
@@ -113,8 +116,8 @@ def check_probes(deployment: Manifest, workload: Workload) -> list[str]:
         ("livenessProbe", "", 10),
     )
     for probe_name, service, period in expectations:
-        probe = server.get(probe_name)
-        grpc = (probe or {}).get("grpc")
+        probe = server.get(probe_name) or {}
+        grpc = probe.get("grpc")
         if grpc is None or grpc.get("port") != GRPC_PORT:
             problems.append(f"{name}: {probe_name} is not a gRPC probe on {GRPC_PORT}")
             continue
@@ -141,18 +144,19 @@ def prestop_seconds(container: dict[str, Any]) -> float | None:
 
 
 def check_termination(deployment: Manifest, config: dict[str, str]) -> list[str]:
-    """Check terminationGracePeriodSeconds > preStop sleep + server stop grace."""
+    """Check terminationGracePeriodSeconds > preStop sleep + DRAIN_SECONDS + GRACE_SECONDS."""
     name = f"Deployment {deployment['metadata']['name']}"
     sleep = prestop_seconds(server_container(deployment))
     if sleep is None:
         return [f"{name}: server has no preStop sleep"]
-    grace = config.get("SHUTDOWN_GRACE_SECONDS")
-    if grace is None:
-        return [f"{name}: SHUTDOWN_GRACE_SECONDS is not configured"]
+    if "GRACE_SECONDS" not in config:
+        return [f"{name}: GRACE_SECONDS is not configured"]
+    grace = float(config["GRACE_SECONDS"])
+    drain = float(config.get("DRAIN_SECONDS", "0"))
     period = (pod_spec_of(deployment) or {}).get("terminationGracePeriodSeconds", 30)
-    if not period > sleep + float(grace):
-        return [f"{name}: terminationGracePeriodSeconds {period} <= preStop {sleep} + "
-                f"grace {grace}"]
+    if not period > sleep + drain + grace:
+        return [f"{name}: terminationGracePeriodSeconds {period} <= preStop {sleep:g} + "
+                f"drain {drain:g} + grace {grace:g}"]
     return []
 
 
@@ -238,15 +242,22 @@ def check_generated_config(deployment: Manifest, manifests: list[Manifest],
         elif find(manifests, "ConfigMap", matching[0]) is None:
             problems.append(f"{name}: ConfigMap {matching[0]} is not in the output")
     config = container_config(deployment, manifests)
-    expected = {"SERVICE_NAME": workload.name, "GRPC_PORT": str(GRPC_PORT)}
+    expected = {
+        "SERVICE_NAME": workload.name,
+        "GRPC_HOST": "0.0.0.0",  # noqa: S104 - pods must listen on their pod IP
+        "GRPC_PORT": str(GRPC_PORT),
+        "IDENTITY_SIGNING_KID": workload.name,
+        # The initContainer migrates; a server migrating too would race its siblings.
+        "MIGRATE_ON_START": "0",
+    }
     subscribers = EVENT_SUBSCRIBERS[workload.name]
     if subscribers:
         expected["EVENT_SUBSCRIBERS"] = ",".join(f"{s}={headless_address(s)}" for s in subscribers)
     for key, value in expected.items():
         if config.get(key) != value:
             problems.append(f"{name}: {key} is {config.get(key)!r}, expected {value!r}")
-    for key in ("GRPC_MAX_CONNECTION_AGE_MS", "OTEL_EXPORTER_OTLP_ENDPOINT",
-                "IDENTITY_TRUSTED_KEYS_DIR"):
+    for key in ("MAX_CONNECTION_AGE_MS", "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "IDENTITY_TRUSTED_KEYS_DIR", "IDENTITY_SIGNING_KEY_FILE"):
         if not config.get(key):
             problems.append(f"{name}: {key} is not configured")
     if not subscribers and "EVENT_SUBSCRIBERS" in config:

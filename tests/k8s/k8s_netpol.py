@@ -48,22 +48,21 @@ def selector_matches(selector: dict[str, Any] | None, labels: Labels) -> bool:
     """Return whether a label selector matches; an empty selector matches everything."""
     if selector is None:
         return True
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expression in selector.get("matchExpressions") or []:
-        key, operator = expression["key"], expression["operator"]
-        values = set(expression.get("values") or [])
-        present = key in labels
-        if operator == "In" and not (present and labels[key] in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
+    if any(labels.get(key) != value for key, value in (selector.get("matchLabels") or {}).items()):
+        return False
+    return all(_expression_matches(e, labels) for e in selector.get("matchExpressions") or [])
+
+
+def _expression_matches(expression: dict[str, Any], labels: Labels) -> bool:
+    key, operator = expression["key"], expression["operator"]
+    values = set(expression.get("values") or [])
+    outcomes = {
+        "In": key in labels and labels[key] in values,
+        "NotIn": not (key in labels and labels[key] in values),
+        "Exists": key in labels,
+        "DoesNotExist": key not in labels,
+    }
+    return outcomes[operator]
 
 
 def policy_types(policy: dict[str, Any]) -> set[str]:
@@ -112,9 +111,8 @@ def _port_matches(rule_ports: list[dict[str, Any]] | None, port: int, protocol: 
     return False
 
 
-def _direction_allows(policies: list[dict[str, Any]], pod: Endpoint, other: Endpoint,
-                      direction: str, port: int, protocol: str,
-                      destination: Endpoint) -> bool:
+def _direction_allows(policies: list[dict[str, Any]], pod: Endpoint, other: Endpoint, *,
+                      direction: str, port: int, protocol: str, destination: Endpoint) -> bool:
     relevant = [p for p in policies if policy_selects(p, pod) and direction in policy_types(p)]
     if not relevant:
         return True  # Not isolated in this direction.
@@ -132,15 +130,19 @@ def _direction_allows(policies: list[dict[str, Any]], pod: Endpoint, other: Endp
 def connection_allowed(policies: list[dict[str, Any]], source: Endpoint, destination: Endpoint,
                        port: int, protocol: str = "TCP") -> bool:
     """Return whether `source` may connect to `destination` on `port` under `policies`."""
-    return _direction_allows(
-        policies, source, destination, "Egress", port, protocol, destination
-    ) and _direction_allows(policies, destination, source, "Ingress", port, protocol, destination)
+    return egress_allowed(policies, source, destination, port, protocol) and _direction_allows(
+        policies, destination, source,
+        direction="Ingress", port=port, protocol=protocol, destination=destination,
+    )
 
 
 def egress_allowed(policies: list[dict[str, Any]], source: Endpoint, destination: Endpoint,
                    port: int, protocol: str = "TCP") -> bool:
     """Return whether `source`'s own policies let it connect out to `destination`."""
-    return _direction_allows(policies, source, destination, "Egress", port, protocol, destination)
+    return _direction_allows(
+        policies, source, destination,
+        direction="Egress", port=port, protocol=protocol, destination=destination,
+    )
 
 
 def ip_block_problems(policies: list[dict[str, Any]]) -> list[str]:
@@ -162,7 +164,9 @@ def ip_block_problems(policies: list[dict[str, Any]]) -> list[str]:
                     covered = any(private.subnet_of(e) for e in excepted  # type: ignore[arg-type]
                                   if e.version == private.version)
                     if overlaps and not covered:
-                        problems.append(f"NetworkPolicy {name}: ipBlock {network} reaches {private}")
+                        problems.append(
+                            f"NetworkPolicy {name}: ipBlock {network} reaches {private}"
+                        )
                 if not rule.get("ports"):
                     problems.append(f"NetworkPolicy {name}: ipBlock {network} on every port")
     return problems

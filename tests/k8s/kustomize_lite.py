@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from kustomize_patches import apply_json6902, strategic_merge
 
 Manifest = dict[str, Any]
@@ -317,10 +316,10 @@ def _add_labels(manifests: list[Manifest], label_set: dict[str, Any]) -> None:
 def _set_replicas(manifests: list[Manifest], replica: dict[str, Any]) -> None:
     matched = False
     for manifest in manifests:
-        if manifest.get("kind") in ("Deployment", "StatefulSet", "ReplicaSet"):
-            if manifest["metadata"]["name"] == replica["name"]:
-                manifest["spec"]["replicas"] = int(replica["count"])
-                matched = True
+        is_scalable = manifest.get("kind") in ("Deployment", "StatefulSet", "ReplicaSet")
+        if is_scalable and manifest["metadata"]["name"] == replica["name"]:
+            manifest["spec"]["replicas"] = int(replica["count"])
+            matched = True
     if not matched:
         raise KustomizeError(f"replicas: no workload named {replica['name']}")
 

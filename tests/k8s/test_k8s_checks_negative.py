@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from k8s_checks import (
     check_database_and_migration,
     check_generated_config,
@@ -63,7 +62,8 @@ def obj(manifests: list[Manifest], kind: str, name: str) -> Manifest:
 
 def pod(manifests: list[Manifest], name: str = "client") -> dict[str, Any]:
     """Return the pod spec of a Deployment."""
-    return obj(manifests, "Deployment", name)["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+    spec: dict[str, Any] = obj(manifests, "Deployment", name)["spec"]["template"]["spec"]
+    return spec
 
 
 def server(manifests: list[Manifest], name: str = "client") -> dict[str, Any]:
@@ -106,6 +106,22 @@ def _drop_key(holder: dict[str, Any], key: str) -> None:
     del holder[key]
 
 
+def _no_seccomp(m: list[Manifest]) -> None:
+    del pod(m)["securityContext"]["seccompProfile"]
+    del server(m)["securityContext"]["seccompProfile"]
+
+
+def _tmp_from_configmap(m: list[Manifest]) -> None:
+    pod(m)["volumes"][0] = {"name": "tmp", "configMap": {"name": "scratch"}}
+
+
+def _feedback_calls_client(m: list[Manifest]) -> None:
+    policy(m, "client")["ingress"][0]["from"].append(
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "feedback"}}})
+    policy(m, "feedback")["egress"][0]["to"].append(
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "client"}}})
+
+
 CASES: list[tuple[str, Callable[[], list[str]], str]] = [
     ("namespace-not-enforced", _mutate(
         lambda m: _drop_key(obj(m, "Namespace", "crm")["metadata"]["labels"],
@@ -128,9 +144,7 @@ CASES: list[tuple[str, Callable[[], list[str]], str]] = [
     ("capability-added", _mutate(
         lambda m: server(m)["securityContext"]["capabilities"].update(add=["SYS_ADMIN"]),
         _security), "adds capabilities ['SYS_ADMIN']"),
-    ("no-seccomp", _mutate(
-        lambda m: (_drop_key(pod(m)["securityContext"], "seccompProfile"),
-                   _drop_key(server(m)["securityContext"], "seccompProfile")), _security),
+    ("no-seccomp", _mutate(_no_seccomp, _security),
      "seccompProfile is not RuntimeDefault"),
     ("privileged", _mutate(
         lambda m: server(m)["securityContext"].update(privileged=True), _security), "privileged"),
@@ -144,9 +158,8 @@ CASES: list[tuple[str, Callable[[], list[str]], str]] = [
     ("token-mounted", _mutate(
         lambda m: _drop_key(pod(m), "automountServiceAccountToken"), _security),
      "automountServiceAccountToken is not false"),
-    ("tmp-not-emptydir", _mutate(
-        lambda m: pod(m)["volumes"][0].update(emptyDir=None, configMap={"name": "x"})
-        or _drop_key(pod(m)["volumes"][0], "emptyDir"), _security), "/tmp is not an emptyDir"),
+    ("tmp-not-emptydir", _mutate(_tmp_from_configmap, _security),
+     "/tmp is not an emptyDir"),  # noqa: S108 - expected message text
     ("readiness-wrong-service", _mutate(
         lambda m: server(m)["readinessProbe"]["grpc"].update(service="crm.risk.v1.RiskService"),
         _probes), "readinessProbe asks for 'crm.risk.v1.RiskService'"),
@@ -164,7 +177,10 @@ CASES: list[tuple[str, Callable[[], list[str]], str]] = [
      "startupProbe allows only 15s"),
     ("grace-too-short", _mutate(
         lambda m: pod(m).update(terminationGracePeriodSeconds=15), _termination),
-     "terminationGracePeriodSeconds 15 <= preStop 5.0 + grace 10"),
+     "terminationGracePeriodSeconds 15 <= preStop 5 + drain 0 + grace 10"),
+    ("drain-too-long", _mutate(
+        lambda m: next(c for c in m if c["metadata"]["name"].startswith("crm-common-config"))
+        ["data"].update(DRAIN_SECONDS="20"), _termination), "drain 20 + grace 10"),
     ("no-prestop", _mutate(lambda m: _drop_key(server(m), "lifecycle"), _termination),
      "no preStop sleep"),
     ("no-memory-limit", _mutate(
@@ -252,17 +268,14 @@ CASES: list[tuple[str, Callable[[], list[str]], str]] = [
     ("no-dns", _mutate(
         lambda m: m.remove(obj(m, "NetworkPolicy", "allow-dns-egress")), _netpol),
      "client cannot resolve DNS over UDP"),
-    ("unlisted-caller", _mutate(
-        lambda m: policy(m, "client")["ingress"][0]["from"].append(
-            {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "feedback"}}})
-        or policy(m, "feedback")["egress"][0]["to"].append(
-            {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "client"}}}), _netpol),
+    ("unlisted-caller", _mutate(_feedback_calls_client, _netpol),
      "feedback may reach client:50051"),
     ("listed-flow-closed", _mutate(
         lambda m: policy(m, "notify")["egress"].pop(0), _netpol),
      "notify cannot reach client:50051"),
     ("allow-all-egress", _mutate(
-        lambda m: policy(m, "risk")["egress"].append({}), _netpol), "risk reaches the internet on [-1]"),
+        lambda m: policy(m, "risk")["egress"].append({}), _netpol),
+     "risk reaches the internet on [-1]"),
     ("internet-reaches-private", _mutate(
         lambda m: policy(m, "notify")["egress"][3]["to"][0]["ipBlock"]["except"].remove(
             "10.0.0.0/8"), _netpol), "ipBlock 0.0.0.0/0 reaches 10.0.0.0/8"),

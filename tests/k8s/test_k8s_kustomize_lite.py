@@ -7,11 +7,12 @@ expected output is known, independent of the repository's manifests.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-
 from kustomize_lite import KustomizeError, render, split_image
 from kustomize_patches import PatchError, apply_json6902, strategic_merge
 
@@ -34,7 +35,7 @@ DEPLOYMENT = {
 }
 
 
-def write_tree(root: Path, files: dict[str, object]) -> Path:
+def write_tree(root: Path, files: Mapping[str, object]) -> Path:
     """Write YAML (dicts or lists of documents) and text files under `root`."""
     for relative, content in files.items():
         path = root / relative
@@ -149,7 +150,8 @@ class TestTransformers:
             "patches": [{"target": {"kind": "Deployment"},
                          "patch": "- op: remove\n  path: /spec/replicas\n"}],
         }}
-        assert "replicas" not in one(render(write_tree(tmp_path, files) / "o"), "Deployment")["spec"]  # type: ignore[operator]
+        deployment = one(render(write_tree(tmp_path, files) / "o"), "Deployment")
+        assert "replicas" not in deployment["spec"]  # type: ignore[operator]
 
     def test_patch_matching_nothing_fails(self, tmp_path: Path) -> None:
         """A patch whose target does not exist fails the build instead of vanishing."""
@@ -195,7 +197,7 @@ class TestPatches:
 
     def test_json6902_operations(self) -> None:
         """add appends with '-', replace needs an existing path, remove of a missing path fails."""
-        ops = [{"op": "add", "path": "/spec/template/spec/containers/0/env/-",
+        ops: list[dict[str, Any]] = [{"op": "add", "path": "/spec/template/spec/containers/0/env/-",
                 "value": {"name": "C", "value": "3"}},
                {"op": "replace", "path": "/metadata/name", "value": "web2"}]
         patched = apply_json6902(DEPLOYMENT, ops)
@@ -212,6 +214,8 @@ class TestPatches:
         ("web@sha256:ab", ("web", None, "sha256:ab")),
         ("reg:5000/team/web:1@sha256:ab", ("reg:5000/team/web", "1", "sha256:ab")),
     ])
-    def test_split_image(self, reference: str, expected: tuple[str, str | None, str | None]) -> None:
+    def test_split_image(
+        self, reference: str, expected: tuple[str, str | None, str | None]
+    ) -> None:
         """A registry port is not mistaken for a tag."""
         assert split_image(reference) == expected

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 
 import pytest
-
 from k8s_checks import (
     check_database_and_migration,
     check_generated_config,
@@ -181,7 +180,9 @@ class TestOverlayDifferences:
         for workload in WORKLOADS:
             pod = pod_spec_of(deployment(overlay, workload)) or {}
             used |= {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
-            used |= {e["valueFrom"]["secretKeyRef"]["name"]
-                     for c in pod["containers"] + pod["initContainers"] for e in c["env"]
+            containers = pod["containers"] + pod["initContainers"]
+            used |= {e["valueFrom"]["secretKeyRef"]["name"] for c in containers for e in c["env"]
                      if "secretKeyRef" in (e.get("valueFrom") or {})}
+            used |= {s["secretRef"]["name"] for c in containers for s in c["envFrom"]
+                     if "secretRef" in s}
         assert used == targets

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from k8s_netpol import Endpoint, connection_allowed, ip_block_problems, selector_matches
 
 WEB = Endpoint("app", {"name": "web"}, named_ports={"grpc": 50051})

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 
 import pytest
-
 from k8s_platform import K8S_ROOT, OVERLAYS
 from kustomize_lite import Manifest, render
 
@@ -65,13 +64,16 @@ class TestExternalSecrets:
     def test_shape(self, overlay: str) -> None:
         """Each names the ClusterSecretStore, targets its own name and maps every key."""
         secrets = [m for m in rendered(overlay) if m["kind"] == "ExternalSecret"]
-        assert len(secrets) == 11
+        # Per workload: database URL, signing key, app keys; plus the trusted key bundle.
+        assert len(secrets) == 3 * 5 + 1
         for secret in secrets:
             spec = secret["spec"]
             assert secret["apiVersion"] == "external-secrets.io/v1"
             assert spec["secretStoreRef"] == {"kind": "ClusterSecretStore",
                                               "name": "crm-secret-store"}
             assert spec["target"]["name"] == secret["metadata"]["name"]
-            assert spec["data"]
-            assert all(item["secretKey"] and item["remoteRef"]["key"].startswith("crm/")
-                       for item in spec["data"])
+            remote_keys = [item["remoteRef"]["key"] for item in spec.get("data") or []]
+            remote_keys += [item["extract"]["key"] for item in spec.get("dataFrom") or []]
+            assert remote_keys
+            assert all(key.startswith("crm/") for key in remote_keys)
+            assert all(item["secretKey"] for item in spec.get("data") or [])

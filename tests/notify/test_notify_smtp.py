@@ -209,13 +209,15 @@ class TestFailureClassification:
 
 class TestInputSafety:
     async def test_header_injection_is_refused_before_sending(self, start_server):
-        """A subject or recipient with a line break is rejected and nothing is sent."""
+        """Line breaks, several or non-ASCII recipients are rejected and nothing is sent."""
         handler = RecordingHandler()
         port = await _smtp(start_server, handler)
         sender = _sender(port)
         for to, subject in (("a@b.example", "hi\r\nBcc: evil@x.example"),
                             ("a@b.example\r\nBcc: evil@x.example", "hi"),
-                            ("not-an-address", "hi")):
+                            ("not-an-address", "hi"),
+                            ("a@b.example, c@d.example", "hi"),
+                            ("用户@例子.公司", "hi")):
             result = await sender.send(to=to, subject=subject, text="t", html=None,
                                        idempotency_key="k")
             assert not result.accepted and not result.retryable
@@ -226,9 +228,11 @@ class TestInputSafety:
         """No plaintext login, a password needs a user, the sender must be an address."""
         with pytest.raises(ValueError, match="STARTTLS"):
             SmtpSender("mx", 25, from_addr=FROM, username="u", password="p")
+        with pytest.raises(ValueError, match="ASCII"):
+            SmtpSender("mx", 25, from_addr=FROM, username="u", password="密码", starttls=True)
         with pytest.raises(ValueError, match="without username"):
             SmtpSender("mx", 25, from_addr=FROM, password="p")
-        with pytest.raises(ValueError, match="not an email address"):
+        with pytest.raises(ValueError, match="not an ASCII email address"):
             SmtpSender("mx", 25, from_addr="nobody")
 
     async def test_idempotency_key_must_be_header_safe(self):

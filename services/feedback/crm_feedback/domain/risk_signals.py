@@ -58,16 +58,20 @@ class RiskSignal:
 
 @dataclass(frozen=True, slots=True)
 class _Pattern:
+    """A compiled keyword pattern and the signal it raises."""
+
     code: str
     severity: Severity
     regex: re.Pattern[str]
 
 
 def _zh(code: str, severity: Severity, *words: str) -> _Pattern:
+    """Build a pattern of literal Chinese keywords (substring match)."""
     return _Pattern(code, severity, re.compile("|".join(map(re.escape, words))))
 
 
 def _en(code: str, severity: Severity, *patterns: str) -> _Pattern:
+    """Build a pattern of English regex alternatives that must match whole words."""
     joined = "|".join(patterns)
     return _Pattern(code, severity, re.compile(rf"(?<![a-z0-9])(?:{joined})(?![a-z0-9])"))
 
@@ -154,6 +158,7 @@ def _text_findings(text: str) -> list[tuple[str, Severity, str]]:
 
 
 def _number(structured: Mapping[str, object], key: str) -> float | None:
+    """Read an optional numeric field; raise ValueError for a non-number."""
     value = structured.get(key)
     if value is None:
         return None
@@ -164,6 +169,7 @@ def _number(structured: Mapping[str, object], key: str) -> float | None:
 
 
 def _flag(structured: Mapping[str, object], key: str) -> bool:
+    """Read an optional bool field (absent = False); raise ValueError for a non-bool."""
     value = structured.get(key, False)
     if not isinstance(value, bool):
         msg = f"{key} must be a bool"

@@ -19,7 +19,7 @@ import smtplib
 import ssl
 from email import policy
 from email.message import EmailMessage
-from email.utils import formatdate, parseaddr
+from email.utils import formatdate, getaddresses, parseaddr
 from typing import Final
 
 from crm_notify.channels.result import SendResult
@@ -64,10 +64,13 @@ class SmtpSender:
             raise ValueError("password given without username")
         if username is not None and not starttls and not allow_plaintext_auth:
             raise ValueError("refusing SMTP login without STARTTLS")
+        if not (username or "").isascii() or not (password or "").isascii():
+            # smtplib encodes AUTH exchanges as ASCII and would fail mid-send otherwise.
+            raise ValueError("SMTP credentials must be ASCII")
         _, address = parseaddr(from_addr)
         local, _, domain = address.rpartition("@")
-        if not local or not domain:
-            raise ValueError(f"from_addr {from_addr!r} is not an email address")
+        if not local or not domain or not address.isascii():
+            raise ValueError(f"from_addr {from_addr!r} is not an ASCII email address")
         self._host = host
         self._port = port
         self._username = username
@@ -85,9 +88,7 @@ class SmtpSender:
     ) -> EmailMessage:
         """Return the message `send` would transmit; raise ValueError for unsafe input."""
         _check_idempotency_key(idempotency_key)
-        _, address = parseaddr(to)
-        if "@" not in address or "\n" in to or "\r" in to:
-            raise ValueError(f"invalid recipient address {to!r}")
+        _recipient_address(to)
         message = EmailMessage(policy=_WIRE_POLICY)
         # Header assignment raises ValueError on CR/LF, which blocks header injection.
         message["From"] = self._from_addr
@@ -118,8 +119,7 @@ class SmtpSender:
             )
         except ValueError as exc:
             return SendResult(False, None, retryable=False, error=f"invalid message: {exc}")
-        _, recipient = parseaddr(to)
-        return await asyncio.to_thread(self._deliver, recipient, message)
+        return await asyncio.to_thread(self._deliver, _recipient_address(to), message)
 
     def _deliver(self, recipient: str, message: EmailMessage) -> SendResult:
         """Run one SMTP transaction (blocking) and classify its outcome."""
@@ -152,6 +152,19 @@ class SmtpSender:
         queue_id = _QUEUE_ID.search(reply.decode("utf-8", "replace"))
         provider_id = queue_id.group(1) if queue_id else str(message["Message-ID"])
         return SendResult(True, provider_id, retryable=False, error=None)
+
+
+def _recipient_address(to: str) -> str:
+    """Return the single bare address in `to`, or raise ValueError."""
+    addresses = getaddresses([to])
+    if len(addresses) != 1 or "\n" in to or "\r" in to:
+        raise ValueError(f"expected exactly one recipient, got {to!r}")
+    address = addresses[0][1]
+    local, _, domain = address.rpartition("@")
+    # smtplib speaks ASCII only; SMTPUTF8 (internationalised addresses) is not supported.
+    if not local or not domain or not address.isascii():
+        raise ValueError(f"invalid recipient address {to!r}")
+    return address
 
 
 def _check_idempotency_key(key: str) -> None:
