@@ -37,8 +37,11 @@ class ServiceProcess:
         """Start the process (appending to its log)."""
         env = {**os.environ, **self.env, "GRPC_HOST": "127.0.0.1", "GRPC_PORT": str(self.port)}
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - fixed interpreter and module.
-            [sys.executable, "-m", self.module], env=env, stdout=log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
             cwd=ROOT,
         )
         log.close()
@@ -53,13 +56,16 @@ class ServiceProcess:
                     raise RuntimeError(f"{self.module} exited: {self.log_path.read_text()[-3000:]}")
                 try:
                     reply = await stub.Check(
-                        health_pb2.HealthCheckRequest(service=service), timeout=1)
+                        health_pb2.HealthCheckRequest(service=service), timeout=1
+                    )
                     if reply.status == health_pb2.HealthCheckResponse.SERVING:
                         return
                 except grpc.aio.AioRpcError:
                     pass
                 if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError(f"{self.module} not serving: {self.log_path.read_text()[-3000:]}")
+                    raise TimeoutError(
+                        f"{self.module} not serving: {self.log_path.read_text()[-3000:]}"
+                    )
                 await asyncio.sleep(0.1)
 
     def kill(self) -> None:

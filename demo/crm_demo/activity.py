@@ -40,7 +40,7 @@ class _Pattern:
 
 _PATTERNS: Final[dict[Behaviour, _Pattern]] = {
     "high_value": _Pattern((80, 400), (0.8, 1.2), (-0.10, 0.20), (0, 3), (2, 4), (3, 6),
-                           (0.05, 0.12)),
+                           (0.08, 0.20)),
     "growth": _Pattern((30, 200), (0.6, 0.95), (0.05, 0.40), (0, 10), (1, 2), (1, 4),
                        (0.03, 0.10)),
     "stable": _Pattern((20, 150), (0.85, 1.15), (-0.12, 0.12), (0, 20), (0, 2), (1, 3),
@@ -88,7 +88,7 @@ def activity_periods(
 
     earlier_average = max(_MIN_BALANCE_YUAN, revenue_yuan * rng.uniform(*pattern.balance_share))
     if behaviour == "high_value":
-        earlier_average = max(earlier_average, HIGH_VALUE_BALANCE_YUAN * rng.uniform(1.2, 4.0))
+        earlier_average = max(earlier_average, HIGH_VALUE_BALANCE_YUAN * rng.uniform(1.2, 1.6))
     later_average = earlier_average * (1 + rng.uniform(*pattern.trend))
     quarter_revenue = revenue_yuan / 4
 
@@ -101,7 +101,9 @@ def activity_periods(
         turnover = earlier_average * rng.uniform(0.0, 0.3) if earlier_count else 0.0
         earlier = _Period(earlier_start, earlier_end, earlier_count, start, earlier_average,
                           later_average, turnover,
-                          _last_txn(rng, earlier_end, earlier_count, (0, 60)))
+                          _last_txn(rng, earlier_end, earlier_count, (1, 60)))
+        # Some core systems carry the account's last transaction date forward; it is then
+        # more than 90 days old. Others leave it empty for a period without transactions.
         carried = earlier.last_txn if rng.random() < 0.5 else None
         later = _Period(later_start, as_of, 0, later_average, later_average, later_average,
                         0.0, carried)
@@ -137,7 +139,8 @@ def _last_txn(rng: random.Random, end: date, count: int, days: tuple[int, int]) 
 def _summary(period: _Period, *, products: int, loans: int) -> client_pb2.ActivitySummary:
     """Return the message for one period, deriving outflow from the balance ledger."""
     # Round first, then derive: the ledger must balance to the yuan.
-    start, end, inflow = _yuan(period.start_balance), _yuan(period.end_balance), _yuan(period.turnover)
+    start, end = _yuan(period.start_balance), _yuan(period.end_balance)
+    inflow = _yuan(period.turnover)
     outflow = inflow + start - end
     if outflow < 0:  # the balance grew by more than the turnover: more came in
         inflow, outflow = inflow - outflow, 0

@@ -2,7 +2,8 @@
 
 An archetype fixes how the client's accounts move (see ``activity``) and how its revenue
 changed year on year. High-value clients are drawn first, and only among large and
-medium firms; project-finance borrowers have an archetype of their own. The others are
+medium firms with revenue of 2亿 or more (a 2,000万 average balance must be plausible
+for them); project-finance borrowers have an archetype of their own. The others are
 drawn from base weights tilted by sector and size: developers decline more often, young
 firms are mostly in software and rarely large, traders are more often dormant.
 """
@@ -28,8 +29,10 @@ PROJECT_FINANCE_SHARE: Final = 0.05
 """Share of the book lent against a financed project's cash flows."""
 
 HIGH_VALUE_SHARE_BY_SIZE: Final[dict[SizeClassName, float]] = {
-    "large": 0.55, "medium": 0.08, "small": 0.0, "micro": 0.0,
+    "large": 0.6, "medium": 0.25, "small": 0.0, "micro": 0.0,
 }  # fmt: skip
+"""Chance of being high-value for a firm whose revenue reaches HIGH_VALUE_MIN_REVENUE_YUAN."""
+HIGH_VALUE_MIN_REVENUE_YUAN: Final = 200_000_000
 
 _BASE_WEIGHTS: Final[dict[Behaviour, float]] = {
     "growth": 16.0,
@@ -66,9 +69,12 @@ GROWTH_RANGES: Final[dict[Behaviour, tuple[float, float]]] = {
 PROJECT_FINANCE_PROFILE: Final = "project_finance_spv"
 
 
-def draw_behaviour(rng: random.Random, *, section: str, size_class: SizeClassName) -> Behaviour:
+def draw_behaviour(
+    rng: random.Random, *, section: str, size_class: SizeClassName, revenue_yuan: int
+) -> Behaviour:
     """Return the archetype of a client that is not a project-finance borrower."""
-    if rng.random() < HIGH_VALUE_SHARE_BY_SIZE[size_class]:
+    high_value_chance = HIGH_VALUE_SHARE_BY_SIZE[size_class]
+    if revenue_yuan >= HIGH_VALUE_MIN_REVENUE_YUAN and rng.random() < high_value_chance:
         return "high_value"
     section_tilt = _SECTION_TILTS.get(section, {})
     size_tilt = _SIZE_TILTS.get(size_class, {})

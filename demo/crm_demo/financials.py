@@ -102,7 +102,8 @@ def _band(
     thresholds: SectorThresholds, index: int, size_class: SizeClassName
 ) -> tuple[float, float]:
     """Return the [low, high) band of measure ``index`` that only ``size_class`` covers."""
-    large, medium, small = thresholds.large[index], thresholds.medium[index], thresholds.small[index]
+    large, medium = thresholds.large[index], thresholds.medium[index]
+    small = thresholds.small[index]
     bands: dict[SizeClassName, tuple[float, float]] = {
         "large": (large, large * _LARGE_SPAN),
         "medium": (medium, large),
@@ -164,7 +165,7 @@ def draw_size_figures(
     else:
         revenue = drawn / assets_per_revenue
     figures: dict[Measure, int] = {
-        "employees": max(1, int(revenue / revenue_per_employee)),
+        "employees": max(3, int(revenue / revenue_per_employee)),
         "revenue_wan": max(_STEP["revenue_wan"], int(revenue) // 1000 * 1000),
         "assets_wan": max(_STEP["assets_wan"], int(revenue * assets_per_revenue) // 1000 * 1000),
     }

@@ -23,7 +23,9 @@ FAMILY_NAMES: Final[tuple[tuple[str, float], ...]] = (
     ("欧阳", 0.05), ("司马", 0.01), ("诸葛", 0.01),
 )
 
-MALE_GIVEN: Final = "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆旭宁龙林建国志文海东峰亮成振荣晨毅坤博"
+MALE_GIVEN: Final = (
+    "伟强磊军勇杰涛斌超明刚平辉鹏华飞鑫波宇浩凯健俊帆旭宁龙林建国志文海东峰亮成振荣晨毅坤博"
+)
 FEMALE_GIVEN: Final = "芳娜敏静丽艳娟霞秀婷玲桂英雪慧燕倩琳颖洁晶红梅萍兰佳欣怡悦蕾媛琴薇"
 
 ORIGIN_AREAS: Final[tuple[str, ...]] = (
@@ -57,7 +59,6 @@ STATE_OWNED_OWNER_AGES: Final[AgeBands] = (
 )
 CONTROLLER_AGES: Final[AgeBands] = (((30, 39), 15), ((40, 59), 60), ((60, 75), 25))
 CFO_AGES: Final[AgeBands] = (((28, 34), 20), ((35, 44), 45), ((45, 59), 35))
-CONTACT_AGES: Final[AgeBands] = (((25, 34), 50), ((35, 44), 35), ((45, 55), 15))
 
 OWNER_OCCUPATIONS: Final = ("董事长", "执行董事兼总经理", "总经理", "董事长兼总经理")
 STATE_OWNED_OCCUPATIONS: Final = ("董事长", "党委书记、董事长", "总经理")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
@@ -52,15 +52,15 @@ _SAME_PROVINCE_ORIGIN: Final = 0.6  # most owners were born in the province they
 
 @dataclass(frozen=True)
 class Person:
-    """A natural person; ``id_number`` is empty for people the bank need not identify."""
+    """A natural person; identity fields are empty for people the bank need not identify."""
 
     name: str
-    gender: int
-    birth: date
+    gender: client_pb2.Gender
+    birth: date | None
     id_number: str
     mobile: str
-    education: int
-    income_band: int
+    education: client_pb2.Education
+    income_band: client_pb2.IncomeBand
     occupation: str
 
 
@@ -99,7 +99,7 @@ class PersonFactory:
         male_share: float,
         income_weights: tuple[float, float, float],
         occupation: str,
-        gender: int | None = None,
+        gender: client_pb2.Gender | None = None,
     ) -> Person:
         """Return a new, fully identified person of ``age`` whose origin favours ``province``."""
         rng = self._rng
@@ -118,21 +118,25 @@ class PersonFactory:
             occupation=occupation,
         )
 
-    def contact(self, *, occupation: str, age: int) -> Person:
+    def contact(self, *, occupation: str) -> Person:
         """Return a contact person: name, gender, mobile and job only."""
-        full = self.person(
-            province="", age=age, male_share=0.5, income_weights=(1, 0, 0), occupation=occupation
-        )
-        self._ids.discard(full.id_number)  # the number was never handed out
-        return replace(
-            full,
+        gender = MALE if self._rng.random() < 0.5 else FEMALE
+        return Person(
+            name=self._name(gender),
+            gender=gender,
+            birth=None,
             id_number="",
+            mobile=self._unique_mobile(),
             education=client_pb2.EDUCATION_UNSPECIFIED,
             income_band=client_pb2.INCOME_BAND_UNSPECIFIED,
+            occupation=occupation,
         )
 
     def spouse_of(self, partner: Person, *, occupation: str) -> Person:
         """Return a spouse of ``partner``: the other gender, within five years of age."""
+        if partner.birth is None:
+            msg = "a spouse is drawn only for identified people"
+            raise ValueError(msg)
         partner_age = self.completed_years(partner.birth)
         age = min(75, max(25, partner_age + self._rng.randint(-5, 3)))
         province = partner.id_number[:2] if partner.id_number else ""
@@ -162,7 +166,7 @@ class PersonFactory:
             return self._rng.choice(local)
         return self._rng.choice(ORIGIN_AREAS)
 
-    def _unique_id(self, area: str, birth: date, gender: int) -> str:
+    def _unique_id(self, area: str, birth: date, gender: client_pb2.Gender) -> str:
         """Return an unused ID number; the sequence's parity encodes the gender."""
         parity = 1 if gender == MALE else 0
         while True:
@@ -180,21 +184,21 @@ class PersonFactory:
                 self._mobiles.add(number)
                 return number
 
-    def _name(self, gender: int) -> str:
+    def _name(self, gender: client_pb2.Gender) -> str:
         """Return a family name and a one- or two-character given name fitting the gender."""
         pool = MALE_GIVEN if gender == MALE else FEMALE_GIVEN
         given_length = 1 if self._rng.random() < 0.3 else 2
         given = "".join(self._rng.choice(pool) for _ in range(given_length))
         return weighted_choice(self._rng, FAMILY_NAMES) + given
 
-    def _education(self, age: int) -> int:
+    def _education(self, age: int) -> client_pb2.Education:
         """Return an education level drawn from the weights of the person's generation."""
         weights = next(w for upper, w in _EDUCATION_BY_AGE if age < upper)
         return self._rng.choices(_EDUCATION_LEVELS, weights=weights)[0]
 
 
 def key_person_request(
-    rng: random.Random, person: Person, role: int
+    rng: random.Random, person: Person, role: client_pb2.KeyPersonRole
 ) -> client_service_pb2.CreateKeyPersonRequest:
     """Return a CreateKeyPersonRequest for ``person`` in ``role``; the parent is left empty."""
     message = client_pb2.KeyPerson(
@@ -204,7 +208,7 @@ def key_person_request(
         occupation=person.occupation,
         mobile_number=person.mobile,
     )
-    if person.id_number:
+    if person.id_number and person.birth is not None:
         message.id_number = person.id_number
         message.birth_date.CopyFrom(date_message(person.birth))
         message.education = person.education

@@ -152,7 +152,7 @@ SECTION_NOUNS: Final[dict[str, str]] = {
 STATE_OWNED_SHARE: Final[dict[str, float]] = {
     "D": 0.55, "E": 0.35, "G": 0.30, "B": 0.50, "L": 0.30, "K": 0.15, "Q": 0.40, "N": 0.40,
 }  # fmt: skip
-DEFAULT_STATE_OWNED_SHARE: Final = 0.10
+DEFAULT_STATE_OWNED_SHARE: Final = 0.09
 
 # Brand characters (字号) with pinyin; two of them make a brand and a group slug.
 BRAND_CHARS: Final[tuple[tuple[str, str], ...]] = (

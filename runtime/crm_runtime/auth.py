@@ -203,8 +203,11 @@ class TokenVerifier:
             raise Unauthenticated("identity token expired", reason="IDENTITY_EXPIRED") from exc
         except jwt.PyJWTError as exc:
             raise Unauthenticated("identity token rejected", reason="IDENTITY_INVALID") from exc
-        if claims["iss"] != header["kid"] or claims["exp"] <= moment:
+        if claims["iss"] != header["kid"]:
             raise Unauthenticated("identity token rejected", reason="IDENTITY_INVALID")
+        # Same reason as PyJWT's own expiry check, so callers know to fetch a fresh token.
+        if claims["exp"] <= moment:
+            raise Unauthenticated("identity token expired", reason="IDENTITY_EXPIRED")
         try:
             roles = frozenset(Role(r) for r in claims.get("roles", []))
         except ValueError as exc:

@@ -20,6 +20,27 @@ from crm_runtime.tables import OutboxMessage
 from crm_runtime.telemetry import inject_context
 
 
+def make_envelope(
+    payload: Message, *, source: str, subject: str, occurred: datetime | None = None
+) -> event_pb2.EventEnvelope:
+    """Return an envelope for `payload` carrying the current trace context."""
+    packed = any_pb2.Any()
+    packed.Pack(payload)
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(occurred or datetime.now(UTC))
+    carrier = inject_context()
+    return event_pb2.EventEnvelope(
+        event_id=str(uuid.uuid4()),
+        event_type=payload.DESCRIPTOR.full_name,
+        source=source,
+        subject=subject,
+        occurrence_time=stamp,
+        payload=packed,
+        traceparent=carrier.get("traceparent", ""),
+        tracestate=carrier.get("tracestate", ""),
+    )
+
+
 class Outbox:
     """Writes events of one producing service for its subscribers."""
 
@@ -38,23 +59,9 @@ class Outbox:
         occurred: datetime | None = None,
     ) -> str:
         """Add `payload` as an event about `subject` to the session; return the event id."""
-        event_id = str(uuid.uuid4())
         when = occurred or datetime.now(UTC)
-        packed = any_pb2.Any()
-        packed.Pack(payload)
-        stamp = timestamp_pb2.Timestamp()
-        stamp.FromDatetime(when)
-        carrier = inject_context()
-        envelope = event_pb2.EventEnvelope(
-            event_id=event_id,
-            event_type=payload.DESCRIPTOR.full_name,
-            source=self.source,
-            subject=subject,
-            occurrence_time=stamp,
-            payload=packed,
-            traceparent=carrier.get("traceparent", ""),
-            tracestate=carrier.get("tracestate", ""),
-        )
+        envelope = make_envelope(payload, source=self.source, subject=subject, occurred=when)
+        event_id = envelope.event_id
         body = envelope.SerializeToString()
         for subscriber in self.subscribers:
             session.add(

@@ -9,6 +9,9 @@ import re
 ID_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}\d{3})([0-9Xx])(?![0-9A-Za-z])")
 MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
 
+# Cheap pre-check: only text with a run of 11+ digits can hold an ID or mobile number.
+_LONG_DIGIT_RUN = re.compile(r"\d{11}")
+
 # Keys whose values are never logged, whatever they look like.
 SECRET_KEYS = frozenset(
     {
@@ -66,7 +69,7 @@ def scrub_value(key: str, value: object) -> object:
     if key.lower() in SECRET_KEYS:
         return "[redacted]"
     if isinstance(value, str):
-        return scrub_text(value) if any(ch.isdigit() for ch in value) else value
+        return scrub_text(value) if _LONG_DIGIT_RUN.search(value) else value
     if isinstance(value, dict):
         return {k: scrub_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextvars
+import random
 import time
-import uuid
 
 REQUEST_ID_METADATA_KEY = "x-request-id"
 
@@ -20,8 +20,8 @@ def current_request_id() -> str:
 
 
 def new_request_id() -> str:
-    """Return a fresh request id."""
-    return uuid.uuid4().hex
+    """Return a fresh request id (unique enough to correlate logs; not a secret)."""
+    return f"{random.getrandbits(64):016x}"
 
 
 def bind(request_id: str, time_remaining: float | None) -> None:

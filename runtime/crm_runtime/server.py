@@ -120,14 +120,9 @@ async def _watch_store(definition: ServiceDefinition, servicer: health.aio.Healt
 
 async def start_service(definition: ServiceDefinition) -> RunningService:
     """Build, bind and start the server and its background tasks."""
-    from opentelemetry.instrumentation.grpc import aio_server_interceptor
-
     settings = definition.settings
     configure_telemetry(definition.name)
-    interceptors = [
-        aio_server_interceptor(),  # type: ignore[no-untyped-call]
-        ServerInterceptor(domain=definition.name, verifier=build_verifier(settings)),
-    ]
+    interceptors = [ServerInterceptor(domain=definition.name, verifier=build_verifier(settings))]
     server = grpc.aio.server(
         interceptors=interceptors,
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,

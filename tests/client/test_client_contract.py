@@ -39,7 +39,9 @@ def details(error: grpc.aio.AioRpcError) -> tuple[str, list[str]]:
 
 async def client_count(harness) -> int:
     async with harness.ctx.db.read() as session:
-        return int((await session.execute(select(func.count()).select_from(ClientRow))).scalar_one())
+        return int(
+            (await session.execute(select(func.count()).select_from(ClientRow))).scalar_one()
+        )
 
 
 class TestHealthAndReflection:
@@ -89,7 +91,8 @@ class TestBadInput:
         async with client_service(store_url, identity) as h:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await h.stub.CreateClient(
-                    create_request(a_client(industry_code="Z9999")), metadata=h.rm())
+                    create_request(a_client(industry_code="Z9999")), metadata=h.rm()
+                )
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert details(caught.value)[1] == ["client.industry_code"]
             assert await client_count(h) == 0
@@ -99,7 +102,8 @@ class TestBadInput:
         async with client_service(store_url, identity) as h:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await h.stub.ListClients(
-                    client_service_pb2.ListClientsRequest(page_size=-1), metadata=h.rm())
+                    client_service_pb2.ListClientsRequest(page_size=-1), metadata=h.rm()
+                )
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert details(caught.value)[1] == ["page_size"]
 
@@ -144,16 +148,19 @@ class TestBadInput:
             mask = field_mask_pb2.FieldMask(paths=["employee_count"])
             updated = await h.stub.UpdateClient(
                 client_service_pb2.UpdateClientRequest(client=change, update_mask=mask),
-                metadata=h.rm())
+                metadata=h.rm(),
+            )
             assert updated.employee_count == 500 and updated.etag != created.etag
             change.employee_count = 900  # still carrying the first etag
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await h.stub.UpdateClient(
                     client_service_pb2.UpdateClientRequest(client=change, update_mask=mask),
-                    metadata=h.rm())
+                    metadata=h.rm(),
+                )
             assert caught.value.code() == grpc.StatusCode.ABORTED
             got = await h.stub.GetClient(
-                client_service_pb2.GetClientRequest(name=created.name), metadata=h.rm())
+                client_service_pb2.GetClientRequest(name=created.name), metadata=h.rm()
+            )
             assert got.employee_count == 500
 
     async def test_missing_identity_is_unauthenticated(self, sqlite_url, identity):
@@ -180,16 +187,23 @@ class TestBadInput:
             change = a_client()
             change.name, change.relationship_manager = created.name, "staff/rm-b"
             with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await h.stub.UpdateClient(client_service_pb2.UpdateClientRequest(
-                    client=change, update_mask=field_mask_pb2.FieldMask(
-                        paths=["relationship_manager"])), metadata=h.rm())
+                await h.stub.UpdateClient(
+                    client_service_pb2.UpdateClientRequest(
+                        client=change,
+                        update_mask=field_mask_pb2.FieldMask(paths=["relationship_manager"]),
+                    ),
+                    metadata=h.rm(),
+                )
             assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
             assert details(caught.value)[0] == "FIELD_NOT_MUTABLE"
             for paths in (["employee_count", "employee_count"], ["no_such_field"], ["create_time"]):
                 with pytest.raises(grpc.aio.AioRpcError) as caught:
-                    await h.stub.UpdateClient(client_service_pb2.UpdateClientRequest(
-                        client=change, update_mask=field_mask_pb2.FieldMask(paths=paths)),
-                        metadata=h.rm())
+                    await h.stub.UpdateClient(
+                        client_service_pb2.UpdateClientRequest(
+                            client=change, update_mask=field_mask_pb2.FieldMask(paths=paths)
+                        ),
+                        metadata=h.rm(),
+                    )
                 assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
     async def test_unknown_client_for_risk_officer_is_not_found(self, sqlite_url, identity):
@@ -198,5 +212,6 @@ class TestBadInput:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await h.stub.GetClient(
                     client_service_pb2.GetClientRequest(name=f"clients/{uuid.uuid4().hex}"),
-                    metadata=h.as_("staff/ro-1", Role.RISK_OFFICER))
+                    metadata=h.as_("staff/ro-1", Role.RISK_OFFICER),
+                )
             assert caught.value.code() == grpc.StatusCode.NOT_FOUND

@@ -99,6 +99,6 @@ class TestProperties:
     def test_not_is_the_negation_of_truthiness(self, value: object) -> None:
         """'not x' is exactly the opposite of 'x' for any value of x."""
         features = {"x": value, "y": date(2025, 1, 1)}
-        assert compile_expression("not x").evaluate(features) != compile_expression(
-            "x"
-        ).evaluate(features)
+        assert compile_expression("not x").evaluate(features) != compile_expression("x").evaluate(
+            features
+        )

@@ -44,8 +44,13 @@ class Probe:
     async def effects(self) -> dict[str, int]:
         """Return applications per event id."""
         async with self.database.read() as session:
-            rows = (await session.execute(select(col(ProbeEffect.event_id), func.count())
-                                          .group_by(col(ProbeEffect.event_id)))).all()
+            rows = (
+                await session.execute(
+                    select(col(ProbeEffect.event_id), func.count()).group_by(
+                        col(ProbeEffect.event_id)
+                    )
+                )
+            ).all()
         return {event_id: int(n) for event_id, n in rows}
 
     async def stop(self) -> None:
@@ -58,29 +63,45 @@ async def start_probe(tmp: Path, port: int, trusted_keys: Path, *, delay: float 
     url = f"sqlite+aiosqlite:///{tmp}/probe.db"
     database = Database(url)
     async with database.write_engine.begin() as conn:
-        await conn.run_sync(SQLModel.metadata.create_all, tables=[
-            SQLModel.metadata.tables[InboxMessage.__tablename__],
-            SQLModel.metadata.tables[ProbeEffect.__tablename__]])
+        await conn.run_sync(
+            SQLModel.metadata.create_all,
+            tables=[
+                SQLModel.metadata.tables[InboxMessage.__tablename__],
+                SQLModel.metadata.tables[ProbeEffect.__tablename__],
+            ],
+        )
 
-    async def record(session: AsyncSession, payload: object, envelope: event_pb2.EventEnvelope) -> None:
+    async def record(
+        session: AsyncSession, payload: object, envelope: event_pb2.EventEnvelope
+    ) -> None:
         if delay:
             await asyncio.sleep(delay)
         session.add(ProbeEffect(event_id=envelope.event_id, event_type=envelope.event_type))
 
     handlers = {
         f"crm.events.v1.{name}": EventHandler(getattr(client_events_pb2, name), record)
-        for name in ("ClientCreated", "ClientUpdated", "ClientAssigned",
-                     "SegmentMembershipChanged")
+        for name in ("ClientCreated", "ClientUpdated", "ClientAssigned", "SegmentMembershipChanged")
     }
-    settings = BaseServiceSettings(service_name="probe", grpc_port=port, database_url=url,
-                                   identity_trusted_keys_dir=trusted_keys, grace_seconds=1)
+    settings = BaseServiceSettings(
+        service_name="probe",
+        grpc_port=port,
+        database_url=url,
+        identity_trusted_keys_dir=trusted_keys,
+        grace_seconds=1,
+    )
 
     sink = EventSink(database, handlers)
 
     def register(server: grpc.aio.Server) -> None:
         event_pb2_grpc.add_EventSinkServiceServicer_to_server(sink, server)
 
-    running = await start_service(ServiceDefinition(
-        name="probe", settings=settings, database=database,
-        service_names=["crm.events.v1.EventSinkService"], register=register))
+    running = await start_service(
+        ServiceDefinition(
+            name="probe",
+            settings=settings,
+            database=database,
+            service_names=["crm.events.v1.EventSinkService"],
+            register=register,
+        )
+    )
     return Probe(running, database, sink)

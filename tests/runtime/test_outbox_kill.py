@@ -1,4 +1,4 @@
-"""Outbox and inbox under SIGKILL: committed events are delivered after a restart, once in effect."""
+"""Outbox and inbox under SIGKILL: committed events arrive after a restart, once in effect."""
 
 from __future__ import annotations
 
@@ -21,16 +21,22 @@ pytestmark = pytest.mark.process
 
 
 def _client(index: int):
-    from client_harness import a_client  # noqa: PLC0415
+    from client_harness import a_client
 
-    return a_client(credit_code=make_credit_code("91440300", f"MA{index:06d}"),
-                    display_name=f"深圳测试企业{index}有限公司")
+    return a_client(
+        credit_code=make_credit_code("91440300", f"MA{index:06d}"),
+        display_name=f"深圳测试企业{index}有限公司",
+    )
 
 
 def _outbox_events(db: Path) -> set[str]:
     with sqlite3.connect(db) as conn:
-        return {r[0] for r in conn.execute(
-            "SELECT DISTINCT event_id FROM outbox_message WHERE subscriber = 'probe'")}
+        return {
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT event_id FROM outbox_message WHERE subscriber = 'probe'"
+            )
+        }
 
 
 async def _create_clients(process: ServiceProcess, identity, start: int, count: int) -> None:
@@ -38,8 +44,12 @@ async def _create_clients(process: ServiceProcess, identity, start: int, count: 
     async with grpc.aio.insecure_channel(process.address) as channel:
         stub = client_service_pb2_grpc.ClientServiceStub(channel)
         for i in range(start, start + count):
-            await stub.CreateClient(client_service_pb2.CreateClientRequest(
-                client=_client(i), request_id=str(uuid.uuid4())), metadata=metadata)
+            await stub.CreateClient(
+                client_service_pb2.CreateClientRequest(
+                    client=_client(i), request_id=str(uuid.uuid4())
+                ),
+                metadata=metadata,
+            )
 
 
 async def _wait_for(predicate, timeout: float = 30.0) -> None:
@@ -55,9 +65,13 @@ class TestOutboxSurvivesKill:
         """Events committed while the consumer is down survive a SIGKILL and arrive once each."""
         db = tmp_path / "client.db"
         probe_port = free_port()
-        env = {**pii_env(), **identity.env("client"), "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-               "EVENT_SUBSCRIBERS": f"probe=127.0.0.1:{probe_port}",
-               "RELAY_INTERVAL_SECONDS": "0.05"}
+        env = {
+            **pii_env(),
+            **identity.env("client"),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "EVENT_SUBSCRIBERS": f"probe=127.0.0.1:{probe_port}",
+            "RELAY_INTERVAL_SECONDS": "0.05",
+        }
         producer = ServiceProcess("crm_client", env, tmp_path / "client.log")
         producer.start()
         await producer.wait_serving("crm.client.v1.ClientService")
@@ -72,7 +86,7 @@ class TestOutboxSurvivesKill:
             await producer.wait_serving("crm.client.v1.ClientService")
 
             async def all_arrived() -> bool:
-                return set((await probe.effects())) >= committed
+                return set(await probe.effects()) >= committed
 
             await _wait_for(all_arrived)
             effects = await probe.effects()
@@ -83,12 +97,17 @@ class TestOutboxSurvivesKill:
             await probe.stop()
 
     async def test_kills_during_delivery_apply_each_event_once(self, tmp_path, identity):
-        """SIGKILLs while the relay delivers to a slow consumer cause redelivery, never a 2nd effect."""
+        """SIGKILLs mid-delivery to a slow consumer cause redelivery, never a second effect."""
         db = tmp_path / "client.db"
         probe_port = free_port()
-        env = {**pii_env(), **identity.env("client"), "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-               "EVENT_SUBSCRIBERS": f"probe=127.0.0.1:{probe_port}",
-               "RELAY_INTERVAL_SECONDS": "0.05", "RELAY_BATCH_SIZE": "10"}
+        env = {
+            **pii_env(),
+            **identity.env("client"),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+            "EVENT_SUBSCRIBERS": f"probe=127.0.0.1:{probe_port}",
+            "RELAY_INTERVAL_SECONDS": "0.05",
+            "RELAY_BATCH_SIZE": "10",
+        }
         producer = ServiceProcess("crm_client", env, tmp_path / "client.log")
         producer.start()
         await producer.wait_serving("crm.client.v1.ClientService")
@@ -106,14 +125,16 @@ class TestOutboxSurvivesKill:
             producer.start()
 
             async def all_arrived() -> bool:
-                return set((await probe.effects())) >= committed
+                return set(await probe.effects()) >= committed
 
             await _wait_for(all_arrived, timeout=60)
             effects = await probe.effects()
             assert set(effects) == committed
             assert max(effects.values()) == 1, "an event was applied twice"
-            print(f"\noutbox-kill: committed={len(committed)} applied={probe.sink.applied} "
-                  f"wire_redeliveries={probe.sink.duplicates} kills=5")
+            print(
+                f"\noutbox-kill: committed={len(committed)} applied={probe.sink.applied} "
+                f"wire_redeliveries={probe.sink.duplicates} kills=5"
+            )
         finally:
             producer.kill()
             await probe.stop()

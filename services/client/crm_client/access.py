@@ -7,7 +7,9 @@ errors do not reveal which clients the bank has.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, false, or_
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, false, or_
 from sqlmodel import col
 
 from crm_client.models import ClientRow
@@ -37,7 +39,7 @@ PROTECTED_FIELDS = frozenset(
 )
 
 
-def can_see(principal: Principal, row: ClientRow) -> bool:
+def can_see(principal: Principal, row: ClientRow | Row[Any]) -> bool:
     """Return True if the caller may see this client."""
     if principal.sees_whole_portfolio:
         return True

@@ -12,6 +12,7 @@ from crm.events.v1 import event_pb2_grpc
 from crm_client.config import ClientSettings
 from crm_client.context import ClientContext
 from crm_client.events import handlers
+from crm_client.models import ClientRow
 from crm_client.segments import seed_builtin_segments
 from crm_client.servicer import ClientServicer
 from crm_runtime.crypto import FieldCipher, decode_key
@@ -21,6 +22,7 @@ from crm_runtime.migrations import upgrade_head
 from crm_runtime.outbox import Outbox
 from crm_runtime.outbox_relay import Relay
 from crm_runtime.pagination import PageTokens
+from crm_runtime.readcache import ReadCache
 from crm_runtime.server import ServiceDefinition, build_signer
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -45,7 +47,13 @@ async def build(settings: ClientSettings) -> tuple[ServiceDefinition, ClientCont
     tokens = PageTokens(
         base64.b64decode(settings.page_token_key) if settings.page_token_key else None
     )
-    ctx = ClientContext(db=database, cipher=cipher, outbox=outbox, tokens=tokens)
+    ctx = ClientContext(
+        db=database,
+        cipher=cipher,
+        outbox=outbox,
+        tokens=tokens,
+        client_cache=ReadCache(ClientRow, "id", enabled=database.is_sqlite),
+    )
     async with database.write() as session:
         await seed_builtin_segments(session, now=ctx.clock())
     relay = Relay(
@@ -67,6 +75,8 @@ async def build(settings: ClientSettings) -> tuple[ServiceDefinition, ClientCont
         await relay.stop()
         await relay.deliver_once()
         await relay.close()
+        if ctx.client_cache is not None:
+            ctx.client_cache.close()
 
     definition = ServiceDefinition(
         name="client",

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,6 +21,9 @@ from crm_runtime.db import Database
 from crm_runtime.errors import NotFound
 from crm_runtime.outbox import Outbox
 from crm_runtime.pagination import PageTokens
+from crm_runtime.readcache import ReadCache
+
+CLIENT_TABLE: Table = ClientRow.__table__  # type: ignore[attr-defined]
 
 
 def _utc_now() -> datetime:
@@ -36,6 +40,26 @@ class ClientContext:
     tokens: PageTokens
     catalog: SegmentCatalog = field(default_factory=SegmentCatalog)
     clock: Callable[[], datetime] = _utc_now
+    # Client rows for GetClient, on SQLite only (see crm_runtime.readcache).
+    client_cache: ReadCache[Row[Any]] | None = None
+
+
+async def read_client(ctx: ClientContext, name: str, principal: Principal) -> Row[Any]:
+    """Return the named client as a plain row on the fast read path (GetClient)."""
+    client_id = parse_name(name, CLIENT_NAME_RE, "name")
+    cache = ctx.client_cache
+    row = cache.get(client_id) if cache is not None else None
+    if row is None:
+        row = await ctx.db.fetch_one(select(CLIENT_TABLE).where(CLIENT_TABLE.c.id == client_id))
+        if row is not None and cache is not None:
+            cache.put(client_id, row)
+    if row is None:
+        if principal.sees_whole_portfolio:
+            raise NotFound(f"{name} does not exist", reason="CLIENT_NOT_FOUND")
+        raise denied()
+    if not can_see(principal, row):
+        raise denied()
+    return row
 
 
 async def load_client(

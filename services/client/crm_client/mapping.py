@@ -10,6 +10,7 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 from google.type import date_pb2, money_pb2
+from sqlalchemy import Row
 
 from crm.client.v1 import client_pb2
 from crm_client.models import (
@@ -106,7 +107,7 @@ def etag(row_id: str, version: int) -> str:
     return hashlib.sha256(f"{row_id}:{version}".encode()).hexdigest()[:20]
 
 
-def client_message(row: ClientRow, *, credit_tier: str) -> client_pb2.Client:
+def client_message(row: ClientRow | Row[Any], *, credit_tier: str) -> client_pb2.Client:
     """Return the Client message for a row."""
     return client_pb2.Client(
         name=f"clients/{row.id}",

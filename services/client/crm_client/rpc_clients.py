@@ -5,17 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import grpc
 from google.type import money_pb2
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from crm.client.v1 import client_pb2, client_service_pb2
 from crm.events.v1 import client_events_pb2
 from crm_client import access
-from crm_client.context import ClientContext, load_client
+from crm_client.context import ClientContext, load_client, read_client
 from crm_client.domain.industry import miit_sector_of
 from crm_client.domain.size_class import SizeResult, classify_size, yuan_to_wan
 from crm_client.mapping import OWNERSHIP, client_message, etag
@@ -108,17 +109,15 @@ class ClientsRpc:
 
     ctx: ClientContext
 
-    def _message(self, row: ClientRow) -> client_pb2.Client:
+    def _message(self, row: ClientRow | Row[Any]) -> client_pb2.Client:
         return client_message(row, credit_tier=credit_tier(row.credit_grade or None))
 
     async def GetClient(  # noqa: N802
         self, request: client_service_pb2.GetClientRequest, context: grpc.aio.ServicerContext
     ) -> client_pb2.Client:
         """Return one client visible to the caller."""
-        principal = current_principal()
-        async with self.ctx.db.read() as session:
-            row = await load_client(session, request.name, principal)
-            return self._message(row)
+        row = await read_client(self.ctx, request.name, current_principal())
+        return self._message(row)
 
     async def ListClients(  # noqa: N802
         self, request: client_service_pb2.ListClientsRequest, context: grpc.aio.ServicerContext

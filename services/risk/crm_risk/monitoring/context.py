@@ -13,9 +13,18 @@ from crm_risk.monitoring.model import ClientContext, FacilityContext
 _NAME_FOLD = str.maketrans({"（": "(", "）": ")", "　": "", " ": "", "\t": ""})
 
 
+_FOLDED: dict[str, str] = {}
+_FOLDED_CAP = 200_000  # counterparty names repeat; cache their folded form, bounded
+
+
 def normalise_name(name: str) -> str:
     """Return ``name`` with bracket widths unified, spaces removed and Latin letters lowered."""
-    return name.translate(_NAME_FOLD).lower()
+    folded = _FOLDED.get(name)
+    if folded is None:
+        folded = name.translate(_NAME_FOLD).lower()
+        if len(_FOLDED) < _FOLDED_CAP:
+            _FOLDED[name] = folded
+    return folded
 
 
 @runtime_checkable

@@ -1,13 +1,6 @@
-"""The monitoring engine: per-client state, loan-money attribution, rule dispatch, dedupe.
+"""The monitoring engine: per-client state, rule dispatch, alert dedupe, persistence.
 
-Loan money. A credit tagged with a facility id is a drawdown into that account. A debit tagged
-with a facility id is loan money in full. An untagged debit from an account holding unspent
-drawdown money of a facility (last drawdown within ``tracking.attribution_days``) is loan money
-up to that unspent amount ("loan money first", as banks assume when checking self-payment);
-with several facilities on one account the most recent drawdown is used first. Transfers to
-the client's own accounts at this bank consume loan money but are not payments: they do not
-count as outflows, and the money is not traced further (a known limit: a hop through an own
-account hides later use unless core banking tags the later payment).
+How debits are attributed to facilities ("loan money") is described in ``attribution``.
 
 Dedupe. A rule hit opens a window of ``dedupe_hours`` for client + rule + scope (scope = the
 facility, account or sub-pattern); further hits inside it are dropped. Escalation across rules
@@ -20,6 +13,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from crm_risk.monitoring.attribution import LoanMoneyTracker
 from crm_risk.monitoring.config import TRACKING, Ruleset, as_float, as_int
 from crm_risk.monitoring.context import (
     ClientLookup,
@@ -29,8 +23,7 @@ from crm_risk.monitoring.context import (
 )
 from crm_risk.monitoring.levels import combined_level
 from crm_risk.monitoring.model import Alert, ClientContext, FacilityContext, Level, Transaction
-from crm_risk.monitoring.rules import RULE_CLASSES, FacilityFlow, Rule
-from crm_risk.monitoring.rules.base import payee_key
+from crm_risk.monitoring.rules import RULE_CLASSES, Rule
 from crm_risk.monitoring.state import FORMAT_VERSION, ClientState
 
 __all__ = ["MonitoringEngine", "combined_level"]
@@ -65,10 +58,15 @@ class MonitoringEngine:
         for rule_id in ("round_trip", "fast_in_fast_out", "disguised_repayment"):
             windows.append(as_float(ruleset.rule(rule_id), "window_days") * DAY)
         self._facility_retention = max(windows)
+        self._loans = LoanMoneyTracker(
+            attribution_seconds=self._attribution, retention_seconds=self._facility_retention,
+            max_entries=self._max_entries,
+        )
         collapse = ruleset.rule("balance_collapse")
         self._keep_days = int(
             as_float(collapse, "average_days") + as_float(collapse, "drop_days")
         ) + 2
+        self._peak_days = max(1, round(as_float(collapse, "drop_days")))
         cash = ruleset.rule("cash_structuring")
         self._band_retention = as_float(cash, "window_hours") * 3600.0
         rules = [
@@ -108,9 +106,14 @@ class MonitoringEngine:
         state = self._states.get(client_id)
         if state is None:
             state = self._states[client_id] = ClientState(client_id)
+        seen = state.seen
+        txn_id = txn.txn_id
+        if txn_id in seen:
+            return  # duplicate delivery
         t = txn.booked_at.timestamp()
-        if not state.remember(txn.txn_id, t, self._seen_seconds, self._seen_cap):
-            return
+        seen[txn_id] = t
+        if len(seen) > self._seen_cap:
+            state.trim_seen(t - self._seen_seconds, self._seen_cap)
         self._dirty.add(client_id)
         profile = self._profiles.get(client_id)
         if profile is None:
@@ -121,72 +124,35 @@ class MonitoringEngine:
         if txn.direction == "debit":
             flow = None
             if txn.facility_id is not None or state.facilities:
-                flow = self._attribute(txn, t, state, profile)
+                flow = self._loans.attribute(txn, t, state, profile)
             for rule in self._debit_rules:
                 rule.on_debit(txn, t, state, profile, flow)
             if flow is not None:
                 for rule in self._facility_rules:
                     rule.on_debit(txn, t, state, profile, flow)
         elif txn.facility_id is not None:
-            facility = state.facility(txn.facility_id)
-            facility.prune(t - self._facility_retention)
-            facility.add_drawdown(t, txn.amount, txn.txn_id, account, self._max_entries)
+            self._loans.drawdown(txn, t, state)
         else:
             for rule in self._credit_rules:
                 rule.on_credit(txn, t, state, profile)
         balance = txn.balance_after
         if balance is not None:
-            state.track_balance(account, t, balance, self._keep_days)
+            tracked = state.accounts.get(account)
+            if tracked is not None and t < tracked.day_end:
+                # Same day: the common case, kept inline because it runs for every booking.
+                tracked.last_balance = balance
+                if balance > tracked.today_max:  # noqa: PLR1730 - max() is a call per booking
+                    tracked.today_max = balance
+            else:
+                state.track_balance(account, t, balance, self._keep_days, self._peak_days)
         state.ops += 1
         if not state.ops % MAINTAIN_EVERY:
             state.maintain(
-                t, self._facility_retention, self._attribution, self._keep_days * DAY,
-                self._band_retention,
+                t, facility_retention=self._facility_retention,
+                attribution_seconds=self._attribution, account_retention=self._keep_days * DAY,
+                band_retention=self._band_retention, seen_seconds=self._seen_seconds,
+                seen_cap=self._seen_cap,
             )
-
-    def _attribute(
-        self, txn: Transaction, t: float, state: ClientState, profile: ClientProfile
-    ) -> FacilityFlow | None:
-        """Return how much of debit ``txn`` is loan money and of which facility, or None."""
-        account = txn.account_id
-        facility_id = txn.facility_id
-        if facility_id is not None:
-            facility = state.facility(facility_id)
-            facility.expire_unspent(t, self._attribution)
-            facility.take(account, txn.amount)
-            attributed = txn.amount
-        else:
-            chosen = None
-            newest = float("-inf")
-            for candidate in state.facilities.values():
-                left = candidate.unspent.get(account)
-                last = candidate.last_drawdown_t
-                if not left or left <= 0 or last is None:
-                    continue
-                if t - last > self._attribution:
-                    candidate.unspent.clear()
-                elif last > newest:
-                    chosen, newest = candidate, last
-            if chosen is None:
-                return None
-            facility = chosen
-            attributed = facility.take(account, txn.amount)
-        facility.prune(t - self._facility_retention)
-        context = profile.facilities.get(facility.facility_id)
-        payee = txn.counterparty_account
-        internal = bool(payee) and (
-            payee in profile.own_accounts or payee in state.internal_accounts
-        )
-        entrusted = context is not None and payee in context.entrusted_counterparties
-        if not internal:
-            facility.add_outflow(
-                t, attributed, payee_key(payee, txn.counterparty_name), txn.txn_id,
-                entrusted=entrusted, cap=self._max_entries,
-            )
-        return FacilityFlow(
-            facility=facility, context=context, attributed=attributed,
-            explicit=facility_id is not None, internal=internal, entrusted_payee=entrusted,
-        )
 
     def emit(
         self,

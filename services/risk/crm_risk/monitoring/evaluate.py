@@ -110,7 +110,8 @@ def evaluate(data: SyntheticData, ruleset: Ruleset | None = None) -> Evaluation:
         if alert.client_id in data.clean_client_ids:
             clean_flagged.add(alert.client_id)
             clean_alerts[alert.rule_id] += 1
-        hits = [lab for lab in by_key.get((alert.client_id, alert.rule_id), []) if detects(alert, lab)]
+        candidates = by_key.get((alert.client_id, alert.rule_id), [])
+        hits = [lab for lab in candidates if detects(alert, lab)]
         if hits:
             attributed[alert.rule_id] += 1
             detected.update(id(lab) for lab in hits)

@@ -70,9 +70,10 @@ def generate_stream(
     if not 0.0 <= misuse_share <= 1.0:
         msg = "misuse_share must be within [0, 1]"
         raise ValueError(msg)
-    rng = random.Random(seed)
-    book = NameBook(random.Random(f"names:{seed}"))
-    sims = [ClientSim(random.Random(f"client:{seed}:{i}"), book, i, days)
+    # Seeded pseudo-randomness is the point here: synthetic data, nothing secret.
+    rng = random.Random(seed)  # noqa: S311
+    book = NameBook(random.Random(f"names:{seed}"))  # noqa: S311
+    sims = [ClientSim(random.Random(f"client:{seed}:{i}"), book, i, days)  # noqa: S311
             for i in range(n_clients)]
     plan = _assign_patterns(rng, n_clients, misuse_share, days)
     drafts: list[LabelDraft] = []

@@ -194,7 +194,7 @@ def plan_background_facilities(sim: ClientSim) -> None:
                                  drawn, tagged=tagged)
             elif mode == "entrusted":
                 _spend_entrusted(sim, facility.facility_id, facility.drawdown_account, draw_day,
-                                 drawn, payees)
+                                 drawn=drawn, payees=payees)
 
 
 def _spend_self_paid(sim: ClientSim, facility_id: str, account: str, day: int, drawn: float,
@@ -218,8 +218,8 @@ def _spend_self_paid(sim: ClientSim, facility_id: str, account: str, day: int, d
             amount=amount, forced=True, facility_id=facility_id if tagged else None))
 
 
-def _spend_entrusted(sim: ClientSim, facility_id: str, account: str, day: int, drawn: float,
-                     payees: list[Party]) -> None:
+def _spend_entrusted(sim: ClientSim, facility_id: str, account: str, day: int, *,
+                     drawn: float, payees: list[Party]) -> None:
     """Pay a drawdown straight to the approved counterparties (the bank pays, same day)."""
     rng = sim.rng
     weights = [rng.uniform(0.5, 1.5) for _ in payees]

@@ -40,9 +40,9 @@ def _loan(sim: ClientSim, day: int, label: LabelDraft, *, dedicated: bool,
     return facility, amount
 
 
-def _pay(sim: ClientSim, day: int, facility: FacilityContext, party: Party, amount: float,
-         label: LabelDraft | None, *, tagged: bool, hours: tuple[float, float] = (10, 16)
-         ) -> None:
+def _pay(sim: ClientSim, day: int, facility: FacilityContext, party: Party, *,
+         amount: float, label: LabelDraft | None, tagged: bool,
+         hours: tuple[float, float] = (10, 16)) -> None:
     sim.schedule(day, Event(
         sim.business_second(*hours), facility.drawdown_account, "debit", party,
         amount=round(amount, 2), forced=True, fund=True, label=label,
@@ -54,8 +54,8 @@ def _spend_rest(sim: ClientSim, day: int, facility: FacilityContext, amount: flo
     if facility.drawdown_account == sim.operating or amount <= 0:
         return
     for offset, share in ((sim.rng.randint(6, 12), 0.5), (sim.rng.randint(13, 22), 0.5)):
-        _pay(sim, day + offset, facility, sim.rng.choice(sim.suppliers), amount * share, None,
-             tagged=False)
+        _pay(sim, day + offset, facility, sim.rng.choice(sim.suppliers), amount=amount * share,
+             label=None, tagged=False)
 
 
 def _divert(sim: ClientSim, day: int, label: LabelDraft, payee: Party,
@@ -64,9 +64,18 @@ def _divert(sim: ClientSim, day: int, label: LabelDraft, payee: Party,
     rng = sim.rng
     facility, amount = _loan(sim, day, label, dedicated=rng.random() < 0.5)
     paid = amount * rng.uniform(*share)
-    _pay(sim, day + rng.randint(0, 1), facility, payee, paid, label,
+    _pay(sim, day + _payout_delay(sim, facility), facility, payee, amount=paid, label=label,
          tagged=rng.random() < 0.5)
     _spend_rest(sim, day, facility, amount - paid)
+
+
+def _payout_delay(sim: ClientSim, facility: FacilityContext) -> int:
+    """Return days from drawdown to the diverted payment.
+
+    In an operating account every later payment also spends the loan ("loan money first"),
+    so diverters there move the money the same day; a dedicated account can wait a day.
+    """
+    return 0 if facility.drawdown_account == sim.operating else sim.rng.randint(0, 1)
 
 
 def round_trip(sim: ClientSim, day: int, label: LabelDraft) -> None:
@@ -77,7 +86,8 @@ def round_trip(sim: ClientSim, day: int, label: LabelDraft) -> None:
     facility, amount = _loan(sim, day, label, dedicated=rng.random() < 0.5)
     shell = sim.book.named("{city}{brand}商贸有限公司", "F5199", "corporate")
     paid = amount * (rng.uniform(0.55, 0.85) if variant == "direct" else rng.uniform(0.7, 0.9))
-    _pay(sim, day + rng.randint(0, 1), facility, shell, paid, label, tagged=rng.random() < 0.5)
+    _pay(sim, day + _payout_delay(sim, facility), facility, shell, amount=paid, label=label,
+         tagged=rng.random() < 0.5)
     _spend_rest(sim, day, facility, amount - paid)
     if variant == "direct":
         source, back = shell, paid * rng.uniform(0.6, 1.0)
@@ -182,17 +192,19 @@ def entrusted_mismatch(sim: ClientSim, day: int, label: LabelDraft) -> None:
     facility, amount = _loan(sim, day, label, dedicated=True,
                              entrusted=tuple(p.account for p in contractors))
     first = amount * rng.uniform(0.3, 0.6)
-    _pay(sim, day, facility, contractors[0], first, None, tagged=True)
+    _pay(sim, day, facility, contractors[0], amount=first, label=None, tagged=True)
     wrong = amount * rng.uniform(0.2, 0.4)
     later = day + rng.randint(1, 3)
     variant = rng.choice(("other_payee", "own_account"))
     label.variant = variant
     if variant == "other_payee":
-        _pay(sim, later, facility, sim.book.company(), wrong, label, tagged=rng.random() < 0.5)
+        _pay(sim, later, facility, sim.book.company(), amount=wrong, label=label,
+             tagged=rng.random() < 0.5)
     else:
         sim.internal_transfer(later, sim.business_second(10, 16), facility.drawdown_account,
                               sim.operating, round(wrong, 2), forced=True, label=label)
-    _pay(sim, later + 2, facility, contractors[1], amount - first - wrong, None, tagged=True)
+    _pay(sim, later + 2, facility, contractors[1], amount=amount - first - wrong, label=None,
+         tagged=True)
 
 
 def cash_structuring(sim: ClientSim, day: int, label: LabelDraft) -> None:

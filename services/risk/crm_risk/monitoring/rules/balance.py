@@ -15,6 +15,8 @@ from crm_risk.monitoring.state import ClientState, local_day
 DAY = 86_400.0
 MAX_EVIDENCE = 6
 MAX_RECENT_DEBITS = 64
+# Debits of at least this share of the balance before them are kept as collapse evidence.
+EVIDENCE_SHARE = 0.1
 
 
 class BalanceCollapseRule(Rule):
@@ -44,15 +46,20 @@ class BalanceCollapseRule(Rule):
         account = state.accounts.get(txn.account_id)
         if account is None:
             return
-        push_stamp(
-            account.recent_debits, (t, txn.amount, txn.txn_id), t - self.drop_seconds,
-            MAX_RECENT_DEBITS,
-        )
+        if txn.amount >= EVIDENCE_SHARE * account.last_balance:
+            push_stamp(
+                account.recent_debits, (t, txn.amount, txn.txn_id), t - self.drop_seconds,
+                MAX_RECENT_DEBITS,
+            )
         balance = txn.balance_after
         if flow is not None or balance is None:
             return
-        day = local_day(t)
-        peak = account.recent_max(day, self.drop_days)
+        if t < account.day_end:  # same day as the account's last booking: O(1) peak
+            day = account.cur_day
+            peak = max(account.peak_before, account.today_max)
+        else:
+            day = local_day(t)
+            peak = account.recent_max(day, self.drop_days)
         if balance > self.keep * peak:
             return
         if day - account.first_day < self.min_history:
@@ -60,7 +67,8 @@ class BalanceCollapseRule(Rule):
         average, _ = account.average(day, self.average_days)
         if average < self.floor or balance > self.keep * average:
             return
-        largest = sorted(account.recent_debits, key=lambda s: -s[1])[:MAX_EVIDENCE]
+        recent = [s for s in account.recent_debits if s[0] >= t - self.drop_seconds]
+        largest = sorted(recent, key=lambda s: -s[1])[:MAX_EVIDENCE]
         evidence = [txn.txn_id] + [s[2] for s in largest if s[2] != txn.txn_id]
         self.sink.emit(
             state, self, txn=txn, t=t, scope=f"account:{txn.account_id}", level=self.level,

@@ -6,7 +6,7 @@ from crm_risk.monitoring.config import RuleParams, as_float
 from crm_risk.monitoring.context import ClientProfile
 from crm_risk.monitoring.model import Transaction
 from crm_risk.monitoring.rules.base import FacilityFlow, Rule, money, payee_key
-from crm_risk.monitoring.state import ClientState
+from crm_risk.monitoring.state import ClientState, FacilityState, Outflow, Return
 
 DAY = 86_400.0
 RELATED_SOURCE = "related"  # returns from related parties pool together, whoever sent them
@@ -17,9 +17,10 @@ class RoundTripRule(Rule):
     """Loan money paid to X comes back from X, or from a related party, within the window.
 
     Approximates 1-3 hops (A->B->A, A->B->C(related)->A). Share = returned / paid to X for a
-    direct return; returned by related parties / all loan money paid out in the window for the
-    related-party path. Credits from the client's own accounts at this bank are internal moves
-    and ignored (its accounts elsewhere are related accounts, so they count).
+    direct return; for the related-party path, returned by related parties since the window's
+    drawdowns / the amount drawn. Cash is not traceable and ignored. Credits from the client's
+    own accounts at this bank are internal moves and ignored (its accounts elsewhere are
+    related accounts, so they count).
     """
 
     rule_id = "round_trip"
@@ -35,8 +36,8 @@ class RoundTripRule(Rule):
         self, txn: Transaction, t: float, state: ClientState, profile: ClientProfile
     ) -> None:
         """Record a possible return and alert when the returned share reaches the threshold."""
-        if not state.facilities:
-            return
+        if not state.facilities or txn.is_cash or txn.channel == "cash":
+            return  # cash has no traceable remitter
         account = txn.counterparty_account
         if account and (account in state.internal_accounts or account in profile.own_accounts):
             return
@@ -46,38 +47,64 @@ class RoundTripRule(Rule):
         for facility in state.facilities.values():
             if not facility.outflows:
                 continue
-            direct = source in facility.paid_to
-            if not direct:
-                if related is None:
-                    related = profile.is_related(txn.counterparty_name, account)
-                if not related:
-                    continue
-            key = source if direct else RELATED_SOURCE
-            facility.add_return(t, txn.amount, key, txn.txn_id, self.max_entries)
-            outflows = [
-                o for o in facility.outflows
-                if o[0] >= cutoff and o[0] <= t and (not direct or o[2] == source)
-            ]
-            paid = sum(o[1] for o in outflows)
-            returns = [r for r in facility.returns if r[0] >= cutoff and r[2] == key]
-            returned = sum(r[1] for r in returns)
-            if paid <= 0 or returned < self.share * paid or returned < self.min_amount:
+            if source in facility.paid_to:
+                self._direct(txn, t, state, facility, source=source, cutoff=cutoff)
                 continue
-            largest = sorted(outflows, key=lambda o: -o[1])[:MAX_EVIDENCE_OUTFLOWS]
-            via = "the payee" if direct else "related parties"
-            self.sink.emit(
-                state, self, txn=txn, t=t, scope=facility.facility_id, level=self.level,
-                facility_id=facility.facility_id,
-                evidence=[o[3] for o in largest] + [r[3] for r in returns],
-                message=(
-                    f"Loan money returned via {via}: {money(returned)} back of "
-                    f"{money(paid)} paid out ({returned / paid:.0%})"
-                ),
-                facts={
-                    "paid": paid, "returned": returned, "return_share": returned / paid,
-                    "path": "direct" if direct else "related", "source": key,
-                },
-            )
+            if related is None:
+                related = profile.is_related(txn.counterparty_name, account)
+            if related:
+                self._via_related(txn, t, state, facility, cutoff)
+
+    def _direct(self, txn: Transaction, t: float, state: ClientState, facility: FacilityState,
+                *, source: str, cutoff: float) -> None:
+        """Money back from a payee of loan money: share of what that payee received."""
+        facility.add_return(t, txn.amount, source, txn.txn_id, self.max_entries)
+        outflows = [o for o in facility.outflows if cutoff <= o[0] <= t and o[2] == source]
+        returns = [r for r in facility.returns if r[0] >= cutoff and r[2] == source]
+        self._judge(txn, t, state, facility, outflows=outflows, returns=returns, path="direct")
+
+    def _via_related(self, txn: Transaction, t: float, state: ClientState,
+                     facility: FacilityState, cutoff: float) -> None:
+        """Money from a related party after a drawdown: share of the amount drawn.
+
+        Measured against the drawdowns, not against what has left so far: group companies pay
+        each other for goods, and a small receipt after the first payments of a loan is not
+        half the loan coming back.
+        """
+        draws = [d for d in facility.drawdowns if d[0] >= cutoff]
+        if not draws:
+            return
+        facility.add_return(t, txn.amount, RELATED_SOURCE, txn.txn_id, self.max_entries)
+        since = min(d[0] for d in draws)
+        outflows = [o for o in facility.outflows if since <= o[0] <= t]
+        returns = [r for r in facility.returns if r[0] >= since and r[2] == RELATED_SOURCE]
+        self._judge(txn, t, state, facility, outflows=outflows, returns=returns,
+                    path="related", base=sum(d[1] for d in draws))
+
+    def _judge(self, txn: Transaction, t: float, state: ClientState, facility: FacilityState,
+               *, outflows: list[Outflow], returns: list[Return], path: str,
+               base: float | None = None) -> None:
+        paid = sum(o[1] for o in outflows)
+        measure = paid if base is None else base
+        returned = sum(r[1] for r in returns)
+        if paid <= 0 or returned < self.share * measure or returned < self.min_amount:
+            return
+        largest = sorted(outflows, key=lambda o: -o[1])[:MAX_EVIDENCE_OUTFLOWS]
+        via = "the payee" if path == "direct" else "related parties"
+        self.sink.emit(
+            state, self, txn=txn, t=t, scope=facility.facility_id, level=self.level,
+            facility_id=facility.facility_id,
+            evidence=[o[3] for o in largest] + [r[3] for r in returns],
+            message=(
+                f"Loan money returned via {via}: {money(returned)} back, "
+                f"{returned / measure:.0%} of {money(measure)}"
+                f"{' paid to it' if path == 'direct' else ' drawn'}"
+            ),
+            facts={
+                "paid": paid, "measured_against": measure, "returned": returned,
+                "return_share": returned / measure, "path": path,
+            },
+        )
 
 
 class FastInFastOutRule(Rule):

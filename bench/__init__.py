@@ -1,0 +1,1 @@
+"""Benchmarks: run with `./run.sh bench`; results go to bench/results/."""
