@@ -21,6 +21,7 @@ import grpc
 from google.type import date_pb2, money_pb2
 
 from bench.tools import (
+    Measurement,
     LOAD_CPU,
     ROOT,
     h2load,
@@ -99,7 +100,7 @@ async def _measure(
     assert first is not None
     body = client_service_pb2.GetClientRequest(name=first.name).SerializeToString()
     sequence = iter(range(10**9))
-    results: dict[str, list] = {
+    results: dict[str, list[Measurement]] = {
         "echo_h2load": [],
         "get_client": [],
         "echo_python": [],

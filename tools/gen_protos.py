@@ -7,8 +7,10 @@ gen/third_party so that `buf lint` can resolve imports without network access.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,12 +52,13 @@ def generate(*, force: bool = False) -> bool:
     from grpc_tools import protoc
 
     sources = sorted(PROTOS.rglob("*.proto"))
+    OUT.parent.mkdir(parents=True, exist_ok=True)
     fingerprint = _fingerprint(sources)
     if not force and STAMP.exists() and STAMP.read_text() == fingerprint:
         return False
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    OUT.mkdir(parents=True)
+    # Generate into a fresh folder and swap it in, so that a concurrent reader (another test
+    # run) never sees a half-written tree.
+    staging = Path(tempfile.mkdtemp(prefix=".gen-", dir=OUT.parent))
     google_root = _googleapis_root()
     well_known = Path(protoc.__file__).resolve().parent / "_proto"
     args = [
@@ -63,15 +66,21 @@ def generate(*, force: bool = False) -> bool:
         f"-I{PROTOS}",
         f"-I{google_root}",
         f"-I{well_known}",
-        f"--python_out={OUT}",
-        f"--pyi_out={OUT}",
-        f"--grpc_python_out={OUT}",
+        f"--python_out={staging}",
+        f"--pyi_out={staging}",
+        f"--grpc_python_out={staging}",
         *[str(p.relative_to(PROTOS)) for p in sources],
     ]
     if protoc.main(args) != 0:
+        shutil.rmtree(staging, ignore_errors=True)
         raise SystemExit("protoc failed")
+    (staging / ".stamp").write_text(fingerprint)
+    old = OUT.with_name(f".old-{os.getpid()}")
+    if OUT.exists():
+        OUT.rename(old)
+    staging.rename(OUT)
+    shutil.rmtree(old, ignore_errors=True)
     _copy_third_party(google_root)
-    STAMP.write_text(fingerprint)
     return True
 
 

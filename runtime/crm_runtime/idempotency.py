@@ -86,7 +86,8 @@ async def remember(
 
 async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -> int:
     """Delete records older than the retention period; return how many."""
-    cutoff = (now or datetime.now(UTC)) - RETENTION
+    # SQLite stores timestamps as UTC text without an offset, so compare in UTC there too.
+    cutoff = (now or datetime.now(UTC)).astimezone(UTC) - RETENTION
     result = await session.execute(
         delete(IdempotencyRecord).where(col(IdempotencyRecord.created_time) < cutoff)
     )

@@ -165,7 +165,8 @@ class Relay:
 
     async def purge_delivered(self, *, now: datetime | None = None) -> int:
         """Delete rows delivered longer ago than the retention period."""
-        cutoff = (now or datetime.now(UTC)) - DELIVERED_RETENTION
+        # SQLite stores timestamps as UTC text without an offset, so compare in UTC there too.
+        cutoff = (now or datetime.now(UTC)).astimezone(UTC) - DELIVERED_RETENTION
         async with self._db.write() as session:
             result = await session.execute(
                 delete(OutboxMessage).where(col(OutboxMessage.delivered_time) < cutoff)

@@ -50,6 +50,8 @@ class RoundTripRule(Rule):
             if source in facility.paid_to:
                 self._direct(txn, t, state, facility, source=source, cutoff=cutoff)
                 continue
+            if not facility.drawdowns:
+                continue  # the related-party path measures returns against recent drawdowns
             if related is None:
                 related = profile.is_related(txn.counterparty_name, account)
             if related:
