@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from opentelemetry import trace
@@ -40,8 +40,10 @@ def mask_personal_data(
     return event_dict
 
 
-def configure_logging(*, level: str = "info", service: str = "service") -> None:
-    """Configure structlog to write one JSON object per line to stdout."""
+def configure_logging(
+    *, level: str = "info", service: str = "service", stream: TextIO | None = None
+) -> None:
+    """Configure structlog to write one JSON object per line to `stream` (stdout by default)."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -53,7 +55,7 @@ def configure_logging(*, level: str = "info", service: str = "service") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.WriteLoggerFactory(file=stream or sys.stdout),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)

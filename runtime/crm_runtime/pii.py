@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
-# Resident ID numbers (18 characters, or 15 legacy digits) and mainland mobile numbers, when
-# they stand alone in text. Lookarounds stop us from masking parts of longer digit runs.
+# Resident ID numbers (18 characters; legacy 15-digit ones are accepted nowhere, so they are
+# not matched) and mainland mobile numbers, when they stand alone in text. Lookarounds stop
+# us from masking parts of longer digit runs.
 ID_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}\d{3})([0-9Xx])(?![0-9A-Za-z])")
-MOBILE_RE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# A mobile may carry the country code (+86, 0086 or 86, as E.164 systems write it).
+MOBILE_RE = re.compile(r"(?<!\d)((?:\+|00)?86)?(1[3-9]\d{9})(?!\d)")
 
 # Cheap pre-check: only text with a run of 11+ digits can hold an ID or mobile number.
 _LONG_DIGIT_RUN = re.compile(r"\d{11}")
@@ -61,7 +63,7 @@ def mask_name(value: str) -> str:
 def scrub_text(text: str) -> str:
     """Mask ID and mobile numbers that appear anywhere in free text."""
     text = ID_NUMBER_RE.sub(lambda m: mask_id_number(m.group(0)), text)
-    return MOBILE_RE.sub(lambda m: mask_mobile(m.group(0)), text)
+    return MOBILE_RE.sub(lambda m: (m.group(1) or "") + mask_mobile(m.group(2)), text)
 
 
 def scrub_value(key: str, value: object) -> object:
@@ -74,4 +76,12 @@ def scrub_value(key: str, value: object) -> object:
         return {k: scrub_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [scrub_value(key, v) for v in value]
-    return value
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        digits = str(value)
+        masked = scrub_text(digits)
+        return value if masked == digits else masked
+    # The JSON renderer would print any other object (a protobuf message, a set) through
+    # repr(), past this masking: render it to text here and mask that text instead.
+    return scrub_text(str(value))

@@ -237,6 +237,7 @@ class ClientsRpc:
                     cause="client_created",
                     actor=principal.subject,
                     now=now,
+                    fresh=True,
                 )
                 self.ctx.outbox.emit(
                     session,

@@ -15,7 +15,7 @@ from crm_client.context import ClientContext, load_client
 from crm_client.domain.person_id import birth_date_from_id, gender_from_id
 from crm_client.mapping import EDUCATION, GENDER, INCOME, ROLE, key_person_message
 from crm_client.models import KeyPersonRow
-from crm_client.segments import recompute
+from crm_client.segments import OWNER_ROLES, recompute
 from crm_client.validation import KEY_PERSON_NAME_RE, Violations, check_person, parse_name, to_date
 from crm_runtime import idempotency
 from crm_runtime.audit import record_personal_data_access
@@ -97,16 +97,17 @@ class PeopleRpc:
                 row.mobile_masked = mask_mobile(person.mobile_number)
             session.add(row)
             await session.flush()
-            await recompute(
-                session,
-                client,
-                catalog=self.ctx.catalog,
-                cipher=cipher,
-                outbox=self.ctx.outbox,
-                cause="key_person_added",
-                actor=principal.subject,
-                now=now,
-            )
+            if row.role in OWNER_ROLES:  # Only owners' facts feed segment rules.
+                await recompute(
+                    session,
+                    client,
+                    catalog=self.ctx.catalog,
+                    cipher=cipher,
+                    outbox=self.ctx.outbox,
+                    cause="key_person_added",
+                    actor=principal.subject,
+                    now=now,
+                )
             response = key_person_message(row, client.id)
             await idempotency.remember(
                 session,

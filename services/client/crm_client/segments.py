@@ -105,7 +105,12 @@ async def seed_builtin_segments(session: AsyncSession, *, now: datetime) -> int:
 
 
 async def client_features(
-    session: AsyncSession, client: ClientRow, cipher: FieldCipher, *, today: date
+    session: AsyncSession,
+    client: ClientRow,
+    cipher: FieldCipher,
+    *,
+    today: date,
+    fresh: bool = False,
 ) -> dict[str, object]:
     """Return the feature mapping segment rules and recommendations read for a client."""
     facts = ClientFacts(
@@ -124,8 +129,9 @@ async def client_features(
         if client.previous_annual_revenue is None
         else _wan(client.previous_annual_revenue),
     )
-    owner = await _owner_facts(session, client, cipher)
-    activity = await _activity_facts(session, client)
+    # A client created in this transaction has no key persons or activity yet.
+    owner = None if fresh else await _owner_facts(session, client, cipher)
+    activity = None if fresh else await _activity_facts(session, client)
     credit = CreditFacts(
         grade=client.credit_grade or None,
         pd=client.credit_pd,
@@ -209,23 +215,30 @@ async def recompute(
     actor: str,
     now: datetime | None = None,
     only: Sequence[CompiledSegment] | None = None,
+    fresh: bool = False,
 ) -> int:
-    """Re-evaluate a client's segments, record joins and leaves; return the number of moves."""
+    """Re-evaluate a client's segments, record joins and leaves; return the number of moves.
+
+    `fresh` marks a client created in the same transaction: it has no memberships, key persons
+    or activity yet, so those lookups are skipped.
+    """
     moment = now or datetime.now(UTC)
     assert client.seq is not None
     definitions = list(only) if only is not None else await catalog.load(session)
-    features = await client_features(session, client, cipher, today=moment.date())
+    features = await client_features(session, client, cipher, today=moment.date(), fresh=fresh)
     new = evaluate_memberships(definitions, features)
     scope = {d.segment_id for d in definitions}
-    current = {
-        row.segment_id: row
-        for row in (
-            await session.execute(
-                select(MembershipRow).where(col(MembershipRow.client_seq) == client.seq)
-            )
-        ).scalars()
-        if row.segment_id in scope
-    }
+    current: dict[str, MembershipRow] = {}
+    if not fresh:
+        current = {
+            row.segment_id: row
+            for row in (
+                await session.execute(
+                    select(MembershipRow).where(col(MembershipRow.client_seq) == client.seq)
+                )
+            ).scalars()
+            if row.segment_id in scope
+        }
     diff = diff_memberships(set(current), new)
     if not diff.changed:
         return 0

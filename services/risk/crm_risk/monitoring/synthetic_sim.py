@@ -197,7 +197,8 @@ class ClientSim:
             amount = min(amount, round(allowed, 2))
         elif event.fund and amount > 0.5 * balance:
             funding = round(amount * self.rng.uniform(1.0, 1.15), 2)
-            receipt = Event(event.second - 600, event.account, "credit",
+            # Same timestamp, booked first: the stream's (time, id) order keeps balances right.
+            receipt = Event(event.second, event.account, "credit",
                             self.rng.choice(self.customers), amount=funding)
             self._book(receipt, funding, day_start)
         elif amount > balance:

@@ -1,0 +1,73 @@
+"""Outbox relay bookkeeping: failed deliveries are recorded, old delivered rows are purged."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import SQLModel, col
+
+from crm.events.v1 import client_events_pb2
+from crm_runtime.db import Database
+from crm_runtime.outbox import Outbox
+from crm_runtime.outbox_relay import DELIVERED_RETENTION, Relay
+from crm_runtime.tables import OutboxMessage
+from crm_runtime.testing import free_port
+
+
+@pytest.fixture
+async def database(sqlite_url):
+    """A SQLite store with the outbox table."""
+    db = Database(sqlite_url)
+    async with db.write_engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all,
+                            tables=[SQLModel.metadata.tables[OutboxMessage.__tablename__]])
+    yield db
+    await db.dispose()
+
+
+async def _rows(db: Database) -> list[OutboxMessage]:
+    async with db.read() as session:
+        return list((await session.execute(
+            select(OutboxMessage).order_by(col(OutboxMessage.id)))).scalars())
+
+
+class TestRelay:
+    async def test_unreachable_subscriber_is_recorded_not_marked(self, database):
+        """A delivery that fails leaves the row pending with an attempt and the error code."""
+        outbox = Outbox("client", ["probe"])
+        async with database.write() as session:
+            outbox.emit(session, client_events_pb2.ClientCreated(), subject="clients/a")
+        relay = Relay(database=database, outbox=outbox, signer=None,
+                      addresses={"probe": f"127.0.0.1:{free_port()}"})
+        try:
+            assert await relay.deliver_once() == 0
+        finally:
+            await relay.close()
+        (row,) = await _rows(database)
+        assert row.delivered_time is None
+        assert row.attempts == 1
+        assert row.last_error.startswith(("UNAVAILABLE", "DEADLINE_EXCEEDED"))
+        assert relay.delivered == 0
+
+    async def test_purge_keeps_pending_and_recent(self, database):
+        """Only rows delivered longer ago than the retention go, whatever timezone `now` uses."""
+        now = datetime.now(UTC)
+        stamps = {
+            "pending-old": (now - timedelta(days=60), None),
+            "delivered-old": (now - timedelta(days=60), now - DELIVERED_RETENTION
+                              - timedelta(hours=2)),
+            "delivered-recent": (now - timedelta(days=60), now - DELIVERED_RETENTION
+                                 + timedelta(hours=2)),
+        }
+        async with database.write() as session:
+            for event_id, (created, delivered) in stamps.items():
+                session.add(OutboxMessage(event_id=event_id, subscriber="probe",
+                                          event_type="t", envelope=b"x", created_time=created,
+                                          delivered_time=delivered))
+        relay = Relay(database=database, outbox=Outbox("client", ["probe"]), signer=None,
+                      addresses={})
+        removed = await relay.purge_delivered(now=now.astimezone(timezone(timedelta(hours=8))))
+        assert removed == 1
+        assert {r.event_id for r in await _rows(database)} == {"pending-old", "delivered-recent"}
