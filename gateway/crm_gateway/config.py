@@ -1,0 +1,99 @@
+"""Settings of the gateway: upstreams, caller authentication, limits and audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import model_validator
+
+from crm_runtime.config import BaseServiceSettings
+
+# gRPC package prefix → the setting that holds its upstream address.
+UPSTREAM_PREFIXES = {
+    "crm.client.": "client_addr",
+    "crm.risk.": "risk_addr",
+    "crm.notify.": "notify_addr",
+    "crm.feedback.": "feedback_addr",
+}
+
+
+class GatewaySettings(BaseServiceSettings):
+    """Gateway settings; identity signing key and a caller authentication method are required."""
+
+    service_name: str = "gateway"
+    grpc_port: int = 50060
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    database_url: str = "sqlite+aiosqlite:///var/gateway.db"
+    # Name of this gateway instance in its audit chain ids (the pod name in Kubernetes).
+    instance_name: str = "gateway"
+
+    # Upstream services, host:port (dns:/// targets work too).
+    client_addr: str = "127.0.0.1:50061"
+    risk_addr: str = "127.0.0.1:50062"
+    notify_addr: str = "127.0.0.1:50063"
+    feedback_addr: str = "127.0.0.1:50064"
+    # Optional mTLS to upstreams: CA bundle and this gateway's client certificate and key.
+    # Plaintext when unset (development; in Kubernetes the mesh may terminate mTLS instead).
+    upstream_tls_ca_file: Path | None = None
+    upstream_tls_cert_file: Path | None = None
+    upstream_tls_key_file: Path | None = None
+    upstream_tls_server_name: str = ""
+
+    # People: JWTs from the bank's SSO, verified against a JWKS file or URL.
+    jwks_file: Path | None = None
+    jwks_url: str = ""
+    jwks_refresh_seconds: float = 300.0
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+    # Pinned algorithms; anything else (none, HS*) is refused before the signature is checked.
+    jwt_algorithms: str = "RS256,ES256"
+    jwt_leeway_seconds: int = 30
+    jwt_roles_claim: str = "roles"
+    jwt_teams_claim: str = "teams"
+    # Systems: API keys stored as hashes in a JSON file, reloaded when it changes.
+    api_keys_file: Path | None = None
+    # Optional secret mixed into API key hashes (HMAC-SHA256) so a stolen file is not enough.
+    api_key_pepper: str = ""
+    api_keys_reload_seconds: float = 2.0
+
+    # Method-level access rules; the packaged table when unset.
+    access_rules_file: Path | None = None
+
+    # Deadlines given to calls whose caller set none; streams live longer (push streams).
+    default_deadline_seconds: float = 10.0
+    default_stream_deadline_seconds: float = 3600.0
+    # Per-principal token bucket and in-flight cap.
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: float = 200.0
+    max_in_flight_per_principal: int = 64
+    # Failed authentications per origin before RESOURCE_EXHAUSTED (brute force).
+    auth_failures_per_minute: float = 30.0
+    max_http_body_bytes: int = 4 * 1024 * 1024
+
+    # Audit writer: batches off the hot path; calls are refused when the backlog is full.
+    audit_flush_seconds: float = 0.2
+    audit_batch_size: int = 1000
+    audit_max_backlog: int = 50_000
+    # Base64 key for the chain's HMAC; without it the chain uses a fixed public key, which
+    # detects edits but lets someone with write access to the store rebuild the chain.
+    audit_chain_key: str = ""
+
+    @model_validator(mode="after")
+    def _authentication_configured(self) -> GatewaySettings:
+        if self.identity_signing_key_file is None:
+            raise ValueError("IDENTITY_SIGNING_KEY_FILE is required: the gateway mints identities")
+        has_jwt = self.jwks_file is not None or bool(self.jwks_url)
+        if has_jwt and (not self.jwt_issuer or not self.jwt_audience):
+            raise ValueError("JWT_ISSUER and JWT_AUDIENCE are required with a JWKS")
+        if not has_jwt and self.api_keys_file is None:
+            raise ValueError("configure JWKS_FILE/JWKS_URL or API_KEYS_FILE (no way to log in)")
+        return self
+
+    def upstreams(self) -> dict[str, str]:
+        """Return gRPC package prefix → upstream address."""
+        return {prefix: str(getattr(self, attr)) for prefix, attr in UPSTREAM_PREFIXES.items()}
+
+    def algorithms(self) -> tuple[str, ...]:
+        """Return the pinned JWT algorithms."""
+        return tuple(a.strip() for a in self.jwt_algorithms.split(",") if a.strip())
