@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from tools.gen_protos import generate  # noqa: E402
 
-generate()
+# CRM_SKIP_CODEGEN=1 reuses gen/python as it is (while someone edits a proto mid-way).
+if not os.environ.get("CRM_SKIP_CODEGEN"):
+    generate()
 
 from crm_runtime import testing  # noqa: E402
 from crm_runtime.testing import IdentityKit  # noqa: E402

@@ -50,14 +50,13 @@ async def load_portfolio(
                     Role.RELATIONSHIP_MANAGER,
                     teams=(item.create.team,),
                 )
-                created = await stub.CreateClient(item.create, metadata=rm, timeout=30)
+                # Onboarding is one call: the client with its key persons, one transaction.
+                request = client_service_pb2.CreateClientRequest()
+                request.CopyFrom(item.create)
+                request.key_persons.extend(p.key_person for p in item.key_persons)
+                created = await stub.CreateClient(request, metadata=rm, timeout=30)
                 names[item.index] = created.name
-                for person in item.key_persons:
-                    request = client_service_pb2.CreateKeyPersonRequest()
-                    request.CopyFrom(person)
-                    request.parent = created.name
-                    await stub.CreateKeyPerson(request, metadata=rm, timeout=30)
-                    persons += 1
+                persons += len(item.key_persons)
 
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         system = identity.metadata("systems/core-banking", Role.SYSTEM)

@@ -293,3 +293,36 @@ class TestActivity:
                 )
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert "summaries[1]" in caught.value.details()
+
+
+class TestOnboardingWithPeople:
+    async def test_client_and_key_persons_in_one_call(self, store_url, identity):
+        """Key persons sent with CreateClient are stored with it and drive owner segments."""
+        from google.type import date_pb2 as dates
+
+        async with client_service(store_url, identity) as h:
+            owner = client_pb2.KeyPerson(
+                display_name="李青年", role=client_pb2.KEY_PERSON_ROLE_LEGAL_REPRESENTATIVE,
+                id_number="110105199003071239", education=client_pb2.EDUCATION_MASTER)
+            contact = client_pb2.KeyPerson(
+                display_name="赵联系", role=client_pb2.KEY_PERSON_ROLE_CONTACT,
+                mobile_number="13912345678")
+            request = create_request()
+            request.key_persons.extend([owner, contact])
+            created = await h.stub.CreateClient(request, metadata=h.rm())
+            people = await h.stub.ListKeyPersons(
+                client_service_pb2.ListKeyPersonsRequest(parent=created.name), metadata=h.rm())
+            assert [p.id_number for p in people.key_persons] == ["110105********1239", ""]
+            assert "demo-young-professional-owners" in await segments_of(h, created.name)
+            bad = create_request(a_client("91310115MA1K4L5N68"))
+            wrong = client_pb2.KeyPerson()
+            wrong.CopyFrom(owner)
+            wrong.birth_date.CopyFrom(dates.Date(year=1991, month=1, day=1))
+            bad.key_persons.extend([contact, wrong])
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await h.stub.CreateClient(bad, metadata=h.rm())
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "key_persons[1].birth_date" in caught.value.details()
+            listed = await h.stub.ListClients(
+                client_service_pb2.ListClientsRequest(), metadata=h.rm())
+            assert len(listed.clients) == 1

@@ -21,6 +21,7 @@ from crm_client.domain.industry import miit_sector_of
 from crm_client.domain.size_class import SizeResult, classify_size, yuan_to_wan
 from crm_client.mapping import OWNERSHIP, client_message, etag
 from crm_client.models import AssignmentRow, ClientRow
+from crm_client.people import check_people, person_row
 from crm_client.segmentation.features import credit_tier
 from crm_client.segments import recompute
 from crm_client.validation import (
@@ -165,6 +166,7 @@ class ClientsRpc:
             v.add("team", "must look like teams/{team}")
         if request.client.project_finance and not request.team:
             v.add("team", "project-finance clients need a dedicated team")
+        check_people(v, list(request.key_persons), today=now.date(), prefix="key_persons")
         v.raise_if_any()
         if not principal.sees_whole_portfolio and not (
             rm == principal.subject or (request.team and request.team in principal.teams)
@@ -228,6 +230,12 @@ class ClientsRpc:
                         start_time=now,
                     )
                 )
+                for person in request.key_persons:
+                    session.add(
+                        person_row(person, client_seq=row.seq, cipher=self.ctx.cipher, now=now)
+                    )
+                if request.key_persons:
+                    await session.flush()
                 await recompute(
                     session,
                     row,
@@ -237,7 +245,7 @@ class ClientsRpc:
                     cause="client_created",
                     actor=principal.subject,
                     now=now,
-                    fresh=True,
+                    fresh=not request.key_persons,
                 )
                 self.ctx.outbox.emit(
                     session,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
 import grpc
 from google.protobuf import empty_pb2
 from sqlalchemy import delete, select
@@ -12,17 +10,16 @@ from sqlmodel import col
 from crm.client.v1 import client_pb2, client_service_pb2
 from crm_client import access
 from crm_client.context import ClientContext, load_client
-from crm_client.domain.person_id import birth_date_from_id, gender_from_id
-from crm_client.mapping import EDUCATION, GENDER, INCOME, ROLE, key_person_message
+from crm_client.mapping import key_person_message
 from crm_client.models import KeyPersonRow
+from crm_client.people import check_people, person_row
 from crm_client.segments import OWNER_ROLES, recompute
-from crm_client.validation import KEY_PERSON_NAME_RE, Violations, check_person, parse_name, to_date
+from crm_client.validation import KEY_PERSON_NAME_RE, Violations, parse_name
 from crm_runtime import idempotency
 from crm_runtime.audit import record_personal_data_access
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from crm_runtime.pagination import page_size
-from crm_runtime.pii import mask_id_number, mask_mobile, mask_name
 
 PERSONAL_FIELDS = ["display_name", "id_number", "mobile_number", "income_band"]
 
@@ -43,21 +40,8 @@ class PeopleRpc:
         now = self.ctx.clock()
         person = request.key_person
         v = Violations()
-        check_person(v, person, today=now.date())
+        check_people(v, [person], today=now.date(), prefix="key_person")
         v.raise_if_any()
-        birth = to_date(person.birth_date)
-        gender = GENDER.get(person.gender, "")
-        if person.id_number:
-            # The ID number fixes birth date and gender; disagreeing input is a data error.
-            id_birth, id_gender = (
-                birth_date_from_id(person.id_number),
-                gender_from_id(person.id_number),
-            )
-            if birth is not None and birth != id_birth:
-                raise InvalidArgument.of("key_person.birth_date", "does not match the ID number")
-            if gender and gender != id_gender:
-                raise InvalidArgument.of("key_person.gender", "does not match the ID number")
-            birth, gender = id_birth, id_gender
         cipher = self.ctx.cipher
         method = "crm.client.v1.ClientService/CreateKeyPerson"
         async with self.ctx.db.write() as session:
@@ -72,29 +56,7 @@ class PeopleRpc:
                 return replay
             client = await load_client(session, request.parent, principal, field_name="parent")
             assert client.seq is not None
-            row = KeyPersonRow(
-                id=uuid.uuid4().hex,
-                client_seq=client.seq,
-                role=ROLE[person.role],
-                name_enc=cipher.encrypt(person.display_name, context="key_person.name"),
-                name_masked=mask_name(person.display_name),
-                gender=gender,
-                birth_date=birth,
-                education=EDUCATION.get(person.education, ""),
-                occupation=person.occupation,
-                create_time=now,
-            )
-            if person.income_band:
-                row.income_band_enc = cipher.encrypt(
-                    INCOME[person.income_band], context="key_person.income_band"
-                )
-            if person.id_number:
-                row.id_number_enc = cipher.encrypt(person.id_number, context="key_person.id_number")
-                row.id_number_index = cipher.blind_index(person.id_number, context="id_number")
-                row.id_number_masked = mask_id_number(person.id_number)
-            if person.mobile_number:
-                row.mobile_enc = cipher.encrypt(person.mobile_number, context="key_person.mobile")
-                row.mobile_masked = mask_mobile(person.mobile_number)
+            row = person_row(person, client_seq=client.seq, cipher=cipher, now=now)
             session.add(row)
             await session.flush()
             if row.role in OWNER_ROLES:  # Only owners' facts feed segment rules.

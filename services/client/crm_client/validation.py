@@ -147,37 +147,39 @@ def _check_founding(v: Violations, field: str, value: date_pb2.Date, today: date
         v.add(field, "must be after 1900")
 
 
-def check_person(v: Violations, person: client_pb2.KeyPerson, *, today: date) -> None:
-    """Validate a key person for creation."""
+def check_person(
+    v: Violations, person: client_pb2.KeyPerson, *, today: date, prefix: str = "key_person"
+) -> None:
+    """Validate a key person for creation; `prefix` is its path in the request."""
     if not person.display_name.strip():
-        v.add("key_person.display_name", "is required")
+        v.add(f"{prefix}.display_name", "is required")
     elif len(person.display_name) > 64:
-        v.add("key_person.display_name", "must be at most 64 characters")
+        v.add(f"{prefix}.display_name", "must be at most 64 characters")
     if person.role == client_pb2.KEY_PERSON_ROLE_UNSPECIFIED:
-        v.add("key_person.role", "is required")
+        v.add(f"{prefix}.role", "is required")
     elif person.role not in client_pb2.KeyPersonRole.values():
-        v.add("key_person.role", "is not a known role")
+        v.add(f"{prefix}.role", "is not a known role")
     if person.id_number:
         problem = person_id_problem(person.id_number, today=today)
         if problem:
-            v.add("key_person.id_number", problem)
+            v.add(f"{prefix}.id_number", problem)
     if person.mobile_number:
         problem = mobile_problem(person.mobile_number)
         if problem:
-            v.add("key_person.mobile_number", problem)
+            v.add(f"{prefix}.mobile_number", problem)
     try:
         birth = to_date(person.birth_date)
     except ValueError:
-        v.add("key_person.birth_date", "is not a valid date")
+        v.add(f"{prefix}.birth_date", "is not a valid date")
         birth = None
     if birth is not None and (birth > today or birth.year < 1900):
-        v.add("key_person.birth_date", "is out of range")
+        v.add(f"{prefix}.birth_date", "is out of range")
     for field, value, enum in (
         ("gender", person.gender, client_pb2.Gender),
         ("education", person.education, client_pb2.Education),
         ("income_band", person.income_band, client_pb2.IncomeBand),
     ):
         if value not in enum.values():
-            v.add(f"key_person.{field}", "is not a known value")
+            v.add(f"{prefix}.{field}", "is not a known value")
     if len(person.occupation) > 100:
-        v.add("key_person.occupation", "must be at most 100 characters")
+        v.add(f"{prefix}.occupation", "must be at most 100 characters")
