@@ -21,11 +21,11 @@ def main(argv: list[str]) -> int:
         try:
             module = importlib.import_module(f"bench.{name}_bench")
         except ModuleNotFoundError:
-            print(f"## {name}: no benchmark yet")  # noqa: T201
+            print(f"## {name}: no benchmark yet")
             continue
-        print(f"## {name}")  # noqa: T201
+        print(f"## {name}")
         results = asyncio.run(module.run())
-        print(module.write_results(results).read_text())  # noqa: T201
+        print(module.write_results(results).read_text())
     return 0
 
 

@@ -21,9 +21,9 @@ import grpc
 from google.type import date_pb2, money_pb2
 
 from bench.tools import (
-    Measurement,
     LOAD_CPU,
     ROOT,
+    Measurement,
     h2load,
     python_load,
     start_pinned,
