@@ -52,7 +52,7 @@ async def build(settings: ClientSettings) -> tuple[ServiceDefinition, ClientCont
         cipher=cipher,
         outbox=outbox,
         tokens=tokens,
-        client_cache=ReadCache(ClientRow, "id", enabled=database.is_sqlite),
+        client_cache=ReadCache(ClientRow, "id", enabled=database.is_sqlite and settings.read_cache),
     )
     async with database.write() as session:
         await seed_builtin_segments(session, now=ctx.clock())

@@ -13,6 +13,8 @@ class ClientSettings(BaseServiceSettings):
     service_name: str = "client"
     grpc_port: int = 50061
     database_url: str = "sqlite+aiosqlite:///var/client.db"
+    # GetClient row cache; it only ever turns on for SQLite (see crm_runtime.readcache).
+    read_cache: bool = True
 
     @model_validator(mode="after")
     def _keys_present(self) -> ClientSettings:
