@@ -70,18 +70,23 @@ def scrub_value(key: str, value: object) -> object:
     """Return a value that is safe to log under `key`."""
     if key.lower() in SECRET_KEYS:
         return "[redacted]"
-    if isinstance(value, str):
-        return scrub_text(value) if _LONG_DIGIT_RUN.search(value) else value
     if isinstance(value, dict):
         return {k: scrub_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [scrub_value(key, v) for v in value]
+    return _scrub_scalar(value)
+
+
+def _scrub_scalar(value: object) -> object:
+    """Return `value` with ID and mobile numbers in its text masked."""
     if value is None or isinstance(value, bool | float):
         return value
+    if isinstance(value, str):
+        return scrub_text(value) if _LONG_DIGIT_RUN.search(value) else value
+    # An int stays a number unless it is a mobile. Any other object (a protobuf message, a set)
+    # would be printed through repr() by the JSON renderer, past this masking: mask it as text.
+    text = str(value)
+    masked = scrub_text(text) if _LONG_DIGIT_RUN.search(text) else text
     if isinstance(value, int):
-        digits = str(value)
-        masked = scrub_text(digits)
-        return value if masked == digits else masked
-    # The JSON renderer would print any other object (a protobuf message, a set) through
-    # repr(), past this masking: render it to text here and mask that text instead.
-    return scrub_text(str(value))
+        return value if masked == text else masked
+    return masked

@@ -18,6 +18,7 @@ from crm_client.servicer import ClientServicer
 from crm_runtime.crypto import FieldCipher, decode_key
 from crm_runtime.db import Database
 from crm_runtime.inbox import EventSink
+from crm_runtime.janitor import janitor
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.outbox import Outbox
 from crm_runtime.outbox_relay import Relay
@@ -84,7 +85,7 @@ async def build(settings: ClientSettings) -> tuple[ServiceDefinition, ClientCont
         database=database,
         service_names=SERVICE_NAMES,
         register=register,
-        background=[relay.run],
+        background=[relay.run, janitor(database, relay)],
         on_stop=[stop_relay],
     )
     return definition, ctx
