@@ -78,8 +78,6 @@ class TestSqlitePragmas:
 
     async def test_fast_reader_connection(self, database):
         """The single-row fast path reads through a connection with the same settings."""
-        if not hasattr(database, "fetch_one"):
-            pytest.skip("this Database has no fetch_one fast path")
         values = []
         for name in PRAGMAS:
             row = await database.fetch_one(text(f"PRAGMA {name}"))

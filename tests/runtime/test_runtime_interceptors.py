@@ -1,4 +1,4 @@
-"""Server interceptor on a real aio server: error mapping, identity, request ids, the RPC log line."""
+"""Server interceptor on a real aio server: errors, identity, request ids, the RPC log line."""
 
 from __future__ import annotations
 
@@ -71,9 +71,9 @@ async def probe(sqlite_url, identity):
     """A running probe service that verifies identities, and a channel to it."""
     recorder = Recorder()
     async with probe_service(recorder.methods(), database_url=sqlite_url,
-                             trusted_keys=identity.directory, name="probe") as running:
-        async with grpc.aio.insecure_channel(running.address) as channel:
-            yield recorder, channel
+                             trusted_keys=identity.directory, name="probe") as running, \
+            grpc.aio.insecure_channel(running.address) as channel:
+        yield recorder, channel
 
 
 def _rm(identity) -> tuple[tuple[str, str], ...]:
