@@ -19,12 +19,15 @@ from typing import Any
 
 from sqlalchemy import Executable, Row, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from crm_runtime.errors import Aborted
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -81,8 +84,19 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """Yield a session in a write transaction; commit on success, roll back on error."""
-        async with self._write_sessions() as session, session.begin():
-            yield session
+        try:
+            async with self._write_sessions() as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            if "idempotency_record" in str(exc.orig):
+                # The same request_id is being processed by a concurrent call that committed
+                # first; a retry will get that call's response (AIP-155, RELIABILITY §7.3).
+                raise Aborted(
+                    "a request with this request_id is in flight; retry",
+                    reason="REQUEST_IN_FLIGHT",
+                    retry_after_seconds=0.2,
+                ) from exc
+            raise
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

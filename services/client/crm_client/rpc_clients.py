@@ -196,6 +196,17 @@ class ClientsRpc:
                     )
                 ).first()
                 if existing is not None:
+                    # Under READ COMMITTED a concurrent twin of this very request may have
+                    # committed since the replay check above: answer with its response.
+                    replay = await idempotency.replay(
+                        session,
+                        method=method,
+                        request=request,
+                        subject=principal.subject,
+                        response_type=client_pb2.Client,
+                    )
+                    if replay is not None:
+                        return replay
                     raise AlreadyExists(
                         "a client with this credit code exists", reason="CREDIT_CODE_EXISTS"
                     )
@@ -273,9 +284,20 @@ class ClientsRpc:
                 )
                 return response
         except IntegrityError as exc:
-            # A concurrent create with the same credit code or request_id won the race.
+            # A concurrent create won the race. If it was this very request (same request_id,
+            # e.g. a client retry that overtook the first attempt), answer with its response.
+            async with self.ctx.db.read() as session:
+                replay = await idempotency.replay(
+                    session,
+                    method=method,
+                    request=request,
+                    subject=principal.subject,
+                    response_type=client_pb2.Client,
+                )
+            if replay is not None:
+                return replay
             raise AlreadyExists(
-                "a client with this credit code or request id exists", reason="CREDIT_CODE_EXISTS"
+                "a client with this credit code exists", reason="CREDIT_CODE_EXISTS"
             ) from exc
 
     async def UpdateClient(  # noqa: N802
