@@ -23,7 +23,7 @@ from crm_risk.monitoring.builders import TxnFactory
 from crm_risk.monitoring.synthetic import SyntheticData, generate_stream
 
 CLIENT = "C1"
-DAY = 24.0
+Replay = tuple[SyntheticData, list[list[Alert]]]  # a stream and each transaction's alerts
 
 
 def plain_engine(**overrides: dict[str, object]) -> MonitoringEngine:
@@ -39,6 +39,14 @@ def alert_signature(alerts: Sequence[Alert]) -> list[tuple[object, ...]]:
 @pytest.fixture(scope="module")
 def stream() -> SyntheticData:
     return generate_stream(n_clients=60, seed=5)
+
+
+@pytest.fixture(scope="module")
+def tiny() -> Replay:
+    """Return a 15-client stream and the alerts each of its transactions raises in one run."""
+    data = generate_stream(n_clients=15, seed=8)
+    eng = fresh(data)
+    return data, [eng.process(txn) for txn in data.transactions]
 
 
 def fresh(data: SyntheticData) -> MonitoringEngine:
@@ -62,6 +70,19 @@ class TestDuplicates:
         f = TxnFactory(CLIENT, balances={"ACC-OP": 1e6})
         first, second = f.cash_withdrawal(48_000, hours=1), f.cash_withdrawal(48_500, hours=2)
         assert plain_engine().process_batch([first, second, first, second]) == []
+
+    @settings(max_examples=20, deadline=None)
+    @given(picks=st.lists(st.floats(min_value=0.0, max_value=1.0), min_size=1, max_size=40))
+    def test_redelivery_anywhere_changes_nothing(self, tiny: Replay, picks: list[float]):
+        """Replaying random earlier transactions in a stream never changes its alerts."""
+        data, per_txn = tiny
+        txns = list(data.transactions)
+        for pick in sorted(picks, reverse=True):
+            at = round(pick * (len(txns) - 1))
+            # Redeliver a transaction from shortly before, as a retrying client would.
+            txns.insert(at + 1, txns[max(0, at - 5)])
+        expected = [a for alerts in per_txn for a in alerts]
+        assert alert_signature(fresh(data).process_batch(txns)) == alert_signature(expected)
 
     def test_seen_ids_are_bounded_by_the_cap(self):
         """Past the cap, the oldest ids are forgotten (the service dedupes persistently)."""
@@ -112,6 +133,20 @@ class TestPersistence:
         restarted.restore(first.snapshot())
         assert alert_signature(restarted.process_batch(txns[cut:])) == alert_signature(expected)
         assert expected, "the second half of the stream should raise alerts"
+
+    @settings(max_examples=25, deadline=None)
+    @given(cut_share=st.floats(min_value=0.0, max_value=1.0))
+    def test_restart_anywhere_gives_identical_alerts(self, tiny: Replay, cut_share: float):
+        """Whatever transaction the restart falls on, the alerts after it are unchanged."""
+        data, per_txn = tiny
+        cut = round(cut_share * len(data.transactions))
+        before = fresh(data)
+        before.process_batch(data.transactions[:cut])
+        after = fresh(data)
+        after.restore(before.snapshot())
+        expected = [a for alerts in per_txn[cut:] for a in alerts]
+        assert alert_signature(after.process_batch(data.transactions[cut:])) == (
+            alert_signature(expected))
 
     def test_incremental_saves_of_dirty_clients_restore_the_same_state(
         self, stream: SyntheticData

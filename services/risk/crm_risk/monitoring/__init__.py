@@ -1,7 +1,16 @@
 """Real-time transaction monitoring: rules engine, synthetic labelled stream, evaluation.
 
-Pure Python, no I/O: the risk service feeds transactions in, persists ``snapshot`` bytes and
-turns ``Alert`` objects into warnings.
+Pure Python, no I/O: the risk service feeds transactions in, persists state bytes and turns
+``Alert`` objects into warnings::
+
+    engine = MonitoringEngine(load_ruleset("MON-2026.1"), clients=lookup, facilities=lookup)
+    alerts = engine.process_batch(batch)          # duplicates are ignored
+    blobs = engine.snapshot_clients(engine.dirty_clients())   # persist what changed
+    engine.mark_clean(blobs)
+    # after a restart: engine.restore_client(client_id, blob) for each stored blob
+
+Quality on the labelled synthetic stream: ``python -m crm_risk.monitoring.evaluate --check``;
+throughput: ``python -m crm_risk.monitoring.perf``.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ class LoanMoneyTracker:
         facility = state.facility(str(txn.facility_id))
         facility.prune(t - self.retention_seconds)
         facility.add_drawdown(t, txn.amount, txn.txn_id, txn.account_id, self.max_entries)
+        state.carriers.add(txn.account_id)
 
     def attribute(
         self, txn: Transaction, t: float, state: ClientState, profile: ClientProfile

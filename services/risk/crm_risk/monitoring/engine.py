@@ -33,7 +33,12 @@ MAINTAIN_EVERY = 256  # transactions per client between housekeeping passes (pow
 
 
 class MonitoringEngine:
-    """Run every enabled rule of a ruleset over a stream of transactions."""
+    """Run every enabled rule of a ruleset over a stream of transactions.
+
+    Not thread-safe: use one engine per stream partition (the service partitions clients
+    across replicas, so a client's windows live in one engine). The engine trusts its input;
+    check transactions with ``validate_transaction`` at the service boundary.
+    """
 
     def __init__(
         self,
@@ -123,7 +128,7 @@ class MonitoringEngine:
             state.add_internal_account(account)
         if txn.direction == "debit":
             flow = None
-            if txn.facility_id is not None or state.facilities:
+            if txn.facility_id is not None or account in state.carriers:
                 flow = self._loans.attribute(txn, t, state, profile)
             for rule in self._debit_rules:
                 rule.on_debit(txn, t, state, profile, flow)

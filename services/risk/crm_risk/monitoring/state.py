@@ -38,7 +38,8 @@ class ClientState:
     """All window state of one client: recent ids, facilities, accounts, bands, alert windows."""
 
     __slots__ = (
-        "accounts", "cash_band", "client_id", "facilities", "internal_accounts", "ops", "seen",
+        "accounts", "carriers", "cash_band", "client_id", "facilities", "internal_accounts", "ops",
+        "seen",
         "transfer_bands", "windows",
     )
 
@@ -53,6 +54,9 @@ class ClientState:
         self.transfer_bands: dict[str, deque[Stamp]] = {}
         self.windows: dict[str, tuple[float, float]] = {}  # dedupe key -> (start, end)
         self.ops = 0
+        # Accounts that may hold unspent loan money (a superset; rebuilt on housekeeping), so
+        # the hot path can skip attribution for every other debit with one set lookup.
+        self.carriers: set[str] = set()
 
     def remember(self, txn_id: str, t: float, horizon_seconds: float, cap: int) -> bool:
         """Record ``txn_id``; return False if it was already seen recently (a duplicate)."""
@@ -122,6 +126,10 @@ class ClientState:
                 band.popleft()
         for key in [k for k, band in self.transfer_bands.items() if not band]:
             del self.transfer_bands[key]
+        self.carriers = {
+            account for state in self.facilities.values()
+            for account, left in state.unspent.items() if left > 0
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict of this state."""
@@ -158,6 +166,10 @@ class ClientState:
             )
         state.windows = {str(k): (float(s), float(e)) for k, (s, e) in data["win"].items()}
         state.ops = int(data["ops"])
+        state.carriers = {
+            account for facility in state.facilities.values()
+            for account, left in facility.unspent.items() if left > 0
+        }
         return state
 
     def to_bytes(self) -> bytes:

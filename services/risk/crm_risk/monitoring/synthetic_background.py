@@ -150,11 +150,11 @@ def _buy_wealth(sim: ClientSim, day: int, amount: float) -> None:
         rng.choice(("本行理财产品{brand}号", "{brand}银行结构性存款专户")), "J6620", "wealth"
     )
     sim.internal_transfer(day, sim.business_second(9, 11), sim.operating, sim.general, amount)
+    redemption = Event(sim.business_second(), sim.general, "credit", product)
+    # The purchase respects the general account's floor; the redemption returns what was bought.
     sim.schedule(day + 1, Event(sim.business_second(), sim.general, "debit", product,
-                                amount=amount, forced=True))
-    sim.schedule(day + 1 + rng.randint(21, 35), Event(
-        sim.business_second(), sim.general, "credit", product,
-        amount=round(amount * 1.008, 2)))
+                                amount=amount, pair=redemption))
+    sim.schedule(day + 1 + rng.randint(21, 35), redemption)
 
 
 def plan_background_facilities(sim: ClientSim) -> None:

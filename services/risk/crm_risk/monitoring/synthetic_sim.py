@@ -82,7 +82,10 @@ class ClientSim:
             self.general: round(self.target * rng.uniform(0.1, 0.4), 2),
             self.payroll: 0.0,
         }
-        self.floors = {self.operating: 0.45 * self.target}
+        # Background payments never take an account below its floor (firms keep reserves);
+        # the payroll account is meant to be emptied every month.
+        self.floors = {self.operating: 0.45 * self.target,
+                       self.general: 0.5 * self.balances[self.general]}
         self.customers = [book.company() for _ in range(rng.randint(5, 18))]
         if rng.random() < 0.15:
             self.customers.append(book.bank_branch())  # a bank buying the client's services

@@ -110,7 +110,8 @@ class DisguisedRepaymentRule(_PayeeRule):
 
     Microlenders and guarantors always match. Banks match by type or name, except payments
     whose name marks them as interest, fees or payroll agency. Investment payees are left to
-    the securities rule even when a bank runs them.
+    the securities rule even when a bank runs them. A drawdown of the facility must have been
+    seen within the window (a tagged payment with no known drawdown does not qualify).
     """
 
     rule_id = "disguised_repayment"
@@ -142,8 +143,8 @@ class DisguisedRepaymentRule(_PayeeRule):
         if kind in self.exempt_types:
             return
         last = flow.facility.last_drawdown_t
-        if last is not None and t - last > self.window:
-            return
+        if last is None or t - last > self.window:
+            return  # no drawdown seen within the window: nothing to have repaid "with"
         name = txn.counterparty_name
         if kind in self.lender_types or matches(self.lender_names, name):
             self.report(txn, t, state, flow, "microlender or guarantor")
