@@ -208,11 +208,16 @@ def tally(
     today: date,
     *,
     grace: timedelta = ON_TIME_GRACE,
+    since: date | None = None,
 ) -> FollowupTally:
-    """Count plans due before ``today`` by outcome; the KPI's follow-up input."""
+    """Count plans due before ``today`` (and on or after ``since``) by outcome.
+
+    This is the KPI's follow-up input; ``since`` limits it to one period's plans while
+    visits are still matched against every plan of the facility.
+    """
     on_time = late = missing = 0
     for outcome in match_visits(plans, visits_done):
-        if outcome.plan.due >= today:
+        if outcome.plan.due >= today or (since is not None and outcome.plan.due < since):
             continue
         if outcome.visit is None:
             missing += 1

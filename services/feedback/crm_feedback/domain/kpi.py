@@ -29,6 +29,7 @@ still inside its SLA is pending and left out. Clocks run from ``raised_at``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -226,14 +227,37 @@ def _values_and_scores(inputs: KpiInputs, scales: KpiScales) -> dict[str, tuple[
     return measured
 
 
-def scorecard(inputs: KpiInputs, *, version: str = CURRENT_KPI_VERSION) -> Scorecard:
-    """Return the RM's scorecard: every component and the weighted total (0-100)."""
-    if version not in KPI_WEIGHTS:
-        msg = f"unknown KPI version {version!r}; known: {sorted(KPI_WEIGHTS)}"
+def check_weights(weights: Mapping[str, float]) -> None:
+    """Raise ValueError unless ``weights`` gives every component a finite weight >= 0."""
+    if set(weights) != set(COMPONENTS):
+        msg = f"weights must name exactly the components {list(COMPONENTS)}"
         raise ValueError(msg)
+    if any(not math.isfinite(w) or w < 0 for w in weights.values()) or sum(weights.values()) <= 0:
+        msg = "weights must be finite, non-negative and not all zero"
+        raise ValueError(msg)
+
+
+def scorecard(
+    inputs: KpiInputs,
+    *,
+    version: str = CURRENT_KPI_VERSION,
+    weights: Mapping[str, float] | None = None,
+) -> Scorecard:
+    """Return the RM's scorecard: every component and the weighted total (0-100).
+
+    ``weights`` overrides the built-in weights of ``version`` (configured weights under a
+    custom version label); scales then follow the current built-in version.
+    """
+    if weights is None:
+        if version not in KPI_WEIGHTS:
+            msg = f"unknown KPI version {version!r}; known: {sorted(KPI_WEIGHTS)}"
+            raise ValueError(msg)
+        weights = KPI_WEIGHTS[version]
+    else:
+        check_weights(weights)
     _check_inputs(inputs)
-    weights = KPI_WEIGHTS[version]
-    measured = _values_and_scores(inputs, KPI_SCALES[version])
+    scales = KPI_SCALES.get(version, KPI_SCALES[CURRENT_KPI_VERSION])
+    measured = _values_and_scores(inputs, scales)
     components: dict[str, Component] = {}
     for name in COMPONENTS:
         value, score = measured.get(name, (None, None))

@@ -1,0 +1,64 @@
+"""Everything the feedback RPCs share: store, outbox, secrets, KPI weights, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from crm_feedback.models import ClientMirrorRow, ClientSegmentRow
+from crm_runtime.auth import TokenSigner
+from crm_runtime.db import Database
+from crm_runtime.outbox import Outbox
+from crm_runtime.pagination import PageTokens
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class FeedbackContext:
+    """Dependencies of the feedback service, built once at startup."""
+
+    db: Database
+    outbox: Outbox
+    tokens: PageTokens
+    answer_secret: bytes
+    # Address of the client service (segment members) and this service's signer for it.
+    client_addr: str
+    signer: TokenSigner | None
+    answer_window_days: int
+    kpi_version: str
+    kpi_weights: Mapping[str, float] | None
+    clock: Callable[[], datetime] = _utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    """Who serves a client and the segments it is in, as far as feedback knows."""
+
+    relationship_manager: str
+    team: str
+    segments: tuple[str, ...]
+
+
+async def client_info(session: AsyncSession, client: str) -> ClientInfo:
+    """Return the mirrored RM, team and segments of a client (empty when unknown)."""
+    mirror = await session.get(ClientMirrorRow, client)
+    segments = (
+        await session.execute(
+            select(col(ClientSegmentRow.segment))
+            .where(col(ClientSegmentRow.client) == client)
+            .order_by(col(ClientSegmentRow.segment))
+        )
+    ).scalars()
+    return ClientInfo(
+        mirror.relationship_manager if mirror else "",
+        mirror.team if mirror else "",
+        tuple(segments),
+    )

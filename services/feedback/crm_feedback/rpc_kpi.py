@@ -1,0 +1,241 @@
+"""RM and team KPI scorecards, rankings and frozen period snapshots."""
+
+from __future__ import annotations
+
+import grpc
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from crm.feedback.v1 import feedback_service_pb2, kpi_pb2
+from crm_feedback import access
+from crm_feedback.context import FeedbackContext
+from crm_feedback.domain.kpi import KpiInputs, Scorecard, rank, scorecard, warning_response
+from crm_feedback.kpi_inputs import Subject, gather, subjects_with_data, team_of
+from crm_feedback.mapping import money, timestamp
+from crm_feedback.models import KpiScorecardRow, KpiSnapshotRow
+from crm_feedback.periods import Period, parse_period
+from crm_feedback.rpc_surveys import SERVICE
+from crm_feedback.validation import STAFF_RE, TEAM_RE, Violations
+from crm_runtime import idempotency
+from crm_runtime.auth import Principal, Role, current_principal, require_roles
+from crm_runtime.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied
+
+
+def _scorecard_message(
+    card: Scorecard, inputs: KpiInputs
+) -> kpi_pb2.Scorecard:
+    """Return the Scorecard message with the counts it was computed from."""
+    response = warning_response(inputs.warnings, as_of=inputs.as_of)
+    figures = kpi_pb2.KpiFigures(
+        nps_answer_count=inputs.nps.n,
+        promoter_count=inputs.nps.promoters,
+        detractor_count=inputs.nps.detractors,
+        csat_answer_count=inputs.csat.n,
+        csat_satisfied_count=round((inputs.csat.satisfied_share or 0) * inputs.csat.n),
+        warning_count=response.n,
+        ack_measured_count=response.ack_measured,
+        acked_within_sla_count=response.acked_within_sla,
+        resolve_measured_count=response.resolve_measured,
+        resolved_within_sla_count=response.resolved_within_sla,
+        followups_due_count=inputs.followups_planned,
+        followups_on_time_count=inputs.followups_on_time,
+        exposure_start=money(inputs.exposure_start),
+        exposure_end=money(inputs.exposure_end),
+        grade_upgrade_count=inputs.grade_upgrades,
+        grade_downgrade_count=inputs.grade_downgrades,
+    )
+    if response.median_ack is not None:
+        figures.median_ack_seconds = response.median_ack.total_seconds()
+    message = kpi_pb2.Scorecard(
+        subject=card.rm_id,
+        period=card.period,
+        weights_version=card.version,
+        compute_time=timestamp(inputs.as_of),
+        figures=figures,
+    )
+    for name, component in card.components.items():
+        item = message.components.add(component=name, weight=component.weight)
+        if component.value is not None and component.score_0_100 is not None:
+            item.value, item.score = component.value, component.score_0_100
+    if card.total is not None:
+        message.total_score = card.total
+    return message
+
+
+def _check_subject(subject: str, field: str = "subject") -> None:
+    if not (STAFF_RE.match(subject) or TEAM_RE.match(subject)):
+        Violations.single(field, "must look like staff/{staff} or teams/{team}")
+
+
+def _may_read(principal: Principal, subject: str) -> bool:
+    if principal.sees_whole_portfolio:
+        return True
+    if subject.startswith("staff/"):
+        return subject == principal.subject or principal.has(Role.TEAM_LEAD)
+    return subject in principal.teams
+
+
+def _scope_team(principal: Principal, team: str) -> None:
+    """Team leads list and rank only their own teams."""
+    if team and not TEAM_RE.match(team):
+        Violations.single("team", "must look like teams/{team}")
+    if not principal.sees_whole_portfolio and (not team or team not in principal.teams):
+        raise PermissionDenied("team leads may rank only their own team", reason="ACCESS_DENIED")
+
+
+class KpiRpc:
+    """KPI scorecards."""
+
+    ctx: FeedbackContext
+
+    async def _compute(
+        self, session: AsyncSession, subject: str, period: Period
+    ) -> kpi_pb2.Scorecard:
+        inputs = await gather(session, Subject(subject), period, self.ctx.clock())
+        card = scorecard(inputs, version=self.ctx.kpi_version, weights=self.ctx.kpi_weights)
+        return _scorecard_message(card, inputs)
+
+    async def _frozen(self, session: AsyncSession, period: str) -> KpiSnapshotRow | None:
+        return await session.get(KpiSnapshotRow, period)
+
+    async def _cards(
+        self, session: AsyncSession, period: Period, *, teams: bool, team: str
+    ) -> tuple[list[kpi_pb2.Scorecard], bool]:
+        """Return the period's scorecards (frozen ones if the period was snapshotted)."""
+        if await self._frozen(session, period.label) is not None:
+            statement = select(KpiScorecardRow).where(
+                col(KpiScorecardRow.period) == period.label,
+                col(KpiScorecardRow.scope) == ("team" if teams else "rm"),
+            )
+            if team:
+                statement = statement.where(
+                    col(KpiScorecardRow.team if not teams else KpiScorecardRow.subject) == team
+                )
+            statement = statement.order_by(col(KpiScorecardRow.subject))
+            rows = (await session.execute(statement)).scalars()
+            return [kpi_pb2.Scorecard.FromString(row.body) for row in rows], True
+        subjects = await subjects_with_data(session, period, teams=teams, team_filter=team)
+        return [await self._compute(session, s, period) for s in subjects], False
+
+    async def GetScorecard(  # noqa: N802
+        self, request: feedback_service_pb2.GetScorecardRequest, context: grpc.aio.ServicerContext
+    ) -> kpi_pb2.Scorecard:
+        """Return a scorecard: frozen figures for a snapshotted period, else computed now."""
+        principal = current_principal()
+        _check_subject(request.subject)
+        period = parse_period(request.period)
+        if not _may_read(principal, request.subject):
+            raise access.denied("scorecard")
+        async with self.ctx.db.read() as session:
+            if await self._frozen(session, period.label) is not None:
+                row = (
+                    await session.execute(
+                        select(KpiScorecardRow).where(
+                            col(KpiScorecardRow.period) == period.label,
+                            col(KpiScorecardRow.subject) == request.subject,
+                        )
+                    )
+                ).scalar_one_or_none()
+                if row is None:
+                    raise NotFound(
+                        f"{request.subject} has no scorecard in the frozen period {period.label}",
+                        reason="SCORECARD_NOT_IN_SNAPSHOT",
+                    )
+                return kpi_pb2.Scorecard.FromString(row.body)
+            return await self._compute(session, request.subject, period)
+
+    async def ListScorecards(  # noqa: N802
+        self, request: feedback_service_pb2.ListScorecardsRequest, context: grpc.aio.ServicerContext
+    ) -> feedback_service_pb2.ListScorecardsResponse:
+        """Return the scorecards of every RM or team with data in the period."""
+        principal = require_roles(*access.RANK_ROLES)
+        _scope_team(principal, request.team)
+        period = parse_period(request.period)
+        teams = request.scope == kpi_pb2.KPI_SCOPE_TEAM
+        async with self.ctx.db.read() as session:
+            cards, _ = await self._cards(session, period, teams=teams, team=request.team)
+        return feedback_service_pb2.ListScorecardsResponse(scorecards=cards)
+
+    async def RankScorecards(  # noqa: N802
+        self, request: feedback_service_pb2.RankScorecardsRequest, context: grpc.aio.ServicerContext
+    ) -> feedback_service_pb2.RankScorecardsResponse:
+        """Rank RMs or teams by total score, best first (ties by name)."""
+        principal = require_roles(*access.RANK_ROLES)
+        _scope_team(principal, request.team)
+        period = parse_period(request.period)
+        teams = request.scope == kpi_pb2.KPI_SCOPE_TEAM
+        async with self.ctx.db.read() as session:
+            cards, frozen = await self._cards(session, period, teams=teams, team=request.team)
+        ranked = rank(
+            [
+                Scorecard(
+                    c.subject, c.period, {}, c.total_score if c.HasField("total_score") else None,
+                    c.weights_version,
+                )
+                for c in cards
+            ]
+        )
+        response = feedback_service_pb2.RankScorecardsResponse(
+            weights_version=cards[0].weights_version if cards else self.ctx.kpi_version,
+            frozen=frozen,
+        )
+        for entry in ranked:
+            item = response.entries.add(rank=entry.rank, subject=entry.rm_id)
+            if entry.total is not None:
+                item.total_score = entry.total
+        return response
+
+    async def SnapshotKpiPeriod(  # noqa: N802
+        self,
+        request: feedback_service_pb2.SnapshotKpiPeriodRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> kpi_pb2.KpiSnapshot:
+        """Freeze every RM's and team's scorecard of a finished period."""
+        principal = require_roles(*access.SNAPSHOT_ROLES)
+        idempotency.check_request_id(request.request_id)
+        period = parse_period(request.period)
+        now = self.ctx.clock()
+        if period.end > now:
+            raise FailedPrecondition("the period has not ended", reason="PERIOD_NOT_ENDED")
+        method = f"{SERVICE}/SnapshotKpiPeriod"
+        async with self.ctx.db.write() as session:
+            replay = await idempotency.replay(
+                session, method=method, request=request, subject=principal.subject,
+                response_type=kpi_pb2.KpiSnapshot,
+            )
+            if replay is not None:
+                return replay
+            if await self._frozen(session, period.label) is not None:
+                raise AlreadyExists("the period is frozen already", reason="KPI_PERIOD_FROZEN")
+            count = 0
+            for teams in (False, True):
+                subjects = await subjects_with_data(session, period, teams=teams, team_filter="")
+                for subject in subjects:
+                    card = await self._compute(session, subject, period)
+                    home = subject if teams else await team_of(session, subject, period)
+                    card.frozen = True
+                    session.add(
+                        KpiScorecardRow(
+                            period=period.label, subject=subject, scope="team" if teams else "rm",
+                            team=home,
+                            body=card.SerializeToString(deterministic=True),
+                        )
+                    )
+                    count += 1
+            row = KpiSnapshotRow(
+                period=period.label, weights_version=self.ctx.kpi_version, scorecard_count=count,
+                snapshot_by=principal.subject, snapshot_time=now,
+            )
+            session.add(row)
+            response = kpi_pb2.KpiSnapshot(
+                name=f"kpiSnapshots/{period.label}", period=period.label,
+                snapshot_time=timestamp(now), snapshot_by=principal.subject,
+                scorecard_count=count, weights_version=self.ctx.kpi_version,
+            )
+            await idempotency.remember(
+                session, method=method, request=request, subject=principal.subject,
+                response=response,
+            )
+            return response
+

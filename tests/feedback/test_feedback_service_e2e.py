@@ -1,0 +1,103 @@
+"""End to end: a visit recorded as "project delayed" reaches the risk side as a signal.
+
+Feedback runs as a real process; its relay delivers through the outbox over gRPC.
+INTERIM: the receiver is the runtime's real EventSink with a recording handler
+(feedback_signal_probe.py), because the risk service does not consume ExternalSignalRaised
+yet. To switch: start ServiceProcess("crm_risk", ...) on `risk_port` instead of the probe
+and assert through risk's own API that the signal was recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import uuid
+
+import grpc
+import pytest
+from feedback_signal_probe import start_signal_probe
+from google.type import date_pb2
+from process_harness import ServiceProcess
+
+from crm.feedback.v1 import feedback_service_pb2, feedback_service_pb2_grpc, followup_pb2
+from crm_runtime.auth import Role
+from crm_runtime.testing import free_port
+
+pytestmark = pytest.mark.process
+FACILITY = "clients/c77/facilities/f1"
+
+
+def day(year: int, month: int, day_: int) -> date_pb2.Date:
+    return date_pb2.Date(year=year, month=month, day=day_)
+
+
+async def wait_for(predicate, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(0.1)
+
+
+class TestVisitSignalReachesRisk:
+    async def test_project_delayed_visit_arrives_as_external_signal(self, tmp_path, identity):
+        """RecordVisit(PROJECT_DELAYED) on the feedback process: ExternalSignalRaised, once."""
+        risk_port = free_port()
+        probe = await start_signal_probe(tmp_path, risk_port, identity.directory)
+        env = {
+            **identity.env("feedback"),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/feedback.db",
+            "ANSWER_TOKEN_SECRET": base64.b64encode(os.urandom(32)).decode(),
+            "EVENT_SUBSCRIBERS": f"risk=127.0.0.1:{risk_port}",
+            "RELAY_INTERVAL_SECONDS": "0.05",
+        }
+        feedback = ServiceProcess("crm_feedback", env, tmp_path / "feedback.log")
+        feedback.start()
+        try:
+            await feedback.wait_serving("crm.feedback.v1.FeedbackService")
+            async with grpc.aio.insecure_channel(feedback.address) as channel:
+                stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
+                system = identity.metadata("systems/core-banking", Role.SYSTEM)
+                await stub.RecordLoanEvents(
+                    feedback_service_pb2.RecordLoanEventsRequest(events=[followup_pb2.LoanEvent(
+                        event_id=f"disb-{uuid.uuid4().hex}",
+                        kind=followup_pb2.LOAN_EVENT_KIND_DISBURSED, facility=FACILITY,
+                        occur_time={"seconds": 1_767_225_600},  # 2026-01-01
+                        plan=followup_pb2.FollowupPlan(
+                            facility_type=followup_pb2.FACILITY_TYPE_PROJECT_FINANCE,
+                            risk_tier=followup_pb2.RISK_TIER_MEDIUM,
+                            disbursement_date=day(2026, 1, 1), maturity_date=day(2028, 1, 1),
+                            relationship_manager="staff/rm-e2e",
+                        ),
+                    )]),
+                    metadata=system,
+                )
+                visit = await stub.RecordVisit(
+                    feedback_service_pb2.RecordVisitRequest(
+                        parent=FACILITY, request_id=str(uuid.uuid4()),
+                        visit=followup_pb2.Visit(
+                            visit_date=day(2026, 4, 2), kind=followup_pb2.VISIT_KIND_SITE_VISIT,
+                            progress_percent=25,
+                            issue_codes=[followup_pb2.VISIT_ISSUE_PROJECT_DELAYED],
+                            issues=["项目延期：主体结构施工滞后约两个月"],
+                        ),
+                    ),
+                    metadata=identity.metadata("staff/rm-e2e", Role.RELATIONSHIP_MANAGER),
+                )
+
+            async def arrived() -> bool:
+                return bool(await probe.signals())
+
+            await wait_for(arrived)
+            await asyncio.sleep(0.3)  # Any redelivery would show up as a second row.
+            signals = await probe.signals()
+        finally:
+            assert feedback.terminate() == 0
+            await probe.stop()
+        [signal] = signals
+        assert (signal.client, signal.facility, signal.code) == ("clients/c77", FACILITY,
+                                                                 "PROJECT_DELAYED")
+        assert signal.source == visit.name
+        assert signal.source_service == "feedback"
+        assert "项目延期" in signal.evidence
