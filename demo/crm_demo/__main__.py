@@ -11,7 +11,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crm_demo.launcher import ROOT, client_env, new_platform
+from crm_demo import approvals
+from crm_demo.launcher import ROOT, new_platform
 from crm_demo.loader import load_portfolio
 from crm_demo.portfolio import generate_portfolio
 from crm_demo.report import report
@@ -22,15 +23,25 @@ async def _main(args: argparse.Namespace) -> int:
     platform = new_platform(Path(args.dir))
     print(f"Starting services (stores and logs in {args.dir}) ...")
     try:
-        client = platform.start("client", "crm_client", "crm.client.v1.ClientService", client_env())
-        await platform.wait_ready(client)
+        platform.start_all(tuple(args.services.split(",")) if args.services else None)
+        await platform.wait_ready()
+        print("  " + ", ".join(f"{n} at {s.address}" for n, s in platform.services.items()))
+        client = platform.services["client"]
         portfolio = generate_portfolio(n_clients=args.clients, seed=args.seed, as_of=as_of)
         print(f"Loading {len(portfolio)} synthetic corporate clients (seed {args.seed}) ...")
         loaded = await load_portfolio(client.address, platform.identity, portfolio)
-        figures = await report(client.address, platform.identity, portfolio, loaded, as_of=as_of)
+        figures: dict[str, object] = {
+            "client": await report(
+                client.address, platform.identity, portfolio, loaded, as_of=as_of
+            )
+        }
+        if "feedback" in platform.services:
+            figures["approvals"] = await approvals.run(
+                platform.services["feedback"].address, platform.identity
+            )
         (Path(args.dir) / "summary.json").write_text(json.dumps(figures, indent=2) + "\n")
         if args.keep_running:
-            print(f"\nServices keep running (client at {client.address}); Ctrl-C stops them.")
+            print("\nServices keep running; Ctrl-C stops them.")
             await asyncio.Event().wait()
     finally:
         platform.stop()
@@ -44,6 +55,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--dir", default=str(ROOT / "var" / "demo"))
     parser.add_argument("--keep-running", action="store_true")
+    parser.add_argument("--services", default="", help="comma list; default: every service")
     return asyncio.run(_main(parser.parse_args()))
 
 

@@ -99,25 +99,45 @@ def activity_periods(
             later_average = earlier_average  # nothing moved for six months
         start = earlier_average * (rng.uniform(1.0, 1.1) if earlier_count else 1.0)
         turnover = earlier_average * rng.uniform(0.0, 0.3) if earlier_count else 0.0
-        earlier = _Period(earlier_start, earlier_end, earlier_count, start, earlier_average,
-                          later_average, turnover,
-                          _last_txn(rng, earlier_end, earlier_count, (1, 60)))
+        earlier = _Period(
+            earlier_start,
+            earlier_end,
+            earlier_count,
+            start,
+            earlier_average,
+            later_average,
+            turnover,
+            _last_txn(rng, earlier_end, earlier_count, (1, 60)),
+        )
         # Some core systems carry the account's last transaction date forward; it is then
         # more than 90 days old. Others leave it empty for a period without transactions.
         carried = earlier.last_txn if rng.random() < 0.5 else None
-        later = _Period(later_start, as_of, 0, later_average, later_average, later_average,
-                        0.0, carried)
+        later = _Period(
+            later_start, as_of, 0, later_average, later_average, later_average, 0.0, carried
+        )
     else:
         earlier_count = max(1, round(later_count * rng.uniform(*pattern.previous_ratio)))
         middle = (earlier_average + later_average) / 2 * rng.uniform(0.95, 1.05)
-        earlier = _Period(earlier_start, earlier_end, earlier_count,
-                          earlier_average * rng.uniform(0.9, 1.1), earlier_average, middle,
-                          quarter_revenue * rng.uniform(0.3, 0.9),
-                          _last_txn(rng, earlier_end, earlier_count, (0, 20)))
-        later = _Period(later_start, as_of, later_count, middle, later_average,
-                        later_average * rng.uniform(0.9, 1.1),
-                        quarter_revenue * rng.uniform(0.3, 0.9),
-                        _last_txn(rng, as_of, later_count, pattern.last_txn_days))
+        earlier = _Period(
+            earlier_start,
+            earlier_end,
+            earlier_count,
+            earlier_average * rng.uniform(0.9, 1.1),
+            earlier_average,
+            middle,
+            quarter_revenue * rng.uniform(0.3, 0.9),
+            _last_txn(rng, earlier_end, earlier_count, (0, 20)),
+        )
+        later = _Period(
+            later_start,
+            as_of,
+            later_count,
+            middle,
+            later_average,
+            later_average * rng.uniform(0.9, 1.1),
+            quarter_revenue * rng.uniform(0.3, 0.9),
+            _last_txn(rng, as_of, later_count, pattern.last_txn_days),
+        )
 
     loans = rng.randint(*pattern.loans)
     if behaviour != "high_value" and later_average >= _NON_HIGH_VALUE_BALANCE_CAP:

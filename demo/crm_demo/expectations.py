@@ -68,8 +68,10 @@ def client_facts(client: client_pb2.Client) -> ClientFacts:
         size_class=size_class_of(client),
         industry_code=client.industry_code,
         region_code=client.region_code,
-        ownership_type=_enum_name(client_pb2.OwnershipType, client.ownership_type,
-                                  "OWNERSHIP_TYPE_") or "",
+        ownership_type=_enum_name(
+            client_pb2.OwnershipType, client.ownership_type, "OWNERSHIP_TYPE_"
+        )
+        or "",
         founded=founded,
         employees=client.employee_count,
         revenue_wan=wan(client.annual_revenue),

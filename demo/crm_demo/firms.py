@@ -129,4 +129,3 @@ def plan_groups(
         plan = GroupPlan(f"groups/{slug}", brand, weighted_choice(rng, _GROUP_MIX), members)
         plans.update(dict.fromkeys(members, plan))
     return plans
-

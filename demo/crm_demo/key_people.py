@@ -79,14 +79,19 @@ def legal_representative(
     """Return the legal representative (法定代表人), or the operator of a small business."""
     if ownership == STATE_OWNED:
         return factory.person(
-            province=province, age=factory.age(STATE_OWNED_OWNER_AGES), male_share=0.88,
+            province=province,
+            age=factory.age(STATE_OWNED_OWNER_AGES),
+            male_share=0.88,
             income_weights=_STATE_OWNED_MANAGER_INCOME,
             occupation=rng.choice(STATE_OWNED_OCCUPATIONS),
         )
     occupation = {"92": "经营者", "93": "理事长"}.get(prefix2) or rng.choice(OWNER_OCCUPATIONS)
     return factory.person(
-        province=province, age=factory.age(YOUNG_FIRM_OWNER_AGES if young_firm else OWNER_AGES),
-        male_share=0.78, income_weights=_OWNER_INCOME[size_class], occupation=occupation,
+        province=province,
+        age=factory.age(YOUNG_FIRM_OWNER_AGES if young_firm else OWNER_AGES),
+        male_share=0.78,
+        income_weights=_OWNER_INCOME[size_class],
+        occupation=occupation,
     )
 
 
@@ -95,7 +100,9 @@ def new_controller(
 ) -> Person:
     """Return an actual controller who is not the legal representative (a founder, an investor)."""
     return factory.person(
-        province=province, age=factory.age(CONTROLLER_AGES), male_share=0.82,
+        province=province,
+        age=factory.age(CONTROLLER_AGES),
+        male_share=0.82,
         income_weights=_CONTROLLER_INCOME[size_class],
         occupation=rng.choice(CONTROLLER_OCCUPATIONS),
     )
@@ -127,8 +134,11 @@ def key_people(
     if rng.random() < _CFO_SHARE[size_class]:
         income = _LARGE_FIRM_CFO_INCOME if size_class == "large" else _CFO_INCOME
         cfo = factory.person(
-            province=province, age=factory.age(CFO_AGES), male_share=0.45,
-            income_weights=income, occupation=rng.choice(CFO_OCCUPATIONS),
+            province=province,
+            age=factory.age(CFO_AGES),
+            male_share=0.45,
+            income_weights=income,
+            occupation=rng.choice(CFO_OCCUPATIONS),
         )
         people.append((cfo, CFO))
     if rng.random() < _CONTACT_SHARE:
@@ -142,4 +152,3 @@ def key_people(
             guarantor = factory.spouse_of(principal, occupation=rng.choice(GUARANTOR_OCCUPATIONS))
         people.append((guarantor, GUARANTOR))
     return people
-

@@ -142,8 +142,12 @@ class PersonFactory:
         province = partner.id_number[:2] if partner.id_number else ""
         gender = FEMALE if partner.gender == MALE else MALE
         return self.person(
-            province=province, age=age, male_share=0.5, income_weights=(50, 40, 10),
-            occupation=occupation, gender=gender,
+            province=province,
+            age=age,
+            male_share=0.5,
+            income_weights=(50, 40, 10),
+            occupation=occupation,
+            gender=gender,
         )
 
     def completed_years(self, birth: date) -> int:

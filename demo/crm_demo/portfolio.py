@@ -116,14 +116,19 @@ class _Generator:
         parsed = parse_industry(industry.code)
         size_class = weighted_choice(rng, PROJECT_FINANCE_SIZE_MIX if project_finance else SIZE_MIX)
         figures = draw_size_figures(
-            rng, sector=miit_sector_of(industry.code), section=parsed.section,
-            size_class=size_class, project_finance=project_finance,
+            rng,
+            sector=miit_sector_of(industry.code),
+            section=parsed.section,
+            size_class=size_class,
+            project_finance=project_finance,
         )
         behaviour: Behaviour = (
             "project_finance"
             if project_finance
             else draw_behaviour(
-                rng, section=parsed.section, size_class=size_class,
+                rng,
+                section=parsed.section,
+                size_class=size_class,
                 revenue_yuan=figures.revenue_yuan,
             )
         )
@@ -134,7 +139,10 @@ class _Generator:
             else draw_ownership(rng, section=parsed.section, project_finance=project_finance)
         )
         prefix2 = registration_prefix(
-            rng, section=parsed.section, division=parsed.division or "", size_class=size_class,
+            rng,
+            section=parsed.section,
+            division=parsed.division or "",
+            size_class=size_class,
             grouped=group is not None,
         )
         ownership = {"92": PRIVATE, "93": COLLECTIVE}.get(prefix2, ownership)
@@ -142,12 +150,23 @@ class _Generator:
         founded = founding_date(rng, behaviour=behaviour, as_of=self.as_of)
 
         client = self._firm(
-            industry=industry, figures=figures, size_class=size_class, behaviour=behaviour,
-            ownership=ownership, prefix2=prefix2, district=district, founded=founded, group=group,
+            industry=industry,
+            figures=figures,
+            size_class=size_class,
+            behaviour=behaviour,
+            ownership=ownership,
+            prefix2=prefix2,
+            district=district,
+            founded=founded,
+            group=group,
         )
         people = self._people(
-            ownership=ownership, prefix2=prefix2, size_class=size_class,
-            province=district.region_code[:2], founded=founded, group=group,
+            ownership=ownership,
+            prefix2=prefix2,
+            size_class=size_class,
+            province=district.region_code[:2],
+            founded=founded,
+            group=group,
         )
         return PortfolioClient(
             index=index,
@@ -156,7 +175,9 @@ class _Generator:
             ),
             key_persons=tuple(key_person_request(rng, person, role) for person, role in people),
             activity=activity_periods(
-                rng, behaviour=behaviour, revenue_yuan=client.annual_revenue.units,
+                rng,
+                behaviour=behaviour,
+                revenue_yuan=client.annual_revenue.units,
                 as_of=self.as_of,
             ),
             group=client.group,
@@ -167,9 +188,17 @@ class _Generator:
         )
 
     def _firm(
-        self, *, industry: IndustryChoice, figures: SizeFigures, size_class: SizeClassName,
-        behaviour: Behaviour, ownership: client_pb2.OwnershipType, prefix2: str,
-        district: District, founded: date, group: GroupPlan | None,
+        self,
+        *,
+        industry: IndustryChoice,
+        figures: SizeFigures,
+        size_class: SizeClassName,
+        behaviour: Behaviour,
+        ownership: client_pb2.OwnershipType,
+        prefix2: str,
+        district: District,
+        founded: date,
+        group: GroupPlan | None,
     ) -> client_pb2.Client:
         """Return the Client message: identity, classification and figures."""
         rng = self.rng
@@ -180,7 +209,9 @@ class _Generator:
             name = self.identities.cooperative_name(district=district, brand=brand)
         else:
             name = self.identities.company_name(
-                district=district, brand=brand, words=industry.words,
+                district=district,
+                brand=brand,
+                words=industry.words,
                 foreign=ownership == FOREIGN,
                 holding_style=size_class == "large" and ownership in (STATE_OWNED, MIXED),
             )
@@ -210,14 +241,25 @@ class _Generator:
         return client
 
     def _people(
-        self, *, ownership: client_pb2.OwnershipType, prefix2: str, size_class: SizeClassName,
-        province: str, founded: date, group: GroupPlan | None,
+        self,
+        *,
+        ownership: client_pb2.OwnershipType,
+        prefix2: str,
+        size_class: SizeClassName,
+        province: str,
+        founded: date,
+        group: GroupPlan | None,
     ) -> list[tuple[Person, client_pb2.KeyPersonRole]]:
         """Return the client's key people; group members share the group's controller."""
         young_firm = founded > self.as_of - timedelta(days=3 * 365)
         owner = legal_representative(
-            self.people, self.rng, ownership=ownership, prefix2=prefix2, size_class=size_class,
-            province=province, young_firm=young_firm,
+            self.people,
+            self.rng,
+            ownership=ownership,
+            prefix2=prefix2,
+            size_class=size_class,
+            province=province,
+            young_firm=young_firm,
         )
         group_controller = None
         if group is not None and group.ownership != STATE_OWNED:
@@ -228,8 +270,14 @@ class _Generator:
                 )
                 self.group_controllers[group.name] = group_controller
         return key_people(
-            self.people, self.rng, owner=owner, ownership=ownership, prefix2=prefix2,
-            size_class=size_class, province=province, group_controller=group_controller,
+            self.people,
+            self.rng,
+            owner=owner,
+            ownership=ownership,
+            prefix2=prefix2,
+            size_class=size_class,
+            province=province,
+            group_controller=group_controller,
         )
 
 
