@@ -112,7 +112,7 @@ def h2load(
             "-m",
             str(streams),
             "-D",
-            str(seconds),
+            f"{seconds:g}",
             "--warm-up-time=1",
             "-d",
             str(data),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from crm_runtime.config import BaseServiceSettings
 
@@ -25,8 +25,11 @@ class GatewaySettings(BaseServiceSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     database_url: str = "sqlite+aiosqlite:///var/gateway.db"
-    # Name of this gateway instance in its audit chain ids (the pod name in Kubernetes).
-    instance_name: str = "gateway"
+    # Name of this gateway instance in its audit chain ids: INSTANCE_NAME, else POD_NAME (set
+    # by the Kubernetes deployment).
+    instance_name: str = Field(
+        default="gateway", validation_alias=AliasChoices("instance_name", "pod_name")
+    )
 
     # Upstream services, host:port (dns:/// targets work too).
     client_addr: str = "127.0.0.1:50061"

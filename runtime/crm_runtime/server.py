@@ -43,6 +43,9 @@ class ServiceDefinition:
     background: Sequence[BackgroundTask] = ()
     # Called after the server stopped (e.g. the outbox relay's final drain).
     on_stop: Sequence[Callable[[], Awaitable[None]]] = ()
+    # Server interceptors; None means the standard ServerInterceptor. A service that does its
+    # own admission, tracing and error mapping per call (the gateway) passes its own, or ().
+    interceptors: Sequence[grpc.aio.ServerInterceptor] | None = None
 
 
 @dataclass
@@ -122,7 +125,11 @@ async def start_service(definition: ServiceDefinition) -> RunningService:
     """Build, bind and start the server and its background tasks."""
     settings = definition.settings
     configure_telemetry(definition.name)
-    interceptors = [ServerInterceptor(domain=definition.name, verifier=build_verifier(settings))]
+    interceptors = (
+        [ServerInterceptor(domain=definition.name, verifier=build_verifier(settings))]
+        if definition.interceptors is None
+        else list(definition.interceptors)
+    )
     server = grpc.aio.server(
         interceptors=interceptors,
         maximum_concurrent_rpcs=settings.max_concurrent_rpcs,

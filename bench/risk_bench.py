@@ -1,0 +1,227 @@
+"""Monitoring stream throughput and receipt-to-warning latency of the risk service.
+
+The service runs pinned to CPU 0 (`bench.tools.start_pinned`) on a fresh SQLite store with
+every monitoring rule on; the load generator runs on CPU 1. Each repetition starts a fresh
+service, registers the synthetic portfolio (ClientCreated events through the inbox, monitoring
+profiles and facilities through the API), then streams the labelled synthetic transactions in
+batches over one MonitorTransactions call as fast as the service acknowledges them.
+
+Latency is measured inside the service: each acknowledgement carries `receipt_to_commit_ms`,
+the time from reading the batch off the stream to committing it with its warnings (the same
+value feeds the `crm.risk.monitoring.batch_latency` histogram). The client-side send-to-ack
+time is reported too; it adds the wait behind earlier batches. The anchor is the pure engine
+(`crm_risk.monitoring.perf`) on the same data, also pinned to CPU 0, in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench.tools import LOAD_CPU, ROOT, percentile, start_pinned, wait_ready
+from crm.events.v1 import event_pb2_grpc
+from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
+from crm_risk.evaluate_service import register
+from crm_risk.monitor.convert import transaction_message
+from crm_risk.monitoring.synthetic import SyntheticData, generate_stream
+from crm_runtime.auth import Role
+from crm_runtime.testing import IdentityKit, free_port, pii_env
+
+STREAM_PATH = "/crm.risk.v1.RiskService/MonitorTransactions"
+GOAL_RATE = 10_000
+GOAL_P99_MS = 35.0
+
+
+def _batches(
+    data: SyntheticData, names: dict[str, str], size: int
+) -> list[tuple[str, bytes]]:
+    """Return the stream's request messages, serialized ahead (the client then only sends)."""
+    messages = [
+        transaction_message(t, facility=names[t.facility_id] if t.facility_id else "")
+        for t in data.transactions
+    ]
+    return [
+        (str(n), risk_service_pb2.MonitorTransactionsRequest(
+            batch_id=str(n), transactions=messages[start:start + size]
+        ).SerializeToString())
+        for n, start in enumerate(range(0, len(messages), size))
+    ]
+
+
+async def _stream(
+    address: str, batches: list[tuple[str, bytes]], metadata: Any, *, batch_size: int,
+    rate: float | None = None,
+) -> dict[str, Any]:
+    """Send every batch on one stream (as fast as possible, or paced at `rate` transactions
+    per second); return throughput and latency figures."""
+    sent: dict[str, float] = {}
+    async with grpc.aio.insecure_channel(address) as channel:
+        call = channel.stream_stream(
+            STREAM_PATH,
+            request_serializer=None,
+            response_deserializer=risk_service_pb2.MonitorTransactionsResponse.FromString,
+        )
+
+        started = time.perf_counter()
+
+        async def requests() -> AsyncIterator[bytes]:
+            for number, (batch_id, body) in enumerate(batches):
+                if rate is not None:
+                    due = started + number * batch_size / rate
+                    await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                sent[batch_id] = time.perf_counter()
+                yield body
+
+        server_ms: list[float] = []
+        client_ms: list[float] = []
+        accepted = alerts = 0
+        async for ack in call(requests(), metadata=metadata):
+            client_ms.append((time.perf_counter() - sent[ack.batch_id]) * 1000)
+            server_ms.append(ack.receipt_to_commit_ms)
+            accepted += ack.accepted
+            alerts += ack.alerts
+        seconds = time.perf_counter() - started
+    return {
+        "transactions": accepted,
+        "batches": len(batches),
+        "alerts": alerts,
+        "seconds": round(seconds, 3),
+        "rate_per_s": round(accepted / seconds, 1),
+        "server_p50_ms": round(percentile(server_ms, 50), 2),
+        "server_p99_ms": round(percentile(server_ms, 99), 2),
+        "client_p50_ms": round(percentile(client_ms, 50), 2),
+        "client_p99_ms": round(percentile(client_ms, 99), 2),
+    }
+
+
+def _engine_anchor(clients: int, seed: int, tmp: Path) -> float:
+    """Return the pure engine's transactions per CPU second on CPU 0 (same data)."""
+    log = tmp / "engine.log"
+    proc = start_pinned(
+        ["-m", "crm_risk.monitoring.perf", "--clients", str(clients), "--seed", str(seed),
+         "--repeats", "3"], {}, log,
+    )
+    proc.wait(600)
+    match = re.search(r"median: ([\d,]+) tx/s wall", log.read_text())
+    return float(match.group(1).replace(",", "")) if match else 0.0
+
+
+async def _one_run(
+    data: SyntheticData, batch_size: int, tmp: Path, run: int
+) -> dict[str, Any]:
+    kit = IdentityKit.create(tmp / f"identity-{run}")
+    port = free_port()
+    env = {
+        **pii_env(),
+        **kit.env("risk"),
+        "GRPC_PORT": str(port),
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/risk-{run}.db",
+        "MONITORING_MAX_BATCH": str(max(batch_size, 2000)),
+        "LOG_LEVEL": "warning",
+    }
+    service = start_pinned(["-m", "crm_risk"], env, tmp / f"risk-{run}.log")
+    try:
+        address = f"127.0.0.1:{port}"
+        await wait_ready(address, "crm.risk.v1.RiskService")
+        system = kit.metadata("systems/core-banking", Role.SYSTEM)
+        async with grpc.aio.insecure_channel(address) as channel:
+            names = await register(
+                risk_service_pb2_grpc.RiskServiceStub(channel),
+                event_pb2_grpc.EventSinkServiceStub(channel), data, system=system,
+                client_relay=kit.metadata("systems/client-relay", Role.SYSTEM, kid="client"),
+            )
+        batches = _batches(data, names, batch_size)
+        # The first half of the days at full speed (capacity), the rest paced at the goal
+        # rate (latency at the goal load); both continue the same clients' windows.
+        half = len(batches) // 2
+        flood = await _stream(address, batches[:half], system, batch_size=batch_size)
+        paced = await _stream(address, batches[half:], system, batch_size=batch_size,
+                              rate=GOAL_RATE)
+        return {"flood": flood, "paced": paced}
+    finally:
+        service.terminate()
+        service.wait(60)
+
+
+async def run(
+    *, reps: int = 3, clients: int = 400, seed: int = 7, batch_size: int = 250
+) -> dict[str, Any]:
+    """Run the benchmark and return its results."""
+    os.sched_setaffinity(0, {LOAD_CPU})
+    tmp = Path(tempfile.mkdtemp(prefix="crm-risk-bench-"))
+    data = generate_stream(n_clients=clients, seed=seed)
+    runs = []
+    anchors = []
+    for n in range(reps):  # interleaved: service run, then the engine anchor, per repetition
+        runs.append(await _one_run(data, batch_size, tmp, n))
+        anchors.append(_engine_anchor(clients, seed, tmp))
+    floods = sorted((r["flood"] for r in runs), key=lambda r: r["rate_per_s"])
+    paced = sorted((r["paced"] for r in runs), key=lambda r: r["server_p99_ms"])
+    flood, pace = floods[len(floods) // 2], paced[len(paced) // 2]
+    anchor = statistics.median(anchors)
+    return {
+        "flood": flood,
+        "paced": pace,
+        "runs_flood_per_s": [r["flood"]["rate_per_s"] for r in runs],
+        "runs_paced_server_p99_ms": [r["paced"]["server_p99_ms"] for r in runs],
+        "spread": round(statistics.pstdev(r["flood"]["rate_per_s"] for r in runs), 1),
+        "median_of": reps,
+        "batch_size": batch_size,
+        "clients": clients,
+        "engine_anchor_per_s": anchor,
+        "engine_anchor_runs": anchors,
+        "service_to_engine_ratio": round(flood["rate_per_s"] / anchor, 3) if anchor else None,
+        "goal": {"rate_per_s": GOAL_RATE, "p99_ms": GOAL_P99_MS,
+                 "met": flood["rate_per_s"] >= GOAL_RATE
+                 and pace["rate_per_s"] >= 0.95 * GOAL_RATE
+                 and pace["server_p99_ms"] < GOAL_P99_MS},
+    }
+
+
+def write_results(results: dict[str, Any]) -> Path:
+    """Write results as JSON and a short Markdown table."""
+    folder = ROOT / "bench" / "results"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "risk.json").write_text(json.dumps(results, indent=2) + "\n")
+    f, p = results["flood"], results["paced"]
+    lines = [
+        "| measure | value |",
+        "|---|---|",
+        f"| capacity, full speed: transactions/s (median of {results['median_of']}) | "
+        f"{f['rate_per_s']} |",
+        f"| capacity runs | {results['runs_flood_per_s']} |",
+        f"| full speed: server receipt→commit p50 / p99 ms | {f['server_p50_ms']} / "
+        f"{f['server_p99_ms']} |",
+        f"| paced at {GOAL_RATE}/s: achieved transactions/s | {p['rate_per_s']} |",
+        f"| paced: server receipt→commit p50 / p99 ms | {p['server_p50_ms']} / "
+        f"{p['server_p99_ms']} |",
+        f"| paced: client send→ack p50 / p99 ms | {p['client_p50_ms']} / {p['client_p99_ms']} |",
+        f"| paced runs, server p99 ms | {results['runs_paced_server_p99_ms']} |",
+        f"| batch size / alerts (full speed + paced) | {results['batch_size']} / "
+        f"{f['alerts']} + {p['alerts']} |",
+        f"| pure engine anchor tx/s (CPU 0) | {results['engine_anchor_per_s']} |",
+        f"| service / engine | {results['service_to_engine_ratio']} |",
+        f"| goal ≥ {GOAL_RATE} tx/s with p99 < {GOAL_P99_MS} ms | "
+        f"{'met' if results['goal']['met'] else 'not met'} |",
+    ]
+    path = folder / "risk.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    import sys
+
+    size = int(sys.argv[1]) if len(sys.argv) > 1 else 250
+    outcome = asyncio.run(run(batch_size=size))
+    print(write_results(outcome).read_text())

@@ -1,0 +1,236 @@
+"""Admission of one external call: authenticate, authorise, limit, mint the internal identity.
+
+Both faces of the gateway (gRPC and HTTP/JSON) go through the same Gate, so the rules, limits
+and audit are the same whichever way a caller comes in.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from google.protobuf import message
+from google.rpc import code_pb2
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from crm_gateway.access import AccessRules, Unimplemented
+from crm_gateway.apikeys import ApiKeyStore
+from crm_gateway.audit import AuditEntry, AuditLog
+from crm_gateway.descriptors import MethodInfo
+from crm_gateway.jwks import JwtVerifier
+from crm_gateway.limits import InFlight, TokenBuckets
+from crm_runtime.auth import Principal, TokenSigner
+from crm_runtime.errors import DomainError, ResourceExhausted, Unauthenticated, Unavailable
+
+ANONYMOUS = "anonymous"
+_MINTED_CACHE_SIZE = 10_000
+
+
+class IdentityMinter:
+    """Mints the internal identity (x-crm-identity) and reuses it for half its lifetime.
+
+    Signing costs tens of microseconds; a caller's identity only changes when its roles or
+    teams do, so one token serves many calls while it has plenty of life left.
+    """
+
+    def __init__(
+        self,
+        signer: TokenSigner,
+        *,
+        ttl_seconds: int = 300,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._signer = signer
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._cache: dict[tuple[str, frozenset[str], frozenset[str]], tuple[str, float]] = {}
+
+    def token_for(self, principal: Principal) -> str:
+        """Return a valid internal token for `principal`."""
+        key = (principal.subject, frozenset(map(str, principal.roles)), principal.teams)
+        now = self._clock()
+        cached = self._cache.get(key)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        token = self._signer.mint(
+            principal.subject,
+            principal.roles,
+            teams=principal.teams,
+            ttl_seconds=self._ttl,
+            now=now,
+        )
+        if len(self._cache) >= _MINTED_CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = (token, now + self._ttl / 2)
+        return token
+
+
+class Gate:
+    """The checks every external call passes before it is forwarded."""
+
+    def __init__(
+        self,
+        *,
+        rules: AccessRules,
+        jwt: JwtVerifier | None,
+        api_keys: ApiKeyStore | None,
+        rates: TokenBuckets,
+        auth_failures: TokenBuckets,
+        in_flight: InFlight,
+        minter: IdentityMinter,
+        audit: AuditLog,
+    ) -> None:
+        self.rules = rules
+        self._jwt = jwt
+        self._api_keys = api_keys
+        self.rates = rates
+        self._auth_failures = auth_failures
+        self.in_flight = in_flight
+        self._minter = minter
+        self.audit = audit
+
+    def authenticate(self, authorization: str, api_key: str, origin: str) -> Principal:
+        """Return the caller behind a bearer token or API key, or raise UNAUTHENTICATED.
+
+        Failed attempts are counted per origin; past the limit the origin is refused with
+        RESOURCE_EXHAUSTED before any credential is checked (brute force).
+        """
+        wait = self._auth_failures.wait_needed(origin)
+        if wait > 0:
+            raise ResourceExhausted(
+                "too many failed authentications from this origin",
+                reason="AUTHENTICATION_ATTEMPTS_EXHAUSTED",
+                retry_after_seconds=wait,
+            )
+        if not authorization and not api_key:
+            raise Unauthenticated("credentials are missing", reason="CREDENTIALS_MISSING")
+        try:
+            return self._verify(authorization, api_key)
+        except Unauthenticated:
+            self._auth_failures.take(origin)
+            raise
+
+    def _verify(self, authorization: str, api_key: str) -> Principal:
+        if authorization:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or self._jwt is None or not token.strip():
+                raise Unauthenticated("unsupported authorization", reason="CREDENTIALS_INVALID")
+            return self._jwt.verify(token.strip())
+        if self._api_keys is None:
+            raise Unauthenticated("API keys are not accepted", reason="CREDENTIALS_INVALID")
+        return self._api_keys.verify(api_key)
+
+    def admit(self, method: str, principal: Principal) -> str:
+        """Check role, rate and in-flight limits; return the identity token to forward.
+
+        A successful admit holds an in-flight slot: call `release` when the call ends.
+        """
+        self.rules.check(method, principal)
+        wait = self.rates.take(principal.subject)
+        if wait > 0:
+            raise ResourceExhausted(
+                "rate limit exceeded", reason="RATE_LIMITED", retry_after_seconds=wait
+            )
+        if self.audit.full:
+            raise Unavailable("audit log backlog is full", reason="AUDIT_BACKLOG_FULL")
+        if not self.in_flight.acquire(principal.subject):
+            raise ResourceExhausted(
+                "too many calls in flight",
+                reason="TOO_MANY_IN_FLIGHT",
+                retry_after_seconds=0.1,
+            )
+        return self._minter.token_for(principal)
+
+    def release(self, principal: Principal) -> None:
+        """Free the in-flight slot taken by `admit`."""
+        self.in_flight.release(principal.subject)
+
+
+class CallScope:
+    """One external call from arrival to audit record, on either face of the gateway."""
+
+    __slots__ = (
+        "_perf",
+        "admitted",
+        "gate",
+        "info",
+        "method",
+        "origin",
+        "outcome",
+        "payload",
+        "principal",
+        "request_id",
+        "resource",
+        "span",
+        "started",
+        "transport",
+    )
+
+    def __init__(
+        self,
+        gate: Gate,
+        method: str,
+        info: MethodInfo | None,
+        *,
+        transport: str,
+        origin: str,
+        request_id: str,
+    ) -> None:
+        self.gate = gate
+        self.method = method
+        self.info = info
+        self.transport = transport
+        self.origin = origin
+        self.request_id = request_id
+        self.started = time.time()
+        self._perf = time.perf_counter()
+        self.principal: Principal | None = None
+        self.admitted = False
+        self.outcome = "UNKNOWN"
+        # The unary request, decoded by the audit writer off the hot path for its resource.
+        self.payload: bytes | message.Message | None = None
+        self.resource = ""
+        # A server span the scope owns and ends (gRPC face); None: use the current span.
+        self.span: trace.Span | None = None
+
+    def admit(self, authorization: str, api_key: str) -> str:
+        """Authenticate and admit the caller; return the identity token to forward."""
+        if not self.gate.rules.exposed(self.method):
+            raise Unimplemented(f"method {self.method} is not available")
+        self.principal = self.gate.authenticate(authorization, api_key, self.origin)
+        token = self.gate.admit(self.method, self.principal)
+        self.admitted = True
+        return token
+
+    def failed(self, error: DomainError) -> None:
+        """Note a refusal or error raised by the gateway itself."""
+        self.outcome = code_pb2.Code.Name(error.code)
+
+    def finish(self) -> None:
+        """Release the caller's slot and queue the audit record."""
+        principal = self.principal
+        if self.admitted and principal is not None:
+            self.gate.release(principal)
+        span = self.span
+        if span is not None:
+            if self.outcome != "OK":
+                span.set_status(Status(StatusCode.ERROR, self.outcome))
+            span.end()
+        context = (span or trace.get_current_span()).get_span_context()
+        self.gate.audit.record(
+            AuditEntry(
+                principal=principal.subject if principal is not None else ANONYMOUS,
+                method=self.method,
+                outcome=self.outcome,
+                transport=self.transport,
+                request_id=self.request_id,
+                origin=self.origin,
+                call_time=self.started,
+                duration_micros=int((time.perf_counter() - self._perf) * 1e6),
+                info=self.info,
+                payload=self.payload,
+                resource=self.resource,
+                trace_id=format(context.trace_id, "032x") if context.is_valid else "",
+            )
+        )

@@ -1,0 +1,181 @@
+"""The HTTP/JSON face (Starlette): REST routes from the protos, transcoded to the same upstreams.
+
+Each request passes the same Gate as a gRPC call; errors come back as google.rpc.Status JSON
+with the HTTP status google.rpc.Code maps them to. GET /openapi.json serves the document.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import grpc
+from google.protobuf import message
+from google.rpc import code_pb2, status_pb2
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route as StarletteRoute
+
+from crm_gateway.errors import (
+    error_reason,
+    http_status,
+    retry_after_seconds,
+    status_json,
+    status_of_domain_error,
+    status_of_rpc_error,
+)
+from crm_gateway.gate import CallScope, Gate
+from crm_gateway.routing import Routes
+from crm_gateway.transcode import HttpRouter, build_request, response_json
+from crm_runtime import requestctx
+from crm_runtime.auth import IDENTITY_METADATA_KEY
+from crm_runtime.errors import (
+    DomainError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    internal_status,
+)
+from crm_runtime.logging import get_logger
+
+log = get_logger("http")
+_tracer = trace.get_tracer("crm_gateway.http")
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_VERBS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+class HttpFace:
+    """Builds the Starlette application of the gateway."""
+
+    def __init__(
+        self,
+        gate: Gate,
+        routes: Routes,
+        router: HttpRouter,
+        openapi: dict[str, Any],
+        *,
+        default_deadline: float,
+        max_body_bytes: int,
+    ) -> None:
+        self._gate = gate
+        self._routes = routes
+        self._router = router
+        self._openapi = openapi
+        self._deadline = default_deadline
+        self._max_body = max_body_bytes
+
+    def app(self) -> Starlette:
+        """Return the ASGI application."""
+        return Starlette(
+            routes=[
+                StarletteRoute("/openapi.json", self._openapi_document, methods=["GET"]),
+                StarletteRoute("/{path:path}", self._dispatch, methods=_VERBS),
+            ]
+        )
+
+    async def _openapi_document(self, _: Request) -> Response:
+        return JSONResponse(self._openapi)
+
+    async def _dispatch(self, request: Request) -> Response:
+        supplied = request.headers.get("x-request-id", "")
+        request_id = supplied if _REQUEST_ID_RE.match(supplied) else requestctx.new_request_id()
+        requestctx.bind(request_id, self._deadline)
+        raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        path = raw_path.decode("latin-1").partition("?")[0]
+        found = self._router.match(request.method, path)
+        method = found[0].info.path if found else f"HTTP {request.method}"
+        scope = CallScope(
+            self._gate,
+            method,
+            found[0].info if found else None,
+            transport="http",
+            origin=request.client.host if request.client else "",
+            request_id=request_id,
+        )
+        with _tracer.start_as_current_span(
+            method, context=propagate.extract(dict(request.headers)), kind=SpanKind.SERVER
+        ):
+            try:
+                if found is None:
+                    scope.resource = path[:256]
+                    raise NotFound("no API route matches this path", reason="ROUTE_NOT_FOUND")
+                return await self._forward(request, scope, *found)
+            except DomainError as error:
+                scope.failed(error)
+                return self._error(status_of_domain_error(error), request_id)
+            except grpc.aio.AioRpcError as error:
+                scope.outcome = error.code().name
+                return self._error(status_of_rpc_error(error), request_id)
+            except Exception as exc:
+                log.error("unhandled exception", rpc_method=method, exc_info=exc)
+                scope.outcome = "INTERNAL"
+                return self._error(internal_status(domain="gateway"), request_id)
+            finally:
+                scope.finish()
+
+    async def _forward(
+        self, request: Request, scope: CallScope, route: Any, variables: dict[str, str]
+    ) -> Response:
+        scope.resource = next(iter(variables.values()), "")[:256]
+        token = scope.admit(
+            request.headers.get("authorization", ""), request.headers.get("x-api-key", "")
+        )
+        body = await self._read_json(request) if route.binding.body else None
+        call: message.Message = build_request(
+            route, variables, body, request.query_params.multi_items()
+        )
+        scope.payload = call
+        resolved = self._routes.resolve(route.info.path)
+        if resolved is None:
+            raise NotFound("no service serves this route", reason="ROUTE_NOT_FOUND")
+        metadata = [
+            (IDENTITY_METADATA_KEY, token),
+            (requestctx.REQUEST_ID_METADATA_KEY, scope.request_id),
+        ]
+        language = request.headers.get("accept-language")
+        if language:
+            metadata.append(("accept-language", language))
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        metadata.extend(carrier.items())
+        raw = await resolved.target.unary(call.SerializeToString(), self._deadline, metadata)
+        reply = route.info.response_class().FromString(raw)
+        scope.outcome = "OK"
+        return JSONResponse(response_json(route, reply), headers={"x-request-id": scope.request_id})
+
+    async def _read_json(self, request: Request) -> Any:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body:
+            raise _too_large()
+        data = bytearray()
+        async for chunk in request.stream():
+            data += chunk
+            if len(data) > self._max_body:
+                raise _too_large()
+        if not data:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise InvalidArgument.of("body", "is not valid JSON", reason="MALFORMED_JSON") from exc
+
+    @staticmethod
+    def _error(status: status_pb2.Status, request_id: str) -> Response:
+        headers = {"x-request-id": request_id}
+        retry = retry_after_seconds(status)
+        if retry is not None:
+            headers["retry-after"] = str(retry)
+        code = http_status(status.code)
+        if status.code == code_pb2.UNAUTHENTICATED:
+            headers["www-authenticate"] = "Bearer"
+        if error_reason(status) == "MESSAGE_TOO_LARGE":
+            code = 413
+        return JSONResponse(status_json(status), status_code=code, headers=headers)
+
+
+def _too_large() -> ResourceExhausted:
+    return ResourceExhausted("request body is too large", reason="MESSAGE_TOO_LARGE")
