@@ -10,7 +10,10 @@ from typing import Any, TextIO
 import structlog
 from opentelemetry import trace
 
-from crm_runtime.pii import scrub_value
+from crm_runtime.pii import LONG_DIGIT_RUN, SECRET_KEYS, scrub_value
+
+# Values that are never personal data in themselves (an int may be a mobile: not here).
+_PLAIN = frozenset({float, bool, type(None)})
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -35,7 +38,13 @@ def mask_personal_data(
     _: Any, __: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """Mask ID numbers, mobile numbers and secrets in every field before rendering."""
-    for key, value in list(event_dict.items()):
+    for key, value in event_dict.items():
+        # Fast path for the common case: a plain scalar that cannot hold an ID or a mobile
+        # (no run of 11 digits) under a key that is not secret. Everything else is scrubbed.
+        kind = type(value)
+        plain = (kind is str and LONG_DIGIT_RUN.search(value) is None) or kind in _PLAIN
+        if plain and key not in SECRET_KEYS and key.lower() not in SECRET_KEYS:
+            continue
         event_dict[key] = scrub_value(key, value)
     return event_dict
 

@@ -12,7 +12,7 @@ ID_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}\d{3})([0-9Xx])(?![0-9A
 MOBILE_RE = re.compile(r"(?<!\d)((?:\+|00)?86)?(1[3-9]\d{9})(?!\d)")
 
 # Cheap pre-check: only text with a run of 11+ digits can hold an ID or mobile number.
-_LONG_DIGIT_RUN = re.compile(r"\d{11}")
+LONG_DIGIT_RUN = re.compile(r"\d{11}")
 
 # Keys whose values are never logged, whatever they look like.
 SECRET_KEYS = frozenset(
@@ -82,11 +82,11 @@ def _scrub_scalar(value: object) -> object:
     if value is None or isinstance(value, bool | float):
         return value
     if isinstance(value, str):
-        return scrub_text(value) if _LONG_DIGIT_RUN.search(value) else value
+        return scrub_text(value) if LONG_DIGIT_RUN.search(value) else value
     # An int stays a number unless it is a mobile. Any other object (a protobuf message, a set)
     # would be printed through repr() by the JSON renderer, past this masking: mask it as text.
     text = str(value)
-    masked = scrub_text(text) if _LONG_DIGIT_RUN.search(text) else text
+    masked = scrub_text(text) if LONG_DIGIT_RUN.search(text) else text
     if isinstance(value, int):
         return value if masked == text else masked
     return masked
