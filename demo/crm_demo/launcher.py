@@ -20,6 +20,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from crm_demo.sso import DemoSso
 from crm_runtime.testing import IdentityKit, free_port, pii_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +75,7 @@ class Service:
     port: int
     proc: subprocess.Popen[bytes]
     log: Path
+    http_port: int = 0
 
     @property
     def address(self) -> str:
@@ -87,6 +89,7 @@ class Platform:
 
     folder: Path
     identity: IdentityKit
+    sso: DemoSso
     services: dict[str, Service] = field(default_factory=dict)
 
     def start_all(self, only: tuple[str, ...] | None = None) -> None:
@@ -109,9 +112,13 @@ class Platform:
                 "EVENT_SUBSCRIBERS": subscribers,
                 "RELAY_INTERVAL_SECONDS": "0.1",
             }
-            self._start(spec, ports[spec.name], env)
+            http_port = 0
+            if spec.name == "gateway":
+                http_port = free_port()
+                env.update(self.sso.gateway_env(), HTTP_PORT=str(http_port))
+            self._start(spec, ports[spec.name], env, http_port)
 
-    def _start(self, spec: Spec, port: int, env: dict[str, str]) -> None:
+    def _start(self, spec: Spec, port: int, env: dict[str, str], http_port: int) -> None:
         log = self.folder / f"{spec.name}.log"
         full_env = {
             **os.environ,
@@ -129,7 +136,7 @@ class Platform:
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
             )
-        self.services[spec.name] = Service(spec, port, proc, log)
+        self.services[spec.name] = Service(spec, port, proc, log, http_port)
 
     async def wait_ready(self, timeout: float = 90.0) -> None:  # noqa: ASYNC109
         """Wait until every started service's health check answers SERVING."""
@@ -174,4 +181,4 @@ def new_platform(folder: Path) -> Platform:
         for path in folder.glob("*.db*"):
             path.unlink()
     folder.mkdir(parents=True, exist_ok=True)
-    return Platform(folder, IdentityKit.create(folder / "identity"))
+    return Platform(folder, IdentityKit.create(folder / "identity"), DemoSso(folder))
