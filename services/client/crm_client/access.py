@@ -20,6 +20,10 @@ CREATE_ROLES = (Role.RELATIONSHIP_MANAGER, Role.TEAM_LEAD, Role.OPS, Role.SYSTEM
 UPDATE_ROLES = (Role.RELATIONSHIP_MANAGER, Role.TEAM_LEAD, Role.OPS, Role.SYSTEM)
 ASSIGN_ROLES = (Role.TEAM_LEAD, Role.OPS, Role.SYSTEM)
 UNMASK_ROLES = (Role.RISK_OFFICER, Role.CREDIT_APPROVER, Role.AUDITOR)
+# A system (the notification service) may see one field for one stated purpose: the mobile
+# number, to deliver an SMS. Every such read is audited like any other unmasking.
+DELIVERY_UNMASK_REASON = "notification delivery"
+DELIVERY_UNMASK_FIELDS = ("mobile_number",)
 SEGMENT_ADMIN_ROLES = (Role.OPS, Role.SYSTEM)
 ACTIVITY_ROLES = (Role.SYSTEM,)
 
@@ -63,3 +67,8 @@ def visible_clause(principal: Principal) -> ColumnElement[bool] | None:
     if principal.teams:
         conditions.append(col(ClientRow.team).in_(sorted(principal.teams)))
     return or_(*conditions)
+
+
+def unmasks_for_delivery(principal: Principal, reason: str) -> bool:
+    """Return True for a system asking for a mobile number to deliver a notification."""
+    return principal.has(Role.SYSTEM) and reason.strip() == DELIVERY_UNMASK_REASON

@@ -87,23 +87,25 @@ class PeopleRpc:
         principal = current_principal()
         parse_name(request.name, KEY_PERSON_NAME_RE, "name")
         parent, _, person_id = request.name.rpartition("/keyPersons/")
-        if request.unmask:
-            if not request.access_reason.strip():
-                raise InvalidArgument.of("access_reason", "is required to unmask personal data")
-            if not principal.has(*access.UNMASK_ROLES):
-                async with self.ctx.db.write() as session:
-                    record_personal_data_access(
-                        session,
-                        principal=principal,
-                        action="unmask",
-                        resource=request.name,
-                        fields=PERSONAL_FIELDS,
-                        reason=request.access_reason,
-                        outcome="denied",
-                    )
-                raise PermissionDenied(
-                    "the caller's role may not see personal data", reason="PERSONAL_DATA_DENIED"
+        if request.unmask and not request.access_reason.strip():
+            raise InvalidArgument.of("access_reason", "is required to unmask personal data")
+        delivery_only = request.unmask and access.unmasks_for_delivery(
+            principal, request.access_reason
+        )
+        if request.unmask and not delivery_only and not principal.has(*access.UNMASK_ROLES):
+            async with self.ctx.db.write() as session:
+                record_personal_data_access(
+                    session,
+                    principal=principal,
+                    action="unmask",
+                    resource=request.name,
+                    fields=PERSONAL_FIELDS,
+                    reason=request.access_reason,
+                    outcome="denied",
                 )
+            raise PermissionDenied(
+                "the caller's role may not see personal data", reason="PERSONAL_DATA_DENIED"
+            )
         sessions = self.ctx.db.write() if request.unmask else self.ctx.db.read()
         async with sessions as session:
             client = await load_client(session, parent, principal)
@@ -129,9 +131,14 @@ class PeopleRpc:
                 principal=principal,
                 action="unmask",
                 resource=request.name,
-                fields=PERSONAL_FIELDS,
+                fields=list(access.DELIVERY_UNMASK_FIELDS) if delivery_only else PERSONAL_FIELDS,
                 reason=request.access_reason,
             )
+            if delivery_only:
+                # Everything stays masked except the one field delivery needs.
+                person = key_person_message(row, client.id)
+                person.mobile_number = self._decrypt(row).get("mobile_number", "")
+                return person
             return key_person_message(row, client.id, plain=self._decrypt(row))
 
     def _decrypt(self, row: KeyPersonRow) -> dict[str, str]:

@@ -1,0 +1,196 @@
+"""Warning alerts: raising them to the RM (and risk officers), escalating, acknowledging.
+
+The ladder comes from domain.escalation: a step falls due a fixed time after the warning was
+raised unless the alert was acknowledged first. Each alert row keeps `next_step_time`, so the
+escalator reads only alerts with a step due, and every fired step is recorded as a row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from crm.notify.v1 import notify_pb2
+from crm_notify.context import NotifyContext
+from crm_notify.dispatch import Target, dispatch
+from crm_notify.domain.escalation import CURRENT_POLICY_VERSION, Step, due_steps, escalation_steps
+from crm_notify.mapping import as_utc, timestamp
+from crm_notify.models import AlertEscalationRow, AlertRow, ClientDirectoryRow
+from crm_notify.templates_store import load_template
+
+URGENT_LEVELS = frozenset({"orange", "red"})
+
+
+def next_step_time(alert: AlertRow, done: set[int]) -> datetime | None:
+    """Return when the alert's next unfired step falls due, or None."""
+    steps = escalation_steps(
+        level=alert.level, raised_at=as_utc(alert.raise_time), policy_version=alert.policy_version
+    )
+    pending = [s.at for s in steps if s.step_no not in done]
+    return min(pending) if pending else None
+
+
+def local_time_text(ctx: NotifyContext, value: datetime | None) -> str:
+    """Return a time as 'YYYY-MM-DD HH:MM' in the bank's zone (for message text)."""
+    if value is None:
+        return "-"
+    return (
+        as_utc(value)
+        .astimezone(ZoneInfo(ctx.settings.default_time_zone))
+        .strftime("%Y-%m-%d %H:%M")
+    )
+
+
+async def client_entry(session: AsyncSession, client: str) -> ClientDirectoryRow | None:
+    """Return what notify knows about a client."""
+    return await session.get(ClientDirectoryRow, client)
+
+
+def targets_for_role(ctx: NotifyContext, role: str, team: str) -> list[str]:
+    """Return the staff who fill `role` for a team (team lead) or bank-wide (risk officer)."""
+    if role == "team_lead":
+        lead = ctx.settings.team_lead_map().get(team) or ctx.settings.default_team_lead
+        return [lead] if lead else []
+    if role == "risk_officer":
+        return ctx.settings.risk_officer_list()
+    return []
+
+
+async def alert_steps(session: AsyncSession, alert_seq: int) -> list[AlertEscalationRow]:
+    """Return the fired steps of an alert, in order."""
+    rows = await session.execute(
+        select(AlertEscalationRow)
+        .where(col(AlertEscalationRow.alert_seq) == alert_seq)
+        .order_by(col(AlertEscalationRow.step_number))
+    )
+    return list(rows.scalars())
+
+
+def alert_message(row: AlertRow, steps: list[AlertEscalationRow]) -> notify_pb2.Alert:
+    """Return the Alert for a row and its fired steps."""
+    alert = notify_pb2.Alert(
+        name=f"alerts/{row.id}",
+        warning=row.warning,
+        client=row.client,
+        level=row.level,
+        rule=row.rule,
+        summary=row.summary,
+        owner=row.owner,
+        raise_time=timestamp(row.raise_time),
+        sla_due_time=timestamp(row.sla_due_time),
+        state=notify_pb2.ALERT_STATE_OPEN
+        if row.state == "open"
+        else notify_pb2.ALERT_STATE_ACKNOWLEDGED,
+        acknowledge_time=timestamp(row.acknowledge_time),
+        acknowledged_by=row.acknowledged_by,
+        escalation_policy=row.policy_version,
+    )
+    for step in steps:
+        alert.escalations.add(
+            step_number=step.step_number,
+            target_role=step.target_role,
+            recipients=[r for r in step.recipients.split(",") if r],
+            due_time=timestamp(step.due_time),
+            fire_time=timestamp(step.fire_time),
+        )
+    return alert
+
+
+def acknowledge(alert: AlertRow, *, actor: str, now: datetime) -> bool:
+    """Mark an open alert acknowledged; return False if it already was."""
+    if alert.state != "open":
+        return False
+    alert.state, alert.acknowledge_time = "acknowledged", now
+    alert.acknowledged_by, alert.next_step_time = actor, None
+    return True
+
+
+async def fire_due_steps(
+    session: AsyncSession, ctx: NotifyContext, alert: AlertRow, now: datetime
+) -> list[Step]:
+    """Fire every step of an open alert that is due now; record each; return them."""
+    assert alert.seq is not None
+    done = {s.step_number for s in await alert_steps(session, alert.seq)}
+    steps = due_steps(
+        level=alert.level,
+        raised_at=as_utc(alert.raise_time),
+        acknowledged_at=None if alert.acknowledge_time is None else as_utc(alert.acknowledge_time),
+        now=now,
+        already_done=done,
+        policy_version=alert.policy_version,
+    )
+    if steps:
+        template = await load_template(session, ctx.templates, "templates/warning-escalated")
+        entry = await client_entry(session, alert.client)
+        for step in steps:
+            recipients = targets_for_role(ctx, step.target_role, alert.team)
+            await dispatch(
+                session,
+                ctx,
+                template=template,
+                targets=[Target(r) for r in recipients],
+                shared={
+                    "client_name": entry.display_name
+                    if entry and entry.display_name
+                    else alert.client,
+                    "level": alert.level,
+                    "owner": alert.owner,
+                    "step": str(step.step_no),
+                    "raised": local_time_text(ctx, alert.raise_time),
+                },
+                urgency="urgent",
+                now=now,
+                default_channels=("push",),
+                alert=alert.id,
+                client=alert.client,
+            )
+            session.add(
+                AlertEscalationRow(
+                    alert_seq=alert.seq,
+                    step_number=step.step_no,
+                    target_role=step.target_role,
+                    recipients=",".join(recipients),
+                    due_time=step.at,
+                    fire_time=now,
+                )
+            )
+            done.add(step.step_no)
+    alert.next_step_time = next_step_time(alert, done)
+    session.add(alert)
+    return steps
+
+
+def new_alert_row(
+    *,
+    alert_id: str,
+    warning: str,
+    client: str,
+    level: str,
+    rule: str,
+    summary: str,
+    owner: str,
+    team: str,
+    raise_time: datetime,
+    sla_due: datetime | None,
+) -> AlertRow:
+    """Return a fresh open alert on the current escalation policy."""
+    row = AlertRow(
+        id=alert_id,
+        warning=warning,
+        client=client,
+        level=level,
+        rule=rule,
+        summary=summary,
+        owner=owner,
+        team=team,
+        raise_time=raise_time,
+        sla_due_time=sla_due,
+        state="open",
+        policy_version=CURRENT_POLICY_VERSION,
+    )
+    row.next_step_time = next_step_time(row, set())
+    return row

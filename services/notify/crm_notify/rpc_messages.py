@@ -1,0 +1,271 @@
+"""Message RPCs: send one templated notification, and read status and attempt history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm_notify import access
+from crm_notify.context import NotifyContext
+from crm_notify.domain.formatting import normalize_locale
+from crm_notify.domain.templates import RenderError
+from crm_notify.enqueue import MESSAGE_TABLE, Outgoing, wake_after_commit, write_notifications
+from crm_notify.mapping import (
+    CHANNEL_NAMES,
+    STATE_NAMES,
+    URGENCY_NAMES,
+    attempt_message,
+    message_message,
+    timestamp,
+)
+from crm_notify.models import AttemptRow
+from crm_notify.names import (
+    CAMPAIGN_NAME_RE,
+    MESSAGE_NAME_RE,
+    Violations,
+    check_recipient,
+    parse_name,
+)
+from crm_notify.planner import load_preferences, load_recent_sends, plan_delivery
+from crm_notify.push_state import STATE, select_messages
+from crm_notify.templates_store import load_template, render_problem
+from crm_runtime import idempotency
+from crm_runtime.auth import Principal, current_principal, require_roles
+from crm_runtime.errors import NotFound
+from crm_runtime.pagination import page_size
+
+_METHOD = "crm.notify.v1.NotificationService/SendMessage"
+_DECISIONS = {
+    "send": notify_service_pb2.DELIVERY_DECISION_SEND,
+    "defer": notify_service_pb2.DELIVERY_DECISION_DEFER,
+    "suppress": notify_service_pb2.DELIVERY_DECISION_SUPPRESS,
+}
+
+
+def requested_channels(v: Violations, field: str, channels: list[int]) -> list[str]:
+    """Return channel names, recording unknown values."""
+    names: list[str] = []
+    for i, value in enumerate(channels):
+        name = CHANNEL_NAMES.get(value)
+        if name is None:
+            v.add(f"{field}[{i}]", "is not a channel")
+        else:
+            names.append(name)
+    return names
+
+
+def checked_locale(v: Violations, field: str, locale: str) -> str:
+    """Return a normalised locale ("" stays ""), recording unsupported ones."""
+    if not locale:
+        return ""
+    try:
+        return normalize_locale(locale)
+    except ValueError:
+        v.add(field, "must be zh-CN or en")
+        return ""
+
+
+class MessagesRpc:
+    """SendMessage, GetMessage, ListMessages and ListDeliveryAttempts."""
+
+    ctx: NotifyContext
+
+    async def SendMessage(  # noqa: N802
+        self, request: notify_service_pb2.SendMessageRequest, context: grpc.aio.ServicerContext
+    ) -> notify_service_pb2.SendMessageResponse:
+        """Plan, render and queue one notification; the reply says what was decided."""
+        principal = require_roles(*access.SEND_ROLES)
+        idempotency.check_request_id(request.request_id)
+        v = Violations()
+        check_recipient(v, "recipient", request.recipient)
+        channels = requested_channels(v, "channels", list(request.channels))
+        locale = checked_locale(v, "locale", request.locale)
+        if request.urgency not in URGENCY_NAMES:
+            v.add("urgency", "is not an urgency")
+        v.raise_if_any()
+        urgency = URGENCY_NAMES[request.urgency]
+        now = self.ctx.clock()
+        settings = self.ctx.settings
+        async with self.ctx.db.write() as session:
+            replay = await idempotency.replay(
+                session,
+                method=_METHOD,
+                request=request,
+                subject=principal.subject,
+                response_type=notify_service_pb2.SendMessageResponse,
+            )
+            if replay is not None:
+                return replay
+            template = await load_template(session, self.ctx.templates, request.template)
+            prefs = await load_preferences(session, [request.recipient], settings.default_time_zone)
+            recent = await load_recent_sends(
+                session, [request.recipient], template.category, prefs, now
+            )
+            plan = plan_delivery(
+                recipient=request.recipient,
+                category=template.category,
+                urgency=urgency,
+                prefs=prefs[request.recipient],
+                now=now,
+                recent_sends=recent[request.recipient],
+                default_channels=channels,
+                available=self.ctx.channels_available,
+                locale_override=locale,
+                default_locale=settings.default_locale,
+            )
+            chosen = template.compiled.resolve_locale(plan.locale)
+            try:
+                rendered = template.compiled.render(dict(request.variables), locale=chosen)
+            except RenderError as exc:
+                raise render_problem(exc) from exc
+            response = notify_service_pb2.SendMessageResponse(
+                decision=_DECISIONS[plan.action], reason=plan.reason
+            )
+            written = None
+            if plan.action != "suppress":
+                written = await write_notifications(
+                    session,
+                    [
+                        Outgoing(
+                            recipient=request.recipient,
+                            category=template.category,
+                            urgency=urgency,
+                            locale=chosen,
+                            subject=rendered.subject,
+                            body=rendered.body,
+                            template=template.template_id,
+                            channels=plan.channels,
+                            not_before=plan.not_before,
+                        )
+                    ],
+                    now=now,
+                    ttl=self.ctx.message_ttl,
+                )
+                response.notification = f"notifications/{written.notifications[0]}"
+                response.messages.extend(message_message(_Row(r)) for r in written.rows)
+                stamp = timestamp(plan.not_before)
+                if stamp is not None:
+                    response.not_before.CopyFrom(stamp)
+            await idempotency.remember(
+                session,
+                method=_METHOD,
+                request=request,
+                subject=principal.subject,
+                response=response,
+            )
+        if written is not None:
+            wake_after_commit(self.ctx, written)
+        return response
+
+    async def GetMessage(  # noqa: N802
+        self, request: notify_service_pb2.GetMessageRequest, context: grpc.aio.ServicerContext
+    ) -> notify_pb2.Message:
+        """Return one message with its current state."""
+        principal = current_principal()
+        message_id = parse_name(request.name, MESSAGE_NAME_RE, "name")
+        async with self.ctx.db.read() as session:
+            row = await _visible_message(session, message_id, principal, request.name)
+        return message_message(row)
+
+    async def ListMessages(  # noqa: N802
+        self, request: notify_service_pb2.ListMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> notify_service_pb2.ListMessagesResponse:
+        """Return messages newest first, filtered by recipient, campaign and state."""
+        principal = current_principal()
+        size = page_size(request.page_size)
+        v = Violations()
+        recipient = request.recipient
+        if recipient:
+            check_recipient(v, "recipient", recipient)
+        elif not principal.has(*access.READ_ALL_ROLES):
+            recipient = principal.subject  # A person's view defaults to their own messages.
+        campaign = ""
+        if request.campaign:
+            match = CAMPAIGN_NAME_RE.match(request.campaign)
+            if match is None:
+                v.add("campaign", "must be campaigns/{campaign}")
+            else:
+                campaign = match.group(1)
+        if request.state and request.state not in STATE_NAMES:
+            v.add("state", "is not a delivery state")
+        v.raise_if_any()
+        if not access.may_read(principal, recipient):
+            raise access.recipient_denied()
+        query = {"m": "ListMessages", "r": recipient, "c": campaign, "s": request.state}
+        before = self.ctx.tokens.decode(request.page_token, query=query)
+        m = MESSAGE_TABLE.c
+        statement = select_messages().order_by(m.seq.desc()).limit(size + 1)
+        if before is not None:
+            statement = statement.where(m.seq < before)
+        if recipient:
+            statement = statement.where(m.recipient == recipient)
+        if campaign:
+            statement = statement.where(m.campaign == campaign)
+        if request.state:
+            effective_state = STATE
+            statement = statement.where(effective_state == STATE_NAMES[request.state])
+        async with self.ctx.db.read() as session:
+            rows = list((await session.execute(statement)).all())
+        response = notify_service_pb2.ListMessagesResponse(
+            messages=[message_message(r) for r in rows[:size]]
+        )
+        if len(rows) > size:
+            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
+        return response
+
+    async def ListDeliveryAttempts(  # noqa: N802
+        self,
+        request: notify_service_pb2.ListDeliveryAttemptsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> notify_service_pb2.ListDeliveryAttemptsResponse:
+        """Return a message's attempts in order."""
+        principal = current_principal()
+        message_id = parse_name(request.parent, MESSAGE_NAME_RE, "parent")
+        size = page_size(request.page_size)
+        query = {"m": "ListDeliveryAttempts", "p": request.parent}
+        after = self.ctx.tokens.decode(request.page_token, query=query) or 0
+        async with self.ctx.db.read() as session:
+            message = await _visible_message(session, message_id, principal, request.parent)
+            rows = list(
+                (
+                    await session.execute(
+                        select(AttemptRow)
+                        .where(
+                            col(AttemptRow.message_seq) == message.seq,
+                            col(AttemptRow.seq) > after,
+                        )
+                        .order_by(col(AttemptRow.seq))
+                        .limit(size + 1)
+                    )
+                ).scalars()
+            )
+        response = notify_service_pb2.ListDeliveryAttemptsResponse(
+            attempts=[attempt_message(r, message_id) for r in rows[:size]]
+        )
+        if len(rows) > size:
+            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
+        return response
+
+
+async def _visible_message(
+    session: AsyncSession, message_id: str, principal: Principal, name: str
+) -> Row[Any]:
+    statement = select_messages().where(MESSAGE_TABLE.c.id == message_id)
+    row: Row[Any] | None = (await session.execute(statement)).first()
+    if row is None or not access.may_read(principal, row.recipient):
+        if principal.has(*access.READ_ALL_ROLES):
+            raise NotFound(f"{name} does not exist", reason="MESSAGE_NOT_FOUND")
+        raise access.recipient_denied()
+    return row
+
+
+class _Row:
+    """Attribute access over a freshly written row dict, for message_message()."""
+
+    def __init__(self, values: dict[str, object]) -> None:
+        self.__dict__.update(values)

@@ -1,0 +1,220 @@
+"""Starts the notification service in-process on port 0 for tests, with real interceptors."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from crm.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grpc
+from crm_notify.app import build, migrate
+from crm_notify.config import NotifySettings
+from crm_notify.context import NotifyContext
+from crm_runtime.auth import Role
+from crm_runtime.server import RunningService, start_service
+from crm_runtime.testing import IdentityKit
+
+RM_A = "staff/rm-a"
+TEAM_LEAD = "staff/tl-1"
+RISK_OFFICER = "staff/ro-1"
+
+
+def details(error: grpc.aio.AioRpcError) -> tuple[str, list[str]]:
+    """Return the ErrorInfo reason and the BadRequest field names of a failed call."""
+    status = rpc_status.from_call(error)
+    assert status is not None
+    reason, fields = "", []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason = info.reason
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields = [v.field for v in bad.field_violations]
+    return reason, fields
+
+
+@dataclass
+class FakeClock:
+    """A clock tests move by hand; the service reads it through ctx.clock."""
+
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+    def set(self, value: datetime) -> None:
+        self.now = value
+
+
+@dataclass
+class NotifyHarness:
+    """A running notification service and ways to call it as different callers."""
+
+    running: RunningService
+    ctx: NotifyContext
+    channel: grpc.aio.Channel
+    stub: notify_service_pb2_grpc.NotificationServiceStub
+    identity: IdentityKit
+    settings: NotifySettings
+
+    def as_(self, subject: str, *roles: Role) -> tuple[tuple[str, str], ...]:
+        """Return metadata for a caller."""
+        return self.identity.metadata(subject, *roles)
+
+    def system(self) -> tuple[tuple[str, str], ...]:
+        """Return metadata for a bank system."""
+        return self.identity.metadata("systems/core-banking", Role.SYSTEM)
+
+    def ops(self) -> tuple[tuple[str, str], ...]:
+        """Return metadata for an operations user."""
+        return self.identity.metadata("staff/ops-1", Role.OPS)
+
+    def use_clock(self, clock: Callable[[], datetime]) -> None:
+        """Make the service read time from `clock`."""
+        self.ctx.clock = clock
+
+    async def deliver(self) -> int:
+        """Run delivery passes until nothing is due; return messages handled."""
+        assert self.ctx.delivery is not None
+        total = 0
+        while moved := await self.ctx.delivery.run_once():
+            total += moved
+        return total
+
+    async def dispatch_campaigns(self) -> None:
+        """Run campaign passes until no campaign has work."""
+        assert self.ctx.campaigns is not None
+        while await self.ctx.campaigns.run_once():
+            pass
+
+    async def template(
+        self,
+        template_id: str,
+        *,
+        category: int = notify_pb2.CATEGORY_SERVICE,
+        variables: tuple[tuple[str, int], ...] = (
+            ("client_name", notify_pb2.VARIABLE_TYPE_STRING),
+        ),
+        zh: tuple[str, str] = ("通知：{{ client_name }}", "尊敬的 {{ client_name }}，您好。"),
+        en: tuple[str, str] = ("Notice: {{ client_name }}", "Dear {{ client_name }}."),
+    ) -> notify_pb2.Template:
+        """Create a template (as operations)."""
+        return await self.stub.CreateTemplate(
+            notify_service_pb2.CreateTemplateRequest(
+                template_id=template_id,
+                template=notify_pb2.Template(
+                    display_name=template_id,
+                    category=category,  # type: ignore[arg-type]
+                    variables=[
+                        notify_pb2.TemplateVariable(name=n, type=t)  # type: ignore[arg-type]
+                        for n, t in variables
+                    ],
+                    variants=[
+                        notify_pb2.TemplateVariant(locale="zh-CN", subject=zh[0], body=zh[1]),
+                        notify_pb2.TemplateVariant(locale="en", subject=en[0], body=en[1]),
+                    ],
+                ),
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=self.ops(),
+        )
+
+    async def send(
+        self, recipient: str, template: str, **variables: str
+    ) -> notify_service_pb2.SendMessageResponse:
+        """Send one message as a bank system."""
+        return await self.stub.SendMessage(
+            notify_service_pb2.SendMessageRequest(
+                recipient=recipient,
+                template=template,
+                variables=variables,
+                request_id=str(uuid.uuid4()),
+            ),
+            metadata=self.system(),
+        )
+
+    async def read_stream(
+        self, recipient: str, count: int, *, after: int | None = None, timeout: float = 5.0
+    ) -> list[notify_pb2.PushMessage]:
+        """Open a push stream and return the first `count` messages it yields."""
+        cursor = notify_pb2.PushCursor(recipient=recipient)
+        if after is not None:
+            cursor.after_sequence = after
+        call = self.stub.StreamMessages(
+            notify_service_pb2.StreamMessagesRequest(cursors=[cursor]), metadata=self.system()
+        )
+        received: list[notify_pb2.PushMessage] = []
+        try:
+            async with asyncio.timeout(timeout):
+                async for page in call:
+                    received.extend(page.messages)
+                    if len(received) >= count:
+                        break
+        finally:
+            call.cancel()
+        return received
+
+
+@asynccontextmanager
+async def notify_service(
+    store_url: str, identity: IdentityKit, *, workers: bool = True, **overrides: object
+) -> AsyncIterator[NotifyHarness]:
+    """Run a notification service against `store_url` for the duration of the block.
+
+    With workers=False no background task runs: the test drives delivery, campaigns and
+    escalation itself (h.deliver(), h.dispatch_campaigns(), escalator.run_once()), which is
+    what a test with a hand-moved clock needs.
+    """
+    values: dict[str, object] = {
+        "database_url": store_url,
+        "grpc_port": 0,
+        "identity_trusted_keys_dir": identity.directory,
+        "identity_signing_key_file": identity.private_files["notify"],
+        "identity_signing_kid": "notify",
+        "health_check_interval_seconds": 0.2,
+        "grace_seconds": 1,
+        "delivery_interval_seconds": 0.05,
+        "campaign_interval_seconds": 0.05,
+        "escalation_interval_seconds": 3600,
+        "stream_heartbeat_seconds": 1.0,
+        "retry_base_seconds": 0.05,
+        "retry_cap_seconds": 0.2,
+        "delivery_lease_seconds": 2.0,
+        "webhook_allow_private": True,
+        "risk_officers": RISK_OFFICER,
+        "default_team_lead": TEAM_LEAD,
+        **overrides,
+    }
+    settings = NotifySettings(**values)  # type: ignore[arg-type]
+    migrate(settings)
+    definition, ctx = await build(settings)
+    if not workers:
+        definition.background = []
+    running = await start_service(definition)
+    channel = grpc.aio.insecure_channel(running.address)
+    try:
+        yield NotifyHarness(
+            running,
+            ctx,
+            channel,
+            notify_service_pb2_grpc.NotificationServiceStub(channel),
+            identity,
+            settings,
+        )
+    finally:
+        await channel.close()
+        await running.stop(drain_seconds=0)
