@@ -50,9 +50,17 @@ def mask_personal_data(
 
 
 def configure_logging(
-    *, level: str = "info", service: str = "service", stream: TextIO | None = None
+    *,
+    level: str = "info",
+    service: str = "service",
+    stream: TextIO | None = None,
+    cache: bool = True,
 ) -> None:
-    """Configure structlog to write one JSON object per line to `stream` (stdout by default)."""
+    """Configure structlog to write one JSON object per line to `stream` (stdout by default).
+
+    `cache` binds each logger once on first use (fast); tests pass False so that later
+    reconfiguration (structlog.testing.capture_logs) still reaches every logger.
+    """
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -65,7 +73,7 @@ def configure_logging(
         ],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.WriteLoggerFactory(file=stream or sys.stdout),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
     structlog.contextvars.bind_contextvars(service=service)
 

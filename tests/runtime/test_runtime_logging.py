@@ -23,7 +23,7 @@ def log_output():
     """Route configured logging into a buffer; restore structlog's defaults afterwards."""
     def configure(level: str = "debug") -> io.StringIO:
         buffer = io.StringIO()
-        configure_logging(level=level, service="pii-test", stream=buffer)
+        configure_logging(level=level, service="pii-test", stream=buffer, cache=False)
         return buffer
 
     yield configure
