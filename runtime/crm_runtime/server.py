@@ -174,7 +174,12 @@ async def run_service(definition: ServiceDefinition) -> None:
 
 def run(definition_factory: Callable[[], Awaitable[ServiceDefinition]]) -> None:
     """Entry point for `python -m crm_<service>`: uvloop, then serve."""
+    import faulthandler
+
     import uvloop
+
+    # A crash in native code (grpc, SQLite) then leaves every thread's Python stack in the log.
+    faulthandler.enable()
 
     async def main() -> None:
         await run_service(await definition_factory())
