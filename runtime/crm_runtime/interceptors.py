@@ -35,14 +35,17 @@ _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 
 
 class _RpcState:
-    __slots__ = ("code", "method", "principal", "span", "started")
+    __slots__ = ("code", "method", "peer", "principal", "span", "started")
 
-    def __init__(self, method: str, span: trace.Span) -> None:
+    def __init__(self, method: str, span: trace.Span, context: grpc.aio.ServicerContext) -> None:
         self.method = method
         self.span = span
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.OK
         self.principal = ""
+        # Read while the call is live: asking gRPC's core for the peer of a call that the
+        # client has already cancelled crashes the process (seen under stream cancellation).
+        self.peer = context.peer()
 
 
 def _span_attributes(method: str) -> dict[str, str]:
@@ -146,14 +149,14 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             duration_ms=round(elapsed_ms, 3),
             request_id=requestctx.current_request_id(),
             principal=state.principal,
-            peer=context.peer(),
+            peer=state.peer,
         )
 
     def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             metadata = dict(context.invocation_metadata() or ())
             with self._start_span(metadata, method) as span:
-                state = _RpcState(method, span)
+                state = _RpcState(method, span, context)
                 try:
                     self._begin(context, state, metadata)
                     return await behavior(request, context)
@@ -172,7 +175,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             metadata = dict(context.invocation_metadata() or ())
             with self._start_span(metadata, method) as span:
-                state = _RpcState(method, span)
+                state = _RpcState(method, span, context)
                 try:
                     self._begin(context, state, metadata)
                     async for item in behavior(request, context):
