@@ -1,0 +1,24 @@
+"""Run the risk service: `python -m crm_risk`."""
+
+from __future__ import annotations
+
+from crm_risk.app import build, migrate
+from crm_risk.config import RiskSettings
+from crm_runtime.logging import configure_logging
+from crm_runtime.server import ServiceDefinition, run
+
+
+async def _definition() -> ServiceDefinition:
+    settings = RiskSettings()
+    configure_logging(level=settings.log_level, service=settings.service_name)
+    definition, _ = await build(settings)
+    return definition
+
+
+if __name__ == "__main__":
+    import os
+
+    # Embedded SQLite has no separate migration step, so the service migrates itself there.
+    if os.environ.get("MIGRATE_ON_START", "1") == "1":
+        migrate(RiskSettings())
+    run(_definition)

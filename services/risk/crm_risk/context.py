@@ -1,0 +1,42 @@
+"""Everything the risk RPCs share: store, outbox, cipher, settings, monitoring pipeline, clock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from crm_risk.config import RiskSettings
+from crm_runtime.crypto import FieldCipher
+from crm_runtime.db import Database
+from crm_runtime.outbox import Outbox
+from crm_runtime.pagination import PageTokens
+
+if TYPE_CHECKING:
+    from crm_risk.monitor.pipeline import MonitoringPipeline
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RiskContext:
+    """Dependencies of the risk service, built once at startup."""
+
+    db: Database
+    outbox: Outbox
+    cipher: FieldCipher
+    tokens: PageTokens
+    settings: RiskSettings
+    clock: Callable[[], datetime] = _utc_now
+    # Set when something asks for a re-rating, so the review task runs at once.
+    review_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    pipeline: MonitoringPipeline | None = None
+
+    def monitoring(self) -> MonitoringPipeline:
+        """Return the monitoring pipeline (set by app.build)."""
+        assert self.pipeline is not None, "monitoring pipeline not started"
+        return self.pipeline

@@ -1,0 +1,101 @@
+"""Events the risk service consumes: client facts and assignments from the client service.
+
+Industry, region and group feed ratings and concentration; the relationship manager owns the
+client's warnings and decides who may see its risk data.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from crm.events.v1 import client_events_pb2, event_pb2
+from crm_risk.context import RiskContext
+from crm_risk.models import ClientFactRow
+from crm_risk.models_monitoring import WarningRow
+from crm_runtime.inbox import EventHandler
+
+
+async def _fact(session: AsyncSession, client: str, ctx: RiskContext) -> ClientFactRow:
+    client_id = client.removeprefix("clients/")
+    row = await session.get(ClientFactRow, client_id)
+    if row is None:
+        row = ClientFactRow(client_id=client_id, update_time=ctx.clock())
+        session.add(row)
+    return row
+
+
+async def _give_open_warnings(
+    session: AsyncSession, client_id: str, owner: str, *, only_unowned: bool
+) -> None:
+    """Make `owner` the owner of the client's open warnings (all, or those without one)."""
+    statement = (
+        update(WarningRow)
+        .where(col(WarningRow.client_id) == client_id, col(WarningRow.open_key).is_not(None))
+        .values(owner=owner)
+    )
+    if only_unowned:
+        statement = statement.where(col(WarningRow.owner) == "")
+    await session.execute(statement)
+
+
+def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
+    """Return the inbox handlers keyed by event type."""
+
+    async def client_created(
+        session: AsyncSession,
+        event: client_events_pb2.ClientCreated,
+        _envelope: event_pb2.EventEnvelope,
+    ) -> None:
+        row = await _fact(session, event.client, ctx)
+        row.display_name = event.display_name[:200]
+        row.industry_code = event.industry_code
+        row.region_code = event.region_code
+        row.group_name = event.group
+        row.size_class = event.size_class
+        row.relationship_manager = event.relationship_manager
+        row.team = event.team
+        row.update_time = ctx.clock()
+        await session.flush()
+        await _give_open_warnings(
+            session, row.client_id, event.relationship_manager, only_unowned=True
+        )
+
+    async def client_updated(
+        session: AsyncSession,
+        event: client_events_pb2.ClientUpdated,
+        _envelope: event_pb2.EventEnvelope,
+    ) -> None:
+        row = await _fact(session, event.client, ctx)
+        row.industry_code = event.industry_code or row.industry_code
+        row.region_code = event.region_code or row.region_code
+        row.group_name = event.group
+        row.size_class = event.size_class or row.size_class
+        row.update_time = ctx.clock()
+
+    async def client_assigned(
+        session: AsyncSession,
+        event: client_events_pb2.ClientAssigned,
+        _envelope: event_pb2.EventEnvelope,
+    ) -> None:
+        row = await _fact(session, event.client, ctx)
+        row.relationship_manager = event.relationship_manager
+        row.team = event.team
+        row.update_time = ctx.clock()
+        await session.flush()
+        await _give_open_warnings(
+            session, row.client_id, event.relationship_manager, only_unowned=False
+        )
+
+    return {
+        "crm.events.v1.ClientCreated": EventHandler(
+            client_events_pb2.ClientCreated, client_created
+        ),
+        "crm.events.v1.ClientUpdated": EventHandler(
+            client_events_pb2.ClientUpdated, client_updated
+        ),
+        "crm.events.v1.ClientAssigned": EventHandler(
+            client_events_pb2.ClientAssigned, client_assigned
+        ),
+    }

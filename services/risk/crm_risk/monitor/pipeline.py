@@ -1,0 +1,294 @@
+"""The monitoring pipeline: batches from the stream → engine → one transaction → ack.
+
+Per batch, in one store transaction: drop transactions the engine has seen (its per-client
+seen-ids, which checkpoints and replay restore exactly), run the rest through the engine,
+append them to the batch log as one row, turn the engine's alerts into warnings (WarningRaised
+goes out through the outbox in the same transaction). Dirty client states are checkpointed
+in separate short transactions when no batch is waiting (see ``checkpoint_loop``).
+
+Durability (checkpoints, the batch log, replay) is in ``durable``.
+
+Batches are committed in arrival order, one group at a time (an asyncio lock), so the engine
+and the store advance together; batches that queue behind a commit are committed together.
+If a commit fails after the engine ran, the engine is ahead of the store; it is rebuilt from
+the store before the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import timestamp_pb2
+from opentelemetry import metrics
+
+from crm.risk.v1 import risk_service_pb2
+from crm_risk.early_warnings import Signal, raise_signals
+from crm_risk.monitor import store
+from crm_risk.monitor.convert import to_transactions
+from crm_risk.monitor.durable import DurableEngine
+from crm_risk.monitoring.config import Ruleset
+from crm_risk.monitoring.model import Alert, Transaction
+from crm_runtime.crypto import FieldCipher
+from crm_runtime.db import Database
+from crm_runtime.errors import InvalidArgument, Unavailable
+from crm_runtime.logging import get_logger
+
+log = get_logger("monitoring")
+_meter = metrics.get_meter("crm_risk.monitoring")
+_batch_latency = _meter.create_histogram(
+    "crm.risk.monitoring.batch_latency", unit="ms",
+    description="Receipt of a transaction batch to commit of it and its warnings",
+)
+_transactions = _meter.create_counter(
+    "crm.risk.monitoring.transactions", description="Transactions taken from the stream"
+)
+_warnings = _meter.create_counter(
+    "crm.risk.monitoring.warnings", description="Warnings raised or fed by monitoring alerts"
+)
+ACTOR = "systems/risk-monitoring"
+BACKLOG_SECONDS = 10.0
+SAVE_CHUNK = 200
+PURGE_EVERY = 256
+
+
+def _signal(alert: Alert) -> Signal:
+    """Return the warning signal of an engine alert."""
+    # window_key is client|rule|scope|window-start: the scope names what the hit is about.
+    scope = alert.window_key.rsplit("|", 1)[0].split("|", 2)[-1]
+    return Signal(
+        client_id=alert.client_id, rule=alert.rule_id, source="transactions",
+        level=alert.level, scope=scope, message=alert.message,
+        rule_version=alert.rule_version, detect_time=alert.raised_at,
+        facility_id=alert.facility_id or "", evidence=alert.evidence_txn_ids,
+        facts=alert.facts,
+    )
+
+
+@dataclass
+class _Pending:
+    """A batch waiting for its group's commit."""
+
+    request: risk_service_pb2.MonitorTransactionsRequest
+    txns: list[Transaction]
+    future: asyncio.Future[risk_service_pb2.MonitorTransactionsResponse]
+
+
+class MonitoringPipeline(DurableEngine):
+    """Takes batches off the stream and commits them with their warnings; one per process."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        outbox: Any,
+        cipher: FieldCipher,
+        ruleset: Ruleset,
+        max_batch: int,
+        checkpoint_ms: float,
+        checkpoint_interval: float,
+        partition: str,
+        clock: Callable[[], datetime],
+        on_rerate: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(database=database, cipher=cipher, ruleset=ruleset,
+                         partition=partition, clock=clock)
+        self._outbox = outbox
+        self._on_rerate = on_rerate
+        self._max_batch = max_batch
+        self._checkpoint_seconds = checkpoint_ms / 1000
+        self._checkpoint_interval = checkpoint_interval
+        self._last_checkpoint = time.monotonic()
+        self._queue: list[_Pending] = []
+        self.batches = 0
+        self.last_batch_time = float("-inf")  # time.monotonic() of the last batch received
+
+    # ------------------------------------------------------------------ batches
+
+    async def process(
+        self, request: risk_service_pb2.MonitorTransactionsRequest, *, received: float
+    ) -> risk_service_pb2.MonitorTransactionsResponse:
+        """Process one batch and return its acknowledgement (after commit).
+
+        Group commit: batches that arrive while another group commits wait for the lock; the
+        first of them to get it commits all waiting batches in one transaction (in arrival
+        order, one log row each), which spreads the per-transaction cost under load and adds
+        nothing when batches come one at a time.
+        """
+        if len(request.transactions) > self._max_batch:
+            raise InvalidArgument.of("transactions", f"at most {self._max_batch} per batch",
+                                     reason="BATCH_TOO_LARGE")
+        self.last_batch_time = time.monotonic()
+        item = _Pending(request, to_transactions(request.transactions),
+                        asyncio.get_running_loop().create_future())
+        self._queue.append(item)
+        async with self._lock:
+            if not item.future.done():
+                group, self._queue = self._queue, []
+                await self._commit_group(group)
+        response = item.future.result()
+        elapsed = (time.perf_counter() - received) * 1000
+        response.receipt_to_commit_ms = elapsed
+        _batch_latency.record(elapsed)
+        _transactions.add(response.accepted)
+        self.batches += 1
+        if self.batches % PURGE_EVERY == 0:
+            await self.purge()
+        return response
+
+    def _facility_problem(self, txns: list[Transaction]) -> InvalidArgument | None:
+        for index, txn in enumerate(txns):
+            if txn.facility_id is not None and not self.contexts.has_facility(
+                txn.client_id, txn.facility_id
+            ):
+                return InvalidArgument.of(
+                    f"transactions[{index}].facility", "is not a registered facility",
+                    reason="UNKNOWN_FACILITY",
+                )
+        return None
+
+    def _fresh(self, txns: list[Transaction]) -> list[int]:
+        """Return the indexes of transactions neither repeated in the batch nor seen before."""
+        in_batch: set[str] = set()
+        fresh: list[int] = []
+        state_of = self.engine.client_state
+        for index, txn in enumerate(txns):
+            txn_id = txn.txn_id
+            if txn_id in in_batch:
+                continue
+            in_batch.add(txn_id)
+            state = state_of(txn.client_id)
+            if state is None or txn_id not in state.seen:
+                fresh.append(index)
+        return fresh
+
+    async def checkpoint_loop(self) -> None:
+        """Checkpoint dirty client states when no batch is waiting (a background task).
+
+        Batches then rarely pay for checkpoints; under a flood with no idle moment the group
+        commit checkpoints once the last checkpoint is older than BACKLOG_SECONDS.
+        """
+        while True:
+            await asyncio.sleep(self._checkpoint_interval)
+            if not self._dirty or self._queue or self._lock.locked():
+                continue
+            async with self._lock:
+                if self._behind_store:
+                    continue
+                try:
+                    async with self._db.write() as session:
+                        saved = await self._checkpoint(session, self._clock(),
+                                                       budget=self._checkpoint_seconds)
+                except Exception:
+                    log.warning("idle checkpoint failed", exc_info=True)
+                    continue
+                self._saved(saved)
+                self._last_checkpoint = time.monotonic()
+
+    def busy(self, within: float = 1.0) -> bool:
+        """Return True if a batch arrived in the last `within` seconds."""
+        return time.monotonic() - self.last_batch_time < within
+
+    async def _commit_group(self, group: list[_Pending]) -> None:
+        """Commit waiting batches in one transaction and settle each one's future."""
+        try:
+            if self._behind_store:
+                await self._restore()
+            await self._refresh({t.client_id for item in group for t in item.txns})
+        except BaseException as exc:
+            for item in group:
+                item.future.set_exception(Unavailable("the monitoring state is being "
+                                                      "rebuilt; resend", reason="RESTORING"))
+            if not isinstance(exc, Exception):
+                raise
+            return
+        valid = []
+        for item in group:
+            problem = self._facility_problem(item.txns)
+            if problem is None:
+                valid.append(item)
+            else:
+                item.future.set_exception(problem)
+        if not valid:
+            return
+        now = self._clock()
+        try:
+            async with self._db.write() as session:
+                applied = [await self._apply(session, item, now) for item in valid]
+                await self._warn(session, applied, now)
+                results = [response for response, _ in applied]
+                saved: list[str] = []
+                if time.monotonic() - self._last_checkpoint > BACKLOG_SECONDS:
+                    # No idle moment for a while (a flood): checkpoint with the batches.
+                    self._last_checkpoint = time.monotonic()
+                    saved = await self._checkpoint(session, now,
+                                                   budget=self._checkpoint_seconds)
+        except BaseException as exc:
+            failure: Exception = Unavailable("the batch was not stored; resend it",
+                                             reason="BATCH_NOT_STORED")
+            if not self._behind_store and isinstance(exc, Exception):
+                failure = exc
+            log.error("monitoring batches not committed", batches=len(valid), exc_info=True)
+            for item in valid:
+                item.future.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._behind_store = False
+        self._saved(saved)
+        if any(r.warnings for r in results):
+            self._on_rerate()  # red or orange warnings asked for re-ratings
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(now)
+        for item, response in zip(valid, results, strict=True):
+            response.commit_time.CopyFrom(stamp)
+            item.future.set_result(response)
+
+    async def _apply(
+        self, session: Any, item: _Pending, now: datetime
+    ) -> tuple[risk_service_pb2.MonitorTransactionsResponse, list[Alert]]:
+        """Run one batch through the engine and add its log row to `session`."""
+        request, txns = item.request, item.txns
+        fresh = self._fresh(txns)
+        batch = [txns[i] for i in fresh]
+        alerts: list[Alert] = []
+        if batch:
+            self._behind_store = True
+            alerts = self.engine.process_batch(batch)
+            logged = request if len(fresh) == len(txns) else (
+                risk_service_pb2.MonitorTransactionsRequest(
+                    batch_id=request.batch_id,
+                    transactions=[request.transactions[i] for i in fresh],
+                )
+            )
+            self._last_seq = await store.append(
+                session, partition=self._partition, batch_id=request.batch_id,
+                count=len(batch), body=logged.SerializeToString(), now=now,
+            )
+            self._mark_dirty((t.client_id for t in batch), self._last_seq)
+        return risk_service_pb2.MonitorTransactionsResponse(
+            batch_id=request.batch_id,
+            accepted=len(batch),
+            duplicates=len(txns) - len(batch),
+            alerts=len(alerts),
+        ), alerts
+
+    async def _warn(
+        self,
+        session: Any,
+        applied: list[tuple[risk_service_pb2.MonitorTransactionsResponse, list[Alert]]],
+        now: datetime,
+    ) -> None:
+        """Turn every alert of the group into warnings; name them in each batch's ack."""
+        signals = [_signal(alert) for _, alerts in applied for alert in alerts]
+        outcomes = iter(await raise_signals(session, self._outbox, signals, now=now,
+                                            actor=ACTOR))
+        for response, alerts in applied:
+            names = [f"warnings/{next(outcomes).warning.id}" for _ in alerts]
+            response.warnings.extend(dict.fromkeys(names))
+        _warnings.add(len(signals))
+

@@ -1,0 +1,233 @@
+"""Monitoring RPCs: the transaction stream, the rule set in force and client profiles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+
+from crm.risk.v1 import monitoring_pb2, risk_service_pb2
+from crm_risk import access
+from crm_risk.context import RiskContext
+from crm_risk.mapping import timestamp
+from crm_risk.models import MonitoringProfileRow, RulesetConfigRow
+from crm_risk.monitor.contexts import RELATED_CONTEXT
+from crm_risk.rpc_facilities import mask_person_name
+from crm_risk.ruleset_config import current_config, parse_overrides, ruleset_message
+from crm_risk.validation import PROFILE_RE, Violations, parse_name
+from crm_runtime import idempotency
+from crm_runtime.auth import current_principal, require_roles
+from crm_runtime.errors import InvalidArgument, NotFound
+
+RELATIONS: dict[int, str] = {
+    monitoring_pb2.PARTY_RELATION_SHAREHOLDER: "shareholder",
+    monitoring_pb2.PARTY_RELATION_AFFILIATE: "affiliate",
+    monitoring_pb2.PARTY_RELATION_EXECUTIVE: "executive",
+    monitoring_pb2.PARTY_RELATION_RELATIVE: "relative",
+    monitoring_pb2.PARTY_RELATION_LEGAL_REPRESENTATIVE: "legal_representative",
+    monitoring_pb2.PARTY_RELATION_ACTUAL_CONTROLLER: "actual_controller",
+    monitoring_pb2.PARTY_RELATION_OWN_EXTERNAL_ACCOUNT: "own_external_account",
+}
+RELATION_NUMBERS: dict[str, Any] = {v: k for k, v in RELATIONS.items()}
+PERSON_RELATIONS = frozenset({"executive", "relative", "legal_representative",
+                              "actual_controller"})
+MAX_ENTRIES = 500
+P = "profile"
+
+
+def mask_account(account: str) -> str:
+    """Return an account number masked as first 6 + last 4 (personal financial data)."""
+    if len(account) <= 10:
+        return account[:2] + "*" * max(0, len(account) - 2)
+    return account[:6] + "*" * (len(account) - 10) + account[-4:]
+
+
+def _parse_profile(
+    profile: monitoring_pb2.MonitoringProfile,
+) -> tuple[list[str], list[dict[str, str]]]:
+    v = Violations()
+    if len(profile.own_accounts) > MAX_ENTRIES or len(profile.related_parties) > MAX_ENTRIES:
+        v.add(P, f"at most {MAX_ENTRIES} accounts and {MAX_ENTRIES} related parties")
+    for i, account in enumerate(profile.own_accounts):
+        if not account or len(account) > 64 or any(c.isspace() for c in account):
+            v.add(f"{P}.own_accounts[{i}]", "must be 1-64 characters without spaces")
+    parties = []
+    for i, party in enumerate(profile.related_parties):
+        path = f"{P}.related_parties[{i}]"
+        relation = RELATIONS.get(party.relation)
+        if relation is None:
+            v.add(f"{path}.relation", "is required")
+        if not party.display_name.strip() and not party.account:
+            v.add(path, "needs a display_name or an account")
+        v.text(f"{path}.display_name", party.display_name, required=False, limit=200)
+        if len(party.account) > 64:
+            v.add(f"{path}.account", "must be at most 64 characters")
+        parties.append({"display_name": party.display_name.strip(), "account": party.account,
+                        "relation": relation or ""})
+    v.raise_if_any()
+    return list(profile.own_accounts), parties
+
+
+def _masked(parties: list[dict[str, str]]) -> list[dict[str, str]]:
+    masked = []
+    for party in parties:
+        person = party["relation"] in PERSON_RELATIONS
+        masked.append({
+            "display_name": mask_person_name(party["display_name"])
+            if person and party["display_name"] else party["display_name"],
+            "account": mask_account(party["account"]) if person else party["account"],
+            "relation": party["relation"],
+        })
+    return masked
+
+
+def profile_message(row: MonitoringProfileRow) -> monitoring_pb2.MonitoringProfile:
+    """Return the profile with natural persons' names and accounts masked."""
+    return monitoring_pb2.MonitoringProfile(
+        name=f"clients/{row.client_id}/monitoringProfile",
+        own_accounts=json.loads(row.own_accounts_json),
+        related_parties=[
+            monitoring_pb2.RelatedParty(display_name=p["display_name"], account=p["account"],
+                                        relation=RELATION_NUMBERS.get(p["relation"], 0))
+            for p in json.loads(row.related_masked_json)
+        ],
+        update_time=timestamp(row.update_time),
+    )
+
+
+class MonitoringRpc:
+    """The monitoring stream and its configuration."""
+
+    ctx: RiskContext
+
+    async def MonitorTransactions(  # noqa: N802
+        self,
+        request_iterator: AsyncIterator[risk_service_pb2.MonitorTransactionsRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[risk_service_pb2.MonitorTransactionsResponse]:
+        """Process each batch in order and acknowledge it once committed.
+
+        Up to `monitoring_stream_depth` batches are in flight: the next one is decoded and
+        validated while the previous one commits. They commit in arrival order.
+        """
+        require_roles(*access.MONITOR_ROLES)
+        pipeline = self.ctx.monitoring()
+        depth = max(1, self.ctx.settings.monitoring_stream_depth)
+        pending: deque[asyncio.Future[risk_service_pb2.MonitorTransactionsResponse]] = deque()
+        try:
+            async for request in request_iterator:
+                received = time.perf_counter()
+                pending.append(asyncio.ensure_future(pipeline.process(request, received=received)))
+                while pending and (len(pending) >= depth or pending[0].done()):
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    async def GetMonitoringRuleset(  # noqa: N802
+        self,
+        request: risk_service_pb2.GetMonitoringRulesetRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> monitoring_pb2.MonitoringRuleset:
+        """Return the rule set in force with every effective parameter."""
+        if request.name != "monitoringRuleset":
+            raise InvalidArgument.of("name", "must be monitoringRuleset")
+        async with self.ctx.db.read() as session:
+            row = await current_config(session)
+        overrides = json.loads(row.overrides_json) if row else {}
+        return ruleset_message(self.ctx.monitoring().ruleset, overrides, row)
+
+    async def UpdateMonitoringRuleset(  # noqa: N802
+        self,
+        request: risk_service_pb2.UpdateMonitoringRulesetRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> monitoring_pb2.MonitoringRuleset:
+        """Validate and store a rule-set version with overrides, then put it in force."""
+        principal = require_roles(*access.RULESET_ROLES)
+        idempotency.check_request_id(request.request_id)
+        if request.ruleset.name not in ("", "monitoringRuleset"):
+            raise InvalidArgument.of("ruleset.name", "must be monitoringRuleset")
+        ruleset, overrides = parse_overrides(request.ruleset)
+        now = self.ctx.clock()
+        method = "crm.risk.v1.RiskService/UpdateMonitoringRuleset"
+        async with self.ctx.db.write() as session:
+            replay = await idempotency.replay(
+                session, method=method, request=request, subject=principal.subject,
+                response_type=monitoring_pb2.MonitoringRuleset,
+            )
+            if replay is not None:
+                return replay
+            row = RulesetConfigRow(
+                version=ruleset.version, overrides_json=json.dumps(overrides, sort_keys=True),
+                label=ruleset.label, updated_by=principal.subject, update_time=now,
+            )
+            session.add(row)
+            response = ruleset_message(ruleset, overrides, row)
+            await idempotency.remember(
+                session, method=method, request=request, subject=principal.subject,
+                response=response,
+            )
+        await self.ctx.monitoring().switch_ruleset(ruleset)
+        return response
+
+    async def GetMonitoringProfile(  # noqa: N802
+        self,
+        request: risk_service_pb2.GetMonitoringProfileRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> monitoring_pb2.MonitoringProfile:
+        """Return a client's monitoring profile (persons masked)."""
+        (client_id,) = parse_name(request.name, PROFILE_RE, "name")
+        async with self.ctx.db.read() as session:
+            await access.check_client(session, current_principal(), client_id)
+            row = await session.get(MonitoringProfileRow, client_id)
+        if row is None:
+            raise NotFound(f"{request.name} does not exist", reason="PROFILE_NOT_FOUND")
+        return profile_message(row)
+
+    async def UpdateMonitoringProfile(  # noqa: N802
+        self,
+        request: risk_service_pb2.UpdateMonitoringProfileRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> monitoring_pb2.MonitoringProfile:
+        """Replace a client's profile; the engine uses it from the client's next transaction."""
+        principal = require_roles(*access.PROFILE_ROLES)
+        idempotency.check_request_id(request.request_id)
+        (client_id,) = parse_name(request.profile.name, PROFILE_RE, f"{P}.name")
+        own, parties = _parse_profile(request.profile)
+        now = self.ctx.clock()
+        method = "crm.risk.v1.RiskService/UpdateMonitoringProfile"
+        async with self.ctx.db.write() as session:
+            replay = await idempotency.replay(
+                session, method=method, request=request, subject=principal.subject,
+                response_type=monitoring_pb2.MonitoringProfile,
+            )
+            if replay is not None:
+                return replay
+            await access.check_client(session, principal, client_id)
+            row = await session.get(MonitoringProfileRow, client_id)
+            sealed = self.ctx.cipher.encrypt(json.dumps(parties, ensure_ascii=False),
+                                             context=RELATED_CONTEXT)
+            masked = json.dumps(_masked(parties), ensure_ascii=False)
+            if row is None:
+                row = MonitoringProfileRow(client_id=client_id, own_accounts_json=json.dumps(own),
+                                           related_enc=sealed, related_masked_json=masked,
+                                           update_time=now)
+            else:
+                row.own_accounts_json, row.related_enc = json.dumps(own), sealed
+                row.related_masked_json, row.update_time = masked, now
+                row.version += 1
+            session.add(row)
+            response = profile_message(row)
+            await idempotency.remember(
+                session, method=method, request=request, subject=principal.subject,
+                response=response,
+            )
+        self.ctx.monitoring().invalidate(client_id)
+        return response

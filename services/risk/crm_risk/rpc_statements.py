@@ -1,0 +1,235 @@
+"""Statement RPCs: submit, read, list and the ratios of a statement."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+
+import grpc
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from crm.risk.v1 import risk_service_pb2, statement_pb2
+from crm_risk import access
+from crm_risk.context import RiskContext
+from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.models import ClientFactRow, StatementRow
+from crm_risk.monitoring.levels import combined_level
+from crm_risk.rating.ratios import (
+    DEFAULT_RATIO_THRESHOLDS,
+    RATIO_NAMES,
+    Ratios,
+    RatioSignal,
+    compute_ratios,
+    ratio_signals,
+)
+from crm_risk.rating.statements import statement_violations
+from crm_risk.statement_input import (
+    parse_statement,
+    statement_message,
+    statement_of,
+    violations_error,
+)
+from crm_risk.validation import RATIOS_RE, STATEMENT_RE, client_id_of, parse_name
+from crm_runtime import idempotency
+from crm_runtime.auth import current_principal, require_roles
+from crm_runtime.errors import NotFound
+from crm_runtime.pagination import page_size
+
+# A red-level ratio is material deterioration; a warning-level one is early deterioration.
+SEVERITY_LEVEL = {"red": "orange", "warning": "yellow"}
+
+
+async def previous_statement(
+    session: AsyncSession, client_id: str, before: StatementRow
+) -> StatementRow | None:
+    """Return the client's statement with the latest period ending before `before` starts."""
+    return (
+        (
+            await session.execute(
+                select(StatementRow)
+                .where(col(StatementRow.client_id) == client_id,
+                       col(StatementRow.period_end) < before.period_start)
+                .order_by(col(StatementRow.period_end).desc())
+                .limit(1)
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+async def industry_of(session: AsyncSession, client_id: str) -> str:
+    """Return the client's industry code as learned from events ("" if unknown)."""
+    fact = await session.get(ClientFactRow, client_id)
+    return fact.industry_code if fact is not None else ""
+
+
+def ratios_message(
+    row: StatementRow, previous: StatementRow | None, ratios: Ratios, signals: list[RatioSignal]
+) -> statement_pb2.StatementRatios:
+    """Return the StatementRatios message."""
+    message = statement_pb2.StatementRatios(
+        statement=f"clients/{row.client_id}/statements/{row.id}",
+        previous_statement=(
+            f"clients/{row.client_id}/statements/{previous.id}" if previous else ""
+        ),
+        thresholds_version=DEFAULT_RATIO_THRESHOLDS,
+        ocf_negative_years=ratios.ocf_negative_years,
+    )
+    for name in RATIO_NAMES:
+        value, change = ratios.value(name), ratios.yoy.get(name)
+        message.ratios.add(
+            ratio=name,
+            defined=value is not None and not math.isnan(value),
+            value=value if value is not None else 0.0,
+            change_defined=change is not None,
+            change=change if change is not None else 0.0,
+        )
+    for s in signals:
+        message.signals.add(code=s.code, severity=s.severity, ratio=s.ratio, value=s.value,
+                            threshold=s.threshold)
+    return message
+
+
+class StatementsRpc:
+    """Financial statements and their ratios."""
+
+    ctx: RiskContext
+
+    async def CreateFinancialStatement(  # noqa: N802
+        self,
+        request: risk_service_pb2.CreateFinancialStatementRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> statement_pb2.FinancialStatement:
+        """Validate and store a statement; warn on its ratio signals; ask for a re-rating."""
+        principal = require_roles(*access.STATEMENT_ROLES)
+        idempotency.check_request_id(request.request_id)
+        client_id = client_id_of(request.parent, "parent")
+        statement, document = parse_statement(request.statement)
+        now = self.ctx.clock()
+        method = "crm.risk.v1.RiskService/CreateFinancialStatement"
+        async with self.ctx.db.write() as session:
+            replay = await idempotency.replay(
+                session, method=method, request=request, subject=principal.subject,
+                response_type=statement_pb2.FinancialStatement,
+            )
+            if replay is not None:
+                return replay
+            await access.check_client(session, principal, client_id)
+            existing = list(
+                (await session.execute(
+                    select(StatementRow).where(col(StatementRow.client_id) == client_id)
+                )).scalars()
+            )
+            found = statement_violations(
+                statement, existing_periods=[(r.period_start, r.period_end) for r in existing]
+            )
+            if found:
+                raise violations_error(found)
+            row = StatementRow(
+                id=uuid.uuid4().hex, client_id=client_id, period_start=statement.period_start,
+                period_end=statement.period_end, audited=statement.audited,
+                audit_opinion=statement.audit_opinion, amounts_json=document,
+                submitted_by=principal.subject, create_time=now,
+            )
+            session.add(row)
+            await session.flush()
+            if all(r.period_end < row.period_end for r in existing):
+                await self._on_latest(session, row, now=now, actor=principal.subject)
+            response = statement_message(row)
+            await idempotency.remember(
+                session, method=method, request=request, subject=principal.subject,
+                response=response,
+            )
+        self.ctx.review_wakeup.set()
+        return response
+
+    async def _on_latest(
+        self, session: AsyncSession, row: StatementRow, *, now: datetime, actor: str
+    ) -> None:
+        """Raise a warning for the new latest statement's signals and request a re-rating."""
+        previous = await previous_statement(session, row.client_id, row)
+        ratios = compute_ratios(statement_of(row), statement_of(previous) if previous else None)
+        signals = ratio_signals(ratios, industry_section=await industry_of(session, row.client_id))
+        if signals:
+            level = combined_level([SEVERITY_LEVEL[s.severity] for s in signals])
+            await raise_signal(
+                session, self.ctx.outbox,
+                Signal(
+                    client_id=row.client_id, rule="financial_ratios", source="statements",
+                    level=level, scope=row.period_end.isoformat(),
+                    message=f"{len(signals)} ratio signal(s) for the period ending "
+                            f"{row.period_end.isoformat()}: "
+                            + ", ".join(f"{s.code} ({s.severity})" for s in signals),
+                    rule_version=DEFAULT_RATIO_THRESHOLDS, detect_time=now,
+                    facts={s.code: round(s.value, 6) for s in signals},
+                ),
+                now=now, actor=actor,
+            )
+        fact = await session.get(ClientFactRow, row.client_id)
+        if fact is not None:
+            fact.rerate_requested = True
+            fact.rerate_reason = "new financial statement"
+            fact.update_time = now
+
+    async def _load(self, session: AsyncSession, name: str, pattern: object) -> StatementRow:
+        client_id, statement_id = parse_name(name, pattern, "name")  # type: ignore[arg-type]
+        await access.check_client(session, current_principal(), client_id)
+        row = (
+            (await session.execute(
+                select(StatementRow).where(col(StatementRow.id) == statement_id,
+                                           col(StatementRow.client_id) == client_id)
+            )).scalars().first()
+        )
+        if row is None:
+            raise NotFound(f"{name} does not exist", reason="STATEMENT_NOT_FOUND")
+        return row
+
+    async def GetFinancialStatement(  # noqa: N802
+        self,
+        request: risk_service_pb2.GetFinancialStatementRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> statement_pb2.FinancialStatement:
+        """Return one statement."""
+        async with self.ctx.db.read() as session:
+            return statement_message(await self._load(session, request.name, STATEMENT_RE))
+
+    async def ListFinancialStatements(  # noqa: N802
+        self,
+        request: risk_service_pb2.ListFinancialStatementsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> risk_service_pb2.ListFinancialStatementsResponse:
+        """Return a page of a client's statements, latest period first."""
+        client_id = client_id_of(request.parent, "parent")
+        size = page_size(request.page_size)
+        query = {"m": "ListFinancialStatements", "c": client_id}
+        offset = int(str(self.ctx.tokens.decode(request.page_token, query=query) or 0))
+        async with self.ctx.db.read() as session:
+            await access.check_client(session, current_principal(), client_id)
+            rows = list((await session.execute(
+                select(StatementRow)
+                .where(col(StatementRow.client_id) == client_id)
+                .order_by(col(StatementRow.period_end).desc())
+                .offset(offset).limit(size + 1)
+            )).scalars())
+        response = risk_service_pb2.ListFinancialStatementsResponse(
+            statements=[statement_message(r) for r in rows[:size]]
+        )
+        if len(rows) > size:
+            response.next_page_token = self.ctx.tokens.encode(offset + size, query=query)
+        return response
+
+    async def GetStatementRatios(  # noqa: N802
+        self, request: risk_service_pb2.GetStatementRatiosRequest, context: grpc.aio.ServicerContext
+    ) -> statement_pb2.StatementRatios:
+        """Return the statement's ratios against the one before, and their signals."""
+        async with self.ctx.db.read() as session:
+            row = await self._load(session, request.name, RATIOS_RE)
+            previous = await previous_statement(session, row.client_id, row)
+            industry = await industry_of(session, row.client_id)
+        ratios = compute_ratios(statement_of(row), statement_of(previous) if previous else None)
+        signals = ratio_signals(ratios, industry_section=industry)
+        return ratios_message(row, previous, ratios, signals)
