@@ -8,6 +8,7 @@ log line carries the RPC's trace and span ids. Wrapped handlers are built once p
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -48,6 +49,7 @@ class _RpcState:
         self.peer = context.peer()
 
 
+@functools.cache
 def _span_attributes(method: str) -> dict[str, str]:
     service, _, name = method.lstrip("/").partition("/")
     return {"rpc.system": "grpc", "rpc.service": service, "rpc.method": name}

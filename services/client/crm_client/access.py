@@ -7,7 +7,7 @@ errors do not reveal which clients the bank has.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Row, false, or_
 from sqlmodel import col
@@ -43,13 +43,23 @@ PROTECTED_FIELDS = frozenset(
 )
 
 
-def can_see(principal: Principal, row: ClientRow | Row[Any]) -> bool:
-    """Return True if the caller may see this client."""
+def can_see(principal: Principal, row: ClientRow | Row[Any] | Assigned) -> bool:
+    """Return True if the caller may see this client (anything with its RM and team)."""
     if principal.sees_whole_portfolio:
         return True
     return row.relationship_manager == principal.subject or (
         bool(row.team) and row.team in principal.teams
     )
+
+
+class Assigned(Protocol):
+    """Anything that knows a client's relationship manager and team."""
+
+    @property
+    def relationship_manager(self) -> str: ...
+
+    @property
+    def team(self) -> str: ...
 
 
 def denied() -> PermissionDenied:

@@ -117,8 +117,7 @@ class ClientsRpc:
         self, request: client_service_pb2.GetClientRequest, context: grpc.aio.ServicerContext
     ) -> client_pb2.Client:
         """Return one client visible to the caller."""
-        row = await read_client(self.ctx, request.name, current_principal())
-        return self._message(row)
+        return await read_client(self.ctx, request.name, current_principal())
 
     async def ListClients(  # noqa: N802
         self, request: client_service_pb2.ListClientsRequest, context: grpc.aio.ServicerContext
