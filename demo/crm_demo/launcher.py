@@ -50,7 +50,11 @@ SPECS = (
         lambda _: pii_env(),
     ),
     Spec(
-        "risk", "crm_risk", "crm.risk.v1.RiskService", ("client", "notify", "feedback"), _addresses
+        "risk",
+        "crm_risk",
+        "crm.risk.v1.RiskService",
+        ("client", "notify", "feedback"),
+        lambda ports: {**_addresses(ports), **pii_env()},
     ),
     Spec("notify", "crm_notify", "crm.notify.v1.NotificationService", (), _addresses),
     Spec(
