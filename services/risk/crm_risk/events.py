@@ -1,7 +1,9 @@
-"""Events the risk service consumes: client facts and assignments from the client service.
+"""Events the risk service consumes.
 
-Industry, region and group feed ratings and concentration; the relationship manager owns the
-client's warnings and decides who may see its risk data.
+From the client service: client facts and assignments (industry, region and group feed ratings
+and concentration; the relationship manager owns the client's warnings). From the feedback
+service: risk signals found in survey answers and post-loan visits (project delayed, payment
+difficulty, key staff gone, ...), which become external warnings like any other signal.
 """
 
 from __future__ import annotations
@@ -10,11 +12,17 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from crm.events.v1 import client_events_pb2, event_pb2
+from crm.events.v1 import client_events_pb2, event_pb2, feedback_events_pb2
 from crm_risk.context import RiskContext
+from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.mapping import aware
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningRow
 from crm_runtime.inbox import EventHandler
+
+# Feedback grades its findings low / medium / high; DOMAIN §7 levels for what they signal.
+FEEDBACK_SEVERITY_LEVELS = {"low": "blue", "medium": "yellow", "high": "orange"}
+FEEDBACK_RULE_VERSION = "FB-2026.1"
 
 
 async def _fact(session: AsyncSession, client: str, ctx: RiskContext) -> ClientFactRow:
@@ -88,7 +96,47 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
             session, row.client_id, event.relationship_manager, only_unowned=False
         )
 
+    async def feedback_signal(
+        session: AsyncSession,
+        event: feedback_events_pb2.ExternalSignalRaised,
+        envelope: event_pb2.EventEnvelope,
+    ) -> None:
+        client_id = event.client.removeprefix("clients/")
+        await _fact(session, event.client, ctx)  # A signal may outrun the client's own event.
+        await session.flush()
+        now = ctx.clock()
+        occurred = (
+            aware(event.occurred_time.ToDatetime()) if event.HasField("occurred_time") else now
+        )
+        code = event.code.lower() or "unspecified"
+        await raise_signal(
+            session,
+            ctx.outbox,
+            Signal(
+                client_id=client_id,
+                rule=f"feedback_{code}",
+                source="external",
+                level=FEEDBACK_SEVERITY_LEVELS.get(event.severity, "yellow"),
+                scope="",
+                message=f"{event.code} reported by {event.source or 'feedback'}"[:500],
+                rule_version=FEEDBACK_RULE_VERSION,
+                detect_time=min(occurred, now),
+                facility_id=event.facility.rsplit("/", 1)[-1] if event.facility else "",
+                facts={
+                    "source_system": "feedback",
+                    "evidence": event.evidence[:500],
+                    "signal_id": event.signal_id,
+                },
+            ),
+            now=now,
+            actor=f"systems/{envelope.source}",
+        )
+        ctx.review_wakeup.set()
+
     return {
+        "crm.events.v1.ExternalSignalRaised": EventHandler(
+            feedback_events_pb2.ExternalSignalRaised, feedback_signal
+        ),
         "crm.events.v1.ClientCreated": EventHandler(
             client_events_pb2.ClientCreated, client_created
         ),
