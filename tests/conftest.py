@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -21,7 +22,21 @@ from tools.gen_protos import generate  # noqa: E402
 if not os.environ.get("CRM_SKIP_CODEGEN"):
     generate()
 
+import crm_runtime.logging as runtime_logging  # noqa: E402
 from crm_runtime import testing  # noqa: E402
+
+# Commands run in-process by tests (e.g. crm_risk.evaluate_service.main) configure logging;
+# with caching on, loggers would stay bound to that configuration and later tests could no
+# longer capture log lines. Tests therefore always configure without the cache.
+_configure_logging = runtime_logging.configure_logging
+
+
+def _configure_logging_uncached(**kwargs: object) -> None:
+    kwargs["cache"] = False
+    _configure_logging(**kwargs)  # type: ignore[arg-type]
+
+
+runtime_logging.configure_logging = _configure_logging_uncached  # type: ignore[assignment]
 from crm_runtime.testing import IdentityKit  # noqa: E402
 
 _PG_AVAILABLE: bool | None = None
@@ -36,6 +51,13 @@ async def _postgres_available() -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(ROOT / "var" / "hypothesis"))
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    """Undo any logging configuration a test made (levels and processors are global)."""
+    yield
+    structlog.reset_defaults()
 
 
 @pytest.fixture(scope="session")
