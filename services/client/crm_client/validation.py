@@ -14,7 +14,8 @@ from crm_client.domain.credit_code import credit_code_problem
 from crm_client.domain.industry import miit_sector_of, parse_industry
 from crm_client.domain.person_id import mobile_problem, person_id_problem
 from crm_client.domain.region import region_problem
-from crm_runtime.errors import FieldViolation, InvalidArgument
+from crm_runtime.errors import InvalidArgument
+from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
 
 CLIENT_NAME_RE = re.compile(r"^clients/([0-9a-f]{32})$")
 KEY_PERSON_NAME_RE = re.compile(r"^clients/([0-9a-f]{32})/keyPersons/([0-9a-f]{32})$")
@@ -23,23 +24,6 @@ SEGMENT_ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 STAFF_RE = re.compile(r"^staff/[A-Za-z0-9._-]{1,64}$")
 TEAM_RE = re.compile(r"^teams/[A-Za-z0-9._-]{1,64}$")
 MAX_MONEY_YUAN = Decimal("1e15")
-
-
-class Violations:
-    """Collects field violations and raises them together."""
-
-    def __init__(self) -> None:
-        self.items: list[FieldViolation] = []
-
-    def add(self, field: str, description: str) -> None:
-        """Record one problem."""
-        self.items.append(FieldViolation(field, description))
-
-    def raise_if_any(self, message: str = "request has invalid fields") -> None:
-        """Raise INVALID_ARGUMENT listing every recorded problem."""
-        if self.items:
-            first = self.items[0]
-            raise InvalidArgument(f"{first.field}: {first.description}", violations=self.items)
 
 
 def parse_name(value: str, pattern: re.Pattern[str], field: str) -> str:

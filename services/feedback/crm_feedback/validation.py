@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import NoReturn
 
 from google.protobuf import timestamp_pb2
 from google.type import date_pb2, money_pb2
 
-from crm_feedback.domain.validation import FieldViolation as DomainViolation
-from crm_runtime.errors import FieldViolation, InvalidArgument
+from crm_runtime.errors import InvalidArgument
+from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
 
 SURVEY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SURVEY_NAME_RE = re.compile(r"^surveys/([A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
@@ -27,33 +26,6 @@ STAFF_RE = re.compile(r"^staff/[A-Za-z0-9._-]{1,64}$")
 TEAM_RE = re.compile(r"^teams/[A-Za-z0-9._-]{1,64}$")
 LOCALES = ("zh-CN", "en")
 MAX_MONEY_YUAN = 10**15
-
-
-class Violations:
-    """Collects field violations and raises them together."""
-
-    def __init__(self) -> None:
-        self.items: list[FieldViolation] = []
-
-    def add(self, field: str, description: str) -> None:
-        """Record one problem."""
-        self.items.append(FieldViolation(field, description))
-
-    def extend(self, prefix: str, found: list[DomainViolation]) -> None:
-        """Record the domain core's violations under a request field prefix."""
-        for item in found:
-            self.add(f"{prefix}{item.field}" if prefix else item.field, item.description)
-
-    @staticmethod
-    def single(field: str, description: str) -> NoReturn:
-        """Raise INVALID_ARGUMENT for one bad field."""
-        raise InvalidArgument.of(field, description)
-
-    def raise_if_any(self) -> None:
-        """Raise INVALID_ARGUMENT listing every recorded problem."""
-        if self.items:
-            first = self.items[0]
-            raise InvalidArgument(f"{first.field}: {first.description}", violations=self.items)
 
 
 def parse_name(value: str, pattern: re.Pattern[str], field: str) -> re.Match[str]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from crm_runtime.errors import FieldViolation, InvalidArgument
+from crm_runtime.errors import InvalidArgument
+from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
 
 STAFF_RE: Final = re.compile(r"^staff/[A-Za-z0-9._-]{1,64}$")
 CLIENT_RE: Final = re.compile(r"^clients/[0-9a-f]{32}$")
@@ -24,25 +25,6 @@ CAMPAIGN_NAME_RE: Final = re.compile(rf"^campaigns/({HEX_ID_RE})$")
 TASK_NAME_RE: Final = re.compile(rf"^tasks/({HEX_ID_RE})$")
 ALERT_NAME_RE: Final = re.compile(rf"^alerts/({HEX_ID_RE})$")
 PREFERENCES_SUFFIX: Final = "/preferences"
-
-
-class Violations:
-    """Collects field violations and raises them together as INVALID_ARGUMENT."""
-
-    def __init__(self) -> None:
-        self.items: list[FieldViolation] = []
-
-    def add(self, field: str, description: str) -> None:
-        """Record one problem."""
-        self.items.append(FieldViolation(field, description))
-
-    def raise_if_any(self, *, reason: str | None = None) -> None:
-        """Raise INVALID_ARGUMENT listing every recorded problem."""
-        if self.items:
-            first = self.items[0]
-            raise InvalidArgument(
-                f"{first.field}: {first.description}", violations=self.items, reason=reason
-            )
 
 
 def parse_name(value: str, pattern: re.Pattern[str], field: str) -> str:

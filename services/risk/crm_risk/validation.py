@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from google.type import date_pb2, money_pb2
 
-from crm_runtime.errors import FieldViolation, InvalidArgument
+from crm_runtime.errors import InvalidArgument
+from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
 
 # Client ids are the client service's; the risk service accepts any URL-safe id so that core
 # banking and test data with their own ids work too.
@@ -25,32 +26,6 @@ STAFF_RE = re.compile(r"^staff/[A-Za-z0-9._-]{1,64}$")
 MAX_MONEY_YUAN = Decimal("1e15")
 CENT = Decimal("0.01")
 MAX_TEXT = 2000
-
-
-class Violations:
-    """Collects field violations and raises them together."""
-
-    def __init__(self) -> None:
-        self.items: list[FieldViolation] = []
-
-    def add(self, field: str, description: str) -> None:
-        """Record one problem."""
-        self.items.append(FieldViolation(field, description))
-
-    def raise_if_any(self, *, reason: str | None = None) -> None:
-        """Raise INVALID_ARGUMENT listing every recorded problem."""
-        if self.items:
-            first = self.items[0]
-            raise InvalidArgument(
-                f"{first.field}: {first.description}", violations=self.items, reason=reason
-            )
-
-    def text(self, field: str, value: str, *, required: bool, limit: int = MAX_TEXT) -> None:
-        """Check a free-text field's presence and length."""
-        if required and not value.strip():
-            self.add(field, "is required")
-        elif len(value) > limit:
-            self.add(field, f"must be at most {limit} characters")
 
 
 def parse_name(value: str, pattern: re.Pattern[str], field: str) -> tuple[str, ...]:
