@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -54,6 +56,27 @@ async def _refresh_warning_state(session: AsyncSession, client: ClientRow) -> No
 def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
     """Return the inbox handlers keyed by event type."""
 
+    async def changed(
+        session: AsyncSession,
+        client: ClientRow,
+        *,
+        cause: str,
+        envelope: event_pb2.EventEnvelope,
+    ) -> None:
+        """Record that risk changed the client (new etag) and recompute its segments."""
+        client.version += 1
+        client.update_time = ctx.clock()
+        session.add(client)
+        await recompute(
+            session,
+            client,
+            catalog=ctx.catalog,
+            cipher=ctx.cipher,
+            outbox=ctx.outbox,
+            cause=cause,
+            actor=f"systems/{envelope.source}",
+        )
+
     async def rating_changed(
         session: AsyncSession,
         event: risk_events_pb2.RatingChanged,
@@ -64,18 +87,7 @@ def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
             return
         client.credit_grade = normalize_grade(event.grade) if event.grade else ""
         client.credit_pd = event.probability_of_default
-        client.version += 1
-        client.update_time = ctx.clock()
-        session.add(client)
-        await recompute(
-            session,
-            client,
-            catalog=ctx.catalog,
-            cipher=ctx.cipher,
-            outbox=ctx.outbox,
-            cause="rating_changed",
-            actor=f"systems/{envelope.source}",
-        )
+        await changed(session, client, cause="rating_changed", envelope=envelope)
 
     async def warning_raised(
         session: AsyncSession,
@@ -93,7 +105,7 @@ def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
                     client_seq=client.seq,
                     level=event.level,
                     rule=event.rule,
-                    raise_time=event.raise_time.ToDatetime().replace(tzinfo=ctx.clock().tzinfo),
+                    raise_time=event.raise_time.ToDatetime(tzinfo=UTC),
                 )
             )
         else:
@@ -101,17 +113,7 @@ def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
             session.add(existing)
         await session.flush()
         await _refresh_warning_state(session, client)
-        client.version += 1
-        session.add(client)
-        await recompute(
-            session,
-            client,
-            catalog=ctx.catalog,
-            cipher=ctx.cipher,
-            outbox=ctx.outbox,
-            cause="warning_raised",
-            actor=f"systems/{envelope.source}",
-        )
+        await changed(session, client, cause="warning_raised", envelope=envelope)
 
     async def warning_status_changed(
         session: AsyncSession,
@@ -127,17 +129,7 @@ def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
             delete(OpenWarningRow).where(col(OpenWarningRow.warning) == event.warning)
         )
         await _refresh_warning_state(session, client)
-        client.version += 1
-        session.add(client)
-        await recompute(
-            session,
-            client,
-            catalog=ctx.catalog,
-            cipher=ctx.cipher,
-            outbox=ctx.outbox,
-            cause="warning_closed",
-            actor=f"systems/{envelope.source}",
-        )
+        await changed(session, client, cause="warning_closed", envelope=envelope)
 
     return {
         "crm.events.v1.RatingChanged": EventHandler(risk_events_pb2.RatingChanged, rating_changed),

@@ -11,6 +11,7 @@ import grpc
 from google.type import money_pb2
 from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.client.v1 import client_pb2, client_service_pb2
@@ -53,6 +54,7 @@ CREATE_FIELDS = (
     "group",
 )
 MUTABLE_FIELDS = frozenset({*CREATE_FIELDS, "project_finance"} - {"credit_code"})
+CREATE_METHOD = "crm.client.v1.ClientService/CreateClient"
 _MEASURE_FIELDS = {
     "employees": "client.employee_count",
     "revenue_wan": "client.annual_revenue",
@@ -147,6 +149,21 @@ class ClientsRpc:
             response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query_key)
         return response
 
+    async def _replay_create(
+        self,
+        session: AsyncSession,
+        request: client_service_pb2.CreateClientRequest,
+        subject: str,
+    ) -> client_pb2.Client | None:
+        """Return the stored reply of an earlier CreateClient with this request_id, if any."""
+        return await idempotency.replay(
+            session,
+            method=CREATE_METHOD,
+            request=request,
+            subject=subject,
+            response_type=client_pb2.Client,
+        )
+
     async def CreateClient(  # noqa: N802
         self, request: client_service_pb2.CreateClientRequest, context: grpc.aio.ServicerContext
     ) -> client_pb2.Client:
@@ -175,16 +192,10 @@ class ClientsRpc:
                 reason="CLIENT_ACCESS_DENIED",
             )
         size = size_of(request.client)
-        method = "crm.client.v1.ClientService/CreateClient"
+        method = CREATE_METHOD
         try:
             async with self.ctx.db.write() as session:
-                replay = await idempotency.replay(
-                    session,
-                    method=method,
-                    request=request,
-                    subject=principal.subject,
-                    response_type=client_pb2.Client,
-                )
+                replay = await self._replay_create(session, request, principal.subject)
                 if replay is not None:
                     return replay
                 existing = (
@@ -197,13 +208,7 @@ class ClientsRpc:
                 if existing is not None:
                     # Under READ COMMITTED a concurrent twin of this very request may have
                     # committed since the replay check above: answer with its response.
-                    replay = await idempotency.replay(
-                        session,
-                        method=method,
-                        request=request,
-                        subject=principal.subject,
-                        response_type=client_pb2.Client,
-                    )
+                    replay = await self._replay_create(session, request, principal.subject)
                     if replay is not None:
                         return replay
                     raise AlreadyExists(
@@ -286,13 +291,7 @@ class ClientsRpc:
             # A concurrent create won the race. If it was this very request (same request_id,
             # e.g. a client retry that overtook the first attempt), answer with its response.
             async with self.ctx.db.read() as session:
-                replay = await idempotency.replay(
-                    session,
-                    method=method,
-                    request=request,
-                    subject=principal.subject,
-                    response_type=client_pb2.Client,
-                )
+                replay = await self._replay_create(session, request, principal.subject)
             if replay is not None:
                 return replay
             raise AlreadyExists(
