@@ -75,11 +75,19 @@ run_tests() {
   exit "$status"
 }
 
+ensure_h2load() {
+  # The benchmarks drive unary RPCs with h2load (Debian's nghttp2-client).
+  command -v h2load >/dev/null && return
+  log "installing h2load (nghttp2-client)"
+  apt-get install -y -q nghttp2-client >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && apt-get install -y -q nghttp2-client >/dev/null; }
+}
+
 cmd=${1:-help}; shift || true
 case "$cmd" in
   setup) setup ;;
   test) setup; run_tests "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
-  bench) setup; exec "$PY" -m bench "$@" ;;
+  bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
   *) sed -n '2,6p' "$0"; exit 2 ;;
 esac

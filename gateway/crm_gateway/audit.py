@@ -264,11 +264,17 @@ class AuditLog:
         return rows
 
     async def flush(self) -> int:
-        """Write every queued entry; return how many were written."""
+        """Write the entries queued when called; return how many were written.
+
+        Entries that arrive while a batch is being written wait for the next flush: draining
+        until the queue is empty would, under steady traffic, turn the writer into an endless
+        run of tiny transactions (one fsync each) that costs more than the calls themselves.
+        """
         written = 0
         async with self._lock:
-            while self._pending:
-                count = min(self._batch_size, len(self._pending))
+            remaining = len(self._pending)
+            while remaining:
+                count = min(self._batch_size, remaining)
                 rows: list[dict[str, Any]] = []
                 seq, previous = self._seq, self._last_hash
                 for start in range(0, count, _SLICE):
@@ -283,6 +289,7 @@ class AuditLog:
                     self._pending.popleft()
                 self._seq, self._last_hash = seq, previous
                 written += count
+                remaining -= count
         self.written += written
         return written
 
@@ -300,5 +307,6 @@ class AuditLog:
 
     async def close(self) -> None:
         """Flush what is left (graceful stop) and log the chain head as an external anchor."""
-        await self.flush()
+        while self._pending:
+            await self.flush()
         log.info("audit chain head", chain=self.chain, seq=self._seq, hash=self._last_hash)

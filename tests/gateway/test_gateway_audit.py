@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 import pytest
 from client_harness import client_service, create_request
@@ -258,6 +260,44 @@ class TestWriter:
         assert await log.flush() == 15
         result = await verify_chains(database, log.key)
         assert (result.intact, result.record_count) == (True, 15)
+        await database.dispose()
+
+    async def test_flush_under_steady_traffic_writes_whole_batches(self, tmp_path):
+        """Entries arriving during a flush wait for the next one (no endless tiny batches).
+
+        A writer that drained until the queue was empty turned steady traffic into one
+        transaction (and fsync) per handful of calls, which cost more than the calls.
+        """
+        database = Database(f"sqlite+aiosqlite:///{tmp_path}/audit.db")
+        upgrade_head(MIGRATIONS, database.url)
+        log = AuditLog(database, instance="t", batch_size=1000)
+
+        def arrive(count: int) -> None:
+            for index in range(count):
+                log.record(
+                    AuditEntry(
+                        principal="staff/x",
+                        method=f"/m/{index}",
+                        outcome="OK",
+                        transport="grpc",
+                        request_id="r",
+                        origin="o",
+                        call_time=1.0e9,
+                        duration_micros=1,
+                    )
+                )
+
+        arrive(120)
+        flushing = asyncio.create_task(log.flush())
+        for _ in range(3):  # Calls keep arriving while the batch is built and written.
+            await asyncio.sleep(0)
+            arrive(7)
+        assert await flushing == 120
+        assert log.backlog == 21
+        assert await log.flush() == 21
+        assert log.backlog == 0
+        result = await verify_chains(database, log.key)
+        assert (result.intact, result.record_count) == (True, 141)
         await database.dispose()
 
     async def test_backlog_full_refuses_calls(self, identity, tmp_path):
