@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import grpc
@@ -73,6 +75,30 @@ class TestWarningsFromTheStream:
             assert event_pb2.EventEnvelope.FromString(envelopes[0]).payload.Unpack(raised)
             assert raised.warning == warning.name and raised.level == "orange"
             assert raised.owner == RM_A
+
+    async def test_each_batch_is_acknowledged_without_waiting_for_the_next(
+        self, sqlite_url, identity
+    ):
+        """A committed batch is acknowledged while the sender still holds the stream open
+        (a paced core-banking feed must not see every ack one send interval late)."""
+        async with risk_service(sqlite_url, identity) as h:
+            facility = await facility_for(h, "c-ack")
+            outgoing: asyncio.Queue[risk_service_pb2.MonitorTransactionsRequest | None] = (
+                asyncio.Queue()
+            )
+
+            async def requests() -> AsyncIterator[risk_service_pb2.MonitorTransactionsRequest]:
+                while (batch := await outgoing.get()) is not None:
+                    yield batch
+
+            call = h.stub.MonitorTransactions(requests(), metadata=h.system())
+            for number in range(3):  # One batch at a time; the next only after its ack.
+                outgoing.put_nowait(round_trip("c-ack", facility, prefix=f"ACK{number}"))
+                ack = await asyncio.wait_for(call.read(), timeout=10)
+                assert (ack.batch_id, ack.accepted) == (f"ACK{number}", 4)
+            outgoing.put_nowait(None)
+            assert await call.read() == grpc.aio.EOF
+            assert await call.code() == grpc.StatusCode.OK
 
     async def test_resent_batch_is_ignored(self, store_url, identity):
         """A batch sent again (lost acknowledgement) is all duplicates and raises nothing."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,6 +22,8 @@ from crm_risk.validation import PROFILE_RE, Violations, parse_name
 from crm_runtime import idempotency
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import InvalidArgument, NotFound
+
+Response = risk_service_pb2.MonitorTransactionsResponse
 
 RELATIONS: dict[int, str] = {
     monitoring_pb2.PARTY_RELATION_SHAREHOLDER: "shareholder",
@@ -110,25 +111,47 @@ class MonitoringRpc:
         request_iterator: AsyncIterator[risk_service_pb2.MonitorTransactionsRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[risk_service_pb2.MonitorTransactionsResponse]:
-        """Process each batch in order and acknowledge it once committed.
+        """Process each batch in order and acknowledge it as soon as it is committed.
 
-        Up to `monitoring_stream_depth` batches are in flight: the next one is decoded and
-        validated while the previous one commits. They commit in arrival order.
+        Up to `monitoring_stream_depth` batches are in flight: the next one is read and
+        decoded while earlier ones commit. They commit and are acknowledged in arrival order.
+        Reading runs in its own task so that an acknowledgement never waits for the caller's
+        next batch (a paced sender would otherwise see each ack one send interval late).
         """
         require_roles(*access.MONITOR_ROLES)
         pipeline = self.ctx.monitoring()
-        depth = max(1, self.ctx.settings.monitoring_stream_depth)
-        pending: deque[asyncio.Future[risk_service_pb2.MonitorTransactionsResponse]] = deque()
+        slots = asyncio.Semaphore(max(1, self.ctx.settings.monitoring_stream_depth))
+        acks: asyncio.Queue[asyncio.Future[Response] | None] = asyncio.Queue()
+
+        async def read() -> None:
+            try:
+                await slots.acquire()
+                async for request in request_iterator:
+                    received = time.perf_counter()
+                    acks.put_nowait(
+                        asyncio.ensure_future(pipeline.process(request, received=received))
+                    )
+                    await slots.acquire()
+            finally:
+                acks.put_nowait(None)  # End of the stream (or a read error, raised below).
+
+        reader = asyncio.create_task(read())
+        in_flight: list[asyncio.Future[Response]] = []
         try:
-            async for request in request_iterator:
-                received = time.perf_counter()
-                pending.append(asyncio.ensure_future(pipeline.process(request, received=received)))
-                while pending and (len(pending) >= depth or pending[0].done()):
-                    yield await pending.popleft()
-            while pending:
-                yield await pending.popleft()
+            while (future := await acks.get()) is not None:
+                in_flight.append(future)
+                response = await future
+                in_flight.pop()
+                slots.release()
+                yield response
+            await reader  # Raises what ended the read, if anything did.
         finally:
-            for future in pending:
+            reader.cancel()
+            while not acks.empty():
+                queued = acks.get_nowait()
+                if queued is not None:
+                    in_flight.append(queued)
+            for future in in_flight:
                 future.cancel()
 
     async def GetMonitoringRuleset(  # noqa: N802
