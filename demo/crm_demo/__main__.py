@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crm_demo import approvals, monitoring, through_gateway
+from crm_demo import approvals, monitoring, ratings, through_gateway
 from crm_demo.launcher import ROOT, new_platform
 from crm_demo.loader import load_portfolio
 from crm_demo.portfolio import generate_portfolio
@@ -37,6 +37,10 @@ async def _main(args: argparse.Namespace) -> int:
         }
         if "risk" in platform.services:
             figures["monitoring"] = await monitoring.run(
+                platform.services["risk"], client, platform.identity, portfolio, loaded
+            )
+        if "risk" in platform.services:
+            figures["ratings"] = await ratings.run(
                 platform.services["risk"], client, platform.identity, portfolio, loaded
             )
         if "gateway" in platform.services:

@@ -106,9 +106,33 @@ def statement_of(row: StatementRow) -> FinancialStatement:
     return _build(row.period_start, row.period_end, row.audited, row.audit_opinion, document)
 
 
+def _fill_parts(
+    message: statement_pb2.FinancialStatement, amounts: dict[str, dict[str, Any]]
+) -> None:
+    for key, proto_field, _ in PARTS:
+        part = getattr(message, proto_field)
+        for name, amount in amounts[key].items():
+            if amount is not None:
+                getattr(part, name).CopyFrom(money_message(Decimal(amount)))
+
+
+def to_message(statement: FinancialStatement) -> statement_pb2.FinancialStatement:
+    """Return the message that submits a pure statement (loaders, the demo, tests)."""
+    message = statement_pb2.FinancialStatement(
+        period_start=date_message(statement.period_start),
+        period_end=date_message(statement.period_end),
+        audited=statement.audited,
+        audit_opinion=OPINION_NUMBERS[statement.audit_opinion],
+    )
+    parts: dict[str, Any] = {"balance": statement.balance, "income": statement.income,
+                             "cash_flow": statement.cash_flow}
+    _fill_parts(message, {key: {item.name: getattr(part, item.name) for item in fields(part)}
+                          for key, part in parts.items()})
+    return message
+
+
 def statement_message(row: StatementRow) -> statement_pb2.FinancialStatement:
     """Return the FinancialStatement message of a row."""
-    raw = json.loads(row.amounts_json)
     message = statement_pb2.FinancialStatement(
         name=f"clients/{row.client_id}/statements/{row.id}",
         period_start=date_message(row.period_start),
@@ -117,11 +141,7 @@ def statement_message(row: StatementRow) -> statement_pb2.FinancialStatement:
         audit_opinion=OPINION_NUMBERS.get(row.audit_opinion, 0),
         create_time=timestamp(row.create_time),
     )
-    for key, proto_field, _ in PARTS:
-        part = getattr(message, proto_field)
-        for name, amount in raw[key].items():
-            if amount is not None:
-                getattr(part, name).CopyFrom(money_message(Decimal(amount)))
+    _fill_parts(message, json.loads(row.amounts_json))
     return message
 
 
