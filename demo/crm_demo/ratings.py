@@ -139,11 +139,14 @@ async def run(
         f"  RatingChanged reached the client service: {matched}/{len(chosen)} clients show the "
         "grade and tier risk issued."
     )
+    in_segments = sum(segments[t] for t in CREDIT_TIERS if t != "unrated")
     print(
         "  credit-tier segments: "
         + ", ".join(f"{t} {segments[t]}" for t in CREDIT_TIERS if t != "unrated" and segments[t])
-        + f" (rated here: {', '.join(f'{t} {tiers[t]}' for t in CREDIT_TIERS if tiers[t])}); "
-        f"still unrated: {segments['unrated']}"
+        + f"; still unrated: {segments['unrated']}. Rated here: "
+        + ", ".join(f"{t} {tiers[t]}" for t in CREDIT_TIERS if tiers[t])
+        + f"; the other {in_segments - len(chosen)} were re-rated by risk itself after orange "
+        "or red warnings from monitoring (warning levels cap the grade)."
     )
     return {
         "rated": len(chosen),

@@ -31,6 +31,20 @@ async def rating_events(h) -> list[risk_events_pb2.RatingChanged]:
         return events
 
 
+async def outbox_events(h, event_type: str) -> list[risk_events_pb2.WarningStatusChanged]:
+    async with h.ctx.db.read() as session:
+        rows = await session.execute(
+            select(OutboxMessage.envelope)
+            .where(OutboxMessage.event_type == event_type)
+            .order_by(OutboxMessage.id))
+        events = []
+        for (body,) in rows:
+            event = risk_events_pb2.WarningStatusChanged()
+            event_pb2.EventEnvelope.FromString(body).payload.Unpack(event)
+            events.append(event)
+        return events
+
+
 async def submit(h, client: str, *statements) -> list[str]:
     names = []
     for statement in statements:
@@ -81,6 +95,32 @@ class TestRatios:
             (warning,) = reply.warnings
             assert warning.rule == "financial_ratios"
             assert "CURRENT_RATIO_LOW (red)" in warning.summary
+
+
+    async def test_newer_statement_supersedes_the_older_periods_warning(
+        self, store_url, identity
+    ):
+        """A newer period's statement resolves the older period's ratio warning (with the
+        reason, in its trail and as WarningStatusChanged), and the older warning does not
+        escalate the new one: a statement with one weak ratio stays yellow."""
+        async with risk_service(store_url, identity, subscribers="client=127.0.0.1:1") as h:
+            client = await h.known_client("c-periods")
+            await submit(h, client, a_statement(2023, current_liabilities=160e6,
+                                                short_term_debt=100e6, long_term_debt=5e6))
+            await submit(h, client, a_statement(2024, operating_cash_flow=2e6))
+            reply = await h.stub.ListWarnings(
+                risk_service_pb2.ListWarningsRequest(
+                    client=client, source=warning_pb2.WARNING_SOURCE_STATEMENTS),
+                metadata=h.officer())
+            by_period = {w.summary.split("ending ")[1][:10]: w for w in reply.warnings}
+            old, new = by_period["2023-12-31"], by_period["2024-12-31"]
+            assert old.state == warning_pb2.WARNING_STATE_RESOLVED
+            assert "superseded by the statement for the period ending 2024-12-31" in (
+                old.close_reason)
+            assert new.state == warning_pb2.WARNING_STATE_OPEN
+            assert new.level == warning_pb2.WARNING_LEVEL_YELLOW  # its own level, unescalated
+            changed = await outbox_events(h, "crm.events.v1.WarningStatusChanged")
+            assert [(e.warning, e.state) for e in changed] == [(old.name, "resolved")]
 
 
 class TestRating:

@@ -14,7 +14,7 @@ from sqlmodel import col
 from crm.risk.v1 import risk_service_pb2, statement_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.early_warnings import Signal, raise_signal, supersede
 from crm_risk.models import ClientFactRow, StatementRow
 from crm_risk.monitoring.levels import combined_level
 from crm_risk.rating.ratios import (
@@ -40,6 +40,8 @@ from crm_runtime.pagination import page_size
 
 # A red-level ratio is material deterioration; a warning-level one is early deterioration.
 SEVERITY_LEVEL = {"red": "orange", "warning": "yellow"}
+RATIO_RULE = "financial_ratios"
+STATEMENTS_ACTOR = "systems/risk-statements"
 
 
 async def previous_statement(
@@ -150,7 +152,17 @@ class StatementsRpc:
     async def _on_latest(
         self, session: AsyncSession, row: StatementRow, *, now: datetime, actor: str
     ) -> None:
-        """Raise a warning for the new latest statement's signals and request a re-rating."""
+        """Raise a warning for the new latest statement's signals and request a re-rating.
+
+        Open ratio warnings of earlier periods are resolved first: the new period's figures
+        replace theirs, and they must not escalate the new period's warning.
+        """
+        period = row.period_end.isoformat()
+        await supersede(
+            session, self.ctx.outbox, client_id=row.client_id, rule=RATIO_RULE,
+            before_scope=period, actor=STATEMENTS_ACTOR, now=now,
+            reason=f"superseded by the statement for the period ending {period}",
+        )
         previous = await previous_statement(session, row.client_id, row)
         ratios = compute_ratios(statement_of(row), statement_of(previous) if previous else None)
         signals = ratio_signals(ratios, industry_section=await industry_of(session, row.client_id))
@@ -159,8 +171,8 @@ class StatementsRpc:
             await raise_signal(
                 session, self.ctx.outbox,
                 Signal(
-                    client_id=row.client_id, rule="financial_ratios", source="statements",
-                    level=level, scope=row.period_end.isoformat(),
+                    client_id=row.client_id, rule=RATIO_RULE, source="statements",
+                    level=level, scope=period,
                     message=f"{len(signals)} ratio signal(s) for the period ending "
                             f"{row.period_end.isoformat()}: "
                             + ", ".join(f"{s.code} ({s.severity})" for s in signals),

@@ -15,13 +15,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from crm.events.v1 import risk_events_pb2
 from crm.risk.v1 import risk_service_pb2, warning_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.mapping import SOURCE_NAMES, STATE_NAMES, aware, etag, timestamp, warning_message
+from crm_risk.early_warnings import OPEN_STATES, change_state
+from crm_risk.mapping import SOURCE_NAMES, STATE_NAMES, etag, warning_message
 from crm_risk.models import ClientFactRow, FacilityRow
-from crm_risk.models_monitoring import WarningActionRow, WarningRow, WarningSignalRow
+from crm_risk.models_monitoring import WarningRow, WarningSignalRow
 from crm_risk.reclassify import reclassify_client
 from crm_risk.validation import WARNING_RE, Violations, client_id_of, parse_name
 from crm_runtime import idempotency
@@ -33,7 +33,6 @@ DIVERSION_RULES = frozenset({
     "round_trip", "fast_in_fast_out", "securities_investment", "real_estate", "related_party",
     "entrusted_mismatch", "disguised_repayment",
 })
-OPEN_STATES = frozenset({"open", "acknowledged"})
 
 
 async def signals_of(session: AsyncSession, seqs: list[int]) -> dict[int, list[WarningSignalRow]]:
@@ -208,31 +207,8 @@ class WarningsRpc:
         self, session: AsyncSession, row: WarningRow, to_state: str, *, actor: str, reason: str,
         now: datetime, confirmed: bool,
     ) -> None:
-        from_state = row.state
-        row.state = to_state
-        row.update_time = now
-        row.version += 1
-        if to_state == "acknowledged":
-            row.acknowledge_time = now
-        else:
-            row.open_key = None
-            row.close_time, row.closed_by, row.close_reason = now, actor, reason
-            row.confirmed = confirmed
-        session.add(row)
-        assert row.seq is not None
-        session.add(WarningActionRow(
-            warning_seq=row.seq, action=to_state, from_state=from_state, to_state=to_state,
-            level=row.level, actor=actor, reason=reason[:2000], action_time=now,
-        ))
-        client = f"clients/{row.client_id}"
-        self.ctx.outbox.emit(
-            session,
-            risk_events_pb2.WarningStatusChanged(
-                warning=f"warnings/{row.id}", client=client, state=to_state, level=row.level,
-                actor=actor, reason=reason[:500], change_time=timestamp(aware(now)),
-            ),
-            subject=client,
-        )
+        change_state(session, self.ctx.outbox, row, to_state, actor=actor, reason=reason,
+                     now=now, confirmed=confirmed)
         if confirmed and row.facility_id and row.rule in DIVERSION_RULES:
             facility = (await session.execute(
                 select(FacilityRow).where(col(FacilityRow.id) == row.facility_id)
