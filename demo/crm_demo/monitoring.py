@@ -20,6 +20,7 @@ from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
 from crm_demo.launcher import Service
 from crm_demo.loader import LoadResult
 from crm_demo.portfolio import PortfolioClient
+from crm_demo.risk_ready import once_known
 from crm_risk.evaluate_service import format_stats, read_alerts, score, stream_all
 from crm_risk.monitoring.evaluate import format_report
 from crm_risk.monitoring.synthetic import SyntheticData, generate_stream
@@ -54,17 +55,13 @@ async def _register(
 ) -> dict[str, str]:
     """Give risk each client's monitoring profile and facilities; return facility names."""
     for context in data.clients.values():
-        for attempt in range(50):  # Risk learns the client from the client service's event.
-            try:
-                await stub.UpdateMonitoringProfile(
-                    risk_service_pb2.UpdateMonitoringProfileRequest(profile=profile_of(context)),
-                    metadata=system,
-                )
-                break
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.NOT_FOUND or attempt == 49:
-                    raise
-                await asyncio.sleep(0.2)
+        await once_known(
+            partial(
+                stub.UpdateMonitoringProfile,
+                risk_service_pb2.UpdateMonitoringProfileRequest(profile=profile_of(context)),
+                metadata=system,
+            )
+        )
     names: dict[str, str] = {}
     calls = [
         (

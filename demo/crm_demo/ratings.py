@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from functools import partial
 
 import grpc
 
@@ -22,6 +23,7 @@ from crm_client.segmentation.features import CREDIT_TIERS, MASTER_SCALE, credit_
 from crm_demo.launcher import Service
 from crm_demo.loader import LoadResult
 from crm_demo.portfolio import PortfolioClient
+from crm_demo.risk_ready import once_known
 from crm_risk.rating.statements import FinancialStatement
 from crm_risk.rating.synthetic import generate_history
 from crm_risk.statement_input import to_message
@@ -43,21 +45,13 @@ async def _submit_and_rate(
     officer: tuple[tuple[str, str], ...],
 ) -> str:
     """Submit a client's statements (oldest first), rate it, and return the grade."""
-    for attempt in range(50):  # Risk learns the client from the client service's event.
-        try:
-            for statement in statements:
-                await stub.CreateFinancialStatement(
-                    risk_service_pb2.CreateFinancialStatementRequest(
-                        parent=name,
-                        statement=to_message(statement),  # type: ignore[arg-type]
-                    ),
-                    metadata=system,
-                )
-            break
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.NOT_FOUND or attempt == 49:
-                raise
-            await asyncio.sleep(0.2)
+    requests = [
+        risk_service_pb2.CreateFinancialStatementRequest(parent=name, statement=to_message(s))
+        for s in statements
+    ]
+    await once_known(partial(stub.CreateFinancialStatement, requests[0], metadata=system))
+    for request in requests[1:]:
+        await stub.CreateFinancialStatement(request, metadata=system)
     rating = await stub.RateClient(
         risk_service_pb2.RateClientRequest(client=name), metadata=officer
     )

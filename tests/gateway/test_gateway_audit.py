@@ -45,6 +45,23 @@ async def stack(sqlite_url, identity, tmp_path):
         yield gw
 
 
+def record_calls(log: AuditLog, count: int) -> None:
+    """Queue `count` audit entries as calls would."""
+    for index in range(count):
+        log.record(
+            AuditEntry(
+                principal="staff/x",
+                method=f"/m/{index}",
+                outcome="OK",
+                transport="grpc",
+                request_id="r",
+                origin="o",
+                call_time=1.0e9,
+                duration_micros=1,
+            )
+        )
+
+
 class TestRecords:
     async def test_every_call_recorded_with_who_what_outcome(self, stack):
         """Successful, denied and unauthenticated calls over both faces each get one record
@@ -240,19 +257,7 @@ class TestWriter:
         """A failed batch stays queued and the chain continues without a gap on retry."""
         database = Database(f"sqlite+aiosqlite:///{tmp_path}/not_migrated_yet.db")
         log = AuditLog(database, instance="t", batch_size=10)
-        for index in range(15):
-            log.record(
-                AuditEntry(
-                    principal="staff/x",
-                    method=f"/m/{index}",
-                    outcome="OK",
-                    transport="grpc",
-                    request_id="r",
-                    origin="o",
-                    call_time=1.0e9,
-                    duration_micros=1,
-                )
-            )
+        record_calls(log, 15)
         with pytest.raises(OperationalError):
             await log.flush()
         assert log.backlog == 15
@@ -271,27 +276,11 @@ class TestWriter:
         database = Database(f"sqlite+aiosqlite:///{tmp_path}/audit.db")
         upgrade_head(MIGRATIONS, database.url)
         log = AuditLog(database, instance="t", batch_size=1000)
-
-        def arrive(count: int) -> None:
-            for index in range(count):
-                log.record(
-                    AuditEntry(
-                        principal="staff/x",
-                        method=f"/m/{index}",
-                        outcome="OK",
-                        transport="grpc",
-                        request_id="r",
-                        origin="o",
-                        call_time=1.0e9,
-                        duration_micros=1,
-                    )
-                )
-
-        arrive(120)
+        record_calls(log, 120)
         flushing = asyncio.create_task(log.flush())
         for _ in range(3):  # Calls keep arriving while the batch is built and written.
             await asyncio.sleep(0)
-            arrive(7)
+            record_calls(log, 7)
         assert await flushing == 120
         assert log.backlog == 21
         assert await log.flush() == 21

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar
 
 import grpc
 import pytest
+from google.protobuf.message import Message
 from risk_harness import a_facility, a_statement, request_id, risk_service
 from sqlalchemy import select
 
@@ -16,33 +18,26 @@ from crm_risk.rating.scale import MASTER_SCALES
 from crm_risk.review import review_once
 from crm_runtime.tables import OutboxMessage
 
+E = TypeVar("E", bound=Message)
+
+
+async def outbox_events(h, kind: type[E]) -> list[E]:
+    """Return the events of one type queued in the risk service's outbox, oldest first."""
+    async with h.ctx.db.read() as session:
+        rows = await session.execute(
+            select(OutboxMessage.envelope)
+            .where(OutboxMessage.event_type == kind.DESCRIPTOR.full_name)
+            .order_by(OutboxMessage.id))
+        events = []
+        for (body,) in rows:
+            event = kind()
+            event_pb2.EventEnvelope.FromString(body).payload.Unpack(event)
+            events.append(event)
+        return events
+
 
 async def rating_events(h) -> list[risk_events_pb2.RatingChanged]:
-    async with h.ctx.db.read() as session:
-        rows = await session.execute(
-            select(OutboxMessage.envelope)
-            .where(OutboxMessage.event_type == "crm.events.v1.RatingChanged")
-            .order_by(OutboxMessage.id))
-        events = []
-        for (body,) in rows:
-            event = risk_events_pb2.RatingChanged()
-            event_pb2.EventEnvelope.FromString(body).payload.Unpack(event)
-            events.append(event)
-        return events
-
-
-async def outbox_events(h, event_type: str) -> list[risk_events_pb2.WarningStatusChanged]:
-    async with h.ctx.db.read() as session:
-        rows = await session.execute(
-            select(OutboxMessage.envelope)
-            .where(OutboxMessage.event_type == event_type)
-            .order_by(OutboxMessage.id))
-        events = []
-        for (body,) in rows:
-            event = risk_events_pb2.WarningStatusChanged()
-            event_pb2.EventEnvelope.FromString(body).payload.Unpack(event)
-            events.append(event)
-        return events
+    return await outbox_events(h, risk_events_pb2.RatingChanged)
 
 
 async def submit(h, client: str, *statements) -> list[str]:
@@ -119,7 +114,7 @@ class TestRatios:
                 old.close_reason)
             assert new.state == warning_pb2.WARNING_STATE_OPEN
             assert new.level == warning_pb2.WARNING_LEVEL_YELLOW  # its own level, unescalated
-            changed = await outbox_events(h, "crm.events.v1.WarningStatusChanged")
+            changed = await outbox_events(h, risk_events_pb2.WarningStatusChanged)
             assert [(e.warning, e.state) for e in changed] == [(old.name, "resolved")]
 
 
