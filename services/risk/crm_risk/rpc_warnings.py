@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import grpc
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -20,7 +20,7 @@ from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import OPEN_STATES, change_state
 from crm_risk.mapping import SOURCE_NAMES, STATE_NAMES, etag, warning_message
-from crm_risk.models import ClientFactRow, FacilityRow
+from crm_risk.models import FacilityRow
 from crm_risk.models_monitoring import WarningRow, WarningSignalRow
 from crm_risk.reclassify import reclassify_client
 from crm_risk.validation import WARNING_RE, Violations, client_id_of, parse_name
@@ -51,7 +51,11 @@ async def signals_of(session: AsyncSession, seqs: list[int]) -> dict[int, list[W
 async def load_warning(
     session: AsyncSession, name: str, principal: Principal, *, for_update: bool = False
 ) -> WarningRow:
-    """Return the named warning if the caller owns it or may see its client."""
+    """Return the named warning if the caller may see its client.
+
+    Being the warning's owner is not enough: a closed warning keeps the owner it had when it
+    closed, and that RM loses the client's risk data once the client is reassigned.
+    """
     (warning_id,) = parse_name(name, WARNING_RE, "name")
     statement = select(WarningRow).where(col(WarningRow.id) == warning_id)
     if for_update:
@@ -61,12 +65,7 @@ async def load_warning(
         if principal.sees_whole_portfolio:
             raise NotFound(f"{name} does not exist", reason="WARNING_NOT_FOUND")
         raise access.denied()
-    if (
-        not principal.sees_whole_portfolio
-        and row.owner != principal.subject
-        and not access.owns(principal, await session.get(ClientFactRow, row.client_id))
-    ):
-        raise access.denied()
+    await access.check_client(session, principal, row.client_id)
     return row
 
 
@@ -107,8 +106,7 @@ class WarningsRpc:
             statement = statement.where(col(WarningRow.rule) == request.rule)
         visible = access.visible_client_ids(principal)
         if visible is not None:
-            statement = statement.where(or_(col(WarningRow.owner) == principal.subject,
-                                            col(WarningRow.client_id).in_(visible)))  # type: ignore[arg-type]
+            statement = statement.where(col(WarningRow.client_id).in_(visible))  # type: ignore[arg-type]
         query = {"m": "ListWarnings", "c": request.client, "s": request.state, "r": request.rule,
                  "o": request.source, "p": principal.subject}
         before = self.ctx.tokens.decode(request.page_token, query=query)
