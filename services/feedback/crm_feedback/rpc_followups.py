@@ -8,7 +8,7 @@ from sqlmodel import col
 
 from crm.feedback.v1 import feedback_service_pb2, followup_pb2
 from crm_feedback import access
-from crm_feedback.context import FeedbackContext
+from crm_feedback.context import FeedbackContext, client_info
 from crm_feedback.dispatching import schedule_triggered
 from crm_feedback.followup_mapping import plan_message
 from crm_feedback.followup_store import (
@@ -159,11 +159,19 @@ class FollowupsRpc:
                 return replay
             existing = (
                 await session.execute(
-                    select(col(FacilityRow.seq)).where(col(FacilityRow.facility) == request.parent)
+                    select(FacilityRow).where(col(FacilityRow.facility) == request.parent)
                 )
-            ).first()
+            ).scalar_one_or_none()
             if existing is not None:
+                if not access.owns(principal, existing.relationship_manager, existing.team):
+                    # The answer for a facility that does not exist: no existence oracle.
+                    raise access.denied("facility")
                 raise AlreadyExists("the facility has a plan", reason="FOLLOWUP_PLAN_EXISTS")
+            # Who serves the client decides, not the RM or team the terms name: otherwise an
+            # RM could plan (and then record visits on) another RM's client by naming themselves.
+            client = await client_info(session, request.parent.split("/facilities/")[0])
+            if not access.owns(principal, client.relationship_manager, client.team):
+                raise access.denied("facility")
             row, _ = await create_facility(session, request.parent, terms, now)
             if not access.owns(principal, row.relationship_manager, row.team):
                 # An RM may plan only facilities of clients they serve.

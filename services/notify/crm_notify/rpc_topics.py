@@ -215,7 +215,12 @@ class TopicsRpc:
                 .first()
             )
             if row is None or row.topic_id != match.group(1):
-                raise NotFound(f"{request.name} does not exist", reason="SUBSCRIPTION_NOT_FOUND")
+                # People get the same answer as for someone else's subscription (no oracle).
+                if principal.has(*access.ANY_RECIPIENT_ROLES):
+                    raise NotFound(
+                        f"{request.name} does not exist", reason="SUBSCRIPTION_NOT_FOUND"
+                    )
+                raise access.recipient_denied()
             access.require_act_for(principal, row.recipient)
             await session.delete(row)
         return empty_pb2.Empty()
