@@ -21,6 +21,7 @@ from crm_risk.ruleset_config import current_config, ruleset_from
 from crm_risk.servicer import RiskServicer
 from crm_runtime.crypto import FieldCipher, decode_key
 from crm_runtime.db import Database
+from crm_runtime.gcsteward import FullCollections
 from crm_runtime.inbox import EventSink
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.outbox import Outbox
@@ -105,7 +106,13 @@ async def build(
     async def reviews() -> None:
         await review_loop(ctx)
 
-    background: list[BackgroundTask] = [relay.run, wal.run, pipeline.checkpoint_loop]
+    # Full garbage collections at quiet moments (the process defers CPython's own: __main__).
+    collections = FullCollections(
+        interval=settings.gc_full_interval_seconds, idle=lambda: not pipeline.busy()
+    )
+    background: list[BackgroundTask] = [
+        relay.run, wal.run, pipeline.checkpoint_loop, collections.job(),
+    ]
     if review and settings.review_enabled:
         background.append(reviews)
     definition = ServiceDefinition(

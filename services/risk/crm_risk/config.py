@@ -68,6 +68,11 @@ class RiskSettings(BaseServiceSettings):
     # Periodic review: how often the scheduler looks for due reviews and requested re-ratings,
     # and the pause between two re-ratings: short when the monitoring stream is quiet, long
     # while it is busy (a re-rating costs ~20 ms of the core the stream needs).
+    # Full garbage collections: CPython's own are deferred in the service process (they take
+    # 30-100 ms over the monitoring state and would land on stream batches); the service runs
+    # one this often, when the stream is quiet (or after twice this long regardless).
+    gc_defer_full_collections: bool = True
+    gc_full_interval_seconds: float = 600.0
     review_enabled: bool = True
     review_interval_seconds: float = 60.0
     review_pause_seconds: float = 0.2
