@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
+from contract_support import details  # noqa: F401 - also re-exported for other tests
 from google.protobuf import timestamp_pb2
 from sqlalchemy import select
 from sqlmodel import col
@@ -186,23 +187,31 @@ def nps_csat_survey() -> survey_pb2.Survey:
         title=text("贷后满意度调查", "Post-loan satisfaction survey"),
         questions=[
             survey_pb2.Question(
-                question_id="nps", kind=survey_pb2.QUESTION_KIND_NPS, required=True,
+                question_id="nps",
+                kind=survey_pb2.QUESTION_KIND_NPS,
+                required=True,
                 title=text("您向同行推荐我行的可能性有多大？", "Would you recommend us?"),
             ),
             survey_pb2.Question(
-                question_id="csat", kind=survey_pb2.QUESTION_KIND_CSAT, required=False,
+                question_id="csat",
+                kind=survey_pb2.QUESTION_KIND_CSAT,
+                required=False,
                 title=text("您对本次服务满意吗？", "How satisfied are you with the service?"),
             ),
             survey_pb2.Question(
-                question_id="channel", kind=survey_pb2.QUESTION_KIND_SINGLE_CHOICE,
-                required=False, title=text("您最常用的渠道", "Your most used channel"),
+                question_id="channel",
+                kind=survey_pb2.QUESTION_KIND_SINGLE_CHOICE,
+                required=False,
+                title=text("您最常用的渠道", "Your most used channel"),
                 options=[
                     survey_pb2.ChoiceOption(option_id="branch", label=text("网点", "Branch")),
                     survey_pb2.ChoiceOption(option_id="online", label=text("网银", "Online")),
                 ],
             ),
             survey_pb2.Question(
-                question_id="comment", kind=survey_pb2.QUESTION_KIND_FREE_TEXT, required=False,
+                question_id="comment",
+                kind=survey_pb2.QUESTION_KIND_FREE_TEXT,
+                required=False,
                 title=text("其他意见", "Other comments"),
             ),
         ],
@@ -217,23 +226,3 @@ def new_request_id() -> str:
 def utc(year: int, month: int, day: int, hour: int = 0) -> datetime:
     """Return an aware UTC datetime."""
     return datetime(year, month, day, hour, tzinfo=UTC)
-
-
-def details(error: grpc.aio.AioRpcError) -> tuple[str, list[str]]:
-    """Return the ErrorInfo reason and the BadRequest field names of a failed call."""
-    from google.rpc import error_details_pb2
-    from grpc_status import rpc_status
-
-    status = rpc_status.from_call(error)
-    assert status is not None, "error carries no google.rpc.Status"
-    reason, fields = "", []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [v.field for v in bad.field_violations]
-    return reason, fields

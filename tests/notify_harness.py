@@ -10,8 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
+from contract_support import details  # noqa: F401 - also re-exported for other tests
 
 from crm.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grpc
 from crm_notify.app import build, migrate
@@ -24,23 +23,6 @@ from crm_runtime.testing import IdentityKit
 RM_A = "staff/rm-a"
 TEAM_LEAD = "staff/tl-1"
 RISK_OFFICER = "staff/ro-1"
-
-
-def details(error: grpc.aio.AioRpcError) -> tuple[str, list[str]]:
-    """Return the ErrorInfo reason and the BadRequest field names of a failed call."""
-    status = rpc_status.from_call(error)
-    assert status is not None
-    reason, fields = "", []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [v.field for v in bad.field_violations]
-    return reason, fields
 
 
 @dataclass

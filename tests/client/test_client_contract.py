@@ -8,33 +8,15 @@ import uuid
 import grpc
 import pytest
 from client_harness import a_client, client_service, create_request
+from contract_support import details
 from google.protobuf import field_mask_pb2
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from grpc_status import rpc_status
 from sqlalchemy import func, select
 
 from crm.client.v1 import client_service_pb2
 from crm_client.models import ClientRow
 from crm_runtime.auth import Role
-
-
-def details(error: grpc.aio.AioRpcError) -> tuple[str, list[str]]:
-    """Return the ErrorInfo reason and the BadRequest field names of a failed call."""
-    status = rpc_status.from_call(error)
-    assert status is not None, "error carries no google.rpc.Status"
-    reason, fields = "", []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [v.field for v in bad.field_violations]
-    return reason, fields
 
 
 async def client_count(harness) -> int:

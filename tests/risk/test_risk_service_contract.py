@@ -6,33 +6,15 @@ import asyncio
 
 import grpc
 import pytest
+from contract_support import details
 from google.protobuf import struct_pb2
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_status import rpc_status
 from risk_harness import a_facility, a_statement, cny, request_id, risk_service, round_trip, stream
 from sqlalchemy import func, select
 
 from crm.risk.v1 import facility_pb2, monitoring_pb2, rating_pb2, risk_service_pb2
 from crm_risk.models import FacilityRow, RatingRow, RulesetConfigRow, StatementRow
 from crm_risk.models_monitoring import MonitorBatchRow, WarningRow
-
-
-def details(error: grpc.aio.AioRpcError) -> tuple[str, list[str]]:
-    """Return the ErrorInfo reason and the BadRequest field names of a failed call."""
-    status = rpc_status.from_call(error)
-    assert status is not None, "error carries no google.rpc.Status"
-    reason, fields = "", []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            reason = info.reason
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            fields = [v.field for v in bad.field_violations]
-    return reason, fields
 
 
 async def count(h, table: type) -> int:
@@ -53,7 +35,8 @@ class TestHealth:
             stub = health_pb2_grpc.HealthStub(h.channel)
             for _ in range(50):
                 reply = await stub.Check(
-                    health_pb2.HealthCheckRequest(service="crm.risk.v1.RiskService"))
+                    health_pb2.HealthCheckRequest(service="crm.risk.v1.RiskService")
+                )
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     break
                 await asyncio.sleep(0.05)
@@ -69,10 +52,14 @@ class TestBadStatements:
         async with risk_service(store_url, identity) as h:
             client = await h.known_client("c-bad")
             statement = a_statement(total_assets=400e6, cash=160e6)
-            error = await fails(h.stub.CreateFinancialStatement(
-                risk_service_pb2.CreateFinancialStatementRequest(parent=client,
-                                                                 statement=statement),
-                metadata=h.system()))
+            error = await fails(
+                h.stub.CreateFinancialStatement(
+                    risk_service_pb2.CreateFinancialStatementRequest(
+                        parent=client, statement=statement
+                    ),
+                    metadata=h.system(),
+                )
+            )
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
             reason, fields = details(error)
             assert reason == "STATEMENT_INCONSISTENT"
@@ -85,10 +72,14 @@ class TestBadStatements:
         """A negative revenue is INVALID_ARGUMENT on that field."""
         async with risk_service(store_url, identity) as h:
             client = await h.known_client("c-neg")
-            error = await fails(h.stub.CreateFinancialStatement(
-                risk_service_pb2.CreateFinancialStatementRequest(
-                    parent=client, statement=a_statement(revenue=-5e6)),
-                metadata=h.system()))
+            error = await fails(
+                h.stub.CreateFinancialStatement(
+                    risk_service_pb2.CreateFinancialStatementRequest(
+                        parent=client, statement=a_statement(revenue=-5e6)
+                    ),
+                    metadata=h.system(),
+                )
+            )
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert "statement.income_statement.revenue" in details(error)[1]
             assert await count(h, StatementRow) == 0
@@ -99,10 +90,14 @@ class TestBadFacilities:
         """A negative committed amount is INVALID_ARGUMENT on facility.amount; nothing stored."""
         async with risk_service(store_url, identity) as h:
             client = await h.known_client("c-f")
-            error = await fails(h.stub.CreateFacility(
-                risk_service_pb2.CreateFacilityRequest(
-                    parent=client, facility=a_facility(amount=cny(-1_000_000))),
-                metadata=h.system()))
+            error = await fails(
+                h.stub.CreateFacility(
+                    risk_service_pb2.CreateFacilityRequest(
+                        parent=client, facility=a_facility(amount=cny(-1_000_000))
+                    ),
+                    metadata=h.system(),
+                )
+            )
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert details(error)[1] == ["facility.amount"]
             assert await count(h, FacilityRow) == 0
@@ -113,30 +108,43 @@ class TestBadFacilities:
             client = await h.known_client("c-d")
             loan = await h.stub.CreateFacility(
                 risk_service_pb2.CreateFacilityRequest(parent=client, facility=a_facility()),
-                metadata=h.system())
-            error = await fails(h.stub.RecordFacilityEvent(
-                risk_service_pb2.RecordFacilityEventRequest(
-                    parent=loan.name,
-                    event=facility_pb2.FacilityEvent(
-                        event_type=facility_pb2.FACILITY_EVENT_TYPE_DRAWDOWN,
-                        amount=cny(-500), effective_date=loan.start_date)),
-                metadata=h.system()))
+                metadata=h.system(),
+            )
+            error = await fails(
+                h.stub.RecordFacilityEvent(
+                    risk_service_pb2.RecordFacilityEventRequest(
+                        parent=loan.name,
+                        event=facility_pb2.FacilityEvent(
+                            event_type=facility_pb2.FACILITY_EVENT_TYPE_DRAWDOWN,
+                            amount=cny(-500),
+                            effective_date=loan.start_date,
+                        ),
+                    ),
+                    metadata=h.system(),
+                )
+            )
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert details(error)[1] == ["event.amount"]
             after = await h.stub.GetFacility(
-                risk_service_pb2.GetFacilityRequest(name=loan.name), metadata=h.system())
+                risk_service_pb2.GetFacilityRequest(name=loan.name), metadata=h.system()
+            )
             assert after.drawn_amount.units == 0 and after.etag == loan.etag
 
     async def test_unknown_facility_is_not_found(self, store_url, identity):
         """An event for a facility that does not exist is NOT_FOUND."""
         async with risk_service(store_url, identity) as h:
             client = await h.known_client("c-u")
-            error = await fails(h.stub.RecordFacilityEvent(
-                risk_service_pb2.RecordFacilityEventRequest(
-                    parent=f"{client}/facilities/{'0' * 32}",
-                    event=facility_pb2.FacilityEvent(
-                        event_type=facility_pb2.FACILITY_EVENT_TYPE_PAST_DUE, days_past_due=3)),
-                metadata=h.system()))
+            error = await fails(
+                h.stub.RecordFacilityEvent(
+                    risk_service_pb2.RecordFacilityEventRequest(
+                        parent=f"{client}/facilities/{'0' * 32}",
+                        event=facility_pb2.FacilityEvent(
+                            event_type=facility_pb2.FACILITY_EVENT_TYPE_PAST_DUE, days_past_due=3
+                        ),
+                    ),
+                    metadata=h.system(),
+                )
+            )
             assert error.code() == grpc.StatusCode.NOT_FOUND
             assert details(error)[0] == "FACILITY_NOT_FOUND"
 
@@ -163,31 +171,48 @@ class TestBadRuleParameters:
         force and the stored configuration stay as they were."""
         async with risk_service(store_url, identity) as h:
             before = h.ctx.monitoring().ruleset.label
-            error = await fails(h.stub.UpdateMonitoringRuleset(
-                risk_service_pb2.UpdateMonitoringRulesetRequest(
-                    ruleset=monitoring_pb2.MonitoringRuleset(
-                        version="MON-2026.1",
-                        overrides=[monitoring_pb2.RuleParameterOverride(
-                            rule="round_trip", parameter="return_shares",
-                            value=struct_pb2.Value(number_value=0.6))])),
-                metadata=h.officer()))
+            error = await fails(
+                h.stub.UpdateMonitoringRuleset(
+                    risk_service_pb2.UpdateMonitoringRulesetRequest(
+                        ruleset=monitoring_pb2.MonitoringRuleset(
+                            version="MON-2026.1",
+                            overrides=[
+                                monitoring_pb2.RuleParameterOverride(
+                                    rule="round_trip",
+                                    parameter="return_shares",
+                                    value=struct_pb2.Value(number_value=0.6),
+                                )
+                            ],
+                        )
+                    ),
+                    metadata=h.officer(),
+                )
+            )
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-            assert details(error) == ("UNKNOWN_RULE_PARAMETER",
-                                      ["ruleset.overrides[0].parameter"])
+            assert details(error) == ("UNKNOWN_RULE_PARAMETER", ["ruleset.overrides[0].parameter"])
             assert h.ctx.monitoring().ruleset.label == before
             assert await count(h, RulesetConfigRow) == 0
 
     async def test_out_of_range_value_is_rejected(self, store_url, identity):
         """A share above 1 is INVALID_ARGUMENT (INVALID_RULE_PARAMETER)."""
         async with risk_service(store_url, identity) as h:
-            error = await fails(h.stub.UpdateMonitoringRuleset(
-                risk_service_pb2.UpdateMonitoringRulesetRequest(
-                    ruleset=monitoring_pb2.MonitoringRuleset(
-                        version="MON-2026.1",
-                        overrides=[monitoring_pb2.RuleParameterOverride(
-                            rule="round_trip", parameter="return_share",
-                            value=struct_pb2.Value(number_value=1.5))])),
-                metadata=h.officer()))
+            error = await fails(
+                h.stub.UpdateMonitoringRuleset(
+                    risk_service_pb2.UpdateMonitoringRulesetRequest(
+                        ruleset=monitoring_pb2.MonitoringRuleset(
+                            version="MON-2026.1",
+                            overrides=[
+                                monitoring_pb2.RuleParameterOverride(
+                                    rule="round_trip",
+                                    parameter="return_share",
+                                    value=struct_pb2.Value(number_value=1.5),
+                                )
+                            ],
+                        )
+                    ),
+                    metadata=h.officer(),
+                )
+            )
             assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert details(error)[0] == "INVALID_RULE_PARAMETER"
 
@@ -196,11 +221,14 @@ class TestOverrideNeedsASecondApprover:
     async def _rated(self, h) -> tuple[str, risk_service_pb2.RateClientRequest]:
         client = await h.known_client("c-ov")
         await h.stub.CreateFinancialStatement(
-            risk_service_pb2.CreateFinancialStatementRequest(parent=client,
-                                                             statement=a_statement()),
-            metadata=h.system())
-        rating = await h.stub.RateClient(risk_service_pb2.RateClientRequest(client=client),
-                                         metadata=h.officer())
+            risk_service_pb2.CreateFinancialStatementRequest(
+                parent=client, statement=a_statement()
+            ),
+            metadata=h.system(),
+        )
+        rating = await h.stub.RateClient(
+            risk_service_pb2.RateClientRequest(client=client), metadata=h.officer()
+        )
         return client, rating
 
     async def test_proposer_cannot_approve_and_the_rating_stays(self, store_url, identity):
@@ -212,21 +240,30 @@ class TestOverrideNeedsASecondApprover:
             proposal = await h.stub.ProposeRatingOverride(
                 risk_service_pb2.ProposeRatingOverrideRequest(
                     parent=client,
-                    rating_override={"rating": rating.name, "to_grade": "BBB",
-                                     "reason": "parent guarantee not reflected"},
-                    request_id=request_id()),
-                metadata=approver)
-            error = await fails(h.stub.ApproveRatingOverride(
-                risk_service_pb2.ApproveRatingOverrideRequest(name=proposal.name),
-                metadata=approver))
+                    rating_override={
+                        "rating": rating.name,
+                        "to_grade": "BBB",
+                        "reason": "parent guarantee not reflected",
+                    },
+                    request_id=request_id(),
+                ),
+                metadata=approver,
+            )
+            error = await fails(
+                h.stub.ApproveRatingOverride(
+                    risk_service_pb2.ApproveRatingOverrideRequest(name=proposal.name),
+                    metadata=approver,
+                )
+            )
             assert error.code() == grpc.StatusCode.PERMISSION_DENIED
             assert details(error)[0] == "SAME_PERSON_APPROVAL"
             latest = await h.stub.ListRatings(
-                risk_service_pb2.ListRatingsRequest(parent=client), metadata=h.officer())
+                risk_service_pb2.ListRatingsRequest(parent=client), metadata=h.officer()
+            )
             assert [r.name for r in latest.ratings] == [rating.name]
             still = await h.stub.GetRatingOverride(
-                risk_service_pb2.GetRatingOverrideRequest(name=proposal.name),
-                metadata=h.officer())
+                risk_service_pb2.GetRatingOverrideRequest(name=proposal.name), metadata=h.officer()
+            )
             assert still.state == rating_pb2.RATING_OVERRIDE_STATE_PROPOSED
 
     async def test_approval_without_the_approver_role_is_denied(self, store_url, identity):
@@ -236,11 +273,19 @@ class TestOverrideNeedsASecondApprover:
             proposal = await h.stub.ProposeRatingOverride(
                 risk_service_pb2.ProposeRatingOverrideRequest(
                     parent=client,
-                    rating_override={"rating": rating.name, "to_grade": "BBB",
-                                     "reason": "parent guarantee not reflected"}),
-                metadata=h.officer())
-            error = await fails(h.stub.ApproveRatingOverride(
-                risk_service_pb2.ApproveRatingOverrideRequest(name=proposal.name),
-                metadata=h.rm()))
+                    rating_override={
+                        "rating": rating.name,
+                        "to_grade": "BBB",
+                        "reason": "parent guarantee not reflected",
+                    },
+                ),
+                metadata=h.officer(),
+            )
+            error = await fails(
+                h.stub.ApproveRatingOverride(
+                    risk_service_pb2.ApproveRatingOverrideRequest(name=proposal.name),
+                    metadata=h.rm(),
+                )
+            )
             assert error.code() == grpc.StatusCode.PERMISSION_DENIED
             assert await count(h, RatingRow) == 1
