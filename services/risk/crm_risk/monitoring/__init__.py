@@ -1,16 +1,16 @@
-"""Real-time transaction monitoring: rules engine, synthetic labelled stream, evaluation.
+"""Real-time transaction monitoring: fund tracing, rules engine, rule sets.
 
-Pure Python, no I/O: the risk service feeds transactions in, persists state bytes and turns
+Pure Python, no I/O: the risk service feeds postings in, persists state bytes and turns
 ``Alert`` objects into warnings::
 
-    engine = MonitoringEngine(load_ruleset("MON-2026.1"), clients=lookup, facilities=lookup)
+    engine = MonitoringEngine(load_ruleset(), clients=lookup, facilities=lookup)
     alerts = engine.process_batch(batch)          # duplicates are ignored
-    blobs = engine.snapshot_clients(engine.dirty_clients())   # persist what changed
+    blobs = engine.snapshot_units(engine.dirty_units())   # persist what changed
     engine.mark_clean(blobs)
-    # after a restart: engine.restore_client(client_id, blob) for each stored blob
+    # after a restart: engine.restore_unit(unit_id, blob) for each stored blob
 
-Quality on the labelled synthetic stream: ``python -m crm_risk.monitoring.evaluate --check``;
-throughput: ``python -m crm_risk.monitoring.perf``.
+How loan money is traced is ``ledger``; what each rule enforces is in ``rules``. Quality on
+the labelled synthetic world lives outside the service: ``python -m crm_sim.monitoring.evaluate``.
 """
 
 from __future__ import annotations
@@ -29,14 +29,16 @@ from crm_risk.monitoring.levels import LEVELS, combined_level
 from crm_risk.monitoring.model import (
     Alert,
     ClientContext,
+    EntrustedPayee,
     FacilityContext,
+    RelatedParty,
     Transaction,
     validate_transaction,
 )
 
 __all__ = [
     "DEFAULT_VERSION", "LEVELS", "RULESETS", "Alert", "ClientContext", "ClientLookup",
-    "FacilityContext", "FacilityLookup", "MonitoringEngine", "Ruleset", "Transaction",
-    "UnknownRuleParameter", "UnknownRulesetVersion", "combined_level", "load_ruleset",
-    "validate_transaction",
+    "EntrustedPayee", "FacilityContext", "FacilityLookup", "MonitoringEngine", "RelatedParty",
+    "Ruleset", "Transaction", "UnknownRuleParameter", "UnknownRulesetVersion",
+    "combined_level", "load_ruleset", "validate_transaction",
 ]

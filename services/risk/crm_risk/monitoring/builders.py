@@ -56,6 +56,9 @@ class TxnFactory:
         txn_id: str | None = None,
         balance_after: float | None = None,
         track_balance: bool = True,
+        memo: str = "",
+        counterparty_client: str = "",
+        bank: str = "",
     ) -> Transaction:
         """Return one transaction; its balance is the running balance unless given."""
         account_id = account or self.account
@@ -81,6 +84,9 @@ class TxnFactory:
             booked_at=self.at(hours),
             is_cash=is_cash or channel == "cash",
             balance_after=balance_after if track_balance or balance_after is not None else None,
+            memo=memo,
+            counterparty_client=counterparty_client,
+            counterparty_bank=bank,
         )
 
     def debit(self, amount: float, *, hours: float, **fields: object) -> Transaction:
@@ -97,7 +103,8 @@ class TxnFactory:
         """Return the credit of a drawdown of ``facility_id`` into ``account``."""
         return self.make(
             "credit", amount, hours=hours, name="本行贷款发放", counterparty_account="LOAN-GL",
-            industry="J6621", kind="bank", facility_id=facility_id, account=account,
+            industry="J6621", kind="loan_account", facility_id=facility_id, account=account,
+            channel="loan", memo="贷款发放",
         )
 
     def cash_withdrawal(self, amount: float, *, hours: float, **fields: object) -> Transaction:

@@ -1,10 +1,14 @@
-"""The monitoring engine: per-client state, rule dispatch, alert dedupe, persistence.
+"""The monitoring engine: tracing units, posting dispatch, grading and alert dedupe.
 
-How debits are attributed to facilities ("loan money") is described in ``attribution``.
+For every posting the engine finds the client's tracing unit (the client, or its group at this
+bank), classifies the counterparty, moves loan money through the ledger (``ledger``) and asks
+the rules what they make of it (``rules``). How a posting is classified is ``classify``; how
+much of a payment is loan money is ``ledger``; the level of a hit is ``severity``.
 
-Dedupe. A rule hit opens a window of ``dedupe_hours`` for client + rule + scope (scope = the
-facility, account or sub-pattern); further hits inside it are dropped. Escalation across rules
-is the service's job; ``combined_level`` says how levels combine.
+Dedupe. A hit opens a window of ``dedupe_days`` for rule + scope (scope = the facility, account
+or sub-pattern); within it only a hit of a higher level is emitted again (the service folds it
+into the open warning and raises its level). Corroboration: a hit on a facility that another
+rule flagged in the last 30 days is graded one level up.
 """
 
 from __future__ import annotations
@@ -13,31 +17,44 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from crm_risk.monitoring.attribution import LoanMoneyTracker
-from crm_risk.monitoring.config import TRACKING, Ruleset, as_float, as_int
+from crm_risk.monitoring import classify as c
+from crm_risk.monitoring.config import PAYEES, TRACKING, Ruleset, as_float, as_int, as_strs
 from crm_risk.monitoring.context import (
     ClientLookup,
-    ClientProfile,
     FacilityLookup,
-    MappingFacilityLookup,
+    MappingLookup,
+    UnitProfile,
+    normalise_name,
+    unit_id_of,
 )
-from crm_risk.monitoring.levels import combined_level
-from crm_risk.monitoring.model import Alert, ClientContext, FacilityContext, Level, Transaction
+from crm_risk.monitoring.history import local_day
+from crm_risk.monitoring.levels import LEVEL_RANK
+from crm_risk.monitoring.model import (
+    Alert,
+    ClientContext,
+    FacilityContext,
+    Level,
+    Transaction,
+)
 from crm_risk.monitoring.rules import RULE_CLASSES, Rule
-from crm_risk.monitoring.state import FORMAT_VERSION, ClientState
+from crm_risk.monitoring.rules.base import DAY, Posting, payee_key
+from crm_risk.monitoring.severity import graded
+from crm_risk.monitoring.spend import Spender
+from crm_risk.monitoring.state import FORMAT_VERSION, UnitState
 
-__all__ = ["MonitoringEngine", "combined_level"]
+__all__ = ["MonitoringEngine"]
 
-DAY = 86_400.0
-MAINTAIN_EVERY = 256  # transactions per client between housekeeping passes (power of two)
+MAINTAIN_EVERY = 256  # postings per unit between housekeeping passes (power of two)
+CORROBORATION_SECONDS = 30 * DAY
+KEEP_BALANCE_DAYS = 40
 
 
 class MonitoringEngine:
-    """Run every enabled rule of a ruleset over a stream of transactions.
+    """Run every enabled rule of a ruleset over a stream of postings.
 
     Not thread-safe: use one engine per stream partition (the service partitions clients
-    across replicas, so a client's windows live in one engine). The engine trusts its input;
-    check transactions with ``validate_transaction`` at the service boundary.
+    across replicas, so a unit's state lives in one engine). The engine trusts its input;
+    check postings with ``validate_transaction`` at the service boundary.
     """
 
     def __init__(
@@ -50,55 +67,54 @@ class MonitoringEngine:
         """Build the rules of ``ruleset`` and attach the context sources."""
         self.ruleset = ruleset
         self._label = ruleset.label
-        self._clients = clients
-        self._facilities: FacilityLookup = (
-            MappingFacilityLookup(facilities) if isinstance(facilities, Mapping) else facilities
-        )
+        if isinstance(clients, Mapping) or isinstance(facilities, Mapping):
+            lookup = MappingLookup(
+                clients if isinstance(clients, Mapping) else {},
+                facilities if isinstance(facilities, Mapping) else {},
+            )
+            self._clients: ClientLookup = clients if not isinstance(clients, Mapping) else lookup
+            self._facilities: FacilityLookup = (
+                facilities if not isinstance(facilities, Mapping) else lookup
+            )
+            self._mapping: MappingLookup | None = lookup
+        else:
+            self._clients, self._facilities, self._mapping = clients, facilities, None
         tracking = ruleset.rule(TRACKING)
-        self._attribution = as_float(tracking, "attribution_days") * DAY
+        self.trace_seconds = as_float(tracking, "window_days") * DAY
+        self.residue_floor = as_float(tracking, "residue_floor")
+        self.residue_share = as_float(tracking, "residue_share")
         self._seen_seconds = as_float(tracking, "seen_ids_hours") * 3600.0
         self._seen_cap = as_int(tracking, "seen_ids_cap")
-        self._max_entries = as_int(tracking, "max_window_entries")
-        windows = [self._attribution]
-        for rule_id in ("round_trip", "fast_in_fast_out", "disguised_repayment"):
-            windows.append(as_float(ruleset.rule(rule_id), "window_days") * DAY)
-        self._facility_retention = max(windows)
-        self._loans = LoanMoneyTracker(
-            attribution_seconds=self._attribution, retention_seconds=self._facility_retention,
-            max_entries=self._max_entries,
-        )
-        collapse = ruleset.rule("balance_collapse")
-        self._keep_days = int(
-            as_float(collapse, "average_days") + as_float(collapse, "drop_days")
-        ) + 2
-        self._peak_days = max(1, round(as_float(collapse, "drop_days")))
-        cash = ruleset.rule("cash_structuring")
-        self._band_retention = as_float(cash, "window_hours") * 3600.0
+        self.max_entries = as_int(tracking, "max_window_entries")
+        self._party_cap = as_int(tracking, "party_cap")
+        self.known_seconds = as_float(tracking, "known_payee_days") * DAY
+        payees = ruleset.rule(PAYEES)
+        self.classifier = c.Classifier(payees)
+        self._drawdown_memos = c.keyword_pattern(as_strs(payees, "drawdown_memos"))
+        self.spender = Spender(self)
         rules = [
-            RULE_CLASSES[rule_id](ruleset.rule(rule_id), self, self._max_entries)
+            RULE_CLASSES[rule_id](ruleset.rule(rule_id), self, self.max_entries)
             for rule_id in ruleset.rule_ids
             if ruleset.enabled(rule_id)
         ]
         self.rules: tuple[Rule, ...] = tuple(rules)
-        self._debit_rules = tuple(r for r in rules if r.on_all_debits)
-        self._facility_rules = tuple(r for r in rules if r.on_facility_debits)
-        self._credit_rules = tuple(r for r in rules if r.on_credits)
-        self._states: dict[str, ClientState] = {}
-        self._profiles: dict[str, ClientProfile] = {}
+        self.use_rules = tuple(r for r in rules if r.use_classes or r.all_uses)
+        self._hop_rules = tuple(r for r in rules if r.on_hops)
+        self._debit_rules = tuple(r for r in rules if r.on_debits)
+        self._receipt_rules = tuple(r for r in rules if r.on_receipts)
+        self._states: dict[str, UnitState] = {}
+        self._units: dict[str, UnitProfile] = {}  # client id -> its unit's profile
         self._dirty: set[str] = set()
         self._out: list[Alert] = []
 
     # ----------------------------------------------------------------- processing
 
     def process(self, txn: Transaction) -> list[Alert]:
-        """Process one transaction; return the alerts it raised (none for a duplicate)."""
-        out: list[Alert] = []
-        self._out = out
-        self._process(txn)
-        return out
+        """Process one posting; return the alerts it raised (none for a duplicate)."""
+        return self.process_batch((txn,))
 
     def process_batch(self, txns: Iterable[Transaction]) -> list[Alert]:
-        """Process transactions in order; return all alerts they raised."""
+        """Process postings in order; return all alerts they raised."""
         out: list[Alert] = []
         self._out = out
         process = self._process
@@ -108,173 +124,227 @@ class MonitoringEngine:
 
     def _process(self, txn: Transaction) -> None:
         client_id = txn.client_id
-        state = self._states.get(client_id)
+        unit = self._units.get(client_id)
+        if unit is None:
+            unit = self._load_unit(client_id)
+        state = self._states.get(unit.unit_id)
         if state is None:
-            state = self._states[client_id] = ClientState(client_id)
+            state = self._states[unit.unit_id] = UnitState(unit.unit_id, self._party_cap)
         seen = state.seen
-        txn_id = txn.txn_id
-        if txn_id in seen:
+        if txn.txn_id in seen:
             return  # duplicate delivery
         t = txn.booked_at.timestamp()
-        seen[txn_id] = t
+        seen[txn.txn_id] = t
         if len(seen) > self._seen_cap:
             state.trim_seen(t - self._seen_seconds, self._seen_cap)
-        self._dirty.add(client_id)
-        profile = self._profiles.get(client_id)
-        if profile is None:
-            profile = self._load_profile(client_id)
-        account = txn.account_id
-        if account not in state.internal_accounts:
-            state.add_internal_account(account)
+        self._dirty.add(unit.unit_id)
+        if t < state.first_t:
+            state.first_t = t
         if txn.direction == "debit":
-            flow = None
-            if txn.facility_id is not None or account in state.carriers:
-                flow = self._loans.attribute(txn, t, state, profile)
-            for rule in self._debit_rules:
-                rule.on_debit(txn, t, state, profile, flow)
-            if flow is not None:
-                for rule in self._facility_rules:
-                    rule.on_debit(txn, t, state, profile, flow)
-        elif txn.facility_id is not None:
-            self._loans.drawdown(txn, t, state)
+            self.spender.debit(txn, t, state, unit)
         else:
-            for rule in self._credit_rules:
-                rule.on_credit(txn, t, state, profile)
-        balance = txn.balance_after
-        if balance is not None:
-            tracked = state.accounts.get(account)
-            if tracked is not None and t < tracked.day_end:
-                # Same day: the common case, kept inline because it runs for every booking.
-                tracked.last_balance = balance
-                if balance > tracked.today_max:  # noqa: PLR1730 - max() is a call per booking
-                    tracked.today_max = balance
-            else:
-                state.track_balance(account, t, balance, self._keep_days, self._peak_days)
+            self.spender.credit(txn, t, state, unit)
         state.ops += 1
         if not state.ops % MAINTAIN_EVERY:
-            state.maintain(
-                t, facility_retention=self._facility_retention,
-                attribution_seconds=self._attribution, account_retention=self._keep_days * DAY,
-                band_retention=self._band_retention, seen_seconds=self._seen_seconds,
-                seen_cap=self._seen_cap,
-            )
+            state.maintain(t, trace_seconds=self.trace_seconds, seen_seconds=self._seen_seconds,
+                           seen_cap=self._seen_cap, floor=self.residue_floor,
+                           floor_share=self.residue_share)
+
+    # ----------------------------------------------------------------- dispatch
+
+    def dispatch_debit(self, p: Posting) -> None:
+        """Run the debit rules on a payment."""
+        for rule in self._debit_rules:
+            rule.on_debit(p)
+
+    def dispatch_hop(self, p: Posting) -> None:
+        """Run the hop rules on loan money moving inside the unit."""
+        for rule in self._hop_rules:
+            rule.on_hop(p)
+
+    def dispatch_receipt(self, p: Posting) -> None:
+        """Run the receipt rules on money received."""
+        for rule in self._receipt_rules:
+            rule.on_receipt(p)
+
+    def drawdown_facility(self, txn: Transaction, unit: UnitProfile) -> str | None:
+        """Return the facility a credit draws down, or None if it is not a drawdown."""
+        facility_id = txn.facility_id
+        if facility_id is not None:
+            return facility_id
+        account = txn.counterparty_account
+        if account and account in unit.loan_accounts:
+            return unit.loan_accounts[account]
+        drawn_here = unit.drawdown_accounts.get(txn.account_id)
+        if not drawn_here:
+            return None
+        memo = txn.memo
+        if txn.channel == "loan" or (
+            self._drawdown_memos is not None and memo and self._drawdown_memos.search(memo)
+        ):
+            own = [f for f in drawn_here if unit.facilities[f].client_id == txn.client_id]
+            return own[0] if own else None
+        return None
+
+    # ----------------------------------------------------------------- emission
 
     def emit(
-        self,
-        state: ClientState,
-        rule: Rule,
-        *,
-        txn: Transaction,
-        t: float,
-        scope: str,
-        level: str,
-        facility_id: str | None,
-        evidence: Iterable[str],
-        message: str,
-        facts: dict[str, float | str],
+        self, p: Posting, rule: Rule, *, scope: str, client_id: str,
+        facility: FacilityContext | None, at_stake: float, evidence: Iterable[str],
+        message: str, facts: dict[str, float | str], level: str | None = None,
     ) -> None:
-        """Record a hit unless the same client + rule + scope window already alerted."""
-        key = f"{rule.rule_id}|{scope}"
+        """Grade a hit and record it unless its window already alerted at that level."""
+        state = p.state
+        t = p.t
+        facility_id = facility.facility_id if facility is not None else None
+        if level is None:
+            amount = facility.amount if facility is not None else 0.0
+            corroborated = facility_id is not None and self._corroborated(
+                state, rule.rule_id, facility_id, t)
+            level = graded(at_stake=at_stake, facility_amount=amount, red_from=rule.red_from,
+                           orange_from=rule.orange_from, ceiling=rule.level,
+                           corroborated=corroborated)
+            if corroborated:
+                facts["corroborated"] = "yes"
+        rank = LEVEL_RANK[level]
+        key = f"{client_id}|{rule.rule_id}|{scope}"
         window = state.windows.get(key)
-        if window is not None and t < window[1]:
+        if window is not None and t < window[1] and rank <= window[2]:
             return
-        state.windows[key] = (t, t + rule.dedupe_seconds)
+        start = window[0] if window is not None and t < window[1] else t
+        state.windows[key] = (start, max(t + rule.dedupe_seconds,
+                                         window[1] if window else 0.0), rank)
+        if facility is not None and facility.amount > 0:
+            facts.setdefault("facility_share", round(at_stake / facility.amount, 4))
         self._out.append(Alert(
             rule_id=rule.rule_id, rule_version=self._label, level=cast(Level, level),
-            client_id=state.client_id, facility_id=facility_id,
-            window_key=f"{state.client_id}|{rule.rule_id}|{scope}|{int(t)}",
+            client_id=client_id, facility_id=facility_id,
+            window_key=f"{client_id}|{rule.rule_id}|{scope}|{int(start)}",
             evidence_txn_ids=list(dict.fromkeys(evidence)), message=message, facts=facts,
-            raised_at=txn.booked_at,
+            raised_at=p.txn.booked_at,
         ))
+
+    @staticmethod
+    def _corroborated(state: UnitState, rule_id: str, facility_id: str, t: float) -> bool:
+        suffix = f"|{facility_id}"
+        for key, (start, _, _) in state.windows.items():
+            if key.endswith(suffix) and t - start <= CORROBORATION_SECONDS:
+                if key.split("|", 2)[1] != rule_id:
+                    return True
+        return False
 
     # ----------------------------------------------------------------- context
 
-    def _load_profile(self, client_id: str) -> ClientProfile:
-        clients = self._clients
-        context = (
-            clients.get(client_id) if isinstance(clients, Mapping)
-            else clients.get_client(client_id)
-        )
-        profile = ClientProfile.build(
-            client_id, context, self._facilities.facilities_for_client(client_id)
-        )
-        self._profiles[client_id] = profile
-        return profile
+    def _load_unit(self, client_id: str) -> UnitProfile:
+        context = self._clients.get_client(client_id)
+        unit_id = unit_id_of(client_id, context)
+        members: list[ClientContext] = [context] if context is not None else []
+        ids = [client_id]
+        if context is not None and context.group:
+            for other in self._clients.group_members(context.group):
+                if other != client_id:
+                    member = self._clients.get_client(other)
+                    if member is not None and member.group == context.group:
+                        members.append(member)
+                        ids.append(other)
+        facilities = [f for cid in ids for f in self._facilities.facilities_for_client(cid)]
+        unit = UnitProfile.build(unit_id, members, facilities)
+        for cid in ids:
+            self._units[cid] = unit
+        return unit
 
     def refresh_context(self, client_id: str | None = None) -> None:
-        """Forget cached context of ``client_id`` (all clients if None) after it changed."""
+        """Forget cached context of ``client_id``'s unit (all if None) after it changed."""
+        if self._mapping is not None:
+            self._mapping.refresh()
         if client_id is None:
-            self._profiles.clear()
-            if isinstance(self._facilities, MappingFacilityLookup):
-                self._facilities.refresh()
-        else:
-            self._profiles.pop(client_id, None)
-            if isinstance(self._facilities, MappingFacilityLookup):
-                self._facilities.refresh()
+            self._units.clear()
+            return
+        unit = self._units.pop(client_id, None)
+        if unit is not None:
+            for member in unit.clients:
+                self._units.pop(member, None)
+
+    def is_own_name(self, unit: UnitProfile, name: str) -> bool:
+        """Return whether a counterparty name is one of the unit's members' own names."""
+        return bool(name) and bool(unit.own_names) and normalise_name(name) in unit.own_names
 
     # ----------------------------------------------------------------- persistence
 
     def snapshot(self) -> bytes:
-        """Return the state of every client as one compact JSON document."""
+        """Return the state of every unit as one compact JSON document."""
         document = {
             "v": FORMAT_VERSION,
             "ruleset": self._label,
-            "clients": {cid: self._states[cid].to_dict() for cid in sorted(self._states)},
+            "units": {uid: self._states[uid].to_dict() for uid in sorted(self._states)},
         }
         return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
 
     def restore(self, data: bytes) -> None:
-        """Replace all client state with a ``snapshot``; raise ``ValueError`` if malformed."""
+        """Replace all unit state with a ``snapshot``; raise ``ValueError`` if malformed."""
         try:
             document: dict[str, Any] = json.loads(data)
             if document.get("v") != FORMAT_VERSION:
                 msg = f"unsupported snapshot format {document.get('v')!r}"
                 raise ValueError(msg)
-            states = {
-                str(cid): ClientState.from_dict(raw) for cid, raw in document["clients"].items()
-            }
+            states = {str(uid): UnitState.from_dict(raw)
+                      for uid, raw in document["units"].items()}
         except (KeyError, TypeError, AttributeError) as exc:
             msg = f"malformed monitoring snapshot: {exc}"
             raise ValueError(msg) from exc
         self._states = states
         self._dirty.clear()
 
-    def snapshot_clients(self, client_ids: Iterable[str]) -> dict[str, bytes]:
-        """Return per-client state blobs (e.g. of ``dirty_clients()``) for incremental saves."""
-        return {cid: self._states[cid].to_bytes() for cid in client_ids if cid in self._states}
+    def snapshot_units(self, unit_ids: Iterable[str]) -> dict[str, bytes]:
+        """Return per-unit state blobs (e.g. of ``dirty_units()``) for incremental saves."""
+        return {uid: self._states[uid].to_bytes() for uid in unit_ids if uid in self._states}
 
-    def restore_client(self, client_id: str, data: bytes) -> None:
-        """Load one client's state blob (from ``snapshot_clients``)."""
-        state = ClientState.from_bytes(data)
-        if state.client_id != client_id:
-            msg = f"state blob belongs to {state.client_id!r}, not {client_id!r}"
+    def restore_unit(self, unit_id: str, data: bytes) -> None:
+        """Load one unit's state blob (from ``snapshot_units``)."""
+        state = UnitState.from_bytes(data)
+        if state.unit_id != unit_id:
+            msg = f"state blob belongs to {state.unit_id!r}, not {unit_id!r}"
             raise ValueError(msg)
-        self._states[client_id] = state
-        self._dirty.discard(client_id)
+        self._states[unit_id] = state
+        self._dirty.discard(unit_id)
 
-    def evict_client(self, client_id: str) -> bytes | None:
-        """Drop a client's state from memory and return it (None if there was none)."""
-        state = self._states.pop(client_id, None)
-        self._dirty.discard(client_id)
-        self._profiles.pop(client_id, None)
-        return None if state is None else state.to_bytes()
-
-    def dirty_clients(self) -> set[str]:
-        """Return the clients whose state changed since the last ``mark_clean``."""
+    def dirty_units(self) -> set[str]:
+        """Return the units whose state changed since the last ``mark_clean``."""
         return set(self._dirty)
 
-    def mark_clean(self, client_ids: Iterable[str] | None = None) -> None:
-        """Mark ``client_ids`` (all if None) as persisted."""
-        if client_ids is None:
+    def mark_clean(self, unit_ids: Iterable[str] | None = None) -> None:
+        """Mark ``unit_ids`` (all if None) as persisted."""
+        if unit_ids is None:
             self._dirty.clear()
         else:
-            self._dirty.difference_update(client_ids)
+            self._dirty.difference_update(unit_ids)
 
-    def client_state(self, client_id: str) -> ClientState | None:
-        """Return the live state of ``client_id`` (for inspection; do not mutate)."""
-        return self._states.get(client_id)
+    def unit_of(self, client_id: str) -> str:
+        """Return the tracing unit of ``client_id`` (loading its context if needed)."""
+        unit = self._units.get(client_id)
+        return (unit or self._load_unit(client_id)).unit_id
+
+    def unit_state(self, unit_id: str) -> UnitState | None:
+        """Return the live state of a unit (for inspection; do not mutate)."""
+        return self._states.get(unit_id)
+
+    def has_seen(self, client_id: str, txn_id: str) -> bool:
+        """Return whether the engine has processed ``txn_id`` of ``client_id`` recently."""
+        state = self._states.get(self.unit_of(client_id))
+        return state is not None and txn_id in state.seen
 
     @property
-    def client_count(self) -> int:
-        """Return how many clients have state in memory."""
+    def unit_count(self) -> int:
+        """Return how many units have state in memory."""
         return len(self._states)
+
+    def balance_day(self, t: float) -> int:
+        """Return the Beijing calendar day of ``t`` (for rules)."""
+        return local_day(t)
+
+    @staticmethod
+    def payee_key(txn: Transaction) -> str:
+        """Return the counterparty key of a posting."""
+        return payee_key(txn.counterparty_account, txn.counterparty_name)
+
+    KEEP_BALANCE_DAYS = KEEP_BALANCE_DAYS

@@ -1,10 +1,13 @@
-"""Value types of real-time transaction monitoring: transactions, context and alerts.
+"""Value types of real-time transaction monitoring: postings, context and alerts.
 
-Amounts are float yuan on purpose. The engine only compares amounts with thresholds and sums a
-few dozen of them per window; binary rounding (about 1e-16 relative) is far below any threshold
-margin, while ``Decimal`` arithmetic would cost several times more on the hot path (the engine
-targets tens of thousands of transactions per second on one core). Nothing here books money:
-the service keeps the exact amounts it received and only hands floats to the engine.
+Amounts are float yuan on purpose. The engine compares amounts with thresholds and splits
+payments between loan money and own money; binary rounding (about 1e-16 relative) is far below
+any threshold margin, while ``Decimal`` arithmetic would cost several times more on the hot path
+(the engine targets tens of thousands of postings per second on one core). Nothing here books
+money: the service keeps the exact amounts it received and only hands floats to the engine.
+
+Unknown values stay unknown. A posting whose counterparty kind or channel the feed does not
+know is ``"unknown"``, and the rules treat it as such: they never infer a kind from a guess.
 """
 
 from __future__ import annotations
@@ -16,32 +19,34 @@ from typing import Literal
 
 Direction = Literal["debit", "credit"]
 CounterpartyType = Literal[
-    "corporate", "individual", "broker", "futures", "wealth", "bank", "microlender",
-    "guarantor", "unknown",
+    "unknown", "corporate", "individual", "broker", "futures", "wealth", "bank", "microlender",
+    "guarantor", "own_account", "affiliate", "government", "loan_account", "fund", "developer",
 ]
-Channel = Literal["transfer", "cash", "card", "bills", "fx"]
+Channel = Literal[
+    "unknown", "transfer", "cash", "card", "bills", "fx", "payroll", "tax", "loan",
+    "entrusted_payment", "cash_pool",
+]
 FacilityType = Literal["working_capital", "fixed_asset", "project_finance", "trade_finance"]
 Level = Literal["blue", "yellow", "orange", "red"]
 
 DIRECTIONS: frozenset[str] = frozenset({"debit", "credit"})
-COUNTERPARTY_TYPES: frozenset[str] = frozenset(
-    {"corporate", "individual", "broker", "futures", "wealth", "bank", "microlender",
-     "guarantor", "unknown"}
-)
-CHANNELS: frozenset[str] = frozenset({"transfer", "cash", "card", "bills", "fx"})
-FACILITY_TYPES: frozenset[str] = frozenset(
-    {"working_capital", "fixed_asset", "project_finance", "trade_finance"}
-)
+COUNTERPARTY_TYPES: frozenset[str] = frozenset(CounterpartyType.__args__)  # type: ignore[attr-defined]
+CHANNELS: frozenset[str] = frozenset(Channel.__args__)  # type: ignore[attr-defined]
+FACILITY_TYPES: frozenset[str] = frozenset(FacilityType.__args__)  # type: ignore[attr-defined]
+PERSON_RELATIONS: frozenset[str] = frozenset({
+    "executive", "relative", "legal_representative", "actual_controller",
+})
 
 
 @dataclass(frozen=True, slots=True)
 class Transaction:
     """One booked movement on one of a client's accounts at this bank.
 
-    A credit carrying ``facility_id`` is a drawdown of that facility into ``account_id``; a debit
-    carrying it is a payment core banking knows was made with that facility's money (entrusted
-    payment, loan-dedicated account). Debits without the tag can still be attributed to a
-    facility by the engine (see ``engine``).
+    A credit carrying ``facility_id`` is a drawdown of that facility into ``account_id``; a
+    debit carrying it is a payment core banking knows was made with that facility's money
+    (entrusted payment, loan-dedicated account). Untagged postings are traced (``ledger``).
+    ``memo`` is the posting's 摘要/附言 as the feed shows it; ``counterparty_client`` is the
+    counterparty's client id when it is a client of this bank and the feed says so.
     """
 
     txn_id: str
@@ -59,28 +64,52 @@ class Transaction:
     booked_at: datetime
     is_cash: bool
     balance_after: float | None
+    memo: str = ""
+    counterparty_client: str = ""
+    counterparty_bank: str = ""
+    counterparty_industry_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RelatedParty:
+    """A party related to a client: shareholder, affiliate, key person, guarantor."""
+
+    name: str
+    account: str
+    relation: str
+    natural_person: bool
+    client_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class ClientContext:
-    """What the engine knows about a client's own and related accounts and people.
+    """What the engine knows about a client: its accounts, group, name and related parties.
 
-    ``own_accounts`` are the client's accounts at this bank: transfers among them are internal
-    moves, not payments. The client's accounts at other banks belong in ``related_party_accounts``
-    because money there has left this bank's view, like money at a related party.
+    ``own_accounts`` are the client's accounts (at this bank or elsewhere): transfers to them
+    are the client's own money moving, not payments. ``group`` puts the client in a tracing
+    unit with every other client of the same group at this bank: loan money is followed into
+    affiliates' accounts as if they were the client's own.
     """
 
     client_id: str
-    related_party_names: frozenset[str] = frozenset()
-    related_party_accounts: frozenset[str] = frozenset()
     own_accounts: frozenset[str] = frozenset()
-    legal_rep_name: str = ""
-    controller_name: str = ""
+    related_parties: tuple[RelatedParty, ...] = ()
+    group: str = ""
+    display_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EntrustedPayee:
+    """A counterparty the bank pays directly from a facility (受托支付)."""
+
+    name: str
+    account: str
+    industry: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class FacilityContext:
-    """A loan facility: its size, purpose, drawdown account and entrusted-payment payees."""
+    """A loan facility: size, purpose, accounts and entrusted-payment payees."""
 
     facility_id: str
     client_id: str
@@ -88,8 +117,15 @@ class FacilityContext:
     amount: float
     purpose_category: str
     drawdown_account: str
-    entrusted_counterparties: frozenset[str] = frozenset()
+    entrusted: tuple[EntrustedPayee, ...] = ()
     total_project_investment: float | None = None
+    loan_account: str = ""
+    declared_purpose: str = ""
+
+    @property
+    def entrusted_counterparties(self) -> frozenset[str]:
+        """Return the entrusted payees' accounts (those that have one)."""
+        return frozenset(p.account for p in self.entrusted if p.account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +133,9 @@ class Alert:
     """A rule hit: level, evidence and the dedupe key of its window.
 
     ``window_key`` is ``client|rule|scope|window-start-epoch``; the engine emits at most one
-    alert per key. ``raised_at`` is the booking time of the transaction that completed the
-    pattern (event time, so replays give the same alerts).
+    alert per key. ``raised_at`` is the booking time of the posting that completed the pattern
+    (event time, so replays give the same alerts). ``facts`` carry what the rule measured:
+    the traced loan money at stake, its share of the facility, the path of the money.
     """
 
     rule_id: str

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from crm_risk.monitoring.rules.base import Posting, Rule, Sink
 from crm_risk.monitoring.rules.balance import BalanceCollapseRule
-from crm_risk.monitoring.rules.base import AlertSink, FacilityFlow, Rule
 from crm_risk.monitoring.rules.cash import CashStructuringRule
 from crm_risk.monitoring.rules.diversion import (
     DisguisedRepaymentRule,
@@ -23,7 +23,7 @@ RULE_CLASSES: dict[str, type[Rule]] = {
 }
 
 __all__ = [
-    "RULE_CLASSES", "AlertSink", "BalanceCollapseRule", "CashStructuringRule",
-    "DisguisedRepaymentRule", "EntrustedMismatchRule", "FacilityFlow", "FastInFastOutRule",
-    "RealEstateRule", "RelatedPartyRule", "RoundTripRule", "Rule", "SecuritiesInvestmentRule",
+    "RULE_CLASSES", "BalanceCollapseRule", "CashStructuringRule", "DisguisedRepaymentRule",
+    "EntrustedMismatchRule", "FastInFastOutRule", "Posting", "RealEstateRule",
+    "RelatedPartyRule", "RoundTripRule", "Rule", "SecuritiesInvestmentRule", "Sink",
 ]

@@ -1,82 +1,71 @@
-"""Sudden balance collapse: an account's balance falls by most of its usual level in days.
+"""Sudden balance collapse: a client's deposits here fall by most of their usual level in days.
 
-Only debits of the client's own money are judged: loan money leaving a drawdown account is
-the flow rules' business, and a drained loan account is the expected end of a drawdown.
+Measured on the client's total deposits at this bank (moves between its own accounts cancel
+out), against both its peak of the last ``drop_days`` calendar days and its ``average_days``
+average, with what does not make a firm poorer added back: repayments to this bank, taxes,
+payroll, wealth products bought, moves to its own accounts and group cash pools, and loan money
+(the flow rules follow that). Judged relative to the client's own history, with no absolute
+floor beyond ``average_floor``, and only when most of the fall went to payees the firm had not
+paid before.
 """
 
 from __future__ import annotations
 
 from crm_risk.monitoring.config import RuleParams, as_float
-from crm_risk.monitoring.context import ClientProfile
-from crm_risk.monitoring.model import Transaction
-from crm_risk.monitoring.rules.base import FacilityFlow, Rule, money, push_stamp
-from crm_risk.monitoring.state import ClientState, local_day
+from crm_risk.monitoring.history import local_day
+from crm_risk.monitoring.rules.base import Posting, Rule, money
+from crm_risk.monitoring.spend import NOT_A_COLLAPSE
 
-DAY = 86_400.0
 MAX_EVIDENCE = 6
-MAX_RECENT_DEBITS = 64
-# Debits of at least this share of the balance before them are kept as collapse evidence.
-EVIDENCE_SHARE = 0.1
 
 
 class BalanceCollapseRule(Rule):
-    """Balance ends at most (1 - drop_share) of both its recent peak and its 30-day average."""
+    """Deposits end at most (1 - drop_share) of both their recent peak and their average."""
 
     rule_id = "balance_collapse"
-    on_all_debits = True
+    on_debits = True
 
     def configure(self, params: RuleParams) -> None:
         """Read the drop share, spans, floor and history requirement."""
         self.keep = 1.0 - as_float(params, "drop_share")
         self.drop_days = max(1, round(as_float(params, "drop_days")))
-        self.drop_seconds = as_float(params, "drop_days") * DAY
         self.average_days = max(1, round(as_float(params, "average_days")))
         self.floor = as_float(params, "average_floor")
         self.min_history = as_float(params, "min_history_days")
+        self.unusual_share = as_float(params, "unusual_share")
 
-    def on_debit(
-        self,
-        txn: Transaction,
-        t: float,
-        state: ClientState,
-        profile: ClientProfile,
-        flow: FacilityFlow | None,
-    ) -> None:
-        """Alert when this debit completes a collapse of the account's balance."""
-        account = state.accounts.get(txn.account_id)
-        if account is None:
+    def on_debit(self, p: Posting) -> None:
+        """Alert when this payment completes a collapse of the client's deposits."""
+        if p.cls in NOT_A_COLLAPSE:
             return
-        if txn.amount >= EVIDENCE_SHARE * account.last_balance:
-            push_stamp(
-                account.recent_debits, (t, txn.amount, txn.txn_id), t - self.drop_seconds,
-                MAX_RECENT_DEBITS,
-            )
-        balance = txn.balance_after
-        if flow is not None or balance is None:
+        txn = p.txn
+        balances = p.state.balances.get(txn.client_id)
+        if balances is None or p.day - balances.first_day < self.min_history:
             return
-        if t < account.day_end:  # same day as the account's last booking: O(1) peak
-            day = account.cur_day
-            peak = max(account.peak_before, account.today_max)
-        else:
-            day = local_day(t)
-            peak = account.recent_max(day, self.drop_days)
-        if balance > self.keep * peak:
+        since = p.day - self.drop_days
+        excluded = sum(a for t, a in balances.excluded if local_day(t) >= since)
+        adjusted = balances.total + excluded
+        peak = balances.recent_peak(p.day, self.drop_days)
+        if adjusted > self.keep * peak:
             return
-        if day - account.first_day < self.min_history:
+        average, _ = balances.average(p.day, self.average_days)
+        if average < self.floor or adjusted > self.keep * average:
             return
-        average, _ = account.average(day, self.average_days)
-        if average < self.floor or balance > self.keep * average:
+        recent = [d for d in balances.debits if local_day(d[0]) >= since]
+        counted = sum(d[1] for d in recent)
+        unusual = sum(d[1] for d in recent if d[3])
+        if counted <= 0 or unusual < self.unusual_share * counted:
             return
-        recent = [s for s in account.recent_debits if s[0] >= t - self.drop_seconds]
-        largest = sorted(recent, key=lambda s: -s[1])[:MAX_EVIDENCE]
-        evidence = [txn.txn_id] + [s[2] for s in largest if s[2] != txn.txn_id]
+        largest = sorted(recent, key=lambda d: -d[1])[:MAX_EVIDENCE]
         self.sink.emit(
-            state, self, txn=txn, t=t, scope=f"account:{txn.account_id}", level=self.level,
-            facility_id=None, evidence=evidence,
+            p, self, scope=f"deposits:{txn.client_id}", client_id=txn.client_id, facility=None,
+            at_stake=peak - adjusted, evidence=[txn.txn_id, *(d[2] for d in largest)],
+            level=self.level,
             message=(
-                f"Balance collapse on {txn.account_id}: {money(balance)} after a recent peak of "
-                f"{money(peak)} and a {self.average_days}-day average of {money(average)}"
+                f"Balance collapse: deposits {money(adjusted)} after a recent peak of "
+                f"{money(peak)} and a {self.average_days}-day average of {money(average)}; "
+                f"{money(unusual)} went to payees never paid before"
             ),
-            facts={"balance_after": balance, "recent_peak": peak, "average": average,
-                   "account": txn.account_id},
+            facts={"deposits": round(adjusted, 2), "recent_peak": round(peak, 2),
+                   "average": round(average, 2), "unusual_outflow": round(unusual, 2)},
         )

@@ -1,111 +1,103 @@
-"""Rule base class, the flow of loan money a debit carries, and small shared helpers.
+"""Rule base class, the posting a rule looks at, and small shared helpers.
 
-A rule is a small object configured once from its ruleset parameters. The engine calls
-``on_debit`` for every debit (rules with ``on_all_debits``) or only for debits that move loan
-money (``on_facility_debits``), and ``on_credit`` for non-drawdown credits (``on_credits``).
-Rules keep their windows in ``ClientState`` and report hits through the engine's ``emit``,
-which dedupes per client + rule + scope window.
+A rule is a small object configured once from its ruleset parameters. The engine builds one
+``Posting`` per booking and calls, for the rules that asked for it:
+- ``on_use`` for each facility whose traced loan money a payment carried out of the unit;
+- ``on_hop`` when loan money moved to another of the unit's accounts;
+- ``on_debit`` for every payment, ``on_receipt`` for every receipt that is not a drawdown or
+  a move between the unit's own accounts.
+Rules report hits through the engine's ``emit``, which grades, dedupes and corroborates.
 """
 
 from __future__ import annotations
 
-import re
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from crm_risk.monitoring.classify import Classifier
 from crm_risk.monitoring.config import RuleParams, as_float, as_str
-from crm_risk.monitoring.context import ClientProfile
+from crm_risk.monitoring.context import UnitProfile
+from crm_risk.monitoring.history import Party
+from crm_risk.monitoring.ledger import Account, Take
 from crm_risk.monitoring.model import FacilityContext, Transaction
-from crm_risk.monitoring.state import ClientState, FacilityState, Stamp
+from crm_risk.monitoring.state import UnitState
+from crm_risk.monitoring.trace import FacilityTrace, Use
 
-
-class AlertSink(Protocol):
-    """Where rules report hits (the engine)."""
-
-    def emit(
-        self,
-        state: ClientState,
-        rule: Rule,
-        *,
-        txn: Transaction,
-        t: float,
-        scope: str,
-        level: str,
-        facility_id: str | None,
-        evidence: Iterable[str],
-        message: str,
-        facts: dict[str, float | str],
-    ) -> None:
-        """Record a hit unless the same client + rule + scope window already alerted."""
+DAY = 86_400.0
 
 
 @dataclass(slots=True)
-class FacilityFlow:
-    """How much of a debit is loan money, of which facility, and where it goes."""
+class Posting:
+    """One booking as the rules see it."""
 
-    facility: FacilityState
-    context: FacilityContext | None
-    attributed: float
-    explicit: bool  # the debit carried the facility id (vs. inferred from the account)
-    internal: bool  # payee is one of the client's own accounts at this bank
-    entrusted_payee: bool  # payee is an approved entrusted-payment counterparty
+    txn: Transaction
+    t: float
+    day: int  # Beijing calendar day
+    state: UnitState
+    unit: UnitProfile
+    account: Account
+    cls: str  # payee or remitter class
+    party_key: str
+    party: Party | None  # what was known of the counterparty before this posting
+    takes: Sequence[Take]  # loan money the payment carried, lot by lot
+    before: float | None = None  # the account's balance just before a payment
+    loan_before: float = 0.0  # loan money traced into the account just before it
+
+    def own_money_before(self) -> float | None:
+        """Return the account's own (not loan) money just before the payment, if known."""
+        return None if self.before is None else max(0.0, self.before - self.loan_before)
+
+
+class Sink(Protocol):
+    """Where rules report hits (the engine)."""
+
+    known_seconds: float  # a payee paid this long before a drawdown is a known payee
+    classifier: Classifier
+
+    def emit(
+        self, p: Posting, rule: Rule, *, scope: str, client_id: str,
+        facility: FacilityContext | None, at_stake: float, evidence: Iterable[str],
+        message: str, facts: dict[str, float | str], level: str | None = None,
+    ) -> None:
+        """Record a hit unless the same client + rule + scope window already alerted."""
 
 
 class Rule:
     """Base of all monitoring rules."""
 
     rule_id: ClassVar[str]
-    on_all_debits: ClassVar[bool] = False
-    on_facility_debits: ClassVar[bool] = False
-    on_credits: bool = False
+    use_classes: ClassVar[frozenset[str]] = frozenset()  # on_use for these payee classes
+    all_uses: ClassVar[bool] = False  # on_use for every use
+    on_hops: ClassVar[bool] = False
+    on_debits: ClassVar[bool] = False
+    on_receipts: ClassVar[bool] = False
 
-    def __init__(self, params: RuleParams, sink: AlertSink, max_entries: int) -> None:
+    def __init__(self, params: RuleParams, sink: Sink, max_entries: int) -> None:
         """Read the common parameters and let the subclass read its own."""
         self.sink = sink
         self.level = as_str(params, "level")
-        self.dedupe_seconds = as_float(params, "dedupe_hours") * 3600.0
+        self.dedupe_seconds = as_float(params, "dedupe_days") * DAY
+        self.red_from = as_float(params, "red_from")
+        self.orange_from = as_float(params, "orange_from")
         self.max_entries = max_entries
         self.configure(params)
 
     def configure(self, params: RuleParams) -> None:
         """Read rule-specific parameters (override in subclasses)."""
 
-    def on_debit(
-        self,
-        txn: Transaction,
-        t: float,
-        state: ClientState,
-        profile: ClientProfile,
-        flow: FacilityFlow | None,
-    ) -> None:
-        """Inspect a debit (override in rules that watch debits)."""
+    def on_use(self, p: Posting, use: Use, trace: FacilityTrace,
+               facility: FacilityContext | None) -> None:
+        """Inspect a payment of traced loan money (override in rules that watch uses)."""
 
-    def on_credit(
-        self, txn: Transaction, t: float, state: ClientState, profile: ClientProfile
-    ) -> None:
-        """Inspect a credit that is not a drawdown (override in rules that watch credits)."""
+    def on_hop(self, p: Posting) -> None:
+        """Inspect loan money moving between the unit's accounts (override if needed)."""
 
+    def on_debit(self, p: Posting) -> None:
+        """Inspect any payment (override in rules that watch every debit)."""
 
-def keyword_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
-    """Return one case-insensitive regex matching any of ``words`` (None if there are none)."""
-    cleaned = sorted({w for w in words if w}, key=len, reverse=True)
-    if not cleaned:
-        return None
-    return re.compile("|".join(re.escape(w) for w in cleaned), re.IGNORECASE)
-
-
-def matches(pattern: re.Pattern[str] | None, text: str) -> bool:
-    """Return whether ``pattern`` occurs in ``text``."""
-    return pattern is not None and bool(text) and pattern.search(text) is not None
-
-
-def push_stamp(band: deque[Stamp], stamp: Stamp, cutoff: float, cap: int) -> None:
-    """Append ``stamp`` to ``band``, dropping entries before ``cutoff`` and beyond ``cap``."""
-    band.append(stamp)
-    while band and (band[0][0] < cutoff or len(band) > cap):
-        band.popleft()
+    def on_receipt(self, p: Posting) -> None:
+        """Inspect a receipt (override in rules that watch receipts)."""
 
 
 def money(amount: float) -> str:
@@ -114,5 +106,24 @@ def money(amount: float) -> str:
 
 
 def payee_key(account: str, name: str) -> str:
-    """Return the key a payee (or a remitter) is tracked under: its account, else its name."""
+    """Return the key a counterparty is tracked under: its account, else its name."""
     return account or f"name:{name}"
+
+
+def path_text(path: Sequence[str]) -> str:
+    """Return a money path (posting ids, drawdown first) as text."""
+    return " -> ".join(path)
+
+
+def facility_amount(facility: FacilityContext | None, trace: FacilityTrace | None) -> float:
+    """Return what a facility's share is measured against: its amount, else what was drawn."""
+    if facility is not None and facility.amount > 0:
+        return facility.amount
+    if trace is not None:
+        return sum(d[1] for d in trace.draws)
+    return 0.0
+
+
+def window_uses(trace: FacilityTrace, classes: frozenset[str], since: float) -> list[Use]:
+    """Return the trace's uses of ``classes`` at or after ``since``."""
+    return [u for u in trace.uses if u.t >= since and u.cls in classes]

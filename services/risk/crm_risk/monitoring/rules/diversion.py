@@ -1,154 +1,142 @@
-"""Purpose-diversion rules on loan money: securities and wealth, real estate, other lenders.
+"""Loan money traced into a prohibited use: securities and wealth, real estate, other lenders.
 
-Each fires on a debit the engine attributes to a facility (tagged, or paid from a drawdown
-account while the drawdown is unspent). The same payees paid from the client's own money are
-not loan misuse (firms park surplus cash in wealth products and pay rent), so they stay quiet.
+《贷款通则》 Art. 20 and the 2024 working-capital rules (DOMAIN §6) forbid loan money in
+securities, futures, funds and wealth products, in real estate (developers, land grants), and
+in repaying other lenders (disguised 借新还旧). A firm may do all of these with its own money,
+so each rule judges only the traced loan money in the payments (``ledger``), summed per
+facility over the rule's window, and needs it to be a real part of the payments: at least
+``min_loan_money`` and ``min_loan_share`` of what was paid.
+
+A firm may pay these payees with its own money, and two readings let it:
+- a payee it already paid before the loan is a habit of its own money: the payment is read own
+  money first (the lowest-intermediate-balance reading), and only what its own money could not
+  have paid counts as loan money;
+- a payment its own surplus covers (own deposits just before it above their usual top: the
+  mean of the last 30 days plus one standard deviation), from an account whose own money
+  covers it too, is its own money: the firm had that money to spare without the loan.
 """
 
 from __future__ import annotations
 
-from crm_risk.monitoring.config import RuleParams, as_float, as_strs
-from crm_risk.monitoring.context import ClientProfile
-from crm_risk.monitoring.model import Transaction
-from crm_risk.monitoring.rules.base import FacilityFlow, Rule, keyword_pattern, matches, money
-from crm_risk.monitoring.state import ClientState
+from crm_risk.monitoring import classify as c
+from crm_risk.monitoring.config import RuleParams, as_float
+from crm_risk.monitoring.model import FacilityContext
+from crm_risk.monitoring.rules.base import (
+    DAY,
+    Posting,
+    Rule,
+    money,
+    path_text,
+    window_uses,
+)
+from crm_risk.monitoring.trace import FacilityTrace, Use
 
-DAY = 86_400.0
+SURPLUS_SPAN_DAYS = 30
+SURPLUS_HISTORY_DAYS = 7
 
 
-class _PayeeRule(Rule):
-    """Shared plumbing: emit one alert per facility window for a matching loan-money payee."""
+class _LoanMoneyTo(Rule):
+    """Shared logic: traced loan money of one facility to one class of payee."""
 
-    on_facility_debits = True
     what = ""
 
-    def report(self, txn: Transaction, t: float, state: ClientState, flow: FacilityFlow,
-               reason: str) -> None:
-        """Emit the hit for ``txn`` with ``reason`` (which test matched)."""
-        facility_id = flow.facility.facility_id
+    def configure(self, params: RuleParams) -> None:
+        """Read the loan-money floors."""
+        self.min_loan = as_float(params, "min_loan_money")
+        self.min_share = as_float(params, "min_loan_share")
+
+    def qualifies(self, p: Posting, use: Use) -> bool:
+        """Return whether this use may count (subclasses add conditions)."""
+        return True
+
+    @staticmethod
+    def own_surplus(p: Posting, use: Use) -> float | None:
+        """Return the client's own deposits just before the payment above their usual level."""
+        client = p.txn.client_id
+        balances = p.state.balances.get(client)
+        if balances is None:
+            return None
+        usual = balances.own_usual(p.day, SURPLUS_SPAN_DAYS, SURPLUS_HISTORY_DAYS)
+        if usual is None:
+            return None
+        own_after = balances.total - p.state.loan_money_of(client)
+        return own_after + (use.amount - use.loan) - usual
+
+    def habitual(self, p: Posting, use: Use) -> bool:
+        """Return whether the firm paid this payee before the loan."""
+        return p.party is not None and p.party.paid_before(use.t0 - self.sink.known_seconds)
+
+    def on_use(self, p: Posting, use: Use, trace: FacilityTrace,
+               facility: FacilityContext | None) -> None:
+        """Judge the facility's loan money to this class of payee over the window."""
+        if not self.qualifies(p, use):
+            return
+        uses = [u for u in window_uses(trace, self.use_classes, p.t - self.dedupe_seconds)
+                if self.qualifies(p, u)]
+        loan = sum(u.loan for u in uses)
+        paid = sum(u.amount for u in uses)
+        if loan < self.min_loan or paid <= 0 or loan < self.min_share * paid:
+            return
+        surplus = self.own_surplus(p, use)
+        own = p.own_money_before()
+        if surplus is not None and own is not None and use.amount <= min(surplus, own):
+            return  # the firm had this money to spare, in this very account
+        if self.habitual(p, use):
+            own = p.own_money_before()
+            necessary = use.loan if own is None else max(0.0, use.amount - own)
+            if min(use.loan, necessary) < self.min_loan:
+                return
+            habit = True
+        else:
+            habit = False
+        largest = max(uses, key=lambda u: u.loan)
+        txn = p.txn
         self.sink.emit(
-            state, self, txn=txn, t=t, scope=facility_id, level=self.level,
-            facility_id=facility_id, evidence=[txn.txn_id],
+            p, self, scope=trace.facility_id, client_id=trace.client_id, facility=facility,
+            at_stake=loan, evidence=[*largest.path, *(u.txn_id for u in uses)],
             message=(
-                f"Loan money to {self.what}: {money(flow.attributed)} to "
-                f"{txn.counterparty_name or txn.counterparty_account} ({reason})"
+                f"Loan money to {self.what}: {money(loan)} of facility {trace.facility_id} "
+                f"({loan / paid:.0%} of {money(paid)} paid) to "
+                f"{txn.counterparty_name or txn.counterparty_account}; path "
+                f"{path_text((*largest.path, largest.txn_id))}"
             ),
             facts={
-                "amount": txn.amount, "loan_money": flow.attributed, "matched_by": reason,
-                "counterparty": txn.counterparty_name,
-                "counterparty_type": txn.counterparty_type,
+                "loan_money": round(loan, 2), "paid": round(paid, 2),
+                "loan_share": round(loan / paid, 4), "payee": txn.counterparty_name,
+                "payee_class": use.cls, "path": path_text((*largest.path, largest.txn_id)),
+                "hops": float(len(largest.path) - 1), "known_payee": "yes" if habit else "no",
             },
         )
 
 
-class SecuritiesInvestmentRule(_PayeeRule):
-    """Loan money to a broker, futures or wealth account, or a name saying so."""
+class SecuritiesInvestmentRule(_LoanMoneyTo):
+    """Loan money to brokers, futures, funds, wealth and trust products."""
 
     rule_id = "securities_investment"
-    what = "securities, futures or wealth products"
-
-    def configure(self, params: RuleParams) -> None:
-        """Read payee types, name keywords and the amount floor."""
-        self.types = frozenset(as_strs(params, "payee_types"))
-        self.names = keyword_pattern(as_strs(params, "name_keywords"))
-        self.min_amount = as_float(params, "min_amount")
-
-    def on_debit(
-        self,
-        txn: Transaction,
-        t: float,
-        state: ClientState,
-        profile: ClientProfile,
-        flow: FacilityFlow | None,
-    ) -> None:
-        """Alert on loan money to an investment payee."""
-        if flow is None or flow.internal or flow.attributed < self.min_amount:
-            return
-        if txn.counterparty_type in self.types:
-            self.report(txn, t, state, flow, f"payee type {txn.counterparty_type}")
-        elif matches(self.names, txn.counterparty_name):
-            self.report(txn, t, state, flow, "payee name")
+    use_classes = frozenset({c.INVEST})
+    what = "securities, futures, funds or wealth products"
 
 
-class RealEstateRule(_PayeeRule):
-    """Loan money to a real-estate payee: industry K70 (not property services) or its name."""
+class RealEstateRule(_LoanMoneyTo):
+    """Loan money to developers and land-grant payments (土地出让金)."""
 
     rule_id = "real_estate"
-    what = "real estate"
-
-    def configure(self, params: RuleParams) -> None:
-        """Read industry prefixes, exemptions, name keywords and the amount floor."""
-        self.prefixes = as_strs(params, "industry_prefixes")
-        self.exempt = as_strs(params, "exempt_industries")
-        self.names = keyword_pattern(as_strs(params, "name_keywords"))
-        self.min_amount = as_float(params, "min_amount")
-
-    def on_debit(
-        self,
-        txn: Transaction,
-        t: float,
-        state: ClientState,
-        profile: ClientProfile,
-        flow: FacilityFlow | None,
-    ) -> None:
-        """Alert on loan money to a developer or property investor."""
-        if flow is None or flow.internal or flow.attributed < self.min_amount:
-            return
-        industry = txn.counterparty_industry.strip().upper()
-        if industry:
-            if industry.startswith(self.exempt):
-                return  # the industry code is more precise than a name containing 地产
-            if industry.startswith(self.prefixes):
-                self.report(txn, t, state, flow, f"industry {industry}")
-                return
-        if matches(self.names, txn.counterparty_name):
-            self.report(txn, t, state, flow, "payee name")
+    use_classes = frozenset({c.ESTATE})
+    what = "real estate (a developer or a land grant)"
 
 
-class DisguisedRepaymentRule(_PayeeRule):
-    """Loan money repays other lenders soon after a drawdown (disguised 借新还旧).
-
-    Microlenders and guarantors always match. Banks match by type or name, except payments
-    whose name marks them as interest, fees or payroll agency. Investment payees are left to
-    the securities rule even when a bank runs them. A drawdown of the facility must have been
-    seen within the window (a tagged payment with no known drawdown does not qualify).
-    """
+class DisguisedRepaymentRule(_LoanMoneyTo):
+    """Loan money repays other lenders within the window after the drawdown (借新还旧)."""
 
     rule_id = "disguised_repayment"
+    use_classes = frozenset({c.LENDER})
     what = "another lender"
 
     def configure(self, params: RuleParams) -> None:
-        """Read lender and bank matchers, exemptions, window and amount floor."""
+        """Read the floors and the window after the drawdown."""
+        super().configure(params)
         self.window = as_float(params, "window_days") * DAY
-        self.min_amount = as_float(params, "min_amount")
-        self.lender_types = frozenset(as_strs(params, "lender_types"))
-        self.lender_names = keyword_pattern(as_strs(params, "lender_name_keywords"))
-        self.bank_types = frozenset(as_strs(params, "bank_types"))
-        self.bank_names = keyword_pattern(as_strs(params, "bank_name_keywords"))
-        self.exempt_names = keyword_pattern(as_strs(params, "exempt_name_keywords"))
-        self.exempt_types = frozenset(as_strs(params, "exempt_types"))
 
-    def on_debit(
-        self,
-        txn: Transaction,
-        t: float,
-        state: ClientState,
-        profile: ClientProfile,
-        flow: FacilityFlow | None,
-    ) -> None:
-        """Alert on loan money to a bank, microlender or guarantor within the window."""
-        if flow is None or flow.internal or flow.attributed < self.min_amount:
-            return
-        kind = txn.counterparty_type
-        if kind in self.exempt_types:
-            return
-        last = flow.facility.last_drawdown_t
-        if last is None or t - last > self.window:
-            return  # no drawdown seen within the window: nothing to have repaid "with"
-        name = txn.counterparty_name
-        if kind in self.lender_types or matches(self.lender_names, name):
-            self.report(txn, t, state, flow, "microlender or guarantor")
-        elif (kind in self.bank_types or matches(self.bank_names, name)) and not matches(
-            self.exempt_names, name
-        ):
-            self.report(txn, t, state, flow, "bank")
+    def qualifies(self, p: Posting, use: Use) -> bool:
+        """Only money paid within the window after its drawdown counts."""
+        return use.t - use.t0 <= self.window

@@ -1,167 +1,195 @@
-"""Flow-shape rules on loan money: round-tripping (资金回流) and fast-in-fast-out (快进快出)."""
+"""Flow shapes of loan money: round trips (资金回流) and fast in, fast out (快进快出).
+
+Round trip: loan money paid out of the unit comes back into any of the unit's accounts within
+the window (calendar days), through any number of intermediaries we cannot see:
+- directly from a payee that is new since the loan (A -> X -> A), including an entrusted
+  payee refunding the borrower;
+- from a related party, an affiliate or the client's own account elsewhere that had not paid
+  the unit before (A -> X -> R -> A), or from a remitter never seen (A -> X -> ... -> Y -> A),
+  when the money matches a payment of mostly loan money to a payee new since the loan and is
+  far above the unit's usual receipt (once the unit has enough history to tell new from known).
+Loan money paid to affiliates is the related-party rule's business, and an affiliate paying
+for goods is group trade.
+
+Fast in, fast out: most of a drawdown leaves the unit within T+N calendar days, mostly to
+payees that explain nothing (not entrusted, not a supplier the firm knew, no goods bought),
+and the account it left from is left near zero.
+"""
 
 from __future__ import annotations
 
+from crm_risk.monitoring import classify as c
 from crm_risk.monitoring.config import RuleParams, as_float
-from crm_risk.monitoring.context import ClientProfile
-from crm_risk.monitoring.model import Transaction
-from crm_risk.monitoring.rules.base import FacilityFlow, Rule, money, payee_key
-from crm_risk.monitoring.state import ClientState, FacilityState, Outflow, Return
+from crm_risk.monitoring.history import local_day
+from crm_risk.monitoring.model import FacilityContext
+from crm_risk.monitoring.rules.base import DAY, Posting, Rule, money, path_text
+from crm_risk.monitoring.trace import FacilityTrace, Use
 
-DAY = 86_400.0
-RELATED_SOURCE = "related"  # returns from related parties pool together, whoever sent them
-MAX_EVIDENCE_OUTFLOWS = 5
+RELATED_SOURCES = frozenset({c.RELATED_PERSON, c.AFFILIATE, c.OWN_AWAY})
+# Payees that do not send money back as part of a scheme we could see.
+NO_RETURN = frozenset({c.PAYROLL, c.TAX, c.OUR_LOAN, c.GOVERNMENT, c.CASH, c.BANK})
+MAX_EVIDENCE = 6
+MAX_RETURN_PARTS = 3  # a remitter paying more often than this is a customer, not a return
 
 
 class RoundTripRule(Rule):
-    """Loan money paid to X comes back from X, or from a related party, within the window.
-
-    Approximates 1-3 hops (A->B->A, A->B->C(related)->A). Share = returned / paid to X for a
-    direct return; for the related-party path, returned by related parties since the window's
-    drawdowns / the amount drawn. Cash is not traceable and ignored. Credits from the client's
-    own accounts at this bank are internal moves and ignored (its accounts elsewhere are
-    related accounts, so they count).
-    """
+    """Loan money that comes back to the unit within the window."""
 
     rule_id = "round_trip"
-    on_credits = True
+    on_receipts = True
 
     def configure(self, params: RuleParams) -> None:
-        """Read window, share and floor."""
+        """Read window, share, floors and the shell-matching band."""
         self.window = as_float(params, "window_days") * DAY
         self.share = as_float(params, "return_share")
         self.min_amount = as_float(params, "min_return_amount")
+        self.return_max = as_float(params, "return_ratio_max")
+        self.ratio_min = as_float(params, "shell_ratio_min")
+        self.ratio_max = as_float(params, "shell_ratio_max")
+        self.shell_loan_share = as_float(params, "shell_loan_share")
+        self.shell_facility_share = as_float(params, "shell_facility_share")
+        self.shell_multiple = as_float(params, "shell_receipt_multiple")
+        self.min_history = as_float(params, "min_history_days") * DAY
 
-    def on_credit(
-        self, txn: Transaction, t: float, state: ClientState, profile: ClientProfile
-    ) -> None:
-        """Record a possible return and alert when the returned share reaches the threshold."""
-        if not state.facilities or txn.is_cash or txn.channel == "cash":
-            return  # cash has no traceable remitter
-        account = txn.counterparty_account
-        if account and (account in state.internal_accounts or account in profile.own_accounts):
+    def on_receipt(self, p: Posting) -> None:
+        """Match a receipt against loan money that left the unit recently."""
+        txn = p.txn
+        if p.cls == c.REDEMPTION or txn.is_cash or txn.channel == "cash":
             return
-        source = payee_key(account, txn.counterparty_name)
-        related: bool | None = None  # computed lazily: most credits never need it
-        cutoff = t - self.window
-        for facility in state.facilities.values():
-            if not facility.outflows:
+        if p.cls == c.AFFILIATE and self.goods(txn.memo):
+            return  # an affiliate paying for goods: group trade
+        state = p.state
+        cutoff = p.t - self.window
+        for trace in list(state.traces.values()):
+            uses = [u for u in trace.uses
+                    if u.t >= cutoff and u.cls not in NO_RETURN and u.cls != c.AFFILIATE]
+            if not uses:
                 continue
-            if source in facility.paid_to:
-                self._direct(txn, t, state, facility, source=source, cutoff=cutoff)
+            party = p.party
+            known = min(u.t0 for u in uses) - self.sink.known_seconds
+            direct = [u for u in uses if u.payee == p.party_key]
+            if direct:
+                if party is None or party.first_out >= known:  # a payee new with the loan
+                    self._remember(p, trace, "direct")
+                    self._judge(p, trace, direct, how="direct",
+                                base=sum(u.amount for u in direct))
                 continue
-            if not facility.drawdowns:
-                continue  # the related-party path measures returns against recent drawdowns
-            if related is None:
-                related = profile.is_related(txn.counterparty_name, account)
-            if related:
-                self._via_related(txn, t, state, facility, cutoff)
+            related = p.cls in RELATED_SOURCES
+            new = (party is None or party.first_in >= known) and (
+                p.t - state.first_t >= self.min_history)
+            if related or new:
+                self._remember(p, trace, "related" if related else "shell")
+                self._matched(p, trace, uses, how="related" if related else "shell")
 
-    def _direct(self, txn: Transaction, t: float, state: ClientState, facility: FacilityState,
-                *, source: str, cutoff: float) -> None:
-        """Money back from a payee of loan money: share of what that payee received."""
-        facility.add_return(t, txn.amount, source, txn.txn_id, self.max_entries)
-        outflows = [o for o in facility.outflows if cutoff <= o[0] <= t and o[2] == source]
-        returns = [r for r in facility.returns if r[0] >= cutoff and r[2] == source]
-        self._judge(txn, t, state, facility, outflows=outflows, returns=returns, path="direct")
+    def _remember(self, p: Posting, trace: FacilityTrace, how: str) -> None:
+        txn = p.txn
+        trace.back((p.t, txn.amount, p.party_key, txn.txn_id, how), self.max_entries)
 
-    def _via_related(self, txn: Transaction, t: float, state: ClientState,
-                     facility: FacilityState, cutoff: float) -> None:
-        """Money from a related party after a drawdown: share of the amount drawn.
+    def goods(self, memo: str) -> bool:
+        """Return whether a memo names goods (set by the engine's classifier)."""
+        return self.sink.classifier.is_goods(memo)
 
-        Measured against the drawdowns, not against what has left so far: group companies pay
-        each other for goods, and a small receipt after the first payments of a loan is not
-        half the loan coming back.
-        """
-        draws = [d for d in facility.drawdowns if d[0] >= cutoff]
-        if not draws:
+    def _matched(self, p: Posting, trace: FacilityTrace, uses: list[Use], *, how: str) -> None:
+        """A return through intermediaries: it must match a loan-money payment to a payee
+        that is new since the loan, and be far above the unit's usual receipt."""
+        state = p.state
+        parts = [b[1] for b in trace.backs
+                 if b[2] == p.party_key and b[0] >= p.t - self.window]
+        came = sum(parts)
+        if len(parts) > MAX_RETURN_PARTS or came < self.shell_multiple * state.receipt_scale:
+            return  # a customer paying now and then, or ordinary-sized receipts
+        facility = p.unit.facilities.get(trace.facility_id)
+        floor = self.shell_facility_share * (facility.amount if facility else 0.0)
+        if came < floor:
+            return  # too little of the facility to be its money coming back
+        for use in uses:
+            payee = state.parties.get(use.payee)
+            if (use.ordinary or payee is None or payee.first_out < use.t0
+                    or use.loan < self.shell_loan_share * use.amount or use.amount < floor):
+                continue  # a payee known before the loan, or not mostly loan money
+            if self.ratio_min * use.amount <= came <= self.ratio_max * use.amount:
+                self._judge(p, trace, [use], how=how, base=use.amount)
+                return
+
+    def _judge(self, p: Posting, trace: FacilityTrace, uses: list[Use], *, how: str,
+               base: float) -> None:
+        txn = p.txn
+        since = min(u.t for u in uses)
+        backs = [b for b in trace.backs if b[2] == p.party_key and b[0] >= since]
+        returned = sum(b[1] for b in backs)
+        loan = sum(u.loan for u in uses)
+        if (base <= 0 or returned < self.share * base or returned > self.return_max * base
+                or returned < self.min_amount):
             return
-        facility.add_return(t, txn.amount, RELATED_SOURCE, txn.txn_id, self.max_entries)
-        since = min(d[0] for d in draws)
-        outflows = [o for o in facility.outflows if since <= o[0] <= t]
-        returns = [r for r in facility.returns if r[0] >= since and r[2] == RELATED_SOURCE]
-        self._judge(txn, t, state, facility, outflows=outflows, returns=returns,
-                    path="related", base=sum(d[1] for d in draws))
-
-    def _judge(self, txn: Transaction, t: float, state: ClientState, facility: FacilityState,
-               *, outflows: list[Outflow], returns: list[Return], path: str,
-               base: float | None = None) -> None:
-        paid = sum(o[1] for o in outflows)
-        measure = paid if base is None else base
-        returned = sum(r[1] for r in returns)
-        if paid <= 0 or returned < self.share * measure or returned < self.min_amount:
-            return
-        largest = sorted(outflows, key=lambda o: -o[1])[:MAX_EVIDENCE_OUTFLOWS]
-        via = "the payee" if path == "direct" else "related parties"
+        largest = sorted(uses, key=lambda u: -u.loan)[:MAX_EVIDENCE]
+        at_stake = min(loan, returned)
         self.sink.emit(
-            state, self, txn=txn, t=t, scope=facility.facility_id, level=self.level,
-            facility_id=facility.facility_id,
-            evidence=[o[3] for o in largest] + [r[3] for r in returns],
+            p, self, scope=trace.facility_id, client_id=trace.client_id,
+            facility=p.unit.facilities.get(trace.facility_id), at_stake=at_stake,
+            evidence=[*largest[0].path, *(u.txn_id for u in largest), *(b[3] for b in backs)],
             message=(
-                f"Loan money returned via {via}: {money(returned)} back, "
-                f"{returned / measure:.0%} of {money(measure)}"
-                f"{' paid to it' if path == 'direct' else ' drawn'}"
+                f"Loan money came back ({how}): {money(returned)} back, "
+                f"{returned / base:.0%} of {money(base)} that left; "
+                f"last from {txn.counterparty_name or txn.counterparty_account}"
             ),
             facts={
-                "paid": paid, "measured_against": measure, "returned": returned,
-                "return_share": returned / measure, "path": path,
+                "returned": round(returned, 2), "measured_against": round(base, 2),
+                "return_share": round(returned / base, 4), "loan_money": round(loan, 2),
+                "path": path_text((*largest[0].path, largest[0].txn_id, txn.txn_id)),
+                "how": how,
             },
         )
 
 
 class FastInFastOutRule(Rule):
-    """Most of a drawdown leaves to non-entrusted payees within days and the account is empty.
-
-    If the core system sends no balance, the outflow share alone decides.
-    """
+    """Most of a drawdown leaves within days to payees that explain nothing."""
 
     rule_id = "fast_in_fast_out"
-    on_facility_debits = True
+    all_uses = True
 
     def configure(self, params: RuleParams) -> None:
-        """Read window, share and the near-zero balance definition."""
-        self.window = as_float(params, "window_days") * DAY
+        """Read window, shares and the near-zero balance definition."""
+        self.days = round(as_float(params, "window_days"))
         self.share = as_float(params, "outflow_share")
         self.near_zero_amount = as_float(params, "near_zero_amount")
         self.near_zero_share = as_float(params, "near_zero_share")
+        self.unexplained = as_float(params, "unexplained_share")
+        self.min_drawdown = as_float(params, "min_drawdown")
 
-    def on_debit(
-        self,
-        txn: Transaction,
-        t: float,
-        state: ClientState,
-        profile: ClientProfile,
-        flow: FacilityFlow | None,
-    ) -> None:
-        """Alert when recent drawdowns have left and the paying account is near zero."""
-        if flow is None or flow.internal or flow.entrusted_payee:
-            return
-        facility = flow.facility
-        cutoff = t - self.window
-        draws = [d for d in facility.drawdowns if d[0] >= cutoff]
-        if not draws:
-            return
+    def on_use(self, p: Posting, use: Use, trace: FacilityTrace,
+               facility: FacilityContext | None) -> None:
+        """Judge the drawdowns of the last T+N calendar days after each payment."""
+        draws = [d for d in trace.draws if p.day - local_day(d[0]) <= self.days]
         drawn = sum(d[1] for d in draws)
+        if drawn < self.min_drawdown:
+            return
         start = min(d[0] for d in draws)
-        outflows = [o for o in facility.outflows if o[0] >= start and not o[4]]
-        out = sum(o[1] for o in outflows)
+        uses = [u for u in trace.uses if u.t >= start]
+        out = sum(u.loan for u in uses)
         if out < self.share * drawn:
             return
+        unexplained = sum(u.loan for u in uses if not u.ordinary)
+        if unexplained < self.unexplained * out:
+            return
         near_zero = max(self.near_zero_amount, self.near_zero_share * drawn)
-        balance = txn.balance_after
+        balance = p.account.balance
         if balance is not None and balance > near_zero:
             return
-        hours = (t - start) / 3600.0
+        days = p.day - local_day(start)
+        largest = sorted(uses, key=lambda u: -u.loan)[:MAX_EVIDENCE]
         self.sink.emit(
-            state, self, txn=txn, t=t, scope=facility.facility_id, level=self.level,
-            facility_id=facility.facility_id,
-            evidence=[d[2] for d in draws] + [o[3] for o in outflows],
+            p, self, scope=trace.facility_id, client_id=trace.client_id, facility=facility,
+            at_stake=unexplained,
+            evidence=[d[2] for d in draws] + [u.txn_id for u in largest],
             message=(
-                f"Fast in, fast out: {money(out)} of {money(drawn)} drawn left within "
-                f"{hours:.0f} h; balance {money(balance or 0.0)}"
+                f"Fast in, fast out: {money(out)} of {money(drawn)} drawn left by T+{days} "
+                f"({money(unexplained)} to payees that explain nothing); balance "
+                f"{money(balance or 0.0)}"
             ),
             facts={
-                "drawn": drawn, "out": out, "out_share": out / drawn, "hours": hours,
-                "balance_after": balance if balance is not None else "unknown",
+                "drawn": round(drawn, 2), "out": round(out, 2), "out_share": round(out / drawn, 4),
+                "unexplained": round(unexplained, 2), "calendar_days": float(days),
+                "balance_after": round(balance, 2) if balance is not None else "unknown",
+                "path": path_text((*largest[0].path, largest[0].txn_id)),
             },
         )

@@ -1,118 +1,150 @@
-"""Payee rules: related parties and company-to-personal (公转私), entrusted-payment mismatch."""
+"""Who got the loan money: related parties and persons (公转私), and entrusted-payment payees.
+
+Related party: traced loan money to the client's legal representative, actual controller,
+shareholders, executives or their relatives, to a related company outside the unit, or to any
+natural person outside payroll in amounts no wage explains; and, whatever the money, a
+company-to-personal transfer at or above the AML line for individuals (50万). A payment to an
+affiliate whose memo names goods is group trade unless it is far above what the unit usually
+pays it (or usually receives).
+
+Entrusted payment (受托支付): a facility with approved payees is paid by the bank to them. Its
+loan money reaching anyone else (a payment booked as entrusted to another payee, or the
+borrower's own payments once its own money ran out, or a move to its own account) leaves the
+entrusted path.
+"""
 
 from __future__ import annotations
 
+from crm_risk.monitoring import classify as c
 from crm_risk.monitoring.config import RuleParams, as_float
-from crm_risk.monitoring.context import ClientProfile
-from crm_risk.monitoring.model import Transaction
-from crm_risk.monitoring.rules.base import FacilityFlow, Rule, money
-from crm_risk.monitoring.state import ClientState
+from crm_risk.monitoring.model import FacilityContext
+from crm_risk.monitoring.rules.base import Posting, Rule, money, path_text, window_uses
+from crm_risk.monitoring.trace import FacilityTrace, Use
 
-PERSONAL_SCOPE = "personal"
+ORDINARY = frozenset({c.PAYROLL, c.TAX, c.OUR_LOAN, c.GOVERNMENT})
+PERSON_MIN_PAYMENT = 5e4  # a single payment to an unrelated person above any monthly wage
+RELATED = frozenset({c.RELATED_PERSON, c.PERSON, c.AFFILIATE})
 
 
 class RelatedPartyRule(Rule):
-    """Loan money to a related party or any person; large company-to-personal transfers.
-
-    Related = named in the client's related parties, its legal representative or actual
-    controller, or a related account (including the client's accounts at other banks).
-    """
+    """Loan money to related parties or persons; large company-to-personal transfers."""
 
     rule_id = "related_party"
-    on_all_debits = True
+    use_classes = RELATED
+    on_debits = True
 
     def configure(self, params: RuleParams) -> None:
-        """Read the personal-transfer threshold and the loan-money floor."""
-        self.personal_threshold = as_float(params, "personal_transfer_threshold")
-        self.facility_min = as_float(params, "facility_min_amount")
+        """Read the floors, the personal-transfer line and the affiliate-trade multiple."""
+        self.min_loan = as_float(params, "min_loan_money")
+        self.min_share = as_float(params, "min_loan_share")
+        self.personal_line = as_float(params, "personal_transfer_threshold")
+        self.trade_multiple = as_float(params, "affiliate_trade_multiple")
 
-    def on_debit(
-        self,
-        txn: Transaction,
-        t: float,
-        state: ClientState,
-        profile: ClientProfile,
-        flow: FacilityFlow | None,
-    ) -> None:
-        """Alert on loan money to related parties or persons, or a large personal transfer."""
-        personal = txn.counterparty_type == "individual"
-        if flow is not None and not flow.internal and flow.attributed > 0:
-            related = profile.is_related(txn.counterparty_name, txn.counterparty_account)
-            if (personal or related) and flow.attributed >= self.facility_min:
-                facility_id = flow.facility.facility_id
-                who = "a related party" if related else "a person"
-                self.sink.emit(
-                    state, self, txn=txn, t=t, scope=facility_id, level=self.level,
-                    facility_id=facility_id, evidence=[txn.txn_id],
-                    message=(
-                        f"Loan money to {who}: {money(flow.attributed)} to "
-                        f"{txn.counterparty_name or txn.counterparty_account}"
-                    ),
-                    facts={
-                        "amount": txn.amount, "loan_money": flow.attributed,
-                        "related": "yes" if related else "no",
-                        "counterparty_type": txn.counterparty_type,
-                    },
-                )
-                return
-        if not personal or txn.amount < self.personal_threshold:
+    def _counts(self, p: Posting, use: Use) -> bool:
+        if use.cls == c.PERSON:
+            return use.amount >= PERSON_MIN_PAYMENT
+        if use.cls == c.AFFILIATE and self.sink.classifier.is_goods(p.txn.memo):
+            # Group trade: goods paid for, unless far above anything paid to it before.
+            party = p.party
+            return party is not None and use.amount > self.trade_multiple * party.max_out
+        return True
+
+    def on_use(self, p: Posting, use: Use, trace: FacilityTrace,
+               facility: FacilityContext | None) -> None:
+        """Judge the facility's loan money to related parties and persons over the window."""
+        if not self._counts(p, use):
             return
-        account = txn.counterparty_account
-        if account and (account in profile.own_accounts or account in state.internal_accounts):
+        uses = [u for u in window_uses(trace, RELATED, p.t - self.dedupe_seconds)
+                if self._counts(p, u)]
+        loan = sum(u.loan for u in uses)
+        paid = sum(u.amount for u in uses)
+        if loan < self.min_loan or loan < self.min_share * paid:
+            return
+        largest = max(uses, key=lambda u: u.loan)
+        who = {c.RELATED_PERSON: "a related person", c.AFFILIATE: "a related company"}.get(
+            use.cls, "a natural person")
+        txn = p.txn
+        self.sink.emit(
+            p, self, scope=trace.facility_id, client_id=trace.client_id, facility=facility,
+            at_stake=loan, evidence=[*largest.path, *(u.txn_id for u in uses)],
+            message=(
+                f"Loan money to {who}: {money(loan)} of facility {trace.facility_id} to "
+                f"{txn.counterparty_name or txn.counterparty_account}; path "
+                f"{path_text((*largest.path, largest.txn_id))}"
+            ),
+            facts={
+                "loan_money": round(loan, 2), "paid": round(paid, 2),
+                "loan_share": round(loan / paid, 4), "payee_class": use.cls,
+                "path": path_text((*largest.path, largest.txn_id)),
+            },
+        )
+
+    def on_debit(self, p: Posting) -> None:
+        """Flag a company-to-personal transfer at or above the AML line."""
+        txn = p.txn
+        if p.cls not in (c.PERSON, c.RELATED_PERSON) or txn.amount < self.personal_line:
             return
         self.sink.emit(
-            state, self, txn=txn, t=t, scope=PERSONAL_SCOPE, level=self.level,
-            facility_id=None, evidence=[txn.txn_id],
+            p, self, scope="personal", client_id=txn.client_id, facility=None,
+            at_stake=txn.amount, evidence=[txn.txn_id], level=self.level,
             message=(
                 f"Company-to-personal transfer of {money(txn.amount)} to "
-                f"{txn.counterparty_name or account}"
+                f"{txn.counterparty_name or txn.counterparty_account}"
+                f"{' (a related person)' if p.cls == c.RELATED_PERSON else ''}"
             ),
-            facts={"amount": txn.amount, "threshold": self.personal_threshold},
+            facts={"amount": txn.amount, "threshold": self.personal_line,
+                   "payee_class": p.cls},
         )
 
 
 class EntrustedMismatchRule(Rule):
-    """Money of a facility with entrusted-payment counterparties goes to anyone else.
-
-    Moving it to the client's own account also counts: it leaves the entrusted path.
-    """
+    """Money of an entrusted-payment facility reaches a payee outside its approved list."""
 
     rule_id = "entrusted_mismatch"
-    on_facility_debits = True
+    on_debits = True
+    on_hops = True
 
     def configure(self, params: RuleParams) -> None:
-        """Read the single-payment floor (0 = every payment)."""
-        self.min_single = as_float(params, "min_single_payment")
+        """Read the loan-money floor."""
+        self.min_loan = as_float(params, "min_loan_money")
 
-    def on_debit(
-        self,
-        txn: Transaction,
-        t: float,
-        state: ClientState,
-        profile: ClientProfile,
-        flow: FacilityFlow | None,
-    ) -> None:
-        """Alert when an entrusted facility pays a payee outside its approved list."""
-        if flow is None or flow.entrusted_payee or flow.attributed <= 0:
-            return
-        context = flow.context
-        if context is None or not context.entrusted_counterparties:
-            return
-        if txn.amount < self.min_single:
-            return
-        facility_id = flow.facility.facility_id
-        where = "the client's own account" if flow.internal else "a non-entrusted payee"
-        self.sink.emit(
-            state, self, txn=txn, t=t, scope=facility_id, level=self.level,
-            facility_id=facility_id, evidence=[txn.txn_id],
-            message=(
-                f"Entrusted-payment mismatch: {money(flow.attributed)} of facility "
-                f"{facility_id} paid to {where} "
-                f"({txn.counterparty_name or txn.counterparty_account})"
-            ),
-            facts={
-                "amount": txn.amount, "loan_money": flow.attributed,
-                "payee_account": txn.counterparty_account,
-                "approved_payees": float(len(context.entrusted_counterparties)),
-            },
-        )
+    def on_hop(self, p: Posting) -> None:
+        """Earmarked money moved to the client's own account has left the entrusted path."""
+        self._judge(p, "the client's own account")
+
+    def on_debit(self, p: Posting) -> None:
+        """Earmarked money, or a payment booked as entrusted, paid to another payee."""
+        self._judge(p, "a payee outside the approved list")
+
+    def _judge(self, p: Posting, where: str) -> None:
+        txn = p.txn
+        unit = p.unit
+        loans: dict[str, tuple[float, tuple[str, ...]]] = {}
+        for lot, part in p.takes:
+            if lot.earmarked:
+                loan, _ = loans.get(lot.facility_id, (0.0, lot.path))
+                loans[lot.facility_id] = (loan + part, lot.path)
+        tagged = txn.facility_id
+        if tagged is not None and tagged in unit.entrusted_keys and tagged not in loans:
+            loans[tagged] = (txn.amount, (txn.txn_id,))
+        if p.cls in ORDINARY:
+            return  # wages, taxes, this bank's interest: obligations, not a diversion
+        for facility_id, (loan, path) in loans.items():
+            if loan < self.min_loan or unit.is_entrusted_payee(
+                    facility_id, txn.counterparty_name, txn.counterparty_account):
+                continue
+            facility = unit.facilities.get(facility_id)
+            self.sink.emit(
+                p, self, scope=facility_id,
+                client_id=facility.client_id if facility else txn.client_id,
+                facility=facility, at_stake=loan, evidence=[*path, txn.txn_id],
+                message=(
+                    f"Entrusted-payment mismatch: {money(loan)} of facility {facility_id} paid "
+                    f"to {where} ({txn.counterparty_name or txn.counterparty_account})"
+                ),
+                facts={
+                    "loan_money": round(loan, 2), "amount": txn.amount,
+                    "payee_account": txn.counterparty_account,
+                    "path": path_text((*path, txn.txn_id)),
+                },
+            )
