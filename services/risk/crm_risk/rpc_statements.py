@@ -25,7 +25,7 @@ from crm_risk.rating.ratios import (
     compute_ratios,
     ratio_signals,
 )
-from crm_risk.rating.statements import statement_violations
+from crm_risk.rating.statement_checks import statement_violations
 from crm_risk.statement_input import (
     parse_statement,
     statement_message,
