@@ -76,7 +76,7 @@ def parse_statement(message: statement_pb2.FinancialStatement) -> tuple[Financia
         document[key] = _part(v, getattr(message, proto_field), f"{S}.{proto_field}", kind)
     v.raise_if_any()
     assert start is not None and end is not None and opinion is not None
-    statement = _build(start, end, message.audited, opinion, document, founded)
+    statement = _build(start, end, message.audited, opinion, document, founded=founded)
     stored: dict[str, Any] = {
         k: {n: None if a is None else str(a) for n, a in part.items()}
         for k, part in document.items()
@@ -88,7 +88,7 @@ def parse_statement(message: statement_pb2.FinancialStatement) -> tuple[Financia
 
 
 def _build(start: date, end: date, audited: bool, opinion: str,
-           document: dict[str, dict[str, Decimal | None]],
+           document: dict[str, dict[str, Decimal | None]], *,
            founded: date | None) -> FinancialStatement:
     parts = {key: kind(**document[key]) for key, _, kind in PARTS}
     return FinancialStatement(
@@ -116,7 +116,7 @@ def statement_of(row: StatementRow) -> FinancialStatement:
         for key, _, _ in PARTS
     }
     return _build(row.period_start, row.period_end, row.audited, row.audit_opinion, document,
-                  _founded(raw))
+                  founded=_founded(raw))
 
 
 def _fill_parts(

@@ -51,10 +51,11 @@ def information_value(bins: Sequence[Bin], total_defaults: int, total: int) -> f
 
 
 def _readable(value: float) -> float:
-    """Round a cut point to three significant digits so reviewers can read the table."""
-    if value == 0 or not math.isfinite(value):
-        return value
-    digits = 2 - int(math.floor(math.log10(abs(value))))
+    """Round a cut point so reviewers can read the table: three decimals below 1, three
+    significant digits above (a cut that rounding moves out of its gap is not used)."""
+    if not math.isfinite(value) or abs(value) < 1:
+        return round(value, 3) if math.isfinite(value) else value
+    digits = 2 - math.floor(math.log10(abs(value)))
     return round(value, digits)
 
 
@@ -98,25 +99,36 @@ def _z(a: Bin, b: Bin) -> float:
     return abs(a.default_rate - b.default_rate) / spread
 
 
-def _worst_pair(bins: list[Bin], direction: Direction, min_count: int, min_defaults: int,
-                min_z: float, max_bins: int) -> int | None:
+@dataclass(frozen=True)
+class _Rules:
+    direction: Direction
+    min_count: int
+    min_defaults: int
+    min_z: float
+    max_bins: int
+
+
+def _small_pair(bins: list[Bin], i: int) -> int:
+    """Return the pair that merges bin i with the neighbour it differs from least."""
+    if i in {0, len(bins) - 1}:
+        return max(0, i - 1)
+    return i if _z(bins[i], bins[i + 1]) < _z(bins[i - 1], bins[i]) else i - 1
+
+
+def _worst_pair(bins: list[Bin], rules: _Rules) -> int | None:
     """Return the pair to merge next, or None when the bins satisfy every rule."""
-    sign = 1 if direction == "higher" else -1
+    if len(bins) < 2:
+        return None
+    sign = 1 if rules.direction == "higher" else -1
     for i in range(len(bins) - 1):
         if sign * (bins[i + 1].default_rate - bins[i].default_rate) < 0:
             return i  # not monotonic in the declared direction
-    small = [i for i, b in enumerate(bins) if b.count < min_count or b.defaults < min_defaults]
-    if small and len(bins) > 1:
-        i = small[0]
-        if i == len(bins) - 1:
-            return i - 1
-        if i == 0:
-            return 0
-        return i if _z(bins[i], bins[i + 1]) < _z(bins[i - 1], bins[i]) else i - 1
-    if len(bins) < 2:
-        return None
+    small = [i for i, b in enumerate(bins)
+             if b.count < rules.min_count or b.defaults < rules.min_defaults]
+    if small:
+        return _small_pair(bins, small[0])
     weakest = min(range(len(bins) - 1), key=lambda j: _z(bins[j], bins[j + 1]))
-    if _z(bins[weakest], bins[weakest + 1]) < min_z or len(bins) > max_bins:
+    if _z(bins[weakest], bins[weakest + 1]) < rules.min_z or len(bins) > rules.max_bins:
         return weakest
     return None
 
@@ -135,9 +147,8 @@ def monotonic_bins(
     """
     cuts = list(cuts) if cuts else _initial_cuts(values, quantiles)
     bins = _count(values, outcomes, cuts)
-    min_count = max(1, int(min_share * total))
-    while (pair := _worst_pair(bins, direction, min_count, min_defaults, min_z,
-                               max_bins)) is not None:
+    rules = _Rules(direction, max(1, int(min_share * total)), min_defaults, min_z, max_bins)
+    while (pair := _worst_pair(bins, rules)) is not None:
         bins = _merge(bins, pair)
     return [Bin(b.upper, b.count, b.defaults,
                 woe(b.defaults, b.count, total_defaults, total, len(bins))) for b in bins]

@@ -76,13 +76,12 @@ def simulate_firm(index: int, traits: FirmTraits, world: World, rng: random.Rand
     """Simulate a firm year by year; stop at its default."""
     founded = traits.spec.founded
     periods = _periods(founded)
-    years_back = RATING_YEARS[0] - periods[0][0]
-    grown = traits.economics.growth * max(0, years_back)
-    mature = traits.full_year_revenue / (1.0 + traits.economics.growth) ** max(0, years_back)
+    # Revenue is drawn for the first rating date; start from what it was back then.
+    years_back = max(0, RATING_YEARS[0] - periods[0][0])
+    mature = traits.full_year_revenue / (1.0 + traits.economics.growth) ** years_back
     startup = founded >= date(FIRST_YEAR, 1, 1)
     state = (founding_state(rng, traits, mature) if startup
              else opening_state(rng, traits, mature))
-    del grown
     show_founding = rng.random() < SHOW_FOUNDING_DATE
     statements: dict[int, FinancialStatement] = {}
     for year, start, end in periods:

@@ -1,5 +1,8 @@
 """The factors a scorecard fit may choose from, with the direction economics dictates.
 
+Interest cover is required by credit policy (every credit memo shows it, and the issue's
+independent data showed the cost of getting it wrong); its weight is still fitted.
+
 Each candidate names a feature of ``crm_risk.rating.features`` and the direction in which
 risk rises. Peer-relative factors are measured against the client's peer group (value
 minus the group's median, over its inter-quartile spread), so a developer's leverage is
@@ -29,6 +32,8 @@ class Candidate:
     fixed_cuts: tuple[float, ...] = ()  # expert cut points instead of quantiles
     unit: str = ""  # appended to bin labels, e.g. "years"
     startup_bins: bool = False  # label bins that end at 3 years or less as start-up
+    # Kept whatever its z (but never with a wrong sign): credit policy requires the factor.
+    required: bool = False
 
 
 STARTUP_LABEL: Final = "start-up"
@@ -56,7 +61,7 @@ CANDIDATES: Final[tuple[Candidate, ...]] = (
     Candidate("LV_SHAREHOLDER_LOANS", "shareholder_loans_to_assets", "leverage",
               "shareholder loans / assets", "higher"),
     Candidate("CV_INTEREST_COVER", "interest_cover", "coverage",
-              "EBIT / (interest expensed + capitalised)", "lower"),
+              "EBIT / (interest expensed + capitalised)", "lower", required=True),
     Candidate("PR_ROA", "roa", "profitability", "return on assets vs peers", "lower",
               peer_relative=True),
     Candidate("PR_EBITDA_MARGIN", "ebitda_margin", "profitability", "EBITDA margin vs peers",

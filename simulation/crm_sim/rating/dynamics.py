@@ -154,7 +154,7 @@ def founding_state(rng: random.Random, traits: FirmTraits, mature_revenue: float
 
 
 def _impairment(
-    rng: random.Random, traits: FirmTraits, state: State, revenue: float, shock: float,
+    rng: random.Random, traits: FirmTraits, state: State, revenue: float, *, shock: float,
     conditions: float, vol: float,
 ) -> float:
     """Return the impairment the year's shocks cause (before any is hidden)."""
@@ -173,12 +173,15 @@ def operate(
     conditions = world.shock[traits.group][year]
     size_vol = SIZE_VOLATILITY[traits.spec.size_class]
     vol = econ.margin_vol * size_vol
+    # A firm in decline loses sales and margin year after year until it turns or fails.
+    erosion = (0.0 if traits.decline_from is None or year < traits.decline_from
+               else min(0.08, 0.02 * (year - traits.decline_from + 1)))
     ramp = 0.0 if state.revenue <= 0 else max(0.0, min(1.0, 0.6 * math.log(
         max(1.0, mature_revenue / state.revenue))))
     if state.revenue <= 0:
         annual = mature_revenue * rng.uniform(0.15, 0.35)
     else:
-        growth = (econ.growth + 0.025 * traits.quality + ramp
+        growth = (econ.growth + 0.025 * traits.quality + ramp - 0.12 * (erosion > 0)
                   + econ.growth_vol * size_vol * (0.4 * conditions + 0.7 * rng.gauss(0, 1)))
         annual = state.revenue * math.exp(growth)
     shock = 0.5 * state.margin_shock + vol * (0.45 * conditions + 0.9 * rng.gauss(0, 1))
@@ -186,11 +189,12 @@ def operate(
         # A lost customer, a failed product, a fine: margins have fat tails.
         shock -= vol * rng.uniform(1.5, 4.0)
     startup_penalty = 0.06 * max(0.0, 1.0 - age / 3.0)
-    margin = econ.margin + traits.margin_edge + shock - startup_penalty
+    margin = econ.margin + traits.margin_edge + shock - startup_penalty - erosion
     revenue = annual * fraction
     ebitda = margin * revenue
     depreciation = (0.05 if traits.group == "utilities" else 0.08) * state.fixed * fraction
-    true_loss = _impairment(rng, traits, state, revenue, shock, conditions, vol)
+    true_loss = _impairment(rng, traits, state, revenue, shock=shock, conditions=conditions,
+                            vol=vol)
     booked = true_loss * (1.0 - traits.window_dressing)
     rate = BASE_RATE + traits.rate_spread
     interest = (rate * state.bank_debt + 0.5 * rate * state.shareholder_loans) * fraction

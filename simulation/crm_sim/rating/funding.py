@@ -22,7 +22,9 @@ MAX_LEVERAGE_LENT: Final = 0.85  # banks lend new money only up to this debt rat
 CURRENT_PORTION: Final = 0.2  # share of long-term bank debt falling due within a year
 PAYABLES_STRETCH: Final = 0.25  # suppliers tolerate this much extra credit before suing
 # Calibration of the book's default rate (about 4 % a year): banks' base reluctance.
-DENIAL_BASE: Final = -3.0
+DENIAL_BASE: Final = -4.0
+# Banks ration small firms first when credit tightens (SME lending surveys).
+SIZE_RATIONING: Final = {"large": -0.2, "medium": 0.0, "small": 0.25, "micro": 0.5}
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ def _called(
     leverage = prev.liabilities / prev.assets if prev.assets > 0 else 1.0
     reluctance = (DENIAL_BASE + 1.2 * world.tightness[traits.group][year]
                   - 0.6 * traits.quality + 5.0 * max(0.0, leverage - 0.8)
-                  + 1.5 * (prev.equity <= 0) + 1.0 * (age < 3.0))
+                  + 1.5 * (prev.equity <= 0) + 1.0 * (age < 3.0)
+                  + SIZE_RATIONING[traits.spec.size_class])
     if rng.random() >= _logistic(reluctance):
         return 0.0
     return maturing_bank_debt(traits, prev.bank_debt) * rng.uniform(0.25, 0.7)

@@ -46,6 +46,7 @@ class FirmTraits:
     payout: float  # dividend share of last year's profit
     rate_spread: float  # loan rate above the base rate
     window_dressing: float  # share of impairment losses the firm does not book
+    decline_from: int | None  # year its franchise starts eroding (lost market, old product)
     working_capital: tuple[float, float, float]  # receivable, inventory, payable day factors
     full_year_revenue: float  # revenue of a full year at the rating date
 
@@ -98,6 +99,8 @@ def draw_traits(rng: random.Random, spec: FirmSpec) -> FirmTraits:
                         + rng.gauss(0, 0.004)),
         # Weak firms are likelier to defer write-downs; nobody outside sees how much.
         window_dressing=rng.uniform(0.3, 0.9) if rng.random() < 0.15 - 0.08 * quality else 0.0,
+        decline_from=(rng.randrange(2018, 2028)
+                      if rng.random() < 0.18 + (0.1 if quality < 0 else 0.0) else None),
         working_capital=(math.exp(rng.gauss(0, 0.3) - 0.1 * quality),
                          math.exp(rng.gauss(0, 0.3) - 0.05 * quality),
                          math.exp(rng.gauss(0, 0.25))),

@@ -99,12 +99,16 @@ class ScorecardModel:
                                                                 - min(factor.woes))
 
     def relative(self, feature: str, group: str, value: Feature) -> Feature:
-        """Return a ratio relative to its peer group: (value − median) / spread."""
-        if not isinstance(value, float) or not math.isfinite(value):
-            return value
+        """Return a ratio relative to the client's peer group (see ``peer_relative``)."""
         table = self.peers[feature]
-        peer = table.get(group, table["*"])
-        return (value - peer.median) / peer.spread
+        return peer_relative(value, table.get(group, table["*"]))
+
+
+def peer_relative(value: Feature, peer: PeerBenchmark) -> Feature:
+    """Return (value − peer median) / peer spread; other values (None, ±inf) unchanged."""
+    if not isinstance(value, float) or not math.isfinite(value):
+        return value
+    return (value - peer.median) / peer.spread
 
 
 def _bin(raw: dict[str, Any]) -> BinSpec:
