@@ -188,7 +188,7 @@ async def run(
         + f"; still unrated: {segments['unrated']}. Rated here: "
         + ", ".join(f"{t} {tiers[t]}" for t in CREDIT_TIERS if tiers[t])
         + f"; the other {in_segments - len(chosen)} were re-rated by risk itself after orange "
-        "or red warnings from monitoring (warning levels cap the grade)."
+        "or red warnings from monitoring (a warning caps a grade only when corroborated)."
     )
     return {
         "rated": len(chosen),
