@@ -94,13 +94,10 @@ async def _signals(session: AsyncSession, client_id: str, now: datetime) -> Sign
 
 async def _open_warnings(session: AsyncSession, client_id: str) -> tuple[OpenWarning, ...]:
     """Return the client's open warnings at their own level (before escalation by others)."""
-    rows = (
-        await session.execute(
-            select(col(WarningRow.source), col(WarningRow.rule), col(WarningRow.base_level))
-            .where(col(WarningRow.client_id) == client_id,
-                   col(WarningRow.open_key).is_not(None))
-        )
-    ).all()
+    rows = (await session.execute(
+        select(col(WarningRow.source), col(WarningRow.rule), col(WarningRow.base_level))
+        .where(col(WarningRow.client_id) == client_id, col(WarningRow.open_key).is_not(None))
+    )).all()
     return tuple(OpenWarning(source, rule, cast(WarningLevel, level))
                  for source, rule, level in rows)
 
