@@ -1,11 +1,13 @@
 """Demo step: statements are submitted, risk rates the clients, tiers reach the client service.
 
-The rating model's synthetic history (``crm_risk.rating.synthetic``) supplies three years of
-statements, repayment behaviour and the true outcome for each firm. Here those statements are
-submitted for demo clients that monitoring does not use, a risk officer rates each client
-(``RateClient``), and every rating goes out as ``RatingChanged`` through the outbox. The step
-then reads the client service back: each client's credit grade and tier there must equal what
-risk issued, and the credit-tier segments must hold exactly those clients.
+The synthetic economy of ``crm_sim.rating`` simulates each demo client as a firm of its own
+industry, size class and founding date and spreads its years into CAS statements (up to
+three, the latest for fiscal 2025). They are submitted for demo clients that monitoring does
+not use; a risk officer rates each client (``RateClient``), and every rating goes out as
+``RatingChanged`` through the outbox. The step reports the grades, the ratio warnings the
+statements raised, the caps applied and how the firms fared in 2026 in the simulation,
+then reads the client service back: each client's credit grade and tier there must equal
+what risk issued, and the credit-tier segments must hold exactly those clients.
 """
 
 from __future__ import annotations
@@ -13,27 +15,39 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
+from datetime import date
 from functools import partial
 
 import grpc
 
 from crm.client.v1 import client_service_pb2, client_service_pb2_grpc
-from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
+from crm.risk.v1 import rating_pb2, risk_service_pb2, risk_service_pb2_grpc
 from crm_client.segmentation.features import CREDIT_TIERS, MASTER_SCALE, credit_tier
 from crm_demo.launcher import Service
 from crm_demo.loader import LoadResult
 from crm_demo.portfolio import PortfolioClient
 from crm_demo.risk_ready import once_known
 from crm_risk.rating.statements import FinancialStatement
-from crm_risk.rating.synthetic import generate_history
 from crm_risk.statement_input import to_message
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit
+from crm_sim.rating.book import FirmHistory, firm
+from crm_sim.rating.traits import FirmSpec
+from crm_sim.rating.world import make_world
 
 RATED_CLIENTS = 300
 FIRST_RATED = 200  # Monitoring streams to the first 200 clients; rate others.
-SEED = 29
+SEED = 29  # the demo's world; not a seed used to fit or validate the model
+LATEST_FISCAL_YEAR = 2025
 CONCURRENCY = 8
+
+
+def _history(p: PortfolioClient) -> FirmHistory:
+    """Simulate the demo client as a firm of its own industry, size class and age."""
+    founded = p.create.client.founding_date
+    spec = FirmSpec(industry_code=p.create.client.industry_code, size_class=p.size_class,
+                    founded=date(founded.year, founded.month, founded.day))
+    return firm(SEED, p.index, make_world(SEED, last_year=LATEST_FISCAL_YEAR + 1), spec=spec)
 
 
 async def _submit_and_rate(
@@ -43,19 +57,22 @@ async def _submit_and_rate(
     *,
     system: tuple[tuple[str, str], ...],
     officer: tuple[tuple[str, str], ...],
-) -> str:
-    """Submit a client's statements (oldest first), rate it, and return the grade."""
+) -> tuple[rating_pb2.Rating, str]:
+    """Submit a client's statements (oldest first), rate it; return the rating and the
+    level of the ratio warning its latest statement raised ("none" if none)."""
     requests = [
         risk_service_pb2.CreateFinancialStatementRequest(parent=name, statement=to_message(s))
         for s in statements
     ]
-    await once_known(partial(stub.CreateFinancialStatement, requests[0], metadata=system))
-    for request in requests[1:]:
-        await stub.CreateFinancialStatement(request, metadata=system)
-    rating = await stub.RateClient(
-        risk_service_pb2.RateClientRequest(client=name), metadata=officer
-    )
-    return str(rating.grade)
+    for index, request in enumerate(requests):
+        call = partial(stub.CreateFinancialStatement, request, metadata=system)
+        made = await (once_known(call) if index == 0 else call())
+    ratios = await stub.GetStatementRatios(
+        risk_service_pb2.GetStatementRatiosRequest(name=f"{made.name}/ratios"),
+        metadata=officer)
+    rating = await stub.RateClient(risk_service_pb2.RateClientRequest(client=name),
+                                   metadata=officer)
+    return rating, ratios.warning_level
 
 
 async def _client_view(
@@ -92,6 +109,24 @@ async def _client_view(
     return matched, segments
 
 
+def _rating_figures(
+    chosen: Sequence[str], ratings: dict[str, rating_pb2.Rating], levels: dict[str, str],
+    histories: dict[str, FirmHistory],
+) -> dict[str, float | int]:
+    """Return what the step reports about the ratings against the simulated outcomes."""
+    defaults = sum(histories[n].defaulted_in(LATEST_FISCAL_YEAR + 1) for n in chosen)
+    warned = sum(levels[n] != "none" for n in chosen)
+    return {
+        "mean_pd": sum(ratings[n].probability_of_default for n in chosen) / len(chosen),
+        "defaults_2026": defaults,
+        "default_rate_2026": defaults / len(chosen),
+        "warned": warned,
+        "warned_share": warned / len(chosen),
+        "red": sum(levels[n] == "red" for n in chosen),
+        "capped": sum(bool(ratings[n].caps_applied) for n in chosen),
+    }
+
+
 async def run(
     risk: Service,
     client: Service,
@@ -100,34 +135,47 @@ async def run(
     loaded: LoadResult,
 ) -> dict[str, object]:
     """Submit statements, rate clients, and print the grades and how they reached the CRM."""
-    chosen = [loaded.names[p.index] for p in portfolio[FIRST_RATED : FIRST_RATED + RATED_CLIENTS]]
-    histories = generate_history(n_clients=len(chosen), seed=SEED)
+    histories = {loaded.names[p.index]: _history(p)
+                 for p in portfolio[FIRST_RATED : FIRST_RATED + RATED_CLIENTS]}
+    filed = {n: h.statements_up_to(LATEST_FISCAL_YEAR) for n, h in histories.items()}
+    # Firms founded after 2025 have filed nothing yet; they wait for their first statement.
+    chosen = [n for n, statements in filed.items() if statements]
     system = identity.metadata("systems/finance-intake", Role.SYSTEM)
     officer = identity.metadata("staff/risk-officer-demo", Role.RISK_OFFICER)
-    issued: dict[str, str] = {}
+    ratings: dict[str, rating_pb2.Rating] = {}
+    levels: dict[str, str] = {}
     limit = asyncio.Semaphore(CONCURRENCY)
     async with grpc.aio.insecure_channel(risk.address) as channel:
         stub = risk_service_pb2_grpc.RiskServiceStub(channel)
 
         async def one(name: str, statements: Sequence[FinancialStatement]) -> None:
             async with limit:
-                issued[name] = await _submit_and_rate(
+                ratings[name], levels[name] = await _submit_and_rate(
                     stub, name, statements, system=system, officer=officer
                 )
 
         started = asyncio.get_running_loop().time()
-        await asyncio.gather(
-            *(one(n, h.statements) for n, h in zip(chosen, histories, strict=True))
-        )
+        await asyncio.gather(*(one(n, filed[n]) for n in chosen))
         seconds = asyncio.get_running_loop().time() - started
+    issued = {n: r.grade for n, r in ratings.items()}
     matched, segments = await _client_view(client, identity, chosen, issued)
     grades = Counter(issued.values())
-    statements = sum(len(h.statements) for h in histories)
+    statements = sum(len(filed[n]) for n in chosen)
     print(
         f"\nRatings: {statements} annual statements for {len(chosen)} clients submitted and "
-        f"rated in {seconds:.1f} s (scorecard with reason codes, versioned master scale)."
+        f"rated in {seconds:.1f} s ({len(histories) - len(chosen)} founded after 2025 have "
+        "no statement yet)."
     )
     print("  grades: " + ", ".join(f"{g} {grades[g]}" for g in MASTER_SCALE if grades[g]))
+    figures = _rating_figures(chosen, ratings, levels, histories)
+    print(
+        f"  {next(iter(ratings.values())).scorecard_version} from statements alone: mean PD "
+        f"{figures['mean_pd']:.2%}; in the simulation {figures['defaults_2026']} of these "
+        f"firms defaulted in 2026 ({figures['default_rate_2026']:.2%}). Ratio warnings on "
+        f"{figures['warned']} clients ({figures['warned_share']:.1%}), red on "
+        f"{figures['red']}; grades capped: {figures['capped']} (caps need a corroborated "
+        "warning)."
+    )
     tiers = Counter(credit_tier(g) for g in issued.values())
     print(
         f"  RatingChanged reached the client service: {matched}/{len(chosen)} clients show the "
@@ -140,11 +188,12 @@ async def run(
         + f"; still unrated: {segments['unrated']}. Rated here: "
         + ", ".join(f"{t} {tiers[t]}" for t in CREDIT_TIERS if tiers[t])
         + f"; the other {in_segments - len(chosen)} were re-rated by risk itself after orange "
-        "or red warnings from monitoring (warning levels cap the grade)."
+        "or red warnings from monitoring (a warning caps a grade only when corroborated)."
     )
     return {
         "rated": len(chosen),
         "statements": statements,
+        **figures,
         "grades": dict(grades),
         "client_service_matches": matched,
         "tier_segments": dict(segments),

@@ -55,14 +55,14 @@ class TestCatalogue:
 
 class TestMasterScale:
     def test_ranks_follow_the_scale_from_aaa_to_d(self) -> None:
-        """AAA is 1, AA- is 4, B is 12, CCC-C is 13 and D is 14."""
-        assert [grade_rank(grade) for grade in MASTER_SCALE] == list(range(1, 15))
-        assert (grade_rank("AAA"), grade_rank("AA-"), grade_rank("B")) == (1, 4, 12)
+        """AAA is 1, AA- is 4, B is 15, CCC-C is 18 and D is 19 (MS-2027.1)."""
+        assert [grade_rank(grade) for grade in MASTER_SCALE] == list(range(1, 20))
+        assert (grade_rank("AAA"), grade_rank("AA-"), grade_rank("B")) == (1, 4, 15)
 
     @pytest.mark.parametrize("spelling", ["CCC", "CCC–C", "CCC-C", "ccc—c", " CC ", "C"])
-    def test_every_spelling_of_the_ccc_band_ranks_13(self, spelling: str) -> None:
+    def test_every_spelling_of_the_ccc_band_ranks_18(self, spelling: str) -> None:
         """The CCC–C band accepts hyphen, en dash, em dash and its member grades."""
-        assert grade_rank(spelling) == 13
+        assert grade_rank(spelling) == 18
 
     @pytest.mark.parametrize("bad", ["", "AAAA", "BBB++", "E", "A1"])
     def test_unknown_grades_raise(self, bad: str) -> None:
@@ -76,8 +76,10 @@ class TestMasterScale:
             ("AAA", "prime"), ("AA+", "prime"), ("AA", "prime"), ("AA-", "prime"),
             ("A+", "strong"), ("A", "strong"), ("A-", "strong"),
             ("BBB+", "standard"), ("BBB", "standard"), ("BBB-", "standard"),
-            ("BB", "sub_investment"), ("B", "sub_investment"),
-            ("CCC–C", "distressed"), ("CCC", "distressed"), ("D", "default"),
+            ("BB+", "sub_investment"), ("BB", "sub_investment"), ("BB-", "sub_investment"),
+            ("B+", "sub_investment"), ("B", "sub_investment"), ("B-", "sub_investment"),
+            ("CCC+", "distressed"), ("CCC–C", "distressed"), ("CCC", "distressed"),
+            ("D", "default"),
             (None, "unrated"), ("  ", "unrated"),
         ],
     )  # fmt: skip
@@ -179,7 +181,7 @@ class TestBuildFeatures:
         """The grade is stored in master-scale spelling with its rank and tier."""
         features = features_of(credit=credit_facts(grade="ccc–c", potential_risk=True))
         assert features["credit.grade"] == "CCC-C"
-        assert features["credit.grade_rank"] == 13
+        assert features["credit.grade_rank"] == 18
         assert features["credit.tier"] == "distressed"
         assert features["credit.potential_risk"] is True
 

@@ -28,7 +28,8 @@ class TestGrades:
         assert grade_move("", "A") == 0
         assert grade_move("A", "A") == 0
         assert grade_move("ZZ", "A") == 0
-        assert grade_rank("ccc") == grade_rank("CCC-C") == 12
+        assert grade_rank("ccc") == grade_rank("CCC-C") == 17
+        assert grade_move("BB", "BB-") == -1  # the notches MS-2027.1 added count too
 
 
 class TestWarningSlas:

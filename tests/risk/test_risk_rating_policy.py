@@ -59,7 +59,7 @@ class TestValidateOverride:
         """More than three notches needs a reason of at least 20 characters."""
         short = validate_override(from_grade="A", to_grade="BB", proposer="a", approver="b",
                                   reason="bad year")
-        assert short == ["an override of 5 notches needs a reason of at least 20 characters"]
+        assert short == ["an override of 6 notches needs a reason of at least 20 characters"]
         three = validate_override(from_grade="A", to_grade="BBB+", proposer="a", approver="b",
                                   reason="bad year")
         assert three == []

@@ -1,4 +1,4 @@
-"""Tests for ratio computation and ratio signals."""
+"""Tests for ratio computation, including the CAS items added for SC-2027.1."""
 
 from __future__ import annotations
 
@@ -9,13 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from crm_risk.rating.ratios import (
-    RATIO_NAMES,
-    RATIO_THRESHOLDS,
-    Ratios,
-    compute_ratios,
-    ratio_signals,
-)
+from crm_risk.rating.features import interest_cover_feature
+from crm_risk.rating.ratios import RATIO_NAMES, compute_ratios
 from crm_risk.rating.statements import (
     BalanceSheet,
     CashFlowStatement,
@@ -75,7 +70,8 @@ class TestComputeRatios:
             "roa": 60 / 950, "roe": 60 / 380, "revenue_growth": 0.2,
             "receivable_days": 110 / 1200 * 365, "inventory_days": 90 / 900 * 365,
             "debt_to_ebitda": 2.0, "net_gearing": 0.55, "cash_to_short_debt": 0.8,
-            "debt_ratio_ex_advances": 550 / 950,
+            "debt_ratio_ex_advances": 550 / 950, "ocf_to_liabilities": 70 / 600,
+            "refinancing_gap": 0.02, "ebitda_margin": 150 / 1200, "impairment_to_assets": 0.0,
         }
         for name, value in expected.items():
             assert r.value(name) == pytest.approx(value), name
@@ -148,86 +144,43 @@ class TestComputeRatios:
         assert compute_ratios(st, None).ocf_negative_years == 1
 
 
-def codes(signals: list) -> dict[str, str]:  # type: ignore[type-arg]
-    """Map signal code to severity."""
-    return {s.code: s.severity for s in signals}
+class TestCasItems:
+    """Notes payable, the current portion, shareholder loans and capitalised interest."""
 
+    def test_capitalised_interest_counts_in_interest_cover(self) -> None:
+        """Cover is EBIT / (expensed + capitalised interest): a developer capitalising 30 of
+        its 50 yuan of interest covers it 2 times, not 5."""
+        st = current_statement()
+        st = replace(st, income=replace(st.income, capitalised_interest=D(30)))
+        assert compute_ratios(st, None).interest_cover == pytest.approx(100 / 50)
 
-class TestRatioSignals:
-    def test_healthy_ratios_raise_nothing(self) -> None:
-        """The hand-worked example is healthy for manufacturing."""
-        r = compute_ratios(current_statement(), previous_statement())
-        assert ratio_signals(r, industry_section="C") == []
+    def test_zero_interest_with_negative_ebit_is_the_worst_cover(self) -> None:
+        """No interest and a loss: the ratio is undefined, the scoring value is -inf;
+        no interest and a profit is +inf."""
+        st = current_statement()
+        losing = replace(st, income=replace(st.income, interest_expense=D(0), ebit=D(-40)))
+        ratios = compute_ratios(losing, None)
+        assert ratios.interest_cover is None and ratios.ebit_negative
+        assert interest_cover_feature(ratios) == -math.inf
+        earning = replace(st, income=replace(st.income, interest_expense=D(0)))
+        assert interest_cover_feature(compute_ratios(earning, None)) == math.inf
 
-    @pytest.mark.parametrize(
-        ("value", "severity"), [(1.2, None), (1.19, "warning"), (1.0, "warning"), (0.99, "red")]
-    )
-    def test_current_ratio_thresholds_are_strict(self, value: float, severity: str | None) -> None:
-        """Current ratio below 1.2 warns and below 1.0 is red; the boundary itself is fine."""
-        found = codes(ratio_signals(Ratios(current_ratio=value), industry_section="C"))
-        assert found.get("CURRENT_RATIO_LOW") == severity
+    def test_short_term_funding_includes_bills_and_current_portion(self) -> None:
+        """Cash to short-term debt and the refinancing gap count notes payable and the
+        current portion of long-term debt (现金短债比)."""
+        st = current_statement()
+        st = replace(st, balance=replace(st.balance, notes_payable=D(40),
+                                         current_portion_long_term_debt=D(20)))
+        r = compute_ratios(st, None)
+        assert r.cash_to_short_debt == pytest.approx(80 / 160)
+        assert r.refinancing_gap == pytest.approx((160 - 80) / 1000)
 
-    @pytest.mark.parametrize(
-        ("section", "value", "severity"),
-        [("C", 0.70, None), ("C", 0.71, "warning"), ("C", 0.81, "red"),
-         ("K", 0.81, None), ("K", 0.86, "warning"), ("K", 0.91, "red")],
-    )
-    def test_debt_ratio_depends_on_section(
-        self, section: str, value: float, severity: str | None
-    ) -> None:
-        """Manufacturing warns above 70 % (red 80 %); real estate above 85 %."""
-        found = codes(ratio_signals(Ratios(debt_to_assets=value), industry_section=section))
-        assert found.get("DEBT_RATIO_HIGH") == severity
+    def test_debt_includes_bills_and_shareholder_loans(self) -> None:
+        """Debt / EBITDA and net gearing count every interest-bearing item."""
+        st = current_statement()
+        st = replace(st, balance=replace(st.balance, notes_payable=D(30),
+                                         shareholder_loans=D(60)))
+        r = compute_ratios(st, None)
+        assert r.debt_to_ebitda == pytest.approx(390 / 150)
+        assert r.net_gearing == pytest.approx((390 - 80) / 400)
 
-    def test_full_industry_code_is_accepted(self) -> None:
-        """A class code such as K7010 selects its section's thresholds."""
-        found = codes(ratio_signals(Ratios(debt_to_assets=0.86), industry_section="K7010"))
-        assert found == {"DEBT_RATIO_HIGH": "warning"}
-
-    def test_signal_carries_value_and_threshold(self) -> None:
-        """A signal reports the ratio, its value and the breached threshold."""
-        [signal] = ratio_signals(Ratios(debt_to_ebitda=9.0), industry_section="C")
-        assert (signal.code, signal.severity, signal.ratio) == ("DEBT_TO_EBITDA_HIGH", "red",
-                                                                "debt_to_ebitda")
-        assert (signal.value, signal.threshold) == (9.0, 8.0)
-
-    @pytest.mark.parametrize(
-        ("ratios", "code", "severity"),
-        [
-            (Ratios(quick_ratio=0.7), "QUICK_RATIO_LOW", "warning"),
-            (Ratios(quick_ratio=0.4), "QUICK_RATIO_LOW", "red"),
-            (Ratios(interest_cover=1.5), "INTEREST_COVER_LOW", "warning"),
-            (Ratios(interest_cover=0.5), "INTEREST_COVER_LOW", "red"),
-            (Ratios(ocf=-1.0, ocf_negative_years=1), "OCF_NEGATIVE", "warning"),
-            (Ratios(ocf=-1.0, ocf_negative_years=2), "OCF_NEGATIVE", "red"),
-            (Ratios(revenue_growth=-0.15), "REVENUE_DECLINE", "warning"),
-            (Ratios(revenue_growth=-0.35), "REVENUE_DECLINE", "red"),
-            (Ratios(debt_to_ebitda=6.0), "DEBT_TO_EBITDA_HIGH", "warning"),
-            (Ratios(debt_to_ebitda=math.inf), "DEBT_TO_EBITDA_HIGH", "red"),
-            (Ratios(yoy={"receivable_days": 0.31}), "RECEIVABLE_DAYS_UP", "warning"),
-            (Ratios(roa=-0.01), "ROA_LOW", "red"),
-        ],
-    )
-    def test_each_rule_fires(self, ratios: Ratios, code: str, severity: str) -> None:
-        """Each DOMAIN §9 rule raises its code at the right severity."""
-        assert codes(ratio_signals(ratios, industry_section="C")).get(code) == severity
-
-    def test_receivable_days_up_exactly_30_percent_is_fine(self) -> None:
-        """The +30 % rule needs strictly more than 30 %."""
-        r = Ratios(yoy={"receivable_days": 0.30})
-        assert "RECEIVABLE_DAYS_UP" not in codes(ratio_signals(r, industry_section="C"))
-
-    def test_three_red_lines_only_for_real_estate(self) -> None:
-        """Breaching all three red lines is red in section K and ignored elsewhere."""
-        r = Ratios(debt_ratio_ex_advances=0.75, net_gearing=1.2, cash_to_short_debt=0.5)
-        found = [s for s in ratio_signals(r, industry_section="K") if s.code == "THREE_RED_LINES"]
-        assert [(s.severity, s.value) for s in found] == [("red", 3.0)]
-        assert "THREE_RED_LINES" not in codes(ratio_signals(r, industry_section="C"))
-        one = Ratios(debt_ratio_ex_advances=0.75)
-        assert codes(ratio_signals(one, industry_section="K"))["THREE_RED_LINES"] == "warning"
-
-    def test_thresholds_are_versioned(self) -> None:
-        """The default threshold set is registered under its version key."""
-        assert RATIO_THRESHOLDS["RT-2026.1"].version == "RT-2026.1"
-        with pytest.raises(KeyError):
-            ratio_signals(Ratios(), industry_section="C", version="RT-1999.1")

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
+from crm_risk.rating.statement_checks import statement_violations
 from crm_risk.rating.statements import (
     BalanceSheet,
     CashFlowStatement,
     FinancialStatement,
     IncomeStatement,
-    statement_violations,
 )
 
 D = Decimal
@@ -186,3 +186,66 @@ class TestAuditViolations:
         st = replace(st, balance=replace(st.balance, cash=D(-1)))
         assert {"statement.period_end", "statement.audit_opinion",
                 "statement.balance_sheet.cash"} <= fields_of(st)
+
+
+class TestCasItems:
+    """Notes payable, shareholder loans, restricted cash and the other CAS items added for
+    SC-2027.1 are checked like the original fields."""
+
+    def test_items_default_to_zero_for_older_statements(self) -> None:
+        """A statement without the new items has them at zero and no founding date."""
+        st = make_statement()
+        assert st.balance.notes_payable == 0 and st.income.capitalised_interest == 0
+        assert st.cash_flow.capital_expenditure == 0 and st.founding_date is None
+
+    def test_short_term_funding_sums_loans_bills_and_current_portion(self) -> None:
+        """Short-term funding is short-term debt + notes payable + current portion."""
+        bs = replace(make_statement().balance, notes_payable=D(60),
+                     current_portion_long_term_debt=D(30))
+        assert bs.short_term_funding() == D(190)
+        assert bs.interest_bearing_debt() == D(390)
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"restricted_cash": D(81)}, "restricted_cash"),
+            ({"notes_payable": D(251)}, "notes_payable"),
+            ({"notes_payable": D(100), "current_portion_long_term_debt": D(60)},
+             "notes_payable"),
+            ({"shareholder_loans": D(601)}, "shareholder_loans"),
+            ({"shareholder_loans": D(301)}, "total_liabilities"),
+        ],
+    )
+    def test_items_must_fit_their_totals(
+        self, changes: dict[str, Decimal], field: str
+    ) -> None:
+        """Restricted cash inside cash, bills and current portion inside current
+        liabilities, all debt inside total liabilities."""
+        assert f"statement.balance_sheet.{field}" in fields_of(with_balance(**changes))
+
+    @pytest.mark.parametrize(
+        ("part", "name"),
+        [("balance", "notes_payable"), ("balance", "shareholder_loans"),
+         ("income", "capitalised_interest"), ("income", "impairment_losses"),
+         ("cash_flow", "capital_expenditure"), ("cash_flow", "taxes_paid"),
+         ("cash_flow", "interest_paid")],
+    )
+    def test_new_amounts_must_not_be_negative(self, part: str, name: str) -> None:
+        """The new gross items are amounts, never negative."""
+        st = make_statement()
+        attr = {"balance": "balance", "income": "income", "cash_flow": "cash_flow"}[part]
+        changed = replace(st, **{attr: replace(getattr(st, attr), **{name: D(-1)})})
+        prefix = {"balance": "balance_sheet", "income": "income_statement",
+                  "cash_flow": "cash_flow_statement"}[part]
+        assert fields_of(changed) == {f"statement.{prefix}.{name}"}
+
+    @pytest.mark.parametrize(
+        ("founded", "ok"),
+        [(date(2024, 12, 31), True), (date(1998, 5, 4), True), (date(2025, 1, 1), False),
+         (date(1899, 12, 31), False)],
+    )
+    def test_founding_date_precedes_the_period_end(self, founded: date, ok: bool) -> None:
+        """A founding date after the period end or before 1900 is reported."""
+        found = fields_of(make_statement(founding_date=founded))
+        assert (found == set()) is ok
+        assert ok or found == {"statement.founding_date"}

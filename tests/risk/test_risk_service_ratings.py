@@ -7,7 +7,9 @@ from typing import TypeVar
 
 import grpc
 import pytest
+from contract_support import details
 from google.protobuf.message import Message
+from google.type import date_pb2
 from risk_harness import a_facility, a_statement, request_id, risk_service
 from sqlalchemy import select
 
@@ -50,6 +52,14 @@ async def submit(h, client: str, *statements) -> list[str]:
     return names
 
 
+def weak_statement(year: int = 2025):  # type: ignore[no-untyped-def]
+    """Return an illiquid, loss-making, over-levered year (balanced, so it is accepted)."""
+    return a_statement(year, total_liabilities=290e6, equity=10e6, current_liabilities=250e6,
+                       short_term_debt=150e6, long_term_debt=20e6, cash=2e6,
+                       operating_profit=-35e6, ebit=-20e6, interest_expense=15e6,
+                       net_profit=-35e6, operating_cash_flow=-30e6)
+
+
 async def rate(h, client: str) -> rating_pb2.Rating:
     return await h.stub.RateClient(risk_service_pb2.RateClientRequest(client=client),
                                    metadata=h.officer())
@@ -71,25 +81,43 @@ class TestRatios:
             assert ratios["revenue_growth"].value == pytest.approx(0.2)
             assert ratios["revenue_growth"].defined
             assert reply.previous_statement == first
-            assert reply.thresholds_version == "RT-2026.1"
+            assert reply.thresholds_version == "RT-2027.1"
             earlier = await h.stub.GetStatementRatios(
                 risk_service_pb2.GetStatementRatiosRequest(name=f"{first}/ratios"),
                 metadata=h.rm())
             assert not any(r.change_defined for r in earlier.ratios)
 
     async def test_weak_statement_raises_a_financial_warning(self, sqlite_url, identity):
-        """A statement with a current ratio below 1 raises a statements warning naming it."""
+        """Illiquid, loss-making and over-levered at once: the combined evidence raises a
+        statements warning at the level GetStatementRatios reports, naming the signals."""
         async with risk_service(sqlite_url, identity) as h:
             client = await h.known_client("c-weak")
-            await submit(h, client, a_statement(current_liabilities=160e6,
-                                                short_term_debt=100e6, long_term_debt=5e6))
+            (name,) = await submit(h, client, weak_statement())
             reply = await h.stub.ListWarnings(
                 risk_service_pb2.ListWarningsRequest(
                     client=client, source=warning_pb2.WARNING_SOURCE_STATEMENTS),
                 metadata=h.officer())
             (warning,) = reply.warnings
             assert warning.rule == "financial_ratios"
-            assert "CURRENT_RATIO_LOW (red)" in warning.summary
+            assert "CURRENT_RATIO_LOW" in warning.summary
+            ratios = await h.stub.GetStatementRatios(
+                risk_service_pb2.GetStatementRatiosRequest(name=f"{name}/ratios"),
+                metadata=h.rm())
+            assert ratios.warning_level in {"orange", "red"}
+            assert warning_pb2.WarningLevel.Name(warning.level).lower().endswith(
+                ratios.warning_level)
+            assert ratios.evidence > 0 and all(s.evidence >= 0 for s in ratios.signals)
+
+    async def test_ordinary_statement_raises_no_warning(self, sqlite_url, identity):
+        """A typical firm's statement raises no ratio warning (most of a healthy book)."""
+        async with risk_service(sqlite_url, identity) as h:
+            client = await h.known_client("c-fine")
+            await submit(h, client, a_statement())
+            reply = await h.stub.ListWarnings(
+                risk_service_pb2.ListWarningsRequest(
+                    client=client, source=warning_pb2.WARNING_SOURCE_STATEMENTS),
+                metadata=h.officer())
+            assert list(reply.warnings) == []
 
 
     async def test_newer_statement_supersedes_the_older_periods_warning(
@@ -97,12 +125,14 @@ class TestRatios:
     ):
         """A newer period's statement resolves the older period's ratio warning (with the
         reason, in its trail and as WarningStatusChanged), and the older warning does not
-        escalate the new one: a statement with one weak ratio stays yellow."""
+        escalate the new one: it keeps the level its own ratios set."""
         async with risk_service(store_url, identity, subscribers="client=127.0.0.1:1") as h:
             client = await h.known_client("c-periods")
-            await submit(h, client, a_statement(2023, current_liabilities=160e6,
-                                                short_term_debt=100e6, long_term_debt=5e6))
-            await submit(h, client, a_statement(2024, operating_cash_flow=2e6))
+            await submit(h, client, weak_statement(2023))
+            (latest,) = await submit(h, client, weak_statement(2024))
+            own = (await h.stub.GetStatementRatios(
+                risk_service_pb2.GetStatementRatiosRequest(name=f"{latest}/ratios"),
+                metadata=h.rm())).warning_level
             reply = await h.stub.ListWarnings(
                 risk_service_pb2.ListWarningsRequest(
                     client=client, source=warning_pb2.WARNING_SOURCE_STATEMENTS),
@@ -113,7 +143,7 @@ class TestRatios:
             assert "superseded by the statement for the period ending 2024-12-31" in (
                 old.close_reason)
             assert new.state == warning_pb2.WARNING_STATE_OPEN
-            assert new.level == warning_pb2.WARNING_LEVEL_YELLOW  # its own level, unescalated
+            assert warning_pb2.WarningLevel.Name(new.level) == f"WARNING_LEVEL_{own.upper()}"
             changed = await outbox_events(h, risk_events_pb2.WarningStatusChanged)
             assert [(e.warning, e.state) for e in changed] == [(old.name, "resolved")]
 
@@ -126,11 +156,15 @@ class TestRating:
             client = await h.known_client("c-rate")
             (statement,) = await submit(h, client, a_statement())
             rating = await rate(h, client)
-            band = MASTER_SCALES["MS-2026.1"].band(rating.grade)
+            band = MASTER_SCALES["MS-2027.1"].band(rating.grade)
             assert band.pd_low <= rating.probability_of_default < band.pd_high
-            assert rating.reason_codes and rating.reason_codes[0].impact_points > 0
+            assert rating.factors and all(f.points <= f.max_points for f in rating.factors)
+            overlays = sum(v for k, v in rating.dimension_scores.items()
+                           if k in {"behaviour", "signals", "market"})
+            assert sum(f.points for f in rating.factors) + overlays == pytest.approx(
+                rating.score, abs=1e-3)
             assert (rating.scorecard_version, rating.master_scale_version,
-                    rating.ratio_thresholds_version) == ("SC-2026.1", "MS-2026.1", "RT-2026.1")
+                    rating.ratio_thresholds_version) == ("SC-2027.1", "MS-2027.1", "RT-2027.1")
             assert rating.trigger == rating_pb2.RATING_TRIGGER_INITIAL
             assert rating.statement == statement
             again = await rate(h, client)
@@ -161,6 +195,8 @@ class TestRating:
                 metadata=h.officer())
             capped = await rate(h, client)
             assert capped.grade == "B" and "WARNING_RED_CAP_B" in capped.caps_applied
+            assert capped.reason_codes[0].code == "WARNING_RED_CAP_B"  # the cap comes first
+            assert capped.reason_codes[0].dimension == "cap"
             loan = await h.stub.CreateFacility(
                 risk_service_pb2.CreateFacilityRequest(parent=client, facility=a_facility()),
                 metadata=h.system())
@@ -251,3 +287,67 @@ class TestReviewTask:
                 metadata=h.officer())).ratings[0]
             assert latest.trigger == rating_pb2.RATING_TRIGGER_PERIODIC
             assert latest.next_review_date.year >= h.ctx.clock().year
+
+
+class TestCasStatementFields:
+    """The statement items added for SC-2027.1, through the real service on both stores."""
+
+    async def test_new_fields_are_stored_and_used(self, store_url, identity):
+        """Notes payable, current portion, shareholder loans, restricted cash, capitalised
+        interest, impairments, capex, taxes and interest paid and the founding date come back
+        as submitted; ratios and the rating read them."""
+        async with risk_service(store_url, identity) as h:
+            client = await h.known_client("c-cas")
+            statement = a_statement(
+                current_liabilities=120e6, notes_payable=20e6,
+                current_portion_long_term_debt=10e6, total_liabilities=165e6,
+                long_term_debt=20e6, shareholder_loans=15e6, restricted_cash=6e6,
+                capitalised_interest=4e6, impairment_losses=1e6, capital_expenditure=9e6,
+                taxes_paid=5e6, interest_paid=8e6)
+            statement.founding_date.CopyFrom(date_pb2.Date(year=2003, month=4, day=18))
+            (name,) = await submit(h, client, statement)
+            stored = await h.stub.GetFinancialStatement(
+                risk_service_pb2.GetFinancialStatementRequest(name=name), metadata=h.rm())
+            assert stored.balance_sheet.notes_payable.units == 20_000_000
+            assert stored.income_statement.capitalised_interest.units == 4_000_000
+            assert stored.cash_flow_statement.interest_paid.units == 8_000_000
+            assert (stored.founding_date.year, stored.founding_date.day) == (2003, 18)
+            ratios = await h.stub.GetStatementRatios(
+                risk_service_pb2.GetStatementRatiosRequest(name=f"{name}/ratios"),
+                metadata=h.rm())
+            values = {r.ratio: r.value for r in ratios.ratios}
+            assert values["interest_cover"] == pytest.approx(24 / 8)  # 4 expensed + 4 capitalised
+            assert values["cash_to_short_debt"] == pytest.approx(30 / 70)
+            rating = await rate(h, client)
+            seen = {f.code: f for f in rating.factors}
+            assert float(seen["CV_INTEREST_COVER"].value) == pytest.approx(3.0)
+            assert not seen["AG_FIRM_AGE"].bin.startswith("start-up")
+
+    async def test_inconsistent_new_fields_are_invalid_argument(self, store_url, identity):
+        """Bills above current liabilities and a founding date after the period end are
+        INVALID_ARGUMENT naming both fields; nothing is stored."""
+        async with risk_service(store_url, identity) as h:
+            client = await h.known_client("c-cas-bad")
+            statement = a_statement(notes_payable=95e6)
+            statement.founding_date.CopyFrom(date_pb2.Date(year=2026, month=3, day=1))
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await submit(h, client, statement)
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            reason, fields = details(caught.value)
+            assert reason == "STATEMENT_INCONSISTENT"
+            assert {"statement.balance_sheet.notes_payable", "statement.founding_date"} <= set(
+                fields)
+            listed = await h.stub.ListFinancialStatements(
+                risk_service_pb2.ListFinancialStatementsRequest(parent=client), metadata=h.rm())
+            assert list(listed.statements) == []
+
+    async def test_start_up_with_one_statement_is_rated_as_a_start_up(self, store_url, identity):
+        """One statement and no founding date: the rating's age factor is in its start-up
+        bin and the rating says so."""
+        async with risk_service(store_url, identity) as h:
+            client = await h.known_client("c-young")
+            await submit(h, client, a_statement())
+            rating = await rate(h, client)
+            age = next(f for f in rating.factors if f.code == "AG_FIRM_AGE")
+            assert age.bin.startswith("start-up")
+            assert "AG_FIRM_AGE" in {r.code for r in rating.reason_codes}

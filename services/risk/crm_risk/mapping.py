@@ -231,6 +231,7 @@ def rating_message(row: RatingRow) -> rating_pb2.Rating:
         next_review_date=date_message(row.next_review_date),
         floating_rate_debt_share=row.floating_rate_share,
         fx_revenue_share=row.fx_revenue_share,
+        factors=[rating_pb2.FactorScore(**f) for f in json.loads(row.factors_json or "[]")],
     )
 
 

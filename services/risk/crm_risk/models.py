@@ -161,6 +161,10 @@ class RatingRow(SQLModel, table=True):
     reason_codes_json: str = Field(sa_column=Column(Text, nullable=False))
     caps_json: str = Field(sa_column=Column(Text, nullable=False))
     inputs_json: str = Field(sa_column=Column(Text, nullable=False))
+    # Every fitted factor's value, bin and points (SC-2027.1 on; "[]" before, and for
+    # override ratings, which take a grade rather than a score).
+    factors_json: str = Field(default="[]", sa_column=Column(Text, nullable=False,
+                                                              server_default="[]"))
     scorecard_version: str = Field(max_length=32)
     master_scale_version: str = Field(max_length=32)
     ratio_thresholds_version: str = Field(max_length=32)

@@ -28,16 +28,16 @@ from crm_risk.models import (
     StatementRow,
 )
 from crm_risk.models_monitoring import ExternalSignalRow, WarningRow
-from crm_risk.monitoring.levels import LEVEL_RANK
+from crm_risk.rating.caps import OpenWarning, WarningLevel, worst
 from crm_risk.rating.classification import NPL_CATEGORIES, TECHNICAL_DELAY_MAX_DAYS
+from crm_risk.rating.features import MAX_STATEMENTS, rating_features
 from crm_risk.rating.policy import review_due
-from crm_risk.rating.ratios import DEFAULT_RATIO_THRESHOLDS, compute_ratios
+from crm_risk.rating.ratio_warnings import DEFAULT_RATIO_THRESHOLDS
 from crm_risk.rating.scorecard import (
     RatingInputs,
     RatingResult,
     RepaymentHistory,
     SignalCounts,
-    WarningLevel,
     rate,
 )
 from crm_risk.statement_input import statement_of
@@ -92,16 +92,14 @@ async def _signals(session: AsyncSession, client_id: str, now: datetime) -> Sign
     return SignalCounts(**{k: counts.get(k, 0) for k in SignalCounts.__dataclass_fields__})
 
 
-async def _open_level(session: AsyncSession, client_id: str) -> WarningLevel:
-    levels = (
-        await session.execute(
-            select(col(WarningRow.level)).where(
-                col(WarningRow.client_id) == client_id, col(WarningRow.open_key).is_not(None)
-            )
-        )
-    ).scalars()
-    worst: str = max(levels, key=lambda level: LEVEL_RANK[level], default="none")
-    return cast(WarningLevel, worst)
+async def _open_warnings(session: AsyncSession, client_id: str) -> tuple[OpenWarning, ...]:
+    """Return the client's open warnings at their own level (before escalation by others)."""
+    rows = (await session.execute(
+        select(col(WarningRow.source), col(WarningRow.rule), col(WarningRow.base_level))
+        .where(col(WarningRow.client_id) == client_id, col(WarningRow.open_key).is_not(None))
+    )).all()
+    return tuple(OpenWarning(source, rule, cast(WarningLevel, level))
+                 for source, rule, level in rows)
 
 
 async def latest_rating(session: AsyncSession, client_id: str) -> RatingRow | None:
@@ -120,24 +118,21 @@ async def gather_inputs(
     """Return the scorecard inputs for a client and the statement they use."""
     statements = list((await session.execute(
         select(StatementRow).where(col(StatementRow.client_id) == fact.client_id)
-        .order_by(col(StatementRow.period_end).desc()).limit(2)
+        .order_by(col(StatementRow.period_end).desc()).limit(MAX_STATEMENTS)
     )).scalars())
     latest = statements[0] if statements else None
-    ratios = None
-    if latest is not None:
-        previous = statement_of(statements[1]) if len(statements) > 1 else None
-        ratios = compute_ratios(statement_of(latest), previous)
+    features = rating_features([statement_of(r) for r in statements]) if statements else None
     categories = (await session.execute(
         select(col(FacilityRow.category)).where(col(FacilityRow.client_id) == fact.client_id)
     )).scalars()
     inputs = RatingInputs(
         industry_code=fact.industry_code,
-        ratios=ratios,
+        features=features,
         repayment=await _repayment(session, fact.client_id, now),
         signals=await _signals(session, fact.client_id, now),
         floating_rate_debt_share=floating,
         fx_revenue_share=fx,
-        open_warning_level=await _open_level(session, fact.client_id),
+        open_warnings=await _open_warnings(session, fact.client_id),
         has_npl_facility=any(c in NPL_CATEGORIES for c in categories),
         audit_opinion=latest.audit_opinion if latest is not None else "none",  # type: ignore[arg-type]
     )
@@ -145,7 +140,9 @@ async def gather_inputs(
 
 
 def _on_watch_list(inputs: RatingInputs) -> bool:
-    return inputs.open_warning_level in WATCH_LEVELS or inputs.has_npl_facility
+    """Return True for a quarterly review: any yellow or worse warning open, or an NPL."""
+    level = worst([w.level for w in inputs.open_warnings])
+    return level in WATCH_LEVELS or inputs.has_npl_facility
 
 
 async def prepare_rating(
@@ -225,7 +222,7 @@ def _rating_row(
     now: datetime,
 ) -> RatingRow:
     recorded = asdict(inputs)
-    recorded["ratios"] = None if inputs.ratios is None else asdict(inputs.ratios)
+    factors = [f.as_record() for f in result.factors]
     return RatingRow(
         id=uuid.uuid4().hex,
         client_id=client_id,
@@ -239,6 +236,7 @@ def _rating_row(
                                      ensure_ascii=False),
         caps_json=json.dumps(result.caps_applied),
         inputs_json=json.dumps(recorded, default=str),
+        factors_json=json.dumps(factors, ensure_ascii=False),
         scorecard_version=result.scorecard_version,
         master_scale_version=result.master_scale_version,
         ratio_thresholds_version=DEFAULT_RATIO_THRESHOLDS,

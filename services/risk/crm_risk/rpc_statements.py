@@ -16,16 +16,9 @@ from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal, supersede
 from crm_risk.models import ClientFactRow, StatementRow
-from crm_risk.monitoring.levels import combined_level
-from crm_risk.rating.ratios import (
-    DEFAULT_RATIO_THRESHOLDS,
-    RATIO_NAMES,
-    Ratios,
-    RatioSignal,
-    compute_ratios,
-    ratio_signals,
-)
-from crm_risk.rating.statements import statement_violations
+from crm_risk.rating.ratio_warnings import RatioAssessment, assess
+from crm_risk.rating.ratios import RATIO_NAMES, Ratios, compute_ratios
+from crm_risk.rating.statement_checks import statement_violations
 from crm_risk.statement_input import (
     parse_statement,
     statement_message,
@@ -38,8 +31,6 @@ from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import NotFound
 from crm_runtime.pagination import page_size
 
-# A red-level ratio is material deterioration; a warning-level one is early deterioration.
-SEVERITY_LEVEL = {"red": "orange", "warning": "yellow"}
 RATIO_RULE = "financial_ratios"
 STATEMENTS_ACTOR = "systems/risk-statements"
 
@@ -63,14 +54,16 @@ async def previous_statement(
     )
 
 
-async def industry_of(session: AsyncSession, client_id: str) -> str:
-    """Return the client's industry code as learned from events ("" if unknown)."""
+async def assess_ratios(session: AsyncSession, client_id: str, ratios: Ratios
+                        ) -> RatioAssessment:
+    """Judge ratios against the client's peer group and size class (as learned from events)."""
     fact = await session.get(ClientFactRow, client_id)
-    return fact.industry_code if fact is not None else ""
+    return assess(ratios, industry_code=fact.industry_code if fact is not None else "",
+                  size_class=fact.size_class if fact is not None else "")
 
 
 def ratios_message(
-    row: StatementRow, previous: StatementRow | None, ratios: Ratios, signals: list[RatioSignal]
+    row: StatementRow, previous: StatementRow | None, ratios: Ratios, found: RatioAssessment
 ) -> statement_pb2.StatementRatios:
     """Return the StatementRatios message."""
     message = statement_pb2.StatementRatios(
@@ -78,8 +71,10 @@ def ratios_message(
         previous_statement=(
             f"clients/{row.client_id}/statements/{previous.id}" if previous else ""
         ),
-        thresholds_version=DEFAULT_RATIO_THRESHOLDS,
+        thresholds_version=found.version,
         ocf_negative_years=ratios.ocf_negative_years,
+        warning_level=found.level,
+        evidence=found.evidence,
     )
     for name in RATIO_NAMES:
         value, change = ratios.value(name), ratios.yoy.get(name)
@@ -90,9 +85,9 @@ def ratios_message(
             change_defined=change is not None,
             change=change if change is not None else 0.0,
         )
-    for s in signals:
+    for s in found.signals:
         message.signals.add(code=s.code, severity=s.severity, ratio=s.ratio, value=s.value,
-                            threshold=s.threshold)
+                            threshold=s.threshold, family=s.family, evidence=s.evidence)
     return message
 
 
@@ -165,19 +160,21 @@ class StatementsRpc:
         )
         previous = await previous_statement(session, row.client_id, row)
         ratios = compute_ratios(statement_of(row), statement_of(previous) if previous else None)
-        signals = ratio_signals(ratios, industry_section=await industry_of(session, row.client_id))
-        if signals:
-            level = combined_level([SEVERITY_LEVEL[s.severity] for s in signals])
+        found = await assess_ratios(session, row.client_id, ratios)
+        # Signals whose combined evidence stays below yellow raise nothing: they are the
+        # book's ordinary tails, and the scorecard already prices them.
+        if found.level != "none":
             await raise_signal(
                 session, self.ctx.outbox,
                 Signal(
                     client_id=row.client_id, rule=RATIO_RULE, source="statements",
-                    level=level, scope=period,
-                    message=f"{len(signals)} ratio signal(s) for the period ending "
-                            f"{row.period_end.isoformat()}: "
-                            + ", ".join(f"{s.code} ({s.severity})" for s in signals),
-                    rule_version=DEFAULT_RATIO_THRESHOLDS, detect_time=now,
-                    facts={s.code: round(s.value, 6) for s in signals},
+                    level=found.level, scope=period,
+                    message=f"{len(found.signals)} ratio signal(s) for the period ending "
+                            f"{period} (evidence {found.evidence:.2f}): "
+                            + ", ".join(f"{s.code} ({s.severity})" for s in found.signals),
+                    rule_version=found.version, detect_time=now,
+                    facts={"evidence": round(found.evidence, 4),
+                           **{s.code: round(s.value, 6) for s in found.signals}},
                 ),
                 now=now, actor=actor,
             )
@@ -241,7 +238,7 @@ class StatementsRpc:
         async with self.ctx.db.read() as session:
             row = await self._load(session, request.name, RATIOS_RE)
             previous = await previous_statement(session, row.client_id, row)
-            industry = await industry_of(session, row.client_id)
-        ratios = compute_ratios(statement_of(row), statement_of(previous) if previous else None)
-        signals = ratio_signals(ratios, industry_section=industry)
-        return ratios_message(row, previous, ratios, signals)
+            ratios = compute_ratios(statement_of(row),
+                                    statement_of(previous) if previous else None)
+            found = await assess_ratios(session, row.client_id, ratios)
+        return ratios_message(row, previous, ratios, found)

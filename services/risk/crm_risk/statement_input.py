@@ -44,6 +44,7 @@ PARTS: tuple[tuple[str, str, type[Any]], ...] = (
     ("cash_flow", "cash_flow_statement", CashFlowStatement),
 )
 OPTIONAL_AMOUNTS = frozenset({"ebitda"})
+FIRM_KEY = "firm"
 
 
 def _part(v: Violations, message: Message, path: str, kind: type[Any]) -> dict[str, Decimal | None]:
@@ -64,6 +65,7 @@ def parse_statement(message: statement_pb2.FinancialStatement) -> tuple[Financia
     v = Violations()
     start = check_date(v, f"{S}.period_start", message.period_start, required=True)
     end = check_date(v, f"{S}.period_end", message.period_end, required=True)
+    founded = check_date(v, f"{S}.founding_date", message.founding_date, required=False)
     opinion = OPINIONS.get(message.audit_opinion)
     if opinion is None:
         v.add(f"{S}.audit_opinion", "is required")
@@ -74,16 +76,20 @@ def parse_statement(message: statement_pb2.FinancialStatement) -> tuple[Financia
         document[key] = _part(v, getattr(message, proto_field), f"{S}.{proto_field}", kind)
     v.raise_if_any()
     assert start is not None and end is not None and opinion is not None
-    statement = _build(start, end, message.audited, opinion, document)
-    stored = json.dumps(
-        {k: {n: None if a is None else str(a) for n, a in part.items()}
-         for k, part in document.items()}
-    )
-    return statement, stored
+    statement = _build(start, end, message.audited, opinion, document, founded=founded)
+    stored: dict[str, Any] = {
+        k: {n: None if a is None else str(a) for n, a in part.items()}
+        for k, part in document.items()
+    }
+    # The founding date rides in the stored document: it is a fact about the firm that
+    # arrives with its statements, and older documents simply lack the key.
+    stored[FIRM_KEY] = {"founding_date": founded.isoformat() if founded else None}
+    return statement, json.dumps(stored)
 
 
 def _build(start: date, end: date, audited: bool, opinion: str,
-           document: dict[str, dict[str, Decimal | None]]) -> FinancialStatement:
+           document: dict[str, dict[str, Decimal | None]], *,
+           founded: date | None) -> FinancialStatement:
     parts = {key: kind(**document[key]) for key, _, kind in PARTS}
     return FinancialStatement(
         period_start=start,
@@ -93,7 +99,13 @@ def _build(start: date, end: date, audited: bool, opinion: str,
         cash_flow=parts["cash_flow"],
         audited=audited,
         audit_opinion=opinion,  # type: ignore[arg-type]
+        founding_date=founded,
     )
+
+
+def _founded(raw: dict[str, Any]) -> date | None:
+    text = raw.get(FIRM_KEY, {}).get("founding_date")
+    return date.fromisoformat(text) if text else None
 
 
 def statement_of(row: StatementRow) -> FinancialStatement:
@@ -103,7 +115,8 @@ def statement_of(row: StatementRow) -> FinancialStatement:
         key: {n: None if a is None else Decimal(a) for n, a in raw[key].items()}
         for key, _, _ in PARTS
     }
-    return _build(row.period_start, row.period_end, row.audited, row.audit_opinion, document)
+    return _build(row.period_start, row.period_end, row.audited, row.audit_opinion, document,
+                  founded=_founded(raw))
 
 
 def _fill_parts(
@@ -124,6 +137,8 @@ def to_message(statement: FinancialStatement) -> statement_pb2.FinancialStatemen
         audited=statement.audited,
         audit_opinion=OPINION_NUMBERS[statement.audit_opinion],
     )
+    if statement.founding_date is not None:
+        message.founding_date.CopyFrom(date_message(statement.founding_date))
     parts: dict[str, Any] = {"balance": statement.balance, "income": statement.income,
                              "cash_flow": statement.cash_flow}
     _fill_parts(message, {key: {item.name: getattr(part, item.name) for item in fields(part)}
@@ -141,7 +156,11 @@ def statement_message(row: StatementRow) -> statement_pb2.FinancialStatement:
         audit_opinion=OPINION_NUMBERS.get(row.audit_opinion, 0),
         create_time=timestamp(row.create_time),
     )
-    _fill_parts(message, json.loads(row.amounts_json))
+    raw = json.loads(row.amounts_json)
+    founded = _founded(raw)
+    if founded is not None:
+        message.founding_date.CopyFrom(date_message(founded))
+    _fill_parts(message, raw)
     return message
 
 

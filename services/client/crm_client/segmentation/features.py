@@ -18,9 +18,11 @@ SIZE_CLASSES = frozenset({"large", "medium", "small", "micro"})
 OWNERSHIP_TYPES = frozenset({"state_owned", "private", "foreign", "collective", "mixed"})
 WARNING_LEVELS = frozenset({"blue", "yellow", "orange", "red"})
 
-# Master scale, best first; the position (1-based) is the grade rank. DOMAIN.md §9.
+# Master scale MS-2027.1 of the risk service, best first; the position (1-based) is the grade
+# rank. DOMAIN.md §9. Grades of the older MS-2026.1 are all on it.
 MASTER_SCALE = (
-    "AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-", "BB", "B", "CCC-C", "D",
+    "AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-",
+    "BB+", "BB", "BB-", "B+", "B", "B-", "CCC+", "CCC-C", "D",
 )  # fmt: skip
 # CCC–C is one band on the scale, so each grade inside it (and each spelling) maps to it.
 _GRADE_ALIASES = {"CCC": "CCC-C", "CC": "CCC-C", "C": "CCC-C"}
@@ -32,7 +34,7 @@ _TIER_UPPER_RANKS = (
     ("prime", _RANKS["AA-"]),
     ("strong", _RANKS["A-"]),
     ("standard", _RANKS["BBB-"]),
-    ("sub_investment", _RANKS["B"]),
+    ("sub_investment", _RANKS["B-"]),
     ("distressed", _RANKS["CCC-C"]),
     ("default", _RANKS["D"]),
 )
@@ -83,7 +85,7 @@ _CATALOGUE = (
     FeatureSpec("activity.loan_products_used", "number", "Number of loan products in use"),
     FeatureSpec("activity.days_since_last_txn", "number", "Days since the last transaction"),
     FeatureSpec("credit.grade", "string", "Master-scale grade, e.g. 'AA-'; null if unrated"),
-    FeatureSpec("credit.grade_rank", "number", "1 = AAA ... 13 = CCC-C, 14 = D; null if unrated"),
+    FeatureSpec("credit.grade_rank", "number", "1 = AAA ... 18 = CCC-C, 19 = D; null if unrated"),
     FeatureSpec("credit.tier", "string", "prime/strong/standard/sub_investment/distressed/..."),
     FeatureSpec("credit.pd", "number", "One-year probability of default (0.01 = 1%)"),
     FeatureSpec("credit.potential_risk", "bool", "Flagged as potential risk by a warning"),
@@ -105,7 +107,7 @@ def normalize_grade(grade: str) -> str:
 
 
 def grade_rank(grade: str) -> int:
-    """Return the 1-based rank of ``grade`` on the master scale (AAA = 1, D = 14)."""
+    """Return the 1-based rank of ``grade`` on the master scale (AAA = 1, D = 19)."""
     return _RANKS[normalize_grade(grade)]
 
 

@@ -21,7 +21,8 @@ from types import MappingProxyType
 from typing import Final
 
 MASTER_SCALE: Final = (
-    "AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-", "BB", "B", "CCC-C", "D",
+    "AAA", "AA+", "AA", "AA-", "A+", "A", "A-", "BBB+", "BBB", "BBB-",
+    "BB+", "BB", "BB-", "B+", "B", "B-", "CCC+", "CCC-C", "D",
 )
 _ALIASES: Final = MappingProxyType({"CCC": "CCC-C", "CC": "CCC-C", "C": "CCC-C"})
 DEFAULT_ACK_SLA: Final[Mapping[str, timedelta]] = MappingProxyType(

@@ -47,3 +47,26 @@ def parse_industry(code: str) -> Industry:
             return Industry(section=section, division=division)
     msg = f"industry division {division!r} is not in any GB/T 4754-2017 section"
     raise ValueError(msg)
+
+
+# Peer groups for industry-relative ratios and warning thresholds: firms whose balance
+# sheets look alike. A developer (K701x) carries land bank and pre-sales that no other
+# firm does, so it is judged against developers only; property services join services.
+INDUSTRY_GROUPS: Final[tuple[str, ...]] = (
+    "manufacturing", "mining", "utilities", "construction", "wholesale_retail", "transport",
+    "real_estate_development", "services", "agriculture",
+)
+_SECTION_GROUPS: Final[dict[str, str]] = {
+    "A": "agriculture", "B": "mining", "C": "manufacturing", "D": "utilities",
+    "E": "construction", "F": "wholesale_retail", "G": "transport",
+}
+
+
+def industry_group(code: str) -> str:
+    """Return the peer group of an industry code; raise ValueError if the code is invalid."""
+    industry = parse_industry(code)
+    if industry.section == "K":
+        digits = code.strip().upper().lstrip("K")
+        # 7010 is development; a bare division code "70" is taken as development too.
+        return "real_estate_development" if digits[:3] in {"701", "70"} else "services"
+    return _SECTION_GROUPS.get(industry.section, "services")

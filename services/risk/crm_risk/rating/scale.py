@@ -43,8 +43,38 @@ class MasterScale:
         return tuple(band.grade for band in self.bands)
 
 
-DEFAULT_MASTER_SCALE: Final = "MS-2026.1"
+DEFAULT_MASTER_SCALE: Final = "MS-2027.1"
 MASTER_SCALES: Final[dict[str, MasterScale]] = {
+    # Below BBB- the bands widen by about 1.4x a notch, so 2 %, 4 %, 8 %, 15 % and 30 %
+    # PDs land in different grades (BBB-, BB, B+, B-, CCC-C) and limits can be priced
+    # per notch. Grade names from MS-2026.1 keep their place; BB+, BB-, B+, B-, CCC+ are
+    # new. CCC-C stays the name of the last performing band, so "CCC", "CC" and "C"
+    # written elsewhere still mean it.
+    "MS-2027.1": MasterScale(
+        version="MS-2027.1",
+        pd_floor=0.0005,
+        bands=(
+            GradeBand("AAA", 0.0005, 0.0008),
+            GradeBand("AA+", 0.0008, 0.0012),
+            GradeBand("AA", 0.0012, 0.0018),
+            GradeBand("AA-", 0.0018, 0.0027),
+            GradeBand("A+", 0.0027, 0.0040),
+            GradeBand("A", 0.0040, 0.0055),
+            GradeBand("A-", 0.0055, 0.0075),
+            GradeBand("BBB+", 0.0075, 0.0105),
+            GradeBand("BBB", 0.0105, 0.0150),
+            GradeBand("BBB-", 0.0150, 0.0240),
+            GradeBand("BB+", 0.0240, 0.0340),
+            GradeBand("BB", 0.0340, 0.0480),
+            GradeBand("BB-", 0.0480, 0.0670),
+            GradeBand("B+", 0.0670, 0.0950),
+            GradeBand("B", 0.0950, 0.1300),
+            GradeBand("B-", 0.1300, 0.1900),
+            GradeBand("CCC+", 0.1900, 0.2600),
+            GradeBand("CCC-C", 0.2600, 1.0),
+            GradeBand("D", 1.0, 1.0),
+        ),
+    ),
     "MS-2026.1": MasterScale(
         version="MS-2026.1",
         pd_floor=0.0005,

@@ -1,14 +1,14 @@
-"""Financial statements and their internal-consistency checks.
+"""Financial statements as the rating model reads them (CAS annual or interim reports).
 
-Amounts are ``Decimal`` yuan. ``statement_violations`` returns every inconsistency it
-finds (not just the first), each named by the dotted proto field path, so that the
-servicer can return them as ``BadRequest`` field violations in one round trip.
+Amounts are ``Decimal`` yuan. The items added for SC-2027.1 (notes payable, the current
+portion of long-term debt, shareholder loans, restricted cash, capitalised interest,
+impairments, capex, taxes and interest paid) default to zero, so statements submitted
+before they existed keep their meaning. Consistency checks live in ``statement_checks``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Final, Literal, get_args
@@ -16,24 +16,17 @@ from typing import Final, Literal, get_args
 AuditOpinion = Literal["unqualified", "qualified", "adverse", "disclaimer", "none"]
 AUDIT_OPINIONS: Final[tuple[str, ...]] = get_args(AuditOpinion)
 
-# Proto field paths of the statement message and its parts (crm.risk.v1).
-STATEMENT_FIELD: Final = "statement"
-BALANCE_FIELD: Final = "statement.balance_sheet"
-INCOME_FIELD: Final = "statement.income_statement"
-CASH_FLOW_FIELD: Final = "statement.cash_flow_statement"
-
-MIN_PERIOD_DAYS: Final = 28
-MAX_PERIOD_DAYS: Final = 400
-# The balance identity may be off by rounding in the source system: 1 yuan or 0.1 %.
-BALANCE_ABSOLUTE_TOLERANCE: Final = Decimal(1)
-BALANCE_RELATIVE_TOLERANCE: Final = Decimal("0.001")
-
 _ZERO: Final = Decimal(0)
 
 
 @dataclass(frozen=True)
 class BalanceSheet:
-    """Stock amounts at the period end (资产负债表)."""
+    """Stock amounts at the period end (资产负债表).
+
+    ``cash`` includes ``restricted_cash`` (margin deposits pledged for bank acceptances).
+    ``notes_payable`` are bank acceptances and commercial bills the firm issued (应付票据):
+    short-term funding that must be renewed like a loan.
+    """
 
     total_assets: Decimal
     current_assets: Decimal
@@ -46,6 +39,18 @@ class BalanceSheet:
     long_term_debt: Decimal
     equity: Decimal
     advance_receipts: Decimal = _ZERO
+    notes_payable: Decimal = _ZERO
+    current_portion_long_term_debt: Decimal = _ZERO
+    shareholder_loans: Decimal = _ZERO
+    restricted_cash: Decimal = _ZERO
+
+    def short_term_funding(self) -> Decimal:
+        """Return what falls due within a year and must be repaid or rolled over."""
+        return self.short_term_debt + self.notes_payable + self.current_portion_long_term_debt
+
+    def interest_bearing_debt(self) -> Decimal:
+        """Return bank and bond debt, bills and shareholder loans."""
+        return (self.short_term_funding() + self.long_term_debt + self.shareholder_loans)
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,8 @@ class IncomeStatement:
     """Flow amounts over the period (利润表).
 
     ``ebitda`` may be given directly; when it is None it is derived as EBIT plus
-    depreciation and amortisation (see ``effective_ebitda``).
+    depreciation and amortisation (see ``effective_ebitda``). ``capitalised_interest`` is
+    interest added to the cost of assets (notes to the accounts), not in ``interest_expense``.
     """
 
     revenue: Decimal
@@ -64,6 +70,8 @@ class IncomeStatement:
     net_profit: Decimal
     ebitda: Decimal | None = None
     depreciation_amortisation: Decimal = _ZERO
+    capitalised_interest: Decimal = _ZERO
+    impairment_losses: Decimal = _ZERO
 
     def effective_ebitda(self) -> Decimal:
         """Return the reported EBITDA, or EBIT plus depreciation and amortisation."""
@@ -71,19 +79,34 @@ class IncomeStatement:
             return self.ebitda
         return self.ebit + self.depreciation_amortisation
 
+    def total_interest(self) -> Decimal:
+        """Return the interest the firm incurred: expensed plus capitalised."""
+        return self.interest_expense + self.capitalised_interest
+
 
 @dataclass(frozen=True)
 class CashFlowStatement:
-    """Net cash flows over the period (现金流量表); any sign is possible."""
+    """Net cash flows over the period (现金流量表); net flows may have any sign.
+
+    The gross items (capex, taxes paid, interest paid) are outflows, entered as positive
+    amounts.
+    """
 
     operating_cash_flow: Decimal
     investing_cash_flow: Decimal
     financing_cash_flow: Decimal
+    capital_expenditure: Decimal = _ZERO
+    taxes_paid: Decimal = _ZERO
+    interest_paid: Decimal = _ZERO
 
 
 @dataclass(frozen=True)
 class FinancialStatement:
-    """One reporting period's statements with their audit status."""
+    """One reporting period's statements with their audit status.
+
+    ``founding_date`` is the firm's establishment date (成立日期) from its business licence,
+    when the submitter knows it; the rating uses it for the firm-age factor.
+    """
 
     period_start: date
     period_end: date
@@ -92,6 +115,7 @@ class FinancialStatement:
     cash_flow: CashFlowStatement
     audited: bool
     audit_opinion: AuditOpinion
+    founding_date: date | None = None
 
     @property
     def period_days(self) -> int:
@@ -105,126 +129,3 @@ class FieldViolation:
 
     field: str
     description: str
-
-
-# Amounts that cannot be negative. Equity, profits, EBIT(DA) and cash flows can.
-_NON_NEGATIVE_BALANCE: Final = (
-    "total_assets", "current_assets", "inventory", "receivables", "cash",
-    "total_liabilities", "current_liabilities", "short_term_debt", "long_term_debt",
-    "advance_receipts",
-)
-_NON_NEGATIVE_INCOME: Final = (
-    "revenue", "cost_of_sales", "interest_expense", "depreciation_amortisation",
-)
-
-
-def _amounts(st: FinancialStatement) -> Iterator[tuple[str, Decimal]]:
-    """Yield (field path, amount) for every amount in the statement that is set."""
-    for prefix, part in (
-        (BALANCE_FIELD, st.balance), (INCOME_FIELD, st.income), (CASH_FLOW_FIELD, st.cash_flow),
-    ):
-        for item in fields(part):
-            value = getattr(part, item.name)
-            if value is not None:
-                yield f"{prefix}.{item.name}", value
-
-
-def _period_violations(
-    st: FinancialStatement, existing_periods: Sequence[tuple[date, date]]
-) -> list[FieldViolation]:
-    """Check the period's order, length and overlap with periods already on file."""
-    if st.period_end <= st.period_start:
-        return [FieldViolation(f"{STATEMENT_FIELD}.period_end", "must be after period_start")]
-    found: list[FieldViolation] = []
-    if not MIN_PERIOD_DAYS <= st.period_days <= MAX_PERIOD_DAYS:
-        found.append(FieldViolation(
-            f"{STATEMENT_FIELD}.period_end",
-            f"period covers {st.period_days} days; "
-            f"it must cover {MIN_PERIOD_DAYS} to {MAX_PERIOD_DAYS} days",
-        ))
-    for start, end in existing_periods:
-        # Periods are inclusive at both ends, so sharing a single day is an overlap.
-        if st.period_start <= end and start <= st.period_end:
-            found.append(FieldViolation(
-                f"{STATEMENT_FIELD}.period_start",
-                f"period overlaps the statement on file for {start.isoformat()} to "
-                f"{end.isoformat()}",
-            ))
-    return found
-
-
-def _audit_violations(st: FinancialStatement) -> list[FieldViolation]:
-    """Check that the audit opinion is known and agrees with the audited flag."""
-    path = f"{STATEMENT_FIELD}.audit_opinion"
-    if st.audit_opinion not in AUDIT_OPINIONS:
-        return [FieldViolation(path, f"unknown audit opinion {st.audit_opinion!r}")]
-    if st.audited and st.audit_opinion == "none":
-        return [FieldViolation(path, "an audited statement needs an audit opinion")]
-    if not st.audited and st.audit_opinion != "none":
-        return [FieldViolation(path, "an unaudited statement cannot carry an audit opinion")]
-    return []
-
-
-# (component, total) pairs where the component is part of the total by definition;
-# short-term borrowings and advance receipts are current liabilities.
-_PART_OF: Final = (
-    ("current_assets", "total_assets"),
-    ("inventory", "current_assets"),
-    ("receivables", "current_assets"),
-    ("cash", "current_assets"),
-    ("current_liabilities", "total_liabilities"),
-    ("short_term_debt", "current_liabilities"),
-    ("advance_receipts", "current_liabilities"),
-)
-
-
-def _balance_violations(bs: BalanceSheet) -> list[FieldViolation]:
-    """Check the balance identity and that components fit inside their totals."""
-    found: list[FieldViolation] = []
-    gap = abs(bs.total_assets - (bs.total_liabilities + bs.equity))
-    tolerance = max(BALANCE_ABSOLUTE_TOLERANCE, BALANCE_RELATIVE_TOLERANCE * abs(bs.total_assets))
-    if gap > tolerance:
-        found.append(FieldViolation(
-            f"{BALANCE_FIELD}.total_assets",
-            f"total_assets differs from total_liabilities + equity by {gap} yuan "
-            f"(tolerance {tolerance})",
-        ))
-    for part, total in _PART_OF:
-        if getattr(bs, part) > getattr(bs, total):
-            found.append(FieldViolation(f"{BALANCE_FIELD}.{part}", f"{part} exceeds {total}"))
-    if bs.inventory + bs.receivables + bs.cash > bs.current_assets:
-        found.append(FieldViolation(
-            f"{BALANCE_FIELD}.current_assets",
-            "current_assets is less than inventory + receivables + cash",
-        ))
-    if bs.short_term_debt + bs.long_term_debt > bs.total_liabilities:
-        found.append(FieldViolation(
-            f"{BALANCE_FIELD}.long_term_debt",
-            "short_term_debt + long_term_debt exceeds total_liabilities",
-        ))
-    return found
-
-
-def statement_violations(
-    st: FinancialStatement, *, existing_periods: Sequence[tuple[date, date]] = ()
-) -> list[FieldViolation]:
-    """Return every inconsistency in ``st``; an empty list means the statement is usable.
-
-    ``existing_periods`` are the (start, end) periods already on file for the client;
-    the new period may not overlap any of them.
-    """
-    found = _period_violations(st, existing_periods)
-    found += _audit_violations(st)
-    non_finite = [path for path, value in _amounts(st) if not value.is_finite()]
-    if non_finite:
-        # Comparisons with NaN raise, so the remaining checks cannot run meaningfully.
-        return found + [FieldViolation(path, "must be a finite amount") for path in non_finite]
-    for prefix, part, names in (
-        (BALANCE_FIELD, st.balance, _NON_NEGATIVE_BALANCE),
-        (INCOME_FIELD, st.income, _NON_NEGATIVE_INCOME),
-    ):
-        for name in names:
-            if getattr(part, name) < _ZERO:
-                found.append(FieldViolation(f"{prefix}.{name}", "must not be negative"))
-    found += _balance_violations(st.balance)
-    return found

@@ -1,0 +1,152 @@
+"""Back-test the rating engine on a synthetic book: statements only, as a reviewer would.
+
+Run ``python -m crm_sim.rating.evaluate --seed N [--clients 4000] [--year 2024]``. Each
+client is rated by the risk service's own engine from its statements alone (no repayment
+history, no signals, no warnings, so no caps), and the ratings are compared with whether
+the client defaulted in the following twelve months. Report on a seed that was never used
+to build or tune anything (see docs/RISK.md for the seeds in use).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from crm_risk.rating.features import STARTUP_YEARS
+from crm_risk.rating.ratio_warnings import assess
+from crm_risk.rating.scale import MASTER_SCALES
+from crm_risk.rating.scorecard import RatingInputs, RatingResult, rate
+from crm_sim.rating.book import RATING_YEARS, generate_book
+from crm_sim.rating.sample import Observation, book_observations
+from crm_sim.rating.stats import binomial_interval, discrimination
+
+# Grade bands for the calibration test: enough clients per band for a binomial test.
+BANDS: Final = (
+    ("AAA to A-", ("AAA", "AA+", "AA", "AA-", "A+", "A", "A-")),
+    ("BBB+ to BBB-", ("BBB+", "BBB", "BBB-")),
+    ("BB+ to BB-", ("BB+", "BB", "BB-")),
+    ("B+ to B-", ("B+", "B", "B-")),
+    ("CCC+ to CCC-C", ("CCC+", "CCC-C")),
+)
+REFINANCING_DEPENDENT: Final = 0.10  # (short-term funding − cash) / assets above this
+
+
+@dataclass(frozen=True)
+class Rated:
+    """One observation with its rating and its ratio-warning level."""
+
+    observation: Observation
+    result: RatingResult
+    warning_level: str
+
+
+def rate_observation(o: Observation) -> Rated:
+    """Rate one observation from its statements alone and judge its ratios."""
+    result = rate(RatingInputs(industry_code=o.industry_code, features=o.features,
+                               audit_opinion=o.statements[-1].audit_opinion))
+    level = assess(o.features.ratios, industry_code=o.industry_code,
+                   size_class=o.size_class).level
+    return Rated(o, result, level)
+
+
+def rate_book(seed: int, *, n_clients: int, years: Sequence[int] = RATING_YEARS
+              ) -> dict[int, list[Rated]]:
+    """Return every performing client's rating per rating year of a seed's book."""
+    book = generate_book(seed=seed, n_clients=n_clients)
+    return {year: [rate_observation(o) for o in book_observations(book, year)]
+            for year in years}
+
+
+def _row(label: str, rated: Sequence[Rated], total: int) -> str:
+    n = len(rated)
+    defaults = sum(r.observation.defaulted for r in rated)
+    if n == 0:
+        return f"{label:<14}{0:>7}"
+    mean_pd = sum(r.result.pd for r in rated) / n
+    low, high = binomial_interval(n, mean_pd)
+    inside = "yes" if low <= defaults <= high else "NO"
+    return (f"{label:<14}{n:>7}{n / total:>8.1%}{defaults:>9}{defaults / n:>9.2%}"
+            f"{mean_pd:>9.2%}   [{low:>3}, {high:>3}]  {inside}")
+
+
+HEADER: Final = (f"{'grade':<14}{'clients':>7}{'share':>8}{'defaults':>9}{'DR':>9}"
+                 f"{'mean PD':>9}   95% binomial  inside")
+
+
+def grade_table(rated: Sequence[Rated]) -> list[str]:
+    """Return per-grade and per-band lines: counts, observed DR, mean PD, binomial test."""
+    scale = MASTER_SCALES[rated[0].result.master_scale_version] if rated else None
+    grades = scale.grades if scale else ()
+    lines = [HEADER]
+    lines += [_row(g, [r for r in rated if r.result.grade == g], len(rated))
+              for g in grades if any(r.result.grade == g for r in rated)]
+    lines += ["", HEADER.replace("grade ", "band  ", 1)]
+    lines += [_row(name, [r for r in rated if r.result.grade in members], len(rated))
+              for name, members in BANDS]
+    return lines
+
+
+def band_rates_monotonic(rated: Sequence[Rated]) -> bool:
+    """Return True when observed default rates never fall from a better band to a worse."""
+    rates = []
+    for _, members in BANDS:
+        group = [r for r in rated if r.result.grade in members]
+        if group:
+            rates.append(sum(r.observation.defaulted for r in group) / len(group))
+    return all(a <= b for a, b in itertools.pairwise(rates))
+
+
+def _segment(label: str, rated: Sequence[Rated]) -> str:
+    if not rated:
+        return f"{label}: none"
+    defaults = sum(r.observation.defaulted for r in rated)
+    mean_pd = sum(r.result.pd for r in rated) / len(rated)
+    return (f"{label}: {len(rated)} clients, observed {defaults / len(rated):.2%}, "
+            f"mean PD {mean_pd:.2%}")
+
+
+def summary(rated: Sequence[Rated], *, title: str) -> list[str]:
+    """Return the evaluation of one period's ratings as report lines."""
+    outcomes = [r.observation.defaulted for r in rated]
+    d = discrimination([r.result.pd for r in rated], outcomes)
+    mean_pd = sum(r.result.pd for r in rated) / len(rated)
+    warned = [r for r in rated if r.warning_level != "none"]
+    red = [r for r in rated if r.warning_level == "red"]
+    return [
+        title,
+        f"clients {d.n}, defaults {d.defaults} ({d.defaults / d.n:.2%}), mean PD {mean_pd:.2%}",
+        f"AUC {d.auc:.3f}  Gini {d.gini:.3f}  KS {d.ks:.3f}",
+        f"ratio warnings: {len(warned) / len(rated):.1%} of clients "
+        f"(red {len(red) / len(rated):.1%}); grades capped: "
+        f"{sum(bool(r.result.caps_applied) for r in rated)}",
+        _segment("start-ups (under 3 years or one statement)",
+                 [r for r in rated if r.observation.features.firm_age_years < STARTUP_YEARS]),
+        _segment("one statement", [r for r in rated if r.observation.features.statements == 1]),
+        _segment(f"refinancing gap over {REFINANCING_DEPENDENT:.0%} of assets",
+                 [r for r in rated if (r.observation.features.ratios.refinancing_gap or 0.0)
+                  > REFINANCING_DEPENDENT]),
+        "",
+        *grade_table(rated),
+        f"default rates monotonic by band: {'yes' if band_rates_monotonic(rated) else 'NO'}",
+    ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Rate a seed's book and print the evaluation of one rating year."""
+    parser = argparse.ArgumentParser(prog="python -m crm_sim.rating.evaluate",
+                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--clients", type=int, default=4000)
+    parser.add_argument("--year", type=int, default=RATING_YEARS[0], choices=RATING_YEARS)
+    args = parser.parse_args(argv)
+    rated = rate_book(args.seed, n_clients=args.clients, years=(args.year,))[args.year]
+    print("\n".join(summary(rated, title=f"Seed {args.seed}, rated at the end of {args.year}, "
+                                         f"outcomes in {args.year + 1} (statements only)")))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
