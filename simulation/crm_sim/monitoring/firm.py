@@ -191,7 +191,7 @@ class Firm:
                        THIS_BANK)
         self.drawdown_days.append((day, loan.context.drawdown_account, amount))
         self.schedule(day, Event(
-            second if second is not None else self.business_second(9, 10.5),
+            second if second is not None else self.business_second(9, 9.75),
             loan.context.drawdown_account, "credit", lender, amount=round(amount, 2),
             memo="贷款发放", channel="loan", forced=True, label=label,
             facility_id=loan.context.facility_id if tagged else None))

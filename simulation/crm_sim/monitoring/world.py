@@ -91,8 +91,11 @@ def generate(*, n_clients: int, seed: int, days: int = 90, misuse_share: float =
         _simulate(unit, habits, days)
     transactions = sorted((t for f in firms for t in f.transactions),
                           key=lambda t: (t.booked_at, t.txn_id))
+    # A firm whose accounts carried another firm's misuse (an affiliate used as a conduit) is
+    # not clean either: its postings are part of the scheme.
     flagged = {label.client_id for label in labels}
-    clean = frozenset(f.client_id for f in firms if f.client_id not in flagged)
+    conduits = {txn_id.split("-", 1)[0] for label in labels for txn_id, _ in label.txns}
+    clean = frozenset(f.client_id for f in firms if f.client_id not in flagged | conduits)
     return World(
         clients={f.client_id: f.context() for f in firms},
         facilities={loan.context.facility_id: loan.context for f in firms for loan in f.loans},

@@ -98,8 +98,8 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
             # (A -> X, Y -> A) is a return through shells when the amounts agree this closely,
             # the payment was mostly loan money and a real part of the facility, and the
             # return is far above the unit's usual receipt.
-            "shell_ratio_min": 0.6, "shell_ratio_max": 1.05, "shell_loan_share": 0.25,
-            "shell_facility_share": 0.2, "shell_receipt_multiple": 3.0,
+            "shell_ratio_min": 0.8, "shell_ratio_max": 1.02, "shell_loan_share": 0.25,
+            "shell_facility_share": 0.3, "shell_receipt_multiple": 3.0,
             # Counterparties count as new only once the unit has this much history.
             "min_history_days": 10.0,
             "red_from": 0.5, "orange_from": 0.1,
@@ -130,9 +130,9 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
             # Company-to-personal transfers (not payroll) at or above this are flagged
             # whatever the money (the AML line for transfers to individuals).
             "personal_transfer_threshold": 50 * _WAN,
-            # Trade with an affiliate counts as trade when it runs both ways and this
-            # payment is at most this multiple of its usual size.
-            "affiliate_trade_multiple": 3.0,
+            # A payment to an affiliate whose memo names goods is trade unless it is more than
+            # this multiple of the largest paid to it before (or of what it usually pays).
+            "affiliate_trade_multiple": 5.0,
             "red_from": 1.1, "orange_from": 0.1,
         },
         "entrusted_mismatch": {
@@ -160,7 +160,10 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
         },
         "balance_collapse": {
             "enabled": True, "level": "yellow", "dedupe_days": 7.0,
-            "drop_share": 0.8, "drop_days": 3.0, "average_days": 30.0,
+            # Deposits fall by drop_share from their recent level within drop_days calendar
+            # days, and end below (1 - average_drop_share) of their average_days average.
+            "drop_share": 0.75, "drop_days": 3.0, "average_days": 30.0,
+            "average_drop_share": 0.5,
             "average_floor": 5 * _WAN, "min_history_days": 14.0,
             # Most of the drop went to payees that are not the firm's ordinary ones.
             "unusual_share": 0.5,

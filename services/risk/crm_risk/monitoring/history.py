@@ -113,7 +113,7 @@ class Balances:
     """One client's total deposits at this bank by calendar day, and recent large debits."""
 
     __slots__ = ("cash_max", "cash_today", "closes", "cur_day", "day_max", "debits", "excluded",
-                 "first_day", "total")
+                 "first_day", "receipt_scale", "total")
 
     def __init__(self, day: int) -> None:
         """Start on ``day`` with nothing known."""
@@ -127,6 +127,12 @@ class Balances:
         self.debits: deque[tuple[float, float, str, bool]] = deque()  # (t, amount, id, unusual)
         self.cash_today = 0.0  # cash withdrawn today
         self.cash_max = 0.0  # the most cash withdrawn on one earlier day
+        self.receipt_scale = 0.0  # running mean size of ordinary receipts
+
+    def note_receipt(self, amount: float) -> None:
+        """Fold an ordinary receipt into the running mean receipt size."""
+        scale = self.receipt_scale
+        self.receipt_scale = amount if scale == 0 else 0.95 * scale + 0.05 * amount
 
     def roll(self, day: int, keep_days: int, loan: float) -> None:
         """Close the days before ``day``; ``loan`` is the loan money in the deposits now."""
@@ -183,12 +189,14 @@ class Balances:
         """Return a JSON-ready list."""
         return [self.first_day, self.cur_day, self.total, self.day_max,
                 [list(c) for c in self.closes], [list(e) for e in self.excluded],
-                [list(d) for d in self.debits], self.cash_today, self.cash_max]
+                [list(d) for d in self.debits], self.cash_today, self.cash_max,
+                self.receipt_scale]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Balances:
         """Rebuild from ``to_list`` output."""
-        first_day, cur_day, total, day_max, closes, excluded, debits, cash, cash_max = data
+        (first_day, cur_day, total, day_max, closes, excluded, debits, cash, cash_max,
+         receipts) = data
         balances = cls(int(first_day))
         balances.cur_day, balances.total = int(cur_day), float(total)
         balances.day_max = float(day_max)
@@ -196,4 +204,5 @@ class Balances:
         balances.excluded.extend((float(t), float(a)) for t, a in excluded)
         balances.debits.extend((float(t), float(a), str(i), bool(u)) for t, a, i, u in debits)
         balances.cash_today, balances.cash_max = float(cash), float(cash_max)
+        balances.receipt_scale = float(receipts)
         return balances

@@ -31,7 +31,7 @@ NOT_A_COLLAPSE = frozenset({
 # Purposes of capital spending, and the GB/T 4754 sections of firms that make or build for it.
 CAPITAL_PURPOSES = frozenset({"equipment", "construction"})
 CAPITAL_MAKERS = frozenset({"C", "E"})
-LOAN_ACCOUNT_SHARE = 0.5  # an account at least this much loan money is being spent as a loan
+LOAN_ACCOUNT_SHARE = 0.9  # an account at least this much loan money is being spent as a loan
 EVIDENCE_SHARE = 0.1  # debits of at least this share of the balance are collapse evidence
 MAX_DEBITS = 64
 
@@ -180,7 +180,8 @@ class Spender:
         engine.dispatch_receipt(p)
         state.parties.received(key, t, txn.amount)
         if cls == c.RECEIPT:
-            state.note_receipt(txn.amount)
+            state.balances_of(txn.client_id, t, self.engine.KEEP_BALANCE_DAYS).note_receipt(
+                txn.amount)
 
     def remitter_class(self, txn: Transaction, state: UnitState, unit: UnitProfile) -> str:
         """Return the class of a credit's remitter (own move, related party or receipt)."""

@@ -25,8 +25,7 @@ class UnitState:
     """All state of one tracing unit: accounts and loan money, traces, history, windows."""
 
     __slots__ = (
-        "accounts", "balances", "bands", "first_t", "lenders", "ops", "parties", "receipt_scale",
-        "seen", "traces", "unit_id", "windows",
+        "accounts", "balances", "bands", "first_t", "lenders", "ops", "parties", "seen", "traces", "unit_id", "windows",
     )
 
     def __init__(self, unit_id: str, party_cap: int) -> None:
@@ -41,13 +40,12 @@ class UnitState:
         self.lenders: set[str] = set()  # loan accounts this bank drew money from
         self.bands: dict[str, deque[Stamp]] = {}  # structuring bands, per key
         self.first_t = float("inf")
-        self.receipt_scale = 0.0  # running mean size of the unit's ordinary receipts
         self.ops = 0
 
-    def note_receipt(self, amount: float) -> None:
-        """Fold an ordinary receipt into the running mean receipt size."""
-        scale = self.receipt_scale
-        self.receipt_scale = amount if scale == 0 else 0.95 * scale + 0.05 * amount
+    def receipt_scale(self, client_id: str) -> float:
+        """Return the running mean size of a client's ordinary receipts (0 if none yet)."""
+        balances = self.balances.get(client_id)
+        return balances.receipt_scale if balances is not None else 0.0
 
     def trim_seen(self, cutoff: float, cap: int) -> None:
         """Forget ids booked before ``cutoff``; beyond ``cap``, forget the oldest.
@@ -131,7 +129,6 @@ class UnitState:
             "bands": {k: [list(x) for x in band] for k, band in self.bands.items()},
             "first": None if self.first_t == float("inf") else self.first_t,
             "ops": self.ops,
-            "rs": self.receipt_scale,
         }
 
     @classmethod
@@ -153,7 +150,6 @@ class UnitState:
             state.bands[str(key)] = deque((float(t), float(a), str(i)) for t, a, i in band)
         state.first_t = float("inf") if data["first"] is None else float(data["first"])
         state.ops = int(data["ops"])
-        state.receipt_scale = float(data["rs"])
         return state
 
     def to_bytes(self) -> bytes:

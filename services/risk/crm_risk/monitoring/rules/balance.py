@@ -1,10 +1,10 @@
-"""Sudden balance collapse: a client's deposits here fall by most of their usual level in days.
+"""Sudden balance collapse: a client's deposits here fall by most of their level in days.
 
 Measured on the client's total deposits at this bank (moves between its own accounts cancel
-out), against both its peak of the last ``drop_days`` calendar days and its ``average_days``
-average, with what does not make a firm poorer added back: repayments to this bank, taxes,
-payroll, wealth products bought, moves to its own accounts and group cash pools, and loan money
-(the flow rules follow that). Judged relative to the client's own history, with no absolute
+out), against both its peak of the last ``drop_days`` calendar days, less what left in those
+days for reasons that do not make a firm poorer (repayments to this bank, taxes, payroll,
+wealth products bought, moves to its own accounts and group cash pools, and loan money leaving
+a loan account, which the flow rules follow), and its ``average_days`` average. Judged relative to the client's own history, with no absolute
 floor beyond ``average_floor``, and only when most of the fall went to payees the firm had not
 paid before.
 """
@@ -28,6 +28,7 @@ class BalanceCollapseRule(Rule):
     def configure(self, params: RuleParams) -> None:
         """Read the drop share, spans, floor and history requirement."""
         self.keep = 1.0 - as_float(params, "drop_share")
+        self.keep_average = 1.0 - as_float(params, "average_drop_share")
         self.drop_days = max(1, round(as_float(params, "drop_days")))
         self.average_days = max(1, round(as_float(params, "average_days")))
         self.floor = as_float(params, "average_floor")
@@ -44,12 +45,13 @@ class BalanceCollapseRule(Rule):
             return
         since = p.day - self.drop_days
         excluded = sum(a for t, a in balances.excluded if local_day(t) >= since)
-        adjusted = balances.total + excluded
-        peak = balances.recent_peak(p.day, self.drop_days)
-        if adjusted > self.keep * peak:
+        deposits = balances.total
+        # The recent peak, less what left for reasons that do not make a firm poorer.
+        reference = balances.recent_peak(p.day, self.drop_days) - excluded
+        if deposits > self.keep * reference:
             return
         average, _ = balances.average(p.day, self.average_days)
-        if average < self.floor or adjusted > self.keep * average:
+        if average < self.floor or deposits > self.keep_average * average:
             return
         recent = [d for d in balances.debits if local_day(d[0]) >= since]
         counted = sum(d[1] for d in recent)
@@ -59,13 +61,13 @@ class BalanceCollapseRule(Rule):
         largest = sorted(recent, key=lambda d: -d[1])[:MAX_EVIDENCE]
         self.sink.emit(
             p, self, scope=f"deposits:{txn.client_id}", client_id=txn.client_id, facility=None,
-            at_stake=peak - adjusted, evidence=[txn.txn_id, *(d[2] for d in largest)],
+            at_stake=reference - deposits, evidence=[txn.txn_id, *(d[2] for d in largest)],
             level=self.level,
             message=(
-                f"Balance collapse: deposits {money(adjusted)} after a recent peak of "
-                f"{money(peak)} and a {self.average_days}-day average of {money(average)}; "
+                f"Balance collapse: deposits {money(deposits)} after a recent level of "
+                f"{money(reference)} and a {self.average_days}-day average of {money(average)}; "
                 f"{money(unusual)} went to payees never paid before"
             ),
-            facts={"deposits": round(adjusted, 2), "recent_peak": round(peak, 2),
+            facts={"deposits": round(deposits, 2), "recent_level": round(reference, 2),
                    "average": round(average, 2), "unusual_outflow": round(unusual, 2)},
         )

@@ -29,6 +29,7 @@ RELATED_SOURCES = frozenset({c.RELATED_PERSON, c.AFFILIATE, c.OWN_AWAY})
 # Payees that do not send money back as part of a scheme we could see.
 NO_RETURN = frozenset({c.PAYROLL, c.TAX, c.OUR_LOAN, c.GOVERNMENT, c.CASH, c.BANK})
 MAX_EVIDENCE = 6
+RELATED_FACILITY_SHARE = 0.2  # a return from a related party: at least this share of the loan
 MAX_RETURN_PARTS = 3  # a remitter paying more often than this is a customer, not a return
 
 
@@ -56,8 +57,6 @@ class RoundTripRule(Rule):
         txn = p.txn
         if p.cls == c.REDEMPTION or txn.is_cash or txn.channel == "cash":
             return
-        if p.cls == c.AFFILIATE and self.goods(txn.memo):
-            return  # an affiliate paying for goods: group trade
         state = p.state
         cutoff = p.t - self.window
         for trace in list(state.traces.values()):
@@ -96,10 +95,16 @@ class RoundTripRule(Rule):
         parts = [b[1] for b in trace.backs
                  if b[2] == p.party_key and b[0] >= p.t - self.window]
         came = sum(parts)
-        if len(parts) > MAX_RETURN_PARTS or came < self.shell_multiple * state.receipt_scale:
+        scale = state.receipt_scale(p.txn.client_id)
+        if len(parts) > MAX_RETURN_PARTS or came < self.shell_multiple * scale:
             return  # a customer paying now and then, or ordinary-sized receipts
+        # Money back from a related party is a return at the rule's shares; from a stranger
+        # it is weaker evidence, so it must match more closely and be a larger part.
+        shell = how == "shell"
+        low, high = (self.ratio_min, self.ratio_max) if shell else (self.share, self.return_max)
         facility = p.unit.facilities.get(trace.facility_id)
-        floor = self.shell_facility_share * (facility.amount if facility else 0.0)
+        amount = facility.amount if facility else 0.0
+        floor = (self.shell_facility_share if shell else RELATED_FACILITY_SHARE) * amount
         if came < floor:
             return  # too little of the facility to be its money coming back
         for use in uses:
@@ -107,7 +112,7 @@ class RoundTripRule(Rule):
             if (use.ordinary or payee is None or payee.first_out < use.t0
                     or use.loan < self.shell_loan_share * use.amount or use.amount < floor):
                 continue  # a payee known before the loan, or not mostly loan money
-            if self.ratio_min * use.amount <= came <= self.ratio_max * use.amount:
+            if low * use.amount <= came <= high * use.amount:
                 self._judge(p, trace, [use], how=how, base=use.amount)
                 return
 

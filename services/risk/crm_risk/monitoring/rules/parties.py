@@ -46,7 +46,10 @@ class RelatedPartyRule(Rule):
         if use.cls == c.AFFILIATE and self.sink.classifier.is_goods(p.txn.memo):
             # Group trade: goods paid for, unless far above anything paid to it before.
             party = p.party
-            return party is not None and use.amount > self.trade_multiple * party.max_out
+            if party is None:
+                return False
+            usual = max(party.max_out, party.sum_in / party.n_in if party.n_in else 0.0)
+            return use.amount > self.trade_multiple * usual
         return True
 
     def on_use(self, p: Posting, use: Use, trace: FacilityTrace,
