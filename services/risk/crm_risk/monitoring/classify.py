@@ -94,8 +94,13 @@ class Classifier:
         self.tax_names = words("tax_names")
         self.pool_memos = words("pool_memos")
         self.goods_memos = words("goods_memos")
+        self.transfer_memos = words("transfer_memos")
         self.own_bank_names = words("own_bank_names")
         self._cache: dict[tuple[str, str, str, str, str, str], str] = {}
+
+    def is_transfer(self, memo: str) -> bool:
+        """Return whether a memo moves money without a sale (往来款, loans, refunds)."""
+        return _has(self.transfer_memos, memo)
 
     def is_goods(self, memo: str) -> bool:
         """Return whether a memo names goods or services bought."""

@@ -65,6 +65,9 @@ _PAYEES.update({
     # Memos that name goods or services: the payment buys something the loan may pay for.
     "goods_memos": ("货款", "材料", "原料", "设备", "工程款", "进度款", "采购", "加工费", "运费",
                     "配件", "备件", "燃料", "技术服务", "设计费", "安装", "购货", "服务费"),
+    # Memos that move money without buying or selling anything (往来款, loans, refunds).
+    "transfer_memos": ("往来", "借款", "拆借", "预付", "转账", "退款", "退回", "返还", "周转",
+                       "资金"),
     # Names this bank goes by on postings (a deployment adds its registered name).
     "own_bank_names": ("本行",),
     # Memos of a drawdown booked by the loan system when core banking does not tag it.
@@ -98,8 +101,8 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
             # (A -> X, Y -> A) is a return through shells when the amounts agree this closely,
             # the payment was mostly loan money and a real part of the facility, and the
             # return is far above the unit's usual receipt.
-            "shell_ratio_min": 0.8, "shell_ratio_max": 1.02, "shell_loan_share": 0.25,
-            "shell_facility_share": 0.3, "shell_receipt_multiple": 3.0,
+            "shell_ratio_min": 0.6, "shell_ratio_max": 1.05, "shell_loan_share": 0.25,
+            "shell_facility_share": 0.2, "shell_receipt_multiple": 3.0,
             # Counterparties count as new only once the unit has this much history.
             "min_history_days": 10.0,
             "red_from": 0.5, "orange_from": 0.1,
@@ -116,12 +119,12 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
         },
         "securities_investment": {
             "enabled": True, "level": "red", "dedupe_days": 30.0,
-            "min_loan_money": 3 * _WAN, "min_loan_share": 0.1,
+            "min_loan_money": 3 * _WAN, "min_loan_share": 0.2,
             "red_from": 0.2, "orange_from": 0.05,
         },
         "real_estate": {
             "enabled": True, "level": "red", "dedupe_days": 30.0,
-            "min_loan_money": 3 * _WAN, "min_loan_share": 0.1,
+            "min_loan_money": 3 * _WAN, "min_loan_share": 0.2,
             "red_from": 0.2, "orange_from": 0.05,
         },
         "related_party": {

@@ -31,6 +31,7 @@ NOT_A_COLLAPSE = frozenset({
 # Purposes of capital spending, and the GB/T 4754 sections of firms that make or build for it.
 CAPITAL_PURPOSES = frozenset({"equipment", "construction"})
 CAPITAL_MAKERS = frozenset({"C", "E"})
+FRESH_LOAN_SECONDS = 3 * 86_400.0  # loan money this recent leaving is the flow rules' business
 LOAN_ACCOUNT_SHARE = 0.9  # an account at least this much loan money is being spent as a loan
 EVIDENCE_SHARE = 0.1  # debits of at least this share of the balance are collapse evidence
 MAX_DEBITS = 64
@@ -61,8 +62,7 @@ class Spender:
         key = payee_key(txn.counterparty_account, txn.counterparty_name)
         p = Posting(txn, t, local_day(t), state, unit, account, cls, key,
                     state.parties.get(key), takes, before, loan_before)
-        loan = sum(part for _, part in takes)
-        self._balances(p, old, account, outflow=txn.amount - loan)
+        self._balances(p, old, account)
         if cls == c.OWN:
             if takes:
                 self._hop(p, dest)
@@ -125,7 +125,7 @@ class Spender:
             trace = p.state.trace(facility_id,
                                   facility.client_id if facility else txn.client_id)
             use = Use(p.t, loan, txn.amount, p.party_key, p.cls, txn.txn_id, lot.path,
-                      self._ordinary(p, facility_id, lot.t0), lot.t0)
+                      self._ordinary(p, facility_id, lot.t0), lot.t0, txn.memo)
             trace.use(use, engine.max_entries)
             for rule in engine.use_rules:
                 if rule.all_uses or p.cls in rule.use_classes:
@@ -165,7 +165,7 @@ class Spender:
         cls = c.DRAWDOWN if facility_id is not None else self.remitter_class(txn, state, unit)
         p = Posting(txn, t, local_day(t), state, unit, account, cls, key,
                     state.parties.get(key), ())
-        self._balances(p, old, account, outflow=0.0)
+        self._balances(p, old, account)
         if facility_id is not None:
             facility = unit.facilities.get(facility_id)
             account.add_lot(Lot(facility_id, txn.amount, t, (txn.txn_id,),
@@ -204,8 +204,7 @@ class Spender:
 
     # ---------------------------------------------------------------- balances
 
-    def _balances(self, p: Posting, old: float | None, account: Account, *,
-                  outflow: float) -> None:
+    def _balances(self, p: Posting, old: float | None, account: Account) -> None:
         """Update the client's deposits; remember excluded and unusual outflows."""
         txn = p.txn
         new = account.balance
@@ -215,11 +214,14 @@ class Spender:
         balances.change((new or 0.0) - (old or 0.0))
         if txn.direction != "debit":
             return
-        # Loan money leaving an account that is mostly loan money (a loan account being spent)
-        # is the flow rules' business; loan money mixed into a firm's deposits is its money.
-        loan = txn.amount - outflow
+        # Loan money leaving an account that is mostly loan money (a loan account being spent),
+        # or drawn in the last days, or paid as the facility's own payment, is the flow rules'
+        # business; loan money mixed into a firm's deposits for longer is its money.
         mostly_loan = p.before is not None and p.loan_before >= LOAN_ACCOUNT_SHARE * p.before
-        excluded = loan if mostly_loan else 0.0
+        excluded = sum(part for lot, part in p.takes
+                       if mostly_loan or p.t - lot.t0 <= FRESH_LOAN_SECONDS)
+        if txn.facility_id is not None or txn.channel == "entrusted_payment":
+            excluded = txn.amount
         if p.cls in NOT_A_COLLAPSE:
             excluded = txn.amount
         if excluded > 0:

@@ -24,22 +24,23 @@ class Use:
     path: tuple[str, ...]  # drawdown id, hop ids
     ordinary: bool  # paid to an entrusted, habitual or purpose-consistent payee
     t0: float  # when the loan money was drawn
+    memo: str = ""  # the payment's memo
 
     def to_list(self) -> list[Any]:
         """Return a JSON-ready list."""
         return [self.t, self.loan, self.amount, self.payee, self.cls, self.txn_id,
-                list(self.path), self.ordinary, self.t0]
+                list(self.path), self.ordinary, self.t0, self.memo]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Use:
         """Rebuild a use from ``to_list`` output."""
-        t, loan, amount, payee, klass, txn_id, path, ordinary, t0 = data
+        t, loan, amount, payee, klass, txn_id, path, ordinary, t0, memo = data
         return cls(float(t), float(loan), float(amount), str(payee), str(klass), str(txn_id),
-                   tuple(str(p) for p in path), bool(ordinary), float(t0))
+                   tuple(str(p) for p in path), bool(ordinary), float(t0), str(memo))
 
 
 Draw = tuple[float, float, str, str]  # (time, amount, txn id, account)
-Back = tuple[float, float, str, str, str]  # (time, amount, source key, txn id, how)
+Back = tuple[float, float, str, str, str, str]  # (time, amount, source, txn id, how, memo)
 
 
 class FacilityTrace:
@@ -107,8 +108,8 @@ class FacilityTrace:
         trace = cls(facility_id, str(client_id))
         trace.draws.extend((float(t), float(a), str(i), str(acc)) for t, a, i, acc in draws)
         trace.uses.extend(Use.from_list(u) for u in uses)
-        trace.backs.extend((float(t), float(a), str(s), str(i), str(h))
-                           for t, a, s, i, h in backs)
+        trace.backs.extend((float(t), float(a), str(s), str(i), str(h), str(m))
+                           for t, a, s, i, h, m in backs)
         return trace
 
 

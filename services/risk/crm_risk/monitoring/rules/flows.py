@@ -13,7 +13,8 @@ for goods is group trade.
 
 Fast in, fast out: most of a drawdown leaves the unit within T+N calendar days, mostly to
 payees that explain nothing (not entrusted, not a supplier the firm knew, no goods bought),
-and the account it left from is left near zero.
+scattered over several payees or sent to one without naming goods, and the account it left
+from is left near zero.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class RoundTripRule(Rule):
 
     def _remember(self, p: Posting, trace: FacilityTrace, how: str) -> None:
         txn = p.txn
-        trace.back((p.t, txn.amount, p.party_key, txn.txn_id, how), self.max_entries)
+        trace.back((p.t, txn.amount, p.party_key, txn.txn_id, how, txn.memo), self.max_entries)
 
     def goods(self, memo: str) -> bool:
         """Return whether a memo names goods (set by the engine's classifier)."""
@@ -112,9 +113,24 @@ class RoundTripRule(Rule):
             if (use.ordinary or payee is None or payee.first_out < use.t0
                     or use.loan < self.shell_loan_share * use.amount or use.amount < floor):
                 continue  # a payee known before the loan, or not mostly loan money
-            if low * use.amount <= came <= high * use.amount:
-                self._judge(p, trace, [use], how=how, base=use.amount)
-                return
+            if not low * use.amount <= came <= high * use.amount:
+                continue
+            if shell and not self._transfer_memo(p, trace, use):
+                continue  # a purchase and a sale that happen to match in size
+            self._judge(p, trace, [use], how=how, base=use.amount)
+            return
+
+    def _transfer_memo(self, p: Posting, trace: FacilityTrace, use: Use) -> bool:
+        """Return whether the payment or any part of the return was booked as a transfer.
+
+        Money sent round through strangers is booked as 往来款, a loan or a refund on at
+        least one side; a purchase and a sale between strangers are booked as trade.
+        """
+        classifier = self.sink.classifier
+        memos = [use.memo, p.txn.memo]
+        if not any(classifier.is_transfer(m) for m in memos):
+            return any(classifier.is_transfer(b[5]) for b in trace.backs if b[2] == p.party_key)
+        return True
 
     def _judge(self, p: Posting, trace: FacilityTrace, uses: list[Use], *, how: str,
                base: float) -> None:
@@ -149,6 +165,14 @@ class RoundTripRule(Rule):
 class FastInFastOutRule(Rule):
     """Most of a drawdown leaves within days to payees that explain nothing."""
 
+    def _scattered(self, loose: list[Use]) -> bool:
+        """Return whether the unexplained money went to several payees, or to one payee
+        without a memo naming goods (a single bulk purchase from a new supplier is trade)."""
+        payees = {u.payee for u in loose}
+        if len(payees) >= 2:
+            return True
+        return any(not self.sink.classifier.is_goods(u.memo) for u in loose)
+
     rule_id = "fast_in_fast_out"
     all_uses = True
 
@@ -173,8 +197,9 @@ class FastInFastOutRule(Rule):
         out = sum(u.loan for u in uses)
         if out < self.share * drawn:
             return
-        unexplained = sum(u.loan for u in uses if not u.ordinary)
-        if unexplained < self.unexplained * out:
+        loose = [u for u in uses if not u.ordinary]
+        unexplained = sum(u.loan for u in loose)
+        if unexplained < self.unexplained * out or not self._scattered(loose):
             return
         near_zero = max(self.near_zero_amount, self.near_zero_share * drawn)
         balance = p.account.balance
@@ -182,6 +207,7 @@ class FastInFastOutRule(Rule):
             return
         days = p.day - local_day(start)
         largest = sorted(uses, key=lambda u: -u.loan)[:MAX_EVIDENCE]
+        payees = len({u.payee for u in loose})
         self.sink.emit(
             p, self, scope=trace.facility_id, client_id=trace.client_id, facility=facility,
             at_stake=unexplained,
@@ -194,6 +220,7 @@ class FastInFastOutRule(Rule):
             facts={
                 "drawn": round(drawn, 2), "out": round(out, 2), "out_share": round(out / drawn, 4),
                 "unexplained": round(unexplained, 2), "calendar_days": float(days),
+                "payees": float(payees),
                 "balance_after": round(balance, 2) if balance is not None else "unknown",
                 "path": path_text((*largest[0].path, largest[0].txn_id)),
             },
