@@ -190,8 +190,30 @@ def _occasional(firm: Firm, habits: Habits, day: int, today: date) -> list[Event
                 second(), firm.basic, "credit", firm.away, memo="资金划转",
                 amount=round(amount * rng.uniform(0.8, 1.0), -2)))
     events += _wealth(firm, habits, day)
+    events += _windfall(firm, habits, day)
     events += _large_day(firm, day)
     return events
+
+
+def _windfall(firm: Firm, habits: Habits, day: int) -> list[Event]:
+    """A large customer payment lands soon after a drawdown and is parked in a wealth product
+    the next day: own money, though the loan is still in the same account."""
+    rng = firm.rng
+    if not (habits.wealth_habit and firm.recent_drawdown(day, firm.basic, 6)
+            and rng.random() < 0.08):
+        return []
+    firm.hard_negatives.add("wealth_after_drawdown")
+    amount = round(firm.daily_receipts * rng.uniform(3, 6), -3)
+    customer = rng.choice(firm.customers)
+    redemption = Event(firm.business_second(), firm.basic, "credit", habits.wealth,
+                       memo="理财赎回", firm=firm)
+    purchase = Event(firm.business_second(10, 15), firm.basic, "debit", habits.wealth,
+                     amount=round(amount * rng.uniform(0.6, 0.9), -4), memo="购买理财",
+                     pair=redemption, forced=True)
+    firm.schedule(day + 1, purchase)
+    firm.schedule(day + rng.randint(22, 35), redemption)
+    return [Event(firm.business_second(9, 12), firm.basic, "credit", customer, amount=amount,
+                  memo="货款")]
 
 
 def _wealth(firm: Firm, habits: Habits, day: int) -> list[Event]:

@@ -129,7 +129,7 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
         },
         "related_party": {
             "enabled": True, "level": "orange", "dedupe_days": 30.0,
-            "min_loan_money": 10 * _WAN, "min_loan_share": 0.2,
+            "min_loan_money": 5 * _WAN, "min_loan_share": 0.2,
             # Company-to-personal transfers (not payroll) at or above this are flagged
             # whatever the money (the AML line for transfers to individuals).
             "personal_transfer_threshold": 50 * _WAN,

@@ -13,6 +13,7 @@ from typing import Any
 LOCAL_UTC_OFFSET_SECONDS = 8 * 3600  # Calendar days are Beijing days (UTC+8).
 DAY_SECONDS = 86_400.0
 NO_TIME = float("inf")
+LARGE_RECEIPT_MULTIPLE = 3.0
 
 
 def local_day(t: float) -> int:
@@ -113,7 +114,7 @@ class Balances:
     """One client's total deposits at this bank by calendar day, and recent large debits."""
 
     __slots__ = ("cash_max", "cash_today", "closes", "cur_day", "day_max", "debits", "excluded",
-                 "first_day", "receipt_scale", "total")
+                 "first_day", "large_receipts", "receipt_scale", "total")
 
     def __init__(self, day: int) -> None:
         """Start on ``day`` with nothing known."""
@@ -121,24 +122,33 @@ class Balances:
         self.cur_day = day
         self.total = 0.0
         self.day_max = 0.0
-        # (day, close, day max, own close): own = deposits less traced loan money
-        self.closes: deque[tuple[int, float, float, float]] = deque()
+        self.closes: deque[tuple[int, float, float]] = deque()  # (day, close, day max)
         self.excluded: deque[tuple[float, float]] = deque()  # (time, amount) not a collapse
         self.debits: deque[tuple[float, float, str, bool]] = deque()  # (t, amount, id, unusual)
         self.cash_today = 0.0  # cash withdrawn today
         self.cash_max = 0.0  # the most cash withdrawn on one earlier day
         self.receipt_scale = 0.0  # running mean size of ordinary receipts
+        self.large_receipts: deque[tuple[float, float]] = deque()  # (t, amount), recent
 
-    def note_receipt(self, amount: float) -> None:
-        """Fold an ordinary receipt into the running mean receipt size."""
+    def note_receipt(self, t: float, amount: float) -> None:
+        """Fold an ordinary receipt into the running mean size; remember unusually large ones
+        (several times that mean) for a week: money that came in and may be parked."""
         scale = self.receipt_scale
+        if scale > 0 and amount >= LARGE_RECEIPT_MULTIPLE * scale:
+            self.large_receipts.append((t, amount))
+        while self.large_receipts and self.large_receipts[0][0] < t - 7 * DAY_SECONDS:
+            self.large_receipts.popleft()
         self.receipt_scale = amount if scale == 0 else 0.95 * scale + 0.05 * amount
 
-    def roll(self, day: int, keep_days: int, loan: float) -> None:
-        """Close the days before ``day``; ``loan`` is the loan money in the deposits now."""
+    def windfall(self, t: float, days: float) -> float:
+        """Return what unusually large receipts brought in the last ``days`` days."""
+        return sum(a for when, a in self.large_receipts if when >= t - days * DAY_SECONDS)
+
+    def roll(self, day: int, keep_days: int) -> None:
+        """Close the days before ``day``."""
         if day <= self.cur_day:
             return
-        self.closes.append((self.cur_day, self.total, self.day_max, self.total - loan))
+        self.closes.append((self.cur_day, self.total, self.day_max))
         while self.closes and self.closes[0][0] < day - keep_days:
             self.closes.popleft()
         self.cur_day = day
@@ -154,7 +164,7 @@ class Balances:
     def recent_peak(self, day: int, span: int) -> float:
         """Return the highest total seen from ``day - span`` until now."""
         peak = self.day_max
-        for d, _, high, _ in reversed(self.closes):
+        for d, _, high in reversed(self.closes):
             if d < day - span:
                 break
             peak = max(peak, high)
@@ -163,7 +173,7 @@ class Balances:
     def average(self, day: int, span: int) -> tuple[float, int]:
         """Return (average closing total over the ``span`` days before ``day``, days used)."""
         start = max(day - span, self.first_day)
-        closes = {d: c for d, c, _, _ in self.closes}
+        closes = {d: c for d, c, _ in self.closes}
         total, used, carry = 0.0, 0, None
         for d in range(start, day):
             carry = closes.get(d, carry)
@@ -172,37 +182,25 @@ class Balances:
                 used += 1
         return (total / used if used else self.total), used
 
-    def own_usual(self, day: int, span: int, min_days: int) -> float | None:
-        """Return the usual top of own (not loan) closing deposits over the ``span`` days
-        before ``day``: their mean plus one standard deviation (None with too few days).
-
-        A firm's deposits above this are money it has to spare, not its ordinary swing.
-        """
-        own = [o for d, _, _, o in self.closes if day - span <= d < day]
-        if len(own) < min_days:
-            return None
-        mean = sum(own) / len(own)
-        spread = (sum((o - mean) ** 2 for o in own) / len(own)) ** 0.5
-        return mean + spread
-
     def to_list(self) -> list[Any]:
         """Return a JSON-ready list."""
         return [self.first_day, self.cur_day, self.total, self.day_max,
                 [list(c) for c in self.closes], [list(e) for e in self.excluded],
                 [list(d) for d in self.debits], self.cash_today, self.cash_max,
-                self.receipt_scale]
+                self.receipt_scale, [list(r) for r in self.large_receipts]]
 
     @classmethod
     def from_list(cls, data: list[Any]) -> Balances:
         """Rebuild from ``to_list`` output."""
         (first_day, cur_day, total, day_max, closes, excluded, debits, cash, cash_max,
-         receipts) = data
+         receipts, large) = data
         balances = cls(int(first_day))
         balances.cur_day, balances.total = int(cur_day), float(total)
         balances.day_max = float(day_max)
-        balances.closes.extend((int(d), float(c), float(h), float(o)) for d, c, h, o in closes)
+        balances.closes.extend((int(d), float(c), float(h)) for d, c, h in closes)
         balances.excluded.extend((float(t), float(a)) for t, a in excluded)
         balances.debits.extend((float(t), float(a), str(i), bool(u)) for t, a, i, u in debits)
         balances.cash_today, balances.cash_max = float(cash), float(cash_max)
         balances.receipt_scale = float(receipts)
+        balances.large_receipts.extend((float(t), float(a)) for t, a in large)
         return balances

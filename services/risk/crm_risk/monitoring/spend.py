@@ -181,7 +181,7 @@ class Spender:
         state.parties.received(key, t, txn.amount)
         if cls == c.RECEIPT:
             state.balances_of(txn.client_id, t, self.engine.KEEP_BALANCE_DAYS).note_receipt(
-                txn.amount)
+                t, txn.amount)
 
     def remitter_class(self, txn: Transaction, state: UnitState, unit: UnitProfile) -> str:
         """Return the class of a credit's remitter (own move, related party or receipt)."""

@@ -80,13 +80,8 @@ class UnitState:
         if balances is None:
             balances = self.balances[client_id] = Balances(day)
         elif day > balances.cur_day:
-            balances.roll(day, keep_days, self.loan_money_of(client_id))
+            balances.roll(day, keep_days)
         return balances
-
-    def loan_money_of(self, client_id: str) -> float:
-        """Return the loan money traced into a client's accounts."""
-        return sum(a.loan_money() for a in self.accounts.values()
-                   if a.lots and a.client_id == client_id)
 
     def maintain(self, t: float, *, trace_seconds: float, seen_seconds: float, seen_cap: int,
                  floor: float, floor_share: float) -> None:

@@ -11,9 +11,9 @@ A firm may pay these payees with its own money, and two readings let it:
 - a payee it already paid before the loan is a habit of its own money: the payment is read own
   money first (the lowest-intermediate-balance reading), and only what its own money could not
   have paid counts as loan money;
-- a payment its own surplus covers (own deposits just before it above their usual top: the
-  mean of the last 30 days plus one standard deviation), from an account whose own money
-  covers it too, is its own money: the firm had that money to spare without the loan.
+- a payment that unusually large receipts of the last 3 days cover (several times the firm's
+  usual receipt), from an account whose own money covers it too, is its own money: a firm
+  parking a big customer payment in a wealth product had the money without the loan.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ from crm_risk.monitoring.rules.base import (
 )
 from crm_risk.monitoring.trace import FacilityTrace, Use
 
-SURPLUS_SPAN_DAYS = 30
-SURPLUS_HISTORY_DAYS = 7
+WINDFALL_DAYS = 3
 
 
 class _LoanMoneyTo(Rule):
@@ -50,17 +49,10 @@ class _LoanMoneyTo(Rule):
         return True
 
     @staticmethod
-    def own_surplus(p: Posting, use: Use) -> float | None:
-        """Return the client's own deposits just before the payment above their usual level."""
-        client = p.txn.client_id
-        balances = p.state.balances.get(client)
-        if balances is None:
-            return None
-        usual = balances.own_usual(p.day, SURPLUS_SPAN_DAYS, SURPLUS_HISTORY_DAYS)
-        if usual is None:
-            return None
-        own_after = balances.total - p.state.loan_money_of(client)
-        return own_after + (use.amount - use.loan) - usual
+    def windfall(p: Posting) -> float:
+        """Return what unusually large receipts brought the client in the last days."""
+        balances = p.state.balances.get(p.txn.client_id)
+        return balances.windfall(p.t, WINDFALL_DAYS) if balances is not None else 0.0
 
     def habitual(self, p: Posting, use: Use) -> bool:
         """Return whether the firm paid this payee before the loan."""
@@ -77,10 +69,9 @@ class _LoanMoneyTo(Rule):
         paid = sum(u.amount for u in uses)
         if loan < self.min_loan or paid <= 0 or loan < self.min_share * paid:
             return
-        surplus = self.own_surplus(p, use)
         own = p.own_money_before()
-        if surplus is not None and own is not None and use.amount <= min(surplus, own):
-            return  # the firm had this money to spare, in this very account
+        if own is not None and use.amount <= min(self.windfall(p), own):
+            return  # a big receipt just came in, and this account's own money covers it
         if self.habitual(p, use):
             own = p.own_money_before()
             necessary = use.loan if own is None else max(0.0, use.amount - own)
