@@ -27,8 +27,9 @@ from crm_risk.monitoring.rules.base import DAY, Posting, Rule, money, path_text
 from crm_risk.monitoring.trace import FacilityTrace, Use
 
 RELATED_SOURCES = frozenset({c.RELATED_PERSON, c.AFFILIATE, c.OWN_AWAY})
-# Payees that do not send money back as part of a scheme we could see.
-NO_RETURN = frozenset({c.PAYROLL, c.TAX, c.OUR_LOAN, c.GOVERNMENT, c.CASH, c.BANK})
+# Payees that do not send money back as part of a scheme we could see (an investment sold
+# comes back as a redemption, which is the securities rule's business).
+NO_RETURN = frozenset({c.PAYROLL, c.TAX, c.OUR_LOAN, c.GOVERNMENT, c.CASH, c.BANK, c.INVEST})
 MAX_EVIDENCE = 6
 RELATED_FACILITY_SHARE = 0.2  # a return from a related party: at least this share of the loan
 MAX_RETURN_PARTS = 3  # a remitter paying more often than this is a customer, not a return
@@ -69,7 +70,10 @@ class RoundTripRule(Rule):
             known = min(u.t0 for u in uses) - self.sink.known_seconds
             direct = [u for u in uses if u.payee == p.party_key]
             if direct:
-                if party is None or party.first_out >= known:  # a payee new with the loan
+                partner = party is not None and (party.n_in >= MAX_RETURN_PARTS
+                                                 or party.n_out > MAX_RETURN_PARTS)
+                if not partner and (party is None or party.first_out >= known):
+                    # A payee new with the loan, not yet a trading partner both ways.
                     self._remember(p, trace, "direct")
                     self._judge(p, trace, direct, how="direct",
                                 base=sum(u.amount for u in direct))
