@@ -32,8 +32,8 @@ from bench.tools import LOAD_CPU, ROOT, percentile, start_pinned, wait_ready
 from crm.events.v1 import event_pb2_grpc
 from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
 from crm_risk.monitor.convert import transaction_message
-from crm_risk.monitoring.synthetic import SyntheticData, generate_stream
-from crm_risk.synthetic_registration import register
+from crm_sim.monitoring.registration import register
+from crm_sim.monitoring.world import World, generate
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit, free_port, pii_env
 
@@ -44,7 +44,7 @@ EXTRA_ENV: dict[str, str] = {}
 
 
 def _batches(
-    data: SyntheticData, names: dict[str, str], size: int
+    data: World, names: dict[str, str], size: int
 ) -> list[tuple[str, bytes]]:
     """Return the stream's request messages, serialized ahead (the client then only sends)."""
     messages = [
@@ -120,7 +120,7 @@ def _engine_anchor(clients: int, seed: int, tmp: Path) -> float:
     """Return the pure engine's transactions per CPU second on CPU 0 (same data)."""
     log = tmp / "engine.log"
     proc = start_pinned(
-        ["-m", "crm_risk.monitoring.perf", "--clients", str(clients), "--seed", str(seed),
+        ["-m", "crm_sim.monitoring.perf", "--clients", str(clients), "--seed", str(seed),
          "--repeats", "3"], {}, log,
     )
     proc.wait(600)
@@ -129,7 +129,7 @@ def _engine_anchor(clients: int, seed: int, tmp: Path) -> float:
 
 
 async def _one_run(
-    data: SyntheticData, batch_size: int, tmp: Path, run: int
+    data: World, batch_size: int, tmp: Path, run: int
 ) -> dict[str, Any]:
     kit = IdentityKit.create(tmp / f"identity-{run}")
     port = free_port()
@@ -150,7 +150,8 @@ async def _one_run(
         async with grpc.aio.insecure_channel(address) as channel:
             names = await register(
                 risk_service_pb2_grpc.RiskServiceStub(channel),
-                event_pb2_grpc.EventSinkServiceStub(channel), data, system=system,
+                event_pb2_grpc.EventSinkServiceStub(channel), data.clients, data.facilities,
+                system=system,
                 client_relay=kit.metadata("systems/client-relay", Role.SYSTEM, kid="client"),
             )
         batches = _batches(data, names, batch_size)
@@ -174,7 +175,7 @@ async def run(
     """Run the benchmark and return its results."""
     os.sched_setaffinity(0, {LOAD_CPU})
     tmp = Path(tempfile.mkdtemp(prefix="crm-risk-bench-"))
-    data = generate_stream(n_clients=clients, seed=seed)
+    data = generate(n_clients=clients, seed=seed)
     runs = []
     anchors = []
     for n in range(reps):  # interleaved: service run, then the engine anchor, per repetition

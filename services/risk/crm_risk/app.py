@@ -74,6 +74,7 @@ async def build(
         partition=settings.monitoring_partition,
         clock=ctx.clock,
         on_rerate=ctx.review_wakeup.set,
+        history_days=settings.monitoring_history_days,
     )
     await pipeline.start()
     ctx.pipeline = pipeline

@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from crm_risk.concentration import Holding, Limits, keys_of, usages
+from crm_risk import exposure_totals
+from crm_risk.concentration import Holding, Limits, Usage, usage
 from crm_risk.config import RiskSettings
 from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.exposure_totals import keys_for, placement
 from crm_risk.models import ClientFactRow, FacilityRow
 
 if TYPE_CHECKING:
@@ -76,15 +78,41 @@ async def load_holdings(session: AsyncSession) -> list[Holding]:
 
 
 async def check_after_facility(
-    session: AsyncSession, ctx: RiskContext, client_id: str, *, now: datetime
+    session: AsyncSession, ctx: RiskContext, client_id: str, amount_cny: Decimal, *,
+    now: datetime,
 ) -> None:
-    """Raise warnings for the limits a client's exposure now nears or breaches."""
-    await session.flush()
-    holdings = await load_holdings(session)
-    mine = next((h for h in holdings if h.client_id == client_id), None)
-    if mine is None:
-        return
-    for use in usages(holdings, limits_from(ctx.settings), only=keys_of(mine)):
+    """Add a new facility's exposure to the totals and raise warnings for the limits its
+    client now nears or breaches (five rows read, whatever the size of the book)."""
+    await check_after_facilities(session, ctx, {client_id: amount_cny}, now=now)
+
+
+async def check_after_facilities(
+    session: AsyncSession, ctx: RiskContext, amounts: dict[str, Decimal], *, now: datetime,
+) -> None:
+    """Add new facilities' exposure (CNY per client) to the totals and raise warnings for the
+    limits their clients now near or breach."""
+    facts = {f.client_id: f for f in (await session.execute(
+        select(ClientFactRow).where(col(ClientFactRow.client_id).in_(list(amounts)))
+    )).scalars()}
+    placed = {client_id: placement(facts.get(client_id)) for client_id in amounts}
+    wanted: set[exposure_totals.Key] = set()
+    for client_id, amount in amounts.items():
+        keys = keys_for(client_id, placed[client_id])
+        await exposure_totals.add(session, keys, amount)
+        wanted.update(keys)
+    totals = await exposure_totals.read(session, wanted)
+    limits = limits_from(ctx.settings)
+    whole = max(totals[(exposure_totals.BOOK, "")], limits.loan_book)
+    for client_id, where in placed.items():
+        found = [usage("client", client_id, totals[("client", client_id)], whole, limits)]
+        found += [usage(d, key, totals[(d, key)], whole, limits)
+                  for d, key in where.items() if key]
+        await _warn_usages(session, ctx, client_id, found, now)
+
+
+async def _warn_usages(session: AsyncSession, ctx: RiskContext, client_id: str,
+                       found: list[Usage], now: datetime) -> None:
+    for use in found:
         if not use.near_limit:
             continue
         state = "breaches" if use.breached else "is near"

@@ -32,7 +32,7 @@ class RiskSettings(BaseServiceSettings):
     database_url: str = "sqlite+aiosqlite:///var/risk.db"
 
     # Monitoring: the rule set used until one is stored through UpdateMonitoringRuleset.
-    monitoring_ruleset_version: str = "MON-2026.1"
+    monitoring_ruleset_version: str = "MON-2027.1"
     # Largest batch accepted on the monitoring stream.
     monitoring_max_batch: int = 2000
     # Every interval, when no batch is waiting, dirty client states are checkpointed for about
@@ -45,6 +45,8 @@ class RiskSettings(BaseServiceSettings):
     monitoring_partition: str = "default"
     # Batches a stream may have in flight: the next batch is decoded while one commits.
     monitoring_stream_depth: int = 4
+    # Days of posting history kept in the batch log for rule-set back-tests.
+    monitoring_history_days: float = 90.0
 
     # Concentration limits (DOMAIN §5). Net capital in CNY yuan; shares are fractions.
     net_capital: Decimal = Decimal("50000000000")
@@ -90,6 +92,8 @@ class RiskSettings(BaseServiceSettings):
             raise ValueError("NET_CAPITAL must be positive and LOAN_BOOK not negative")
         if not 1 <= self.monitoring_max_batch <= 10_000:
             raise ValueError("MONITORING_MAX_BATCH must be 1 to 10000")
+        if not 0 <= self.monitoring_history_days <= 3650:
+            raise ValueError("MONITORING_HISTORY_DAYS must be 0 to 3650")
         self.industry_limit_map()
         self.region_limit_map()
         self.fx_rates()

@@ -2,9 +2,10 @@
 
 Every source (transaction rules, statement ratios, external signals, concentration limits)
 reports a signal here, inside the caller's transaction. A signal either opens a warning or is
-folded into the open warning with the same dedupe key. A new warning on a client with other
-open warnings is escalated to the level their combination warrants (`combined_level`), and a
-red or orange warning asks for a re-rating of the client.
+folded into the open warning with the same dedupe key (a worse signal raises its level). A new
+warning goes one level up only when corroborated: another rule's open warning concerns the
+same facility. Unrelated warnings of a client do not escalate each other (a count of signals
+is not evidence). A red or orange warning asks for a re-rating of the client.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from crm.events.v1 import risk_events_pb2
 from crm_risk.mapping import aware, timestamp
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningActionRow, WarningRow, WarningSignalRow
-from crm_risk.monitoring.levels import combined_level
+from crm_risk.monitoring.severity import up
 from crm_risk.playbooks import sla_due, worse
 from crm_runtime.outbox import Outbox
 
@@ -181,12 +182,16 @@ async def raise_signals(
 def _open(
     signal: Signal, others: list[WarningRow], fact: ClientFactRow | None, now: datetime
 ) -> WarningRow:
-    """Return a new warning, escalated by the client's other open warnings."""
-    level = worse(signal.level, combined_level([o.base_level for o in others] + [signal.level]))
+    """Return a new warning, one level up when an open warning of another rule already
+    concerns the same facility (corroborating evidence, not a count of unrelated signals)."""
+    corroborating = sorted({
+        o.rule for o in others
+        if signal.facility_id and o.facility_id == signal.facility_id and o.rule != signal.rule
+    })
+    level = up(signal.level) if corroborating else signal.level
     reason = ""
     if level != signal.level:
-        rules = ", ".join(sorted({o.rule for o in others}))
-        reason = f"combined with {len(others)} other open warning(s): {rules}"
+        reason = f"corroborated by open warning(s) on the same facility: {', '.join(corroborating)}"
     return WarningRow(
         id=uuid.uuid4().hex,
         client_id=signal.client_id,

@@ -15,6 +15,7 @@ from sqlmodel import col
 from crm.events.v1 import client_events_pb2, event_pb2, feedback_events_pb2
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.exposure_totals import move_client, placement
 from crm_risk.mapping import aware
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningRow
@@ -57,10 +58,12 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
         _envelope: event_pb2.EventEnvelope,
     ) -> None:
         row = await _fact(session, event.client, ctx)
+        before = placement(row)
         row.display_name = event.display_name[:200]
         row.industry_code = event.industry_code
         row.region_code = event.region_code
         row.group_name = event.group
+        await move_client(session, row.client_id, before, placement(row))
         row.size_class = event.size_class
         row.relationship_manager = event.relationship_manager
         row.team = event.team
@@ -76,11 +79,14 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
         _envelope: event_pb2.EventEnvelope,
     ) -> None:
         row = await _fact(session, event.client, ctx)
+        before = placement(row)
         row.industry_code = event.industry_code or row.industry_code
         row.region_code = event.region_code or row.region_code
         row.group_name = event.group
+        await move_client(session, row.client_id, before, placement(row))
         row.size_class = event.size_class or row.size_class
         row.update_time = ctx.clock()
+        ctx.monitoring().invalidate(row.client_id)  # its group may have changed
 
     async def client_assigned(
         session: AsyncSession,

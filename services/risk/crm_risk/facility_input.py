@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -14,6 +15,8 @@ from crm_risk.validation import CLIENT_RE, Violations, check_date, check_money
 MAX_TERM_MONTHS = 360
 MAX_LIST = 100
 MAX_ACCOUNT = 64
+MAX_PURPOSE = 500
+INDUSTRY_CODE = re.compile(r"[A-T]?\d{2,4}")
 F = "facility"
 
 
@@ -38,6 +41,8 @@ class FacilityInput:
     term_months: int
     purpose_category: str
     drawdown_account: str
+    loan_account: str
+    declared_purpose: str
     entrusted_json: str
     collaterals_json: str
     total_project_investment: Decimal | None
@@ -52,13 +57,21 @@ def _account(v: Violations, path: str, value: str, *, required: bool) -> None:
         v.add(path, f"must be at most {MAX_ACCOUNT} characters without spaces")
 
 
+def _industry(v: Violations, path: str, code: str) -> None:
+    """An industry code, when given, is a GB/T 4754 section letter and/or 2-4 digits."""
+    if code and not INDUSTRY_CODE.fullmatch(code.strip().upper()):
+        v.add(path, "must be a GB/T 4754-2017 code such as C3411 or 3411")
+
+
 def _entrusted(v: Violations, facility: facility_pb2.Facility) -> str:
     payees = []
     for i, payee in enumerate(facility.entrusted_counterparties):
         path = f"{F}.entrusted_counterparties[{i}]"
         v.text(f"{path}.display_name", payee.display_name, required=True, limit=200)
         _account(v, f"{path}.account", payee.account, required=False)
-        payees.append({"display_name": payee.display_name, "account": payee.account})
+        _industry(v, f"{path}.industry_code", payee.industry_code)
+        payees.append({"display_name": payee.display_name, "account": payee.account,
+                       "industry_code": payee.industry_code.strip().upper()})
     return json.dumps(payees, ensure_ascii=False)
 
 
@@ -123,6 +136,11 @@ def parse_facility(
     if facility.purpose_category not in PURPOSES:
         v.add(f"{F}.purpose_category", "is required")
     _account(v, f"{F}.drawdown_account", facility.drawdown_account, required=True)
+    _account(v, f"{F}.loan_account", facility.loan_account, required=False)
+    if facility.loan_account and facility.loan_account == facility.drawdown_account:
+        v.add(f"{F}.loan_account", "is the loan's own account, not the drawdown account")
+    v.text(f"{F}.declared_purpose", facility.declared_purpose, required=False,
+           limit=MAX_PURPOSE)
     for name in ("entrusted_counterparties", "collaterals", "guarantees"):
         if len(getattr(facility, name)) > MAX_LIST:
             v.add(f"{F}.{name}", f"at most {MAX_LIST} entries")
@@ -149,6 +167,8 @@ def parse_facility(
         term_months=facility.term_months,
         purpose_category=PURPOSES[facility.purpose_category],
         drawdown_account=facility.drawdown_account,
+        loan_account=facility.loan_account,
+        declared_purpose=facility.declared_purpose.strip(),
         entrusted_json=entrusted,
         collaterals_json=collaterals,
         total_project_investment=investment,

@@ -133,8 +133,11 @@ def facility_message(row: FacilityRow, guarantees: list[GuaranteeRow]) -> facili
         term_months=row.term_months,
         purpose_category=purposes.get(row.purpose_category, 0),
         drawdown_account=row.drawdown_account,
+        loan_account=row.loan_account,
+        declared_purpose=row.declared_purpose,
         entrusted_counterparties=[
-            facility_pb2.Counterparty(display_name=c["display_name"], account=c["account"])
+            facility_pb2.Counterparty(display_name=c["display_name"], account=c["account"],
+                                      industry_code=c.get("industry_code", ""))
             for c in json.loads(row.entrusted_json)
         ],
         collaterals=[

@@ -52,6 +52,8 @@ class FacilityRow(SQLModel, table=True):
     term_months: int
     purpose_category: str = Field(max_length=24)
     drawdown_account: str = Field(max_length=64)
+    loan_account: str = Field(default="", max_length=64, index=True)
+    declared_purpose: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     entrusted_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     collaterals_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     total_project_investment: Decimal | None = Field(default=None, sa_column=Column(MONEY))
@@ -210,8 +212,22 @@ class MonitoringProfileRow(SQLModel, table=True):
     own_accounts_json: str = Field(sa_column=Column(Text, nullable=False))
     related_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     related_masked_json: str = Field(sa_column=Column(Text, nullable=False))
+    # The group the client is traced with ("" = the one the client service reported).
+    group_name: str = Field(default="", max_length=128, index=True)
+    registered_name: str = Field(default="", max_length=200)
     version: int = 1
     update_time: datetime = Field(sa_column=utc_column())
+
+
+class ExposureTotalRow(SQLModel, table=True):
+    """Committed exposure in CNY per concentration key, kept up to date with every facility
+    and client move, so a new facility's limits are checked without reading the book."""
+
+    __tablename__ = "risk_exposure_total"
+
+    dimension: str = Field(primary_key=True, max_length=16)
+    key: str = Field(primary_key=True, max_length=128)
+    amount_cny: Decimal = Field(sa_column=Column(MONEY, nullable=False))
 
 
 class RulesetConfigRow(SQLModel, table=True):
@@ -239,6 +255,7 @@ RISK_TABLES = [
     "risk_rating",
     "risk_rating_override",
     "risk_monitoring_profile",
+    "risk_exposure_total",
     "risk_ruleset_config",
     *_monitoring.MONITORING_TABLES,
 ]

@@ -98,12 +98,14 @@ class ExternalSignalRow(SQLModel, table=True):
 
 
 class MonitorBatchRow(SQLModel, table=True):
-    """One committed batch of the monitoring stream (its new transactions, serialized): the
-    log that replays engine state written after a client's last checkpoint. `partition` is
-    the replica's share of clients, so replicas replay only their own log."""
+    """One committed batch of the monitoring stream (its new postings, serialized): the log
+    that replays engine state written after a unit's last checkpoint, and the history that
+    rule-set back-tests replay (kept for MONITORING_HISTORY_DAYS). `partition` is the
+    replica's share of units, so replicas replay only their own log."""
 
     __tablename__ = "risk_monitor_batch"
-    __table_args__ = (Index("ix_risk_monitor_batch_partition_seq", "partition", "seq"),)
+    __table_args__ = (Index("ix_risk_monitor_batch_partition_seq", "partition", "seq"),
+                      Index("ix_risk_monitor_batch_receive_time", "receive_time"))
 
     seq: int | None = Field(default=None, sa_column=Column(BIG_ID, primary_key=True))
     partition: str = Field(max_length=64)
@@ -114,11 +116,12 @@ class MonitorBatchRow(SQLModel, table=True):
 
 
 class MonitorStateRow(SQLModel, table=True):
-    """A client's engine state as of monitoring-log position `through_seq` (a batch seq)."""
+    """A tracing unit's engine state (a client, or a group at this bank) as of monitoring-log
+    position `through_seq` (a batch seq)."""
 
     __tablename__ = "risk_monitor_state"
 
-    client_id: str = Field(primary_key=True, max_length=64)
+    unit_id: str = Field(primary_key=True, max_length=160)
     state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     through_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     ruleset_label: str = Field(max_length=64)

@@ -52,17 +52,18 @@ def facts_of(row: FacilityRow, *, cross_default: bool) -> FacilityFacts:
     )
 
 
-async def _external_cross_default(session: AsyncSession, client_id: str, now: datetime) -> bool:
-    row = (
-        await session.execute(
-            select(col(ExternalSignalRow.seq)).where(
-                col(ExternalSignalRow.client_id) == client_id,
-                col(ExternalSignalRow.signal_type) == "cross_default",
-                col(ExternalSignalRow.occur_time) >= now - CROSS_DEFAULT_LOOKBACK,
-            ).limit(1)
-        )
-    ).first()
-    return row is not None
+async def _external_cross_defaults(
+    session: AsyncSession, client_ids: list[str], now: datetime
+) -> set[str]:
+    """Return the clients with a cross-default signal from another bank in the lookback."""
+    rows = await session.execute(
+        select(col(ExternalSignalRow.client_id)).where(
+            col(ExternalSignalRow.client_id).in_(client_ids),
+            col(ExternalSignalRow.signal_type) == "cross_default",
+            col(ExternalSignalRow.occur_time) >= now - CROSS_DEFAULT_LOOKBACK,
+        ).distinct()
+    )
+    return set(rows.scalars())
 
 
 async def reclassify_client(
@@ -79,16 +80,53 @@ async def reclassify_client(
     Facilities whose id is in `force_record` get a history row even without a move (a new
     facility's first classification).
     """
+    return await reclassify_clients(session, [client_id], cause=cause, actor=actor, now=now,
+                                    force_record=force_record)
+
+
+async def reclassify_clients(
+    session: AsyncSession,
+    client_ids: list[str],
+    *,
+    cause: str,
+    actor: str,
+    now: datetime,
+    force_record: frozenset[str] = frozenset(),
+) -> list[ClassificationChangeRow]:
+    """Classify every facility of several clients with two queries; record the moves."""
     facilities = list(
         (
             await session.execute(
                 select(FacilityRow)
-                .where(col(FacilityRow.client_id) == client_id)
+                .where(col(FacilityRow.client_id).in_(client_ids))
                 .order_by(col(FacilityRow.seq))
             )
         ).scalars()
     )
-    external = await _external_cross_default(session, client_id, now)
+    external = await _external_cross_defaults(session, client_ids, now)
+    by_client: dict[str, list[FacilityRow]] = {c: [] for c in client_ids}
+    for facility in facilities:
+        by_client[facility.client_id].append(facility)
+    changes: list[ClassificationChangeRow] = []
+    for client_id, mine in by_client.items():
+        found, turned_npl = _classify_client(mine, client_id in external, cause=cause,
+                                             actor=actor, now=now, force_record=force_record)
+        changes += found
+        if turned_npl:
+            fact = await session.get(ClientFactRow, client_id)
+            if fact is not None:
+                fact.rerate_requested = True
+                fact.rerate_reason = "a facility became non-performing"
+    session.add_all(changes)
+    return changes
+
+
+def _classify_client(
+    facilities: list[FacilityRow], external: bool, *, cause: str, actor: str, now: datetime,
+    force_record: frozenset[str],
+) -> tuple[list[ClassificationChangeRow], bool]:
+    """Classify one client's facilities in memory; return the moves and whether one turned
+    non-performing."""
     first_pass = {
         f.id: classify(facts_of(f, cross_default=external)) for f in facilities
     }
@@ -108,15 +146,7 @@ async def reclassify_client(
         facility.category = result.category
         facility.version += 1
         facility.update_time = now
-        session.add(facility)
-    for change in changes:
-        session.add(change)
-    if turned_npl:
-        fact = await session.get(ClientFactRow, client_id)
-        if fact is not None:
-            fact.rerate_requested = True
-            fact.rerate_reason = "a facility became non-performing"
-    return changes
+    return changes, turned_npl
 
 
 def _record(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
 
 import grpc
 from sqlalchemy import select
@@ -12,19 +14,46 @@ from sqlmodel import col
 
 from crm.risk.v1 import facility_pb2, risk_service_pb2
 from crm_risk import access
-from crm_risk.concentration_check import check_after_facility
+from crm_risk.concentration_check import check_after_facilities
 from crm_risk.context import RiskContext
-from crm_risk.facility_input import GuaranteeInput, parse_facility
+from crm_risk.facility_input import FacilityInput, GuaranteeInput, parse_facility
 from crm_risk.mapping import facility_message
 from crm_risk.models import FacilityRow, GuaranteeRow
-from crm_risk.reclassify import reclassify_client
+from crm_risk.monitor.contexts import facility_context
+from crm_risk.reclassify import reclassify_clients
 from crm_risk.validation import FACILITY_RE, client_id_of, parse_name
 from crm_runtime import idempotency
 from crm_runtime.auth import Principal, current_principal, require_roles
-from crm_runtime.errors import NotFound
+from crm_runtime.errors import FieldViolation, InvalidArgument, NotFound
 from crm_runtime.pagination import page_size
 
 GUARANTOR_NAME_CONTEXT = "risk_guarantee.name"
+
+
+MAX_BATCH = 1000
+
+
+def _facility_row(client_id: str, parsed: FacilityInput, now: datetime) -> FacilityRow:
+    """Return the row of a validated facility."""
+    return FacilityRow(
+        id=uuid.uuid4().hex,
+        client_id=client_id,
+        facility_type=parsed.facility_type,
+        amount=parsed.amount,
+        currency=parsed.currency,
+        amount_cny=parsed.amount_cny,
+        term_months=parsed.term_months,
+        purpose_category=parsed.purpose_category,
+        drawdown_account=parsed.drawdown_account,
+        loan_account=parsed.loan_account,
+        declared_purpose=parsed.declared_purpose,
+        entrusted_json=parsed.entrusted_json,
+        collaterals_json=parsed.collaterals_json,
+        total_project_investment=parsed.total_project_investment,
+        start_date=parsed.start_date,
+        create_time=now,
+        update_time=now,
+    )
 
 
 def mask_person_name(name: str) -> str:
@@ -80,7 +109,6 @@ class FacilitiesRpc:
         idempotency.check_request_id(request.request_id)
         client_id = client_id_of(request.parent, "parent")
         parsed = parse_facility(request.facility, self.ctx.settings.fx_rates())
-        now = self.ctx.clock()
         method = "crm.risk.v1.RiskService/CreateFacility"
         async with self.ctx.db.write() as session:
             replay = await idempotency.replay(
@@ -89,41 +117,95 @@ class FacilitiesRpc:
             )
             if replay is not None:
                 return replay
-            await access.check_client(session, principal, client_id)
-            row = FacilityRow(
-                id=uuid.uuid4().hex,
-                client_id=client_id,
-                facility_type=parsed.facility_type,
-                amount=parsed.amount,
-                currency=parsed.currency,
-                amount_cny=parsed.amount_cny,
-                term_months=parsed.term_months,
-                purpose_category=parsed.purpose_category,
-                drawdown_account=parsed.drawdown_account,
-                entrusted_json=parsed.entrusted_json,
-                collaterals_json=parsed.collaterals_json,
-                total_project_investment=parsed.total_project_investment,
-                start_date=parsed.start_date,
-                create_time=now,
-                update_time=now,
-            )
-            session.add(row)
-            await session.flush()
-            guarantees = self._guarantee_rows(row, parsed.guarantees)
-            session.add_all(guarantees)
-            await reclassify_client(
-                session, client_id, cause="registered", actor=principal.subject, now=now,
-                force_record=frozenset({row.id}),
-            )
-            await check_after_facility(session, self.ctx, client_id, now=now)
-            await session.flush()
+            ((row, guarantees),) = await self._register(session, principal, [(client_id, parsed)])
             response = facility_message(row, guarantees)
             await idempotency.remember(
                 session, method=method, request=request, subject=principal.subject,
                 response=response,
             )
-        self.ctx.monitoring().invalidate(client_id)
+        self.ctx.monitoring().facilities_added([facility_context(row)], prefetch=True)
         return response
+
+    async def BatchCreateFacilities(  # noqa: N802
+        self, request: risk_service_pb2.BatchCreateFacilitiesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> risk_service_pb2.BatchCreateFacilitiesResponse:
+        """Register up to 1,000 facilities in one transaction: all of them or none."""
+        principal = require_roles(*access.FACILITY_ROLES)
+        idempotency.check_request_id(request.request_id)
+        items = self._parse_batch(request)
+        method = "crm.risk.v1.RiskService/BatchCreateFacilities"
+        async with self.ctx.db.write() as session:
+            replay = await idempotency.replay(
+                session, method=method, request=request, subject=principal.subject,
+                response_type=risk_service_pb2.BatchCreateFacilitiesResponse,
+            )
+            if replay is not None:
+                return replay
+            made = await self._register(session, principal, items)
+            response = risk_service_pb2.BatchCreateFacilitiesResponse(
+                facilities=[facility_message(row, guarantees) for row, guarantees in made])
+            await idempotency.remember(
+                session, method=method, request=request, subject=principal.subject,
+                response=response,
+            )
+        self.ctx.monitoring().facilities_added([facility_context(row) for row, _ in made],
+                                               prefetch=False)
+        return response
+
+    def _parse_batch(
+        self, request: risk_service_pb2.BatchCreateFacilitiesRequest
+    ) -> list[tuple[str, FacilityInput]]:
+        """Return each request's client and validated facility, or INVALID_ARGUMENT naming
+        every bad field as requests[i].…"""
+        any_client = request.parent == "clients/-"
+        parent = "" if any_client else client_id_of(request.parent, "parent")
+        if not 1 <= len(request.requests) <= MAX_BATCH:
+            raise InvalidArgument.of("requests", f"1 to {MAX_BATCH} facilities")
+        items: list[tuple[str, FacilityInput]] = []
+        violations: list[FieldViolation] = []
+        fx = self.ctx.settings.fx_rates()
+        for index, item in enumerate(request.requests):
+            path = f"requests[{index}]"
+            try:
+                client_id = client_id_of(item.parent, f"{path}.parent")
+                if not any_client and client_id != parent:
+                    raise InvalidArgument.of(f"{path}.parent", "must match the batch's parent")
+                items.append((client_id, parse_facility(item.facility, fx)))
+            except InvalidArgument as bad:
+                violations += [FieldViolation(v.field if v.field.startswith(path)
+                                              else f"{path}.{v.field}", v.description)
+                               for v in bad.violations]
+        if violations:
+            raise InvalidArgument(f"{len(violations)} invalid field(s)", violations=violations)
+        return items
+
+    async def _register(
+        self, session: AsyncSession, principal: Principal,
+        items: list[tuple[str, FacilityInput]],
+    ) -> list[tuple[FacilityRow, list[GuaranteeRow]]]:
+        """Store facilities, classify their clients and add them to the concentration totals
+        (a constant number of statements per client, whatever the size of the book)."""
+        now = self.ctx.clock()
+        clients = list(dict.fromkeys(client_id for client_id, _ in items))
+        for client_id in clients:
+            await access.check_client(session, principal, client_id)
+        rows = [_facility_row(client_id, parsed, now) for client_id, parsed in items]
+        session.add_all(rows)
+        await session.flush()
+        made = []
+        for row, (_, parsed) in zip(rows, items, strict=True):
+            guarantees = self._guarantee_rows(row, parsed.guarantees)
+            session.add_all(guarantees)
+            made.append((row, guarantees))
+        await reclassify_clients(session, clients, cause="registered", actor=principal.subject,
+                                 now=now, force_record=frozenset(r.id for r in rows))
+        amounts: dict[str, Decimal] = {}
+        for row in rows:
+            amounts[row.client_id] = amounts.get(row.client_id, Decimal(0)) + row.amount_cny
+        await check_after_facilities(session, self.ctx, amounts, now=now)
+        await session.flush()
+        return made
 
     def _guarantee_rows(
         self, row: FacilityRow, guarantees: Sequence[GuaranteeInput]

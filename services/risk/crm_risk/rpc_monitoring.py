@@ -9,16 +9,21 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from crm.risk.v1 import monitoring_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.mapping import timestamp
-from crm_risk.models import MonitoringProfileRow, RulesetConfigRow
+from crm_risk.mapping import aware, timestamp
+from crm_risk.models import FacilityRow, MonitoringProfileRow, RulesetConfigRow
+from crm_risk.monitor import backtest
 from crm_risk.monitor.contexts import RELATED_CONTEXT
+from crm_risk.monitoring.model import PERSON_RELATIONS
 from crm_risk.rpc_facilities import mask_person_name
 from crm_risk.ruleset_config import current_config, parse_overrides, ruleset_message
-from crm_risk.validation import PROFILE_RE, Violations, parse_name
+from crm_risk.validation import CLIENT_RE, PROFILE_RE, Violations, parse_name
 from crm_runtime import idempotency
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import InvalidArgument, NotFound
@@ -33,12 +38,25 @@ RELATIONS: dict[int, str] = {
     monitoring_pb2.PARTY_RELATION_LEGAL_REPRESENTATIVE: "legal_representative",
     monitoring_pb2.PARTY_RELATION_ACTUAL_CONTROLLER: "actual_controller",
     monitoring_pb2.PARTY_RELATION_OWN_EXTERNAL_ACCOUNT: "own_external_account",
+    monitoring_pb2.PARTY_RELATION_GUARANTOR: "guarantor",
 }
 RELATION_NUMBERS: dict[str, Any] = {v: k for k, v in RELATIONS.items()}
-PERSON_RELATIONS = frozenset({"executive", "relative", "legal_representative",
-                              "actual_controller"})
 MAX_ENTRIES = 500
+MAX_GROUP = 128
+DEFAULT_BACKTEST_CHANGES = 100
+MAX_BACKTEST_CHANGES = 1000
 P = "profile"
+
+
+async def facility_names(session: AsyncSession, facility_ids: set[str]) -> dict[str, str]:
+    """Return the resource names of facilities by id."""
+    if not facility_ids:
+        return {}
+    rows = await session.execute(
+        select(col(FacilityRow.id), col(FacilityRow.client_id))
+        .where(col(FacilityRow.id).in_(facility_ids))
+    )
+    return {fid: f"clients/{cid}/facilities/{fid}" for fid, cid in rows}
 
 
 def mask_account(account: str) -> str:
@@ -50,14 +68,16 @@ def mask_account(account: str) -> str:
 
 def _parse_profile(
     profile: monitoring_pb2.MonitoringProfile,
-) -> tuple[list[str], list[dict[str, str]]]:
+) -> tuple[list[str], list[dict[str, object]]]:
     v = Violations()
     if len(profile.own_accounts) > MAX_ENTRIES or len(profile.related_parties) > MAX_ENTRIES:
         v.add(P, f"at most {MAX_ENTRIES} accounts and {MAX_ENTRIES} related parties")
     for i, account in enumerate(profile.own_accounts):
         if not account or len(account) > 64 or any(c.isspace() for c in account):
             v.add(f"{P}.own_accounts[{i}]", "must be 1-64 characters without spaces")
-    parties = []
+    v.text(f"{P}.group", profile.group, required=False, limit=MAX_GROUP)
+    v.text(f"{P}.registered_name", profile.registered_name, required=False, limit=200)
+    parties: list[dict[str, object]] = []
     for i, party in enumerate(profile.related_parties):
         path = f"{P}.related_parties[{i}]"
         relation = RELATIONS.get(party.relation)
@@ -68,21 +88,28 @@ def _parse_profile(
         v.text(f"{path}.display_name", party.display_name, required=False, limit=200)
         if len(party.account) > 64:
             v.add(f"{path}.account", "must be at most 64 characters")
+        if party.client and not CLIENT_RE.match(party.client):
+            v.add(f"{path}.client", "must look like clients/{client}")
+        person = party.natural_person or relation in PERSON_RELATIONS
+        if person and party.client:
+            v.add(f"{path}.client", "a natural person cannot be a client")
         parties.append({"display_name": party.display_name.strip(), "account": party.account,
-                        "relation": relation or ""})
+                        "relation": relation or "", "natural_person": person,
+                        "client": party.client})
     v.raise_if_any()
     return list(profile.own_accounts), parties
 
 
-def _masked(parties: list[dict[str, str]]) -> list[dict[str, str]]:
+def _masked(parties: list[dict[str, object]]) -> list[dict[str, object]]:
     masked = []
     for party in parties:
-        person = party["relation"] in PERSON_RELATIONS
+        person = bool(party.get("natural_person")) or party["relation"] in PERSON_RELATIONS
+        name, account = str(party["display_name"]), str(party["account"])
         masked.append({
-            "display_name": mask_person_name(party["display_name"])
-            if person and party["display_name"] else party["display_name"],
-            "account": mask_account(party["account"]) if person else party["account"],
-            "relation": party["relation"],
+            "display_name": mask_person_name(name) if person and name else name,
+            "account": mask_account(account) if person else account,
+            "relation": party["relation"], "natural_person": person,
+            "client": party.get("client", ""),
         })
     return masked
 
@@ -93,11 +120,15 @@ def profile_message(row: MonitoringProfileRow) -> monitoring_pb2.MonitoringProfi
         name=f"clients/{row.client_id}/monitoringProfile",
         own_accounts=json.loads(row.own_accounts_json),
         related_parties=[
-            monitoring_pb2.RelatedParty(display_name=p["display_name"], account=p["account"],
-                                        relation=RELATION_NUMBERS.get(p["relation"], 0))
+            monitoring_pb2.RelatedParty(
+                display_name=str(p["display_name"]), account=str(p["account"]),
+                relation=RELATION_NUMBERS.get(str(p["relation"]), 0),
+                natural_person=bool(p.get("natural_person")), client=str(p.get("client", "")))
             for p in json.loads(row.related_masked_json)
         ],
         update_time=timestamp(row.update_time),
+        group=row.group_name,
+        registered_name=row.registered_name,
     )
 
 
@@ -200,6 +231,43 @@ class MonitoringRpc:
         await self.ctx.monitoring().switch_ruleset(ruleset)
         return response
 
+    async def BacktestMonitoringRuleset(  # noqa: N802
+        self,
+        request: risk_service_pb2.BacktestMonitoringRulesetRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> monitoring_pb2.MonitoringBacktest:
+        """Replay a proposed rule set against the one in force and report the difference."""
+        require_roles(*access.RULESET_ROLES)
+        if request.ruleset.name not in ("", "monitoringRuleset"):
+            raise InvalidArgument.of("ruleset.name", "must be monitoringRuleset")
+        if not 0 <= request.max_changes <= MAX_BACKTEST_CHANGES:
+            raise InvalidArgument.of("max_changes", f"must be 0 to {MAX_BACKTEST_CHANGES}")
+        proposed, _ = parse_overrides(request.ruleset)
+        pipeline = self.ctx.monitoring()
+        current = pipeline.ruleset
+        start = aware(request.start_time.ToDatetime()) if request.HasField("start_time") else None
+        end = aware(request.end_time.ToDatetime()) if request.HasField("end_time") else None
+        if start is not None and end is not None and end <= start:
+            raise InvalidArgument.of("end_time", "must be after start_time")
+        if request.transactions:
+            txns = backtest.parse_supplied(request.transactions)
+            before, after = await backtest.replay_supplied(pipeline, current, proposed, txns)
+            replayed = backtest.Replayed()
+            replayed.add(txns)
+            source = "supplied_postings"
+        else:
+            before, after, replayed = await backtest.replay_history(
+                pipeline, current, proposed, start=start, end=end)
+            source = "stored_history"
+        facilities = {a.facility_id for a in (*before, *after) if a.facility_id}
+        async with self.ctx.db.read() as session:
+            names = await facility_names(session, facilities)
+        return backtest.report(
+            current=current, proposed=proposed, source=source, before=before, after=after,
+            postings=replayed.postings, first=replayed.first, last=replayed.last,
+            max_changes=request.max_changes or DEFAULT_BACKTEST_CHANGES, facility_name=names,
+        )
+
     async def GetMonitoringProfile(  # noqa: N802
         self,
         request: risk_service_pb2.GetMonitoringProfileRequest,
@@ -238,13 +306,16 @@ class MonitoringRpc:
             sealed = self.ctx.cipher.encrypt(json.dumps(parties, ensure_ascii=False),
                                              context=RELATED_CONTEXT)
             masked = json.dumps(_masked(parties), ensure_ascii=False)
+            group, name = request.profile.group.strip(), request.profile.registered_name.strip()
             if row is None:
                 row = MonitoringProfileRow(client_id=client_id, own_accounts_json=json.dumps(own),
                                            related_enc=sealed, related_masked_json=masked,
+                                           group_name=group, registered_name=name,
                                            update_time=now)
             else:
                 row.own_accounts_json, row.related_enc = json.dumps(own), sealed
                 row.related_masked_json, row.update_time = masked, now
+                row.group_name, row.registered_name = group, name
                 row.version += 1
             session.add(row)
             response = profile_message(row)

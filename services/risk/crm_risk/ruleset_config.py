@@ -22,7 +22,9 @@ from crm_risk.monitoring.config import (
     load_ruleset,
 )
 from crm_runtime.errors import InvalidArgument
+from crm_runtime.logging import get_logger
 
+log = get_logger("monitoring")
 R = "ruleset"
 
 
@@ -83,10 +85,19 @@ async def current_config(session: AsyncSession) -> RulesetConfigRow | None:
 
 
 def ruleset_from(row: RulesetConfigRow | None, default_version: str) -> Ruleset:
-    """Return the rule set of a stored configuration (or the default version)."""
+    """Return the rule set of a stored configuration (or the default version).
+
+    A stored configuration of a retired version (its rules no longer exist, e.g. MON-2026.1
+    after the fund-tracing engine) gives way to the default version, with a warning in the log.
+    """
     if row is None:
         return load_ruleset(default_version)
-    return load_ruleset(row.version, json.loads(row.overrides_json))
+    try:
+        return load_ruleset(row.version, json.loads(row.overrides_json))
+    except (UnknownRulesetVersion, UnknownRuleParameter):
+        log.warning("stored monitoring rule set is retired; using the default",
+                    stored=row.version, default=default_version)
+        return load_ruleset(default_version)
 
 
 def _plain(value: object) -> Any:

@@ -9,7 +9,7 @@ Interest every month and principal on schedule to this bank; some loans mature i
 
 from __future__ import annotations
 
-from crm_risk.monitoring.model import FacilityType
+from crm_risk.monitoring.model import Channel, FacilityType
 from crm_sim.monitoring.firm import THIS_BANK, Event, Firm, Loan
 from crm_sim.monitoring.names import CONTRACTOR_TRADES, Party
 
@@ -148,7 +148,7 @@ def _repay(firm: Firm, loan: Loan, *, start: int) -> None:
     account = firm.book.account("9100") if generic else context.loan_account
     creditor = Party("本行贷款还款专户" if generic else "本行贷款账户", account, "J6621",
                      "loan_account", "" if generic else THIS_BANK)
-    channel = "loan" if rng.random() < 0.4 else "transfer"
+    channel: Channel = "loan" if rng.random() < 0.4 else "transfer"
     for day in range(start, firm.days):
         if (day + 5) % 30 == 20:  # about the 21st of each month
             firm.schedule(day, Event(firm.business_second(), firm.basic, "debit", creditor,
@@ -164,7 +164,7 @@ def _repay(firm: Firm, loan: Loan, *, start: int) -> None:
                    channel)
 
 
-def _principal(firm: Firm, day: int, creditor: Party, amount: float, channel: str) -> None:
+def _principal(firm: Firm, day: int, creditor: Party, amount: float, channel: Channel) -> None:
     firm.schedule(day, Event(firm.business_second(), firm.basic, "debit", creditor,
-                             amount=round(amount, 2), memo="归还贷款本金",
-                             channel="loan" if channel == "loan" else "transfer", forced=True))
+                             amount=round(amount, 2), memo="归还贷款本金", channel=channel,
+                             forced=True))

@@ -27,6 +27,7 @@ TIMING: dict[str, tuple[int, int, int]] = {
     "cash_structuring": (3, 3, 4), "balance_collapse": (20, 4, 6),
 }
 ROUTES = ("dedicated", "busy", "via_own", "via_affiliate")
+PayeeMaker = tuple[Callable[[], Party], str]  # how to make the payee, and the memo it gets
 
 
 def _loan(firm: Firm, day: int, label: Label, *, route: str,
@@ -62,8 +63,8 @@ def _send(firm: Firm, day: int, source: str, payee: Party, amount: float, label:
             account = payer.basic
         else:
             account = firm.general
-        firm.transfer(day, at, source, payer, account, hop, memo=rng.choice(("资金划转", "往来款", "")),
-                      label=label)
+        memo_hop = rng.choice(("资金划转", "往来款", ""))
+        firm.transfer(day, at, source, payer, account, hop, memo=memo_hop, label=label)
         at += rng.randint(600, 7200)
     payer.schedule(day, Event(at, account, "debit", payee, amount=round(amount, 2),
                               memo=memo or kind_memo, forced=True, label=label, firm=payer))
@@ -101,7 +102,7 @@ def securities_investment(firm: Firm, day: int, label: Label) -> None:
     rng, book = firm.rng, firm.book
     variant = rng.choice(("broker", "futures", "fund", "wealth", "trust", "memo_only"))
     label.variant = variant
-    payee, memo = {
+    makers: dict[str, PayeeMaker] = {
         "broker": (lambda: book.named("{brand}证券股份有限公司客户资金专户", "J6712", "broker"),
                    "银证转账"),
         "futures": (lambda: book.named("{brand}期货有限公司", "J6741", "futures"), "保证金"),
@@ -110,7 +111,8 @@ def securities_investment(firm: Firm, day: int, label: Label) -> None:
         "trust": (lambda: book.named("{brand}国际信托有限公司", "J6911", "unknown"), ""),
         "memo_only": (lambda: book.named("{city}{brand}投资管理有限公司", "", "corporate"),
                       rng.choice(("三方存管", "证券账户", "认购"))),
-    }[variant]
+    }
+    payee, memo = makers[variant]
     _divert(firm, day, label, payee(), (0.3, 0.9), memo=memo)
 
 
@@ -119,7 +121,7 @@ def real_estate(firm: Firm, day: int, label: Label) -> None:
     rng, book = firm.rng, firm.book
     variant = rng.choice(("developer_kind", "industry_only", "zhiye", "land_grant", "house"))
     label.variant = variant
-    payee, memo = {
+    makers: dict[str, PayeeMaker] = {
         "developer_kind": (lambda: book.named("{city}{brand}城市建设发展有限公司", "",
                                               "developer"), ""),
         "industry_only": (lambda: book.named("{city}{brand}城市发展有限公司", "K7010",
@@ -129,7 +131,8 @@ def real_estate(firm: Firm, day: int, label: Label) -> None:
                        "土地出让金"),
         "house": (lambda: book.named("{city}{brand}房地产开发有限公司", "K7010", "corporate"),
                   "购房款"),
-    }[variant]
+    }
+    payee, memo = makers[variant]
     _divert(firm, day, label, payee(), (0.3, 0.8), memo=memo)
 
 
@@ -140,7 +143,7 @@ def disguised_repayment(firm: Firm, day: int, label: Label) -> None:
                           "lender_name_only"))
     label.variant = variant
     bank = book.other_bank()
-    payee, memo = {
+    makers: dict[str, PayeeMaker] = {
         "loan_account": (lambda: Party(f"{bank}贷款账户", book.account("8802"), "J6621",
                                        "loan_account", bank), "归还贷款"),
         "bank_named": (lambda: Party(f"{bank}{book.city()}分行", book.account("8803"), "J6621",
@@ -151,7 +154,8 @@ def disguised_repayment(firm: Firm, day: int, label: Label) -> None:
                                          "guarantor"), "代偿还款"),
         "lender_name_only": (lambda: book.named("{city}{brand}小额贷款股份有限公司", "",
                                                 "corporate"), "还借款"),
-    }[variant]
+    }
+    payee, memo = makers[variant]
     _divert(firm, day, label, payee(), (0.3, 0.8), memo=memo)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from crm_risk.monitoring.model import Direction
 from crm_sim.monitoring.firm import CASH, THIS_BANK, Event, Firm
 from crm_sim.monitoring.names import Party
 
@@ -109,7 +110,7 @@ def _monthly(firm: Firm, habits: Habits, day: int, today: date, monthly: float) 
     if today.day == 5:
         # A landlord that is a developer or shows no industry books the rent with a memo.
         bare = habits.landlord.industry in ("K7040", "K7020")
-        memo = rng.choice(("房租", "租金", "")) if bare else rng.choice(("房租", "租金", "厂房租金"))
+        memo = rng.choice(("房租", "租金", "") if bare else ("房租", "租金", "厂房租金"))
         events.append(Event(second(), basic, "debit", habits.landlord, amount=0.03 * monthly,
                             memo=memo, forced=True))
     if today.day == 10:
@@ -173,7 +174,7 @@ def _occasional(firm: Firm, habits: Habits, day: int, today: date) -> list[Event
                             memo=rng.choice(("退款", "返利", "退货款"))))
     if firm.related_firms and rng.random() < 0.08:
         partner = rng.choice(firm.related_firms)
-        direction = "debit" if rng.random() < 0.5 else "credit"
+        direction: Direction = "debit" if rng.random() < 0.5 else "credit"
         events.append(Event(second(), basic, direction, partner, memo="货款",
                             amount=firm.daily_receipts * rng.uniform(0.3, 1.5)))
     if habits.injection_rate and rng.random() < habits.injection_rate * 5:

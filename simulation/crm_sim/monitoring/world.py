@@ -69,9 +69,9 @@ def generate(*, n_clients: int, seed: int, days: int = 90, misuse_share: float =
         msg = f"need n_clients >= 1, days >= {MIN_DAYS} and misuse_share in [0, 1]"
         raise ValueError(msg)
     # Seeded pseudo-randomness is the point here: synthetic data, nothing secret.
-    rng = random.Random(seed)  # noqa: S311
-    book = NameBook(random.Random(f"names:{seed}"))  # noqa: S311
-    firms = [Firm(random.Random(f"firm:{seed}:{i}"), book, i, days)  # noqa: S311
+    rng = random.Random(seed)
+    book = NameBook(random.Random(f"names:{seed}"))
+    firms = [Firm(random.Random(f"firm:{seed}:{i}"), book, i, days)
              for i in range(n_clients)]
     units = _groups(rng, firms, group_share)
     habits = {f.client_id: Habits(f) for f in firms}

@@ -1,7 +1,9 @@
 """MonitoredTransaction messages ↔ the engine's Transaction values, validated at the edge.
 
-This runs for every transaction on the stream, so it reads each field once and avoids
-per-field helper calls; a bad field raises INVALID_ARGUMENT naming `transactions[i].<field>`.
+This runs for every posting on the stream, so it reads each field once and avoids per-field
+helper calls. A bad posting is refused on its own (``Rejection``) and the rest of its batch
+goes on. Values a feed does not know stay unknown: an unset or unknown channel or counterparty
+kind is "unknown", never guessed.
 """
 
 from __future__ import annotations
@@ -9,11 +11,11 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from crm.risk.v1 import monitoring_pb2
 from crm_risk.monitoring.model import Transaction
-from crm_runtime.errors import InvalidArgument
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -25,11 +27,17 @@ DIRECTIONS = {
     monitoring_pb2.TRANSACTION_DIRECTION_CREDIT: "credit",
 }
 CHANNELS = {
+    monitoring_pb2.TRANSACTION_CHANNEL_UNSPECIFIED: "unknown",
     monitoring_pb2.TRANSACTION_CHANNEL_TRANSFER: "transfer",
     monitoring_pb2.TRANSACTION_CHANNEL_CASH: "cash",
     monitoring_pb2.TRANSACTION_CHANNEL_CARD: "card",
     monitoring_pb2.TRANSACTION_CHANNEL_BILLS: "bills",
     monitoring_pb2.TRANSACTION_CHANNEL_FX: "fx",
+    monitoring_pb2.TRANSACTION_CHANNEL_PAYROLL: "payroll",
+    monitoring_pb2.TRANSACTION_CHANNEL_TAX: "tax",
+    monitoring_pb2.TRANSACTION_CHANNEL_LOAN: "loan",
+    monitoring_pb2.TRANSACTION_CHANNEL_ENTRUSTED_PAYMENT: "entrusted_payment",
+    monitoring_pb2.TRANSACTION_CHANNEL_CASH_POOL: "cash_pool",
 }
 COUNTERPARTY_TYPES = {
     monitoring_pb2.COUNTERPARTY_TYPE_UNSPECIFIED: "unknown",
@@ -41,15 +49,39 @@ COUNTERPARTY_TYPES = {
     monitoring_pb2.COUNTERPARTY_TYPE_BANK: "bank",
     monitoring_pb2.COUNTERPARTY_TYPE_MICROLENDER: "microlender",
     monitoring_pb2.COUNTERPARTY_TYPE_GUARANTOR: "guarantor",
+    monitoring_pb2.COUNTERPARTY_TYPE_OWN_ACCOUNT: "own_account",
+    monitoring_pb2.COUNTERPARTY_TYPE_AFFILIATE: "affiliate",
+    monitoring_pb2.COUNTERPARTY_TYPE_GOVERNMENT: "government",
+    monitoring_pb2.COUNTERPARTY_TYPE_LOAN_ACCOUNT: "loan_account",
+    monitoring_pb2.COUNTERPARTY_TYPE_FUND: "fund",
+    monitoring_pb2.COUNTERPARTY_TYPE_DEVELOPER: "developer",
 }
 _DIRECTION_NUMBERS = {v: k for k, v in DIRECTIONS.items()}
 _CHANNEL_NUMBERS = {v: k for k, v in CHANNELS.items()}
 _TYPE_NUMBERS = {v: k for k, v in COUNTERPARTY_TYPES.items()}
 
 
-def _bad(index: int, field: str, description: str) -> InvalidArgument:
-    return InvalidArgument.of(f"transactions[{index}].{field}", description,
-                              reason="INVALID_TRANSACTION")
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A posting the stream refused: where, which field, why."""
+
+    index: int
+    transaction_id: str
+    field: str
+    reason: str
+    description: str
+
+
+class BadPosting(ValueError):
+    """A posting's field the engine cannot use."""
+
+    def __init__(self, field: str, description: str, reason: str = "INVALID_TRANSACTION"):
+        super().__init__(f"{field}: {description}")
+        self.field, self.description, self.reason = field, description, reason
+
+
+def _bad(_index: int, field: str, description: str) -> BadPosting:
+    return BadPosting(field, description)
 
 
 # Clients repeat on the stream; a name validated once is not matched again (bounded).
@@ -69,7 +101,7 @@ def _client_id(client: str, i: int) -> str:
 
 
 def to_transaction(m: monitoring_pb2.MonitoredTransaction, i: int) -> Transaction:
-    """Return the engine's value for one message, or raise INVALID_ARGUMENT."""
+    """Return the engine's value for one message, or raise ``BadPosting``."""
     txn_id = m.transaction_id
     if not txn_id or len(txn_id) > MAX_ID:
         raise _bad(i, "transaction_id", f"is required, at most {MAX_ID} characters")
@@ -87,9 +119,7 @@ def to_transaction(m: monitoring_pb2.MonitoredTransaction, i: int) -> Transactio
     direction = DIRECTIONS.get(m.direction)
     if direction is None:
         raise _bad(i, "direction", "is required")
-    channel = CHANNELS.get(m.channel)
-    if channel is None:
-        raise _bad(i, "channel", "is required")
+    channel = CHANNELS.get(m.channel, "unknown")
     money = m.amount
     amount = money.units + money.nanos * 1e-9
     if not (amount > 0 and math.isfinite(amount)):
@@ -105,12 +135,17 @@ def to_transaction(m: monitoring_pb2.MonitoredTransaction, i: int) -> Transactio
         b = m.balance_after
         balance = b.units + b.nanos * 1e-9
     party = m.counterparty
-    kind = COUNTERPARTY_TYPES.get(party.counterparty_type)
-    if kind is None:
-        raise _bad(i, "counterparty.counterparty_type", "is not a known type")
+    kind = COUNTERPARTY_TYPES.get(party.counterparty_type, "unknown")
     name, party_account = party.display_name, party.account
     if len(name) > MAX_TEXT or len(party_account) > MAX_ID:
         raise _bad(i, "counterparty", "name or account is too long")
+    memo = m.memo
+    if len(memo) > MAX_TEXT or len(party.industry_name) > MAX_TEXT or len(
+            party.bank_name) > MAX_TEXT:
+        raise _bad(i, "memo", f"memo, industry and bank names are at most {MAX_TEXT} characters")
+    other = party.client
+    if other and (not other.startswith("clients/") or _ID.fullmatch(other[8:]) is None):
+        raise _bad(i, "counterparty.client", "must look like clients/{client}")
     return Transaction(
         txn_id=txn_id,
         account_id=account,
@@ -127,12 +162,29 @@ def to_transaction(m: monitoring_pb2.MonitoredTransaction, i: int) -> Transactio
         booked_at=_EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000),
         is_cash=m.cash or channel == "cash",
         balance_after=balance,
+        memo=memo,
+        counterparty_client=other[8:],
+        counterparty_bank=party.bank_name,
+        counterparty_industry_name=party.industry_name,
     )
 
 
-def to_transactions(messages: Sequence[monitoring_pb2.MonitoredTransaction]) -> list[Transaction]:
-    """Return the engine's values for a batch, in order."""
-    return [to_transaction(m, i) for i, m in enumerate(messages)]
+def to_transactions(
+    messages: Sequence[monitoring_pb2.MonitoredTransaction],
+) -> tuple[list[Transaction], list[int], list[Rejection]]:
+    """Return a batch's usable postings in order, their indexes, and the refused ones."""
+    found: list[Transaction] = []
+    indexes: list[int] = []
+    refused: list[Rejection] = []
+    for index, message in enumerate(messages):
+        try:
+            found.append(to_transaction(message, index))
+        except BadPosting as bad:
+            refused.append(Rejection(index, message.transaction_id[:MAX_ID], bad.field,
+                                     bad.reason, bad.description))
+            continue
+        indexes.append(index)
+    return found, indexes, refused
 
 
 def _money(amount: float, message: object) -> None:
@@ -155,6 +207,7 @@ def transaction_message(
         direction=_DIRECTION_NUMBERS[txn.direction],
         channel=_CHANNEL_NUMBERS[txn.channel],
         cash=txn.is_cash,
+        memo=txn.memo,
     )
     _money(txn.amount, m.amount)
     if txn.balance_after is not None:
@@ -163,5 +216,9 @@ def transaction_message(
     m.counterparty.account = txn.counterparty_account
     m.counterparty.industry_code = txn.counterparty_industry
     m.counterparty.counterparty_type = _TYPE_NUMBERS[txn.counterparty_type]
+    m.counterparty.bank_name = txn.counterparty_bank
+    m.counterparty.industry_name = txn.counterparty_industry_name
+    if txn.counterparty_client:
+        m.counterparty.client = f"clients/{txn.counterparty_client}"
     m.book_time.FromDatetime(txn.booked_at)
     return m

@@ -1,17 +1,21 @@
 """The monitoring pipeline: batches from the stream → engine → one transaction → ack.
 
-Per batch, in one store transaction: drop transactions the engine has seen (its per-client
-seen-ids, which checkpoints and replay restore exactly), run the rest through the engine,
-append them to the batch log as one row, turn the engine's alerts into warnings (WarningRaised
-goes out through the outbox in the same transaction). Dirty client states are checkpointed
-in separate short transactions when no batch is waiting (see ``checkpoint_loop``).
+Per batch, in one store transaction: refuse the postings that cannot be used (each on its own,
+named in the acknowledgement), drop those the engine has seen (its per-unit seen ids, which
+checkpoints and replay restore exactly), run the rest through the engine, append them to the
+batch log as one row, and turn the engine's alerts into warnings (WarningRaised goes out
+through the outbox in the same transaction). Dirty unit states are checkpointed in separate
+short transactions when no batch is waiting (``checkpoint_loop``).
 
-Durability (checkpoints, the batch log, replay) is in ``durable``.
+A batch that cannot be processed as a whole (too large, the store unavailable, the state being
+rebuilt) is answered with an error status in its acknowledgement; nothing of it is stored, the
+stream stays open and the sender may resend it.
 
-Batches are committed in arrival order, one group at a time (an asyncio lock), so the engine
-and the store advance together; batches that queue behind a commit are committed together.
-If a commit fails after the engine ran, the engine is ahead of the store; it is rebuilt from
-the store before the next batch.
+Durability (checkpoints, the batch log, replay) is in ``durable``. Batches are committed in
+arrival order, one group at a time (an asyncio lock), so the engine and the store advance
+together; batches that queue behind a commit are committed together. If a commit fails after
+the engine ran, the engine is ahead of the store; it is rebuilt from the store before the next
+batch.
 """
 
 from __future__ import annotations
@@ -29,13 +33,13 @@ from opentelemetry import metrics
 from crm.risk.v1 import risk_service_pb2
 from crm_risk.early_warnings import Signal, raise_signals
 from crm_risk.monitor import store
-from crm_risk.monitor.convert import to_transactions
+from crm_risk.monitor.convert import Rejection, to_transactions
 from crm_risk.monitor.durable import DurableEngine
 from crm_risk.monitoring.config import Ruleset
 from crm_risk.monitoring.model import Alert, Transaction
 from crm_runtime.crypto import FieldCipher
 from crm_runtime.db import Database
-from crm_runtime.errors import InvalidArgument, Unavailable
+from crm_runtime.errors import DomainError, InvalidArgument, Unavailable, to_status
 from crm_runtime.logging import get_logger
 
 log = get_logger("monitoring")
@@ -45,15 +49,18 @@ _batch_latency = _meter.create_histogram(
     description="Receipt of a transaction batch to commit of it and its warnings",
 )
 _transactions = _meter.create_counter(
-    "crm.risk.monitoring.transactions", description="Transactions taken from the stream"
+    "crm.risk.monitoring.transactions", description="Postings taken from the stream"
+)
+_rejected = _meter.create_counter(
+    "crm.risk.monitoring.rejected", description="Postings refused on the stream"
 )
 _warnings = _meter.create_counter(
     "crm.risk.monitoring.warnings", description="Warnings raised or fed by monitoring alerts"
 )
 ACTOR = "systems/risk-monitoring"
 BACKLOG_SECONDS = 10.0
-SAVE_CHUNK = 200
 PURGE_EVERY = 256
+Response = risk_service_pb2.MonitorTransactionsResponse
 
 
 def _signal(alert: Alert) -> Signal:
@@ -69,13 +76,23 @@ def _signal(alert: Alert) -> Signal:
     )
 
 
+def rejected_message(rejection: Rejection) -> risk_service_pb2.RejectedTransaction:
+    """Return a refused posting as the acknowledgement names it."""
+    return risk_service_pb2.RejectedTransaction(
+        index=rejection.index, transaction_id=rejection.transaction_id, field=rejection.field,
+        reason=rejection.reason, description=rejection.description,
+    )
+
+
 @dataclass
 class _Pending:
     """A batch waiting for its group's commit."""
 
     request: risk_service_pb2.MonitorTransactionsRequest
     txns: list[Transaction]
-    future: asyncio.Future[risk_service_pb2.MonitorTransactionsResponse]
+    indexes: list[int]  # each posting's position in the request
+    rejected: list[Rejection]
+    future: asyncio.Future[Response]
 
 
 class MonitoringPipeline(DurableEngine):
@@ -94,9 +111,10 @@ class MonitoringPipeline(DurableEngine):
         partition: str,
         clock: Callable[[], datetime],
         on_rerate: Callable[[], None] = lambda: None,
+        history_days: float = 90.0,
     ) -> None:
         super().__init__(database=database, cipher=cipher, ruleset=ruleset,
-                         partition=partition, clock=clock)
+                         partition=partition, clock=clock, history_days=history_days)
         self._outbox = outbox
         self._on_rerate = on_rerate
         self._max_batch = max_batch
@@ -111,19 +129,21 @@ class MonitoringPipeline(DurableEngine):
 
     async def process(
         self, request: risk_service_pb2.MonitorTransactionsRequest, *, received: float
-    ) -> risk_service_pb2.MonitorTransactionsResponse:
-        """Process one batch and return its acknowledgement (after commit).
+    ) -> Response:
+        """Process one batch and return its acknowledgement (after commit, or with an error).
 
         Group commit: batches that arrive while another group commits wait for the lock; the
         first of them to get it commits all waiting batches in one transaction (in arrival
-        order, one log row each), which spreads the per-transaction cost under load and adds
+        order, one log row each), which spreads the per-posting cost under load and adds
         nothing when batches come one at a time.
         """
-        if len(request.transactions) > self._max_batch:
-            raise InvalidArgument.of("transactions", f"at most {self._max_batch} per batch",
-                                     reason="BATCH_TOO_LARGE")
         self.last_batch_time = time.monotonic()
-        item = _Pending(request, to_transactions(request.transactions),
+        if len(request.transactions) > self._max_batch:
+            return self._refused(request, InvalidArgument.of(
+                "transactions", f"at most {self._max_batch} per batch",
+                reason="BATCH_TOO_LARGE"))
+        txns, indexes, rejected = to_transactions(request.transactions)
+        item = _Pending(request, txns, indexes, rejected,
                         asyncio.get_running_loop().create_future())
         self._queue.append(item)
         async with self._lock:
@@ -133,41 +153,52 @@ class MonitoringPipeline(DurableEngine):
         response = item.future.result()
         elapsed = (time.perf_counter() - received) * 1000
         response.receipt_to_commit_ms = elapsed
-        _batch_latency.record(elapsed)
-        _transactions.add(response.accepted)
-        self.batches += 1
-        if self.batches % PURGE_EVERY == 0:
-            await self.purge()
+        if not response.HasField("error"):
+            _batch_latency.record(elapsed)
+            _transactions.add(response.accepted)
+            _rejected.add(len(response.rejected))
+            self.batches += 1
+            if self.batches % PURGE_EVERY == 0:
+                await self.purge()
         return response
 
-    def _facility_problem(self, txns: list[Transaction]) -> InvalidArgument | None:
-        for index, txn in enumerate(txns):
+    @staticmethod
+    def _refused(request: risk_service_pb2.MonitorTransactionsRequest,
+                 error: DomainError) -> Response:
+        return Response(batch_id=request.batch_id,
+                        error=to_status(error, domain="risk"))
+
+    def _unknown_facilities(self, item: _Pending) -> None:
+        """Refuse postings that name a facility not registered for their client."""
+        kept: list[Transaction] = []
+        kept_indexes: list[int] = []
+        for txn, index in zip(item.txns, item.indexes, strict=True):
             if txn.facility_id is not None and not self.contexts.has_facility(
-                txn.client_id, txn.facility_id
-            ):
-                return InvalidArgument.of(
-                    f"transactions[{index}].facility", "is not a registered facility",
-                    reason="UNKNOWN_FACILITY",
-                )
-        return None
+                    txn.client_id, txn.facility_id):
+                item.rejected.append(Rejection(index, txn.txn_id, "facility",
+                                               "UNKNOWN_FACILITY",
+                                               "is not a registered facility of the client"))
+                continue
+            kept.append(txn)
+            kept_indexes.append(index)
+        item.txns, item.indexes = kept, kept_indexes
 
     def _fresh(self, txns: list[Transaction]) -> list[int]:
-        """Return the indexes of transactions neither repeated in the batch nor seen before."""
+        """Return the positions of postings neither repeated in the batch nor seen before."""
         in_batch: set[str] = set()
         fresh: list[int] = []
-        state_of = self.engine.client_state
-        for index, txn in enumerate(txns):
+        seen = self.engine.has_seen
+        for position, txn in enumerate(txns):
             txn_id = txn.txn_id
             if txn_id in in_batch:
                 continue
             in_batch.add(txn_id)
-            state = state_of(txn.client_id)
-            if state is None or txn_id not in state.seen:
-                fresh.append(index)
+            if not seen(txn.client_id, txn_id):
+                fresh.append(position)
         return fresh
 
     async def checkpoint_loop(self) -> None:
-        """Checkpoint dirty client states when no batch is waiting (a background task).
+        """Checkpoint dirty unit states when no batch is waiting (a background task).
 
         Batches then rarely pay for checkpoints; under a flood with no idle moment the group
         commit checkpoints once the last checkpoint is older than BACKLOG_SECONDS.
@@ -199,58 +230,43 @@ class MonitoringPipeline(DurableEngine):
             if self._behind_store:
                 await self._restore()
             await self._refresh({t.client_id for item in group for t in item.txns})
-        except BaseException as exc:
+        except Exception:
+            log.error("monitoring state could not be prepared", exc_info=True)
             for item in group:
-                item.future.set_exception(Unavailable("the monitoring state is being "
-                                                      "rebuilt; resend", reason="RESTORING"))
-            if not isinstance(exc, Exception):
-                raise
+                item.future.set_result(self._refused(item.request, Unavailable(
+                    "the monitoring state is being rebuilt; resend", reason="RESTORING")))
             return
-        valid = []
         for item in group:
-            problem = self._facility_problem(item.txns)
-            if problem is None:
-                valid.append(item)
-            else:
-                item.future.set_exception(problem)
-        if not valid:
-            return
+            self._unknown_facilities(item)
         now = self._clock()
         try:
             async with self._db.write() as session:
-                applied = [await self._apply(session, item, now) for item in valid]
+                applied = [await self._apply(session, item, now) for item in group]
                 await self._warn(session, applied, now)
-                results = [response for response, _ in applied]
                 saved: list[str] = []
                 if time.monotonic() - self._last_checkpoint > BACKLOG_SECONDS:
                     # No idle moment for a while (a flood): checkpoint with the batches.
                     self._last_checkpoint = time.monotonic()
                     saved = await self._checkpoint(session, now,
                                                    budget=self._checkpoint_seconds)
-        except BaseException as exc:
-            failure: Exception = Unavailable("the batch was not stored; resend it",
-                                             reason="BATCH_NOT_STORED")
-            if not self._behind_store and isinstance(exc, Exception):
-                failure = exc
-            log.error("monitoring batches not committed", batches=len(valid), exc_info=True)
-            for item in valid:
-                item.future.set_exception(failure)
-            if not isinstance(exc, Exception):
-                raise
+        except Exception:
+            log.error("monitoring batches not committed", batches=len(group), exc_info=True)
+            for item in group:
+                item.future.set_result(self._refused(item.request, Unavailable(
+                    "the batch was not stored; resend it", reason="BATCH_NOT_STORED")))
             return
         self._behind_store = False
         self._saved(saved)
-        if any(r.warnings for r in results):
+        if any(response.warnings for response, _ in applied):
             self._on_rerate()  # red or orange warnings asked for re-ratings
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(now)
-        for item, response in zip(valid, results, strict=True):
+        for item, (response, _) in zip(group, applied, strict=True):
             response.commit_time.CopyFrom(stamp)
             item.future.set_result(response)
 
-    async def _apply(
-        self, session: Any, item: _Pending, now: datetime
-    ) -> tuple[risk_service_pb2.MonitorTransactionsResponse, list[Alert]]:
+    async def _apply(self, session: Any, item: _Pending, now: datetime) -> tuple[Response,
+                                                                             list[Alert]]:
         """Run one batch through the engine and add its log row to `session`."""
         request, txns = item.request, item.txns
         fresh = self._fresh(txns)
@@ -259,30 +275,28 @@ class MonitoringPipeline(DurableEngine):
         if batch:
             self._behind_store = True
             alerts = self.engine.process_batch(batch)
-            logged = request if len(fresh) == len(txns) else (
+            logged = request if len(fresh) == len(request.transactions) else (
                 risk_service_pb2.MonitorTransactionsRequest(
                     batch_id=request.batch_id,
-                    transactions=[request.transactions[i] for i in fresh],
+                    transactions=[request.transactions[item.indexes[i]] for i in fresh],
                 )
             )
             self._last_seq = await store.append(
                 session, partition=self._partition, batch_id=request.batch_id,
                 count=len(batch), body=logged.SerializeToString(), now=now,
             )
-            self._mark_dirty((t.client_id for t in batch), self._last_seq)
-        return risk_service_pb2.MonitorTransactionsResponse(
+            unit_of = self.engine.unit_of
+            self._mark_dirty((unit_of(t.client_id) for t in batch), self._last_seq)
+        return Response(
             batch_id=request.batch_id,
             accepted=len(batch),
             duplicates=len(txns) - len(batch),
             alerts=len(alerts),
+            rejected=[rejected_message(r) for r in sorted(item.rejected, key=lambda r: r.index)],
         ), alerts
 
-    async def _warn(
-        self,
-        session: Any,
-        applied: list[tuple[risk_service_pb2.MonitorTransactionsResponse, list[Alert]]],
-        now: datetime,
-    ) -> None:
+    async def _warn(self, session: Any, applied: list[tuple[Response, list[Alert]]],
+                    now: datetime) -> None:
         """Turn every alert of the group into warnings; name them in each batch's ack."""
         signals = [_signal(alert) for _, alerts in applied for alert in alerts]
         outcomes = iter(await raise_signals(session, self._outbox, signals, now=now,
@@ -291,4 +305,3 @@ class MonitoringPipeline(DurableEngine):
             names = [f"warnings/{next(outcomes).warning.id}" for _ in alerts]
             response.warnings.extend(dict.fromkeys(names))
         _warnings.add(len(signals))
-

@@ -25,7 +25,7 @@ from crm_risk.monitoring.config import (
 )
 from crm_risk.monitoring.context import ClientLookup, FacilityLookup
 from crm_risk.monitoring.engine import MonitoringEngine
-from crm_risk.monitoring.levels import LEVELS, combined_level
+from crm_risk.monitoring.levels import LEVELS
 from crm_risk.monitoring.model import (
     Alert,
     ClientContext,
@@ -40,5 +40,5 @@ __all__ = [
     "DEFAULT_VERSION", "LEVELS", "RULESETS", "Alert", "ClientContext", "ClientLookup",
     "EntrustedPayee", "FacilityContext", "FacilityLookup", "MonitoringEngine", "RelatedParty",
     "Ruleset", "Transaction", "UnknownRuleParameter", "UnknownRulesetVersion",
-    "combined_level", "load_ruleset", "validate_transaction",
+    "load_ruleset", "validate_transaction",
 ]

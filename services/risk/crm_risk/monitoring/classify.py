@@ -125,7 +125,7 @@ class Classifier:
                 self._cache[key] = found
         return found
 
-    def _classify(self, txn: Transaction) -> str:
+    def _classify(self, txn: Transaction) -> str:  # noqa: PLR0911 - a decision list, in order
         kind, channel, memo = txn.counterparty_type, txn.channel, txn.memo
         name = txn.counterparty_name
         industry = industry_digits(txn.counterparty_industry)
@@ -185,7 +185,7 @@ class Classifier:
             return False
         return _has(self.bank_names, text) or _has(self.lender_names, text)
 
-    def _by_text(self, memo: str, name: str, industry: str) -> str:
+    def _by_text(self, memo: str, name: str, industry: str) -> str:  # noqa: PLR0911
         """Ordinary firm or unknown kind: read the memo, the industry code, then the name."""
         rent = _has(self.rent_memos, memo)
         if industry:

@@ -34,7 +34,7 @@ DEFAULT_VERSION = "MON-2027.1"
 _WAN = 10_000.0  # 万
 
 # Keyword lists of group "payees": practice values (DOMAIN §6), matched as substrings.
-_PAYEES: dict[str, tuple[str, ...]] = {
+_PAYEES: dict[str, ParamValue] = {
     "investment_kinds": ("broker", "futures", "wealth", "fund"),
     "investment_names": ("证券", "期货", "基金", "理财", "信托", "资产管理", "资管", "私募"),
     "investment_memos": ("银证", "三方存管", "证券", "期货", "基金", "申购", "认购", "理财",

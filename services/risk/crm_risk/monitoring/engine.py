@@ -138,8 +138,7 @@ class MonitoringEngine:
         if len(seen) > self._seen_cap:
             state.trim_seen(t - self._seen_seconds, self._seen_cap)
         self._dirty.add(unit.unit_id)
-        if t < state.first_t:
-            state.first_t = t
+        state.first_t = min(state.first_t, t)
         if txn.direction == "debit":
             self.spender.debit(txn, t, state, unit)
         else:
@@ -228,9 +227,9 @@ class MonitoringEngine:
     def _corroborated(state: UnitState, rule_id: str, facility_id: str, t: float) -> bool:
         suffix = f"|{facility_id}"
         for key, (start, _, _) in state.windows.items():
-            if key.endswith(suffix) and t - start <= CORROBORATION_SECONDS:
-                if key.split("|", 2)[1] != rule_id:
-                    return True
+            if (key.endswith(suffix) and t - start <= CORROBORATION_SECONDS
+                    and key.split("|", 2)[1] != rule_id):
+                return True
         return False
 
     # ----------------------------------------------------------------- context

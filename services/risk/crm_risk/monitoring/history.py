@@ -84,8 +84,7 @@ class PartyBook:
         party = self.parties.get(key)
         if party is None:
             party = self.parties[key] = Party()
-        if t < party.first_out:
-            party.first_out = t
+        party.first_out = min(party.first_out, t)
         party.n_out += 1
         party.sum_out += amount
         party.max_out = max(party.max_out, amount)
@@ -96,8 +95,7 @@ class PartyBook:
         party = self.parties.get(key)
         if party is None:
             party = self.parties[key] = Party()
-        if t < party.first_in:
-            party.first_in = t
+        party.first_in = min(party.first_in, t)
         party.n_in += 1
         party.sum_in += amount
         party.last = max(party.last, t)

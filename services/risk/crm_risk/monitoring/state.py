@@ -25,7 +25,8 @@ class UnitState:
     """All state of one tracing unit: accounts and loan money, traces, history, windows."""
 
     __slots__ = (
-        "accounts", "balances", "bands", "first_t", "lenders", "ops", "parties", "seen", "traces", "unit_id", "windows",
+        "accounts", "balances", "bands", "first_t", "lenders", "ops", "parties", "seen", "traces",
+        "unit_id", "windows",
     )
 
     def __init__(self, unit_id: str, party_cap: int) -> None:

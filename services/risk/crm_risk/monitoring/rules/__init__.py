@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from crm_risk.monitoring.rules.base import Posting, Rule, Sink
 from crm_risk.monitoring.rules.balance import BalanceCollapseRule
+from crm_risk.monitoring.rules.base import Posting, Rule, Sink
 from crm_risk.monitoring.rules.cash import CashStructuringRule
 from crm_risk.monitoring.rules.diversion import (
     DisguisedRepaymentRule,

@@ -4,9 +4,9 @@ Measured on the client's total deposits at this bank (moves between its own acco
 out), against both its peak of the last ``drop_days`` calendar days, less what left in those
 days for reasons that do not make a firm poorer (repayments to this bank, taxes, payroll,
 wealth products bought, moves to its own accounts and group cash pools, and loan money leaving
-a loan account, which the flow rules follow), and its ``average_days`` average. Judged relative to the client's own history, with no absolute
-floor beyond ``average_floor``, and only when most of the fall went to payees the firm had not
-paid before.
+a loan account, which the flow rules follow), and its ``average_days`` average. Judged
+relative to the client's own history, with no absolute floor beyond ``average_floor``, and only
+when most of the fall went to payees the firm had not paid before.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Throughput of the pure monitoring engine with every rule on.
+"""Throughput of the pure monitoring engine with every rule and fund tracing on.
 
-Run: ``python -m crm_risk.monitoring.perf [--clients 400] [--seed 7] [--repeats 3]``.
+Run: ``python -m crm_sim.monitoring.perf [--clients 400] [--seed 7] [--repeats 3]``.
 The stream is generated once (not timed); each repeat runs a fresh engine over it and reports
 transactions per second of wall time and of process CPU time. The CPU figure is the one to
 compare on shared machines, where other processes steal wall time. Median of the repeats.
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from crm_risk.monitoring.config import load_ruleset
 from crm_risk.monitoring.engine import MonitoringEngine
-from crm_risk.monitoring.synthetic import SyntheticData, generate_stream
+from crm_sim.monitoring.world import World, generate
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Run:
         return self.transactions / self.cpu_seconds
 
 
-def timed_run(data: SyntheticData) -> Run:
+def timed_run(data: World) -> Run:
     """Process ``data`` once with a fresh engine and every rule of the default ruleset."""
     ruleset = load_ruleset()
     engine = MonitoringEngine(ruleset, clients=data.clients, facilities=data.facilities)
@@ -57,14 +57,14 @@ def timed_run(data: SyntheticData) -> Run:
 def main(argv: Sequence[str] | None = None) -> int:
     """Generate a stream, time the engine over it and print transactions per second."""
     parser = argparse.ArgumentParser(
-        prog="python -m crm_risk.monitoring.perf", description=__doc__.splitlines()[0]
+        prog="python -m crm_sim.monitoring.perf", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--clients", type=int, default=400)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    data = generate_stream(n_clients=args.clients, seed=args.seed)
+    data = generate(n_clients=args.clients, seed=args.seed)
     out = sys.stdout
     out.write(
         f"stream: {len(data.transactions):,} transactions, {args.clients} clients "
