@@ -44,6 +44,7 @@ ROLE_REFUSED = "function-level: RMs refused by role"
 # call at all, each with the reason it is safe; every other method must name a client's resource.
 NOT_OBJECT_SCOPED = {
     "CreateFacility": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
+    "BatchCreateFacilities": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
     "RecordFacilityEvent": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
     "ReviewClassification": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
     "RateClient": f"{ROLE_REFUSED} (system, risk officer, credit approver)",
@@ -55,6 +56,7 @@ NOT_OBJECT_SCOPED = {
     "GetConcentrationReport": f"{ROLE_REFUSED}: portfolio roles only",
     "MonitorTransactions": f"{ROLE_REFUSED}: bank systems only (transaction stream)",
     "UpdateMonitoringRuleset": f"{ROLE_REFUSED}: bank-wide configuration (risk officers)",
+    "BacktestMonitoringRuleset": f"{ROLE_REFUSED}: bank-wide configuration (risk officers)",
     "GetMonitoringRuleset": "the rule set is bank-wide configuration, not client data",
     "ListWarnings": "a list (the client is only a filter): checked below for B's rows",
 }
@@ -110,7 +112,8 @@ def resource_field(method: Any) -> str | None:
         names = message_type.fields_by_name if message_type is not None else {}
         if method.name.startswith("Update") and "name" in names:
             return f"{field.name}.name"
-    return None
+    found = binding(method)  # custom methods on a nested resource: ruleset.name
+    return found[0] if found is not None and "." in found[0] else None
 
 
 def scoped_methods() -> list[Any]:
@@ -372,7 +375,7 @@ async def test_rm_is_refused_by_role_whoever_owns_the_resource(store_url, identi
                 await call(h, method, request_for(method, world, whose=whose), h.rm(RM_A))
                 for whose in ("own", "other", "ghost")
             }
-        assert len(answers) == 12
+        assert len(answers) == 14
         codes = {n: [code for code, _ in a] for n, a in answers.items()}
         assert codes == {n: [grpc.StatusCode.PERMISSION_DENIED] for n in answers}
         assert all(DENIED[1] not in {text for _, text in a} for a in answers.values())

@@ -148,19 +148,23 @@ class TestBadFacilities:
             assert error.code() == grpc.StatusCode.NOT_FOUND
             assert details(error)[0] == "FACILITY_NOT_FOUND"
 
-    async def test_stream_with_unknown_facility_stores_nothing(self, store_url, identity):
-        """A batch naming an unregistered facility is INVALID_ARGUMENT on that transaction's
-        facility; no transaction, state or warning is stored."""
+    async def test_stream_refuses_a_posting_with_an_unknown_facility_alone(
+        self, store_url, identity
+    ):
+        """A posting naming an unregistered facility is refused on its own (UNKNOWN_FACILITY
+        on its `facility`); the batch's other postings are processed and the stream stays
+        open. Without the drawdown there is no loan money to trace, so no warning."""
         async with risk_service(store_url, identity) as h:
             await h.known_client("c-s")
             batch = round_trip("c-s", f"clients/c-s/facilities/{'a' * 32}")
-            error = await fails(stream(h.stub, [batch], h.system()))
-            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-            reason, fields = details(error)
-            assert (reason, fields) == ("UNKNOWN_FACILITY", ["transactions[0].facility"])
-            assert await count(h, MonitorBatchRow) == 0
+            (ack,) = await stream(h.stub, [batch], h.system())
+            assert not ack.HasField("error")
+            assert [(r.index, r.field, r.reason) for r in ack.rejected] == [
+                (0, "facility", "UNKNOWN_FACILITY")]
+            assert ack.rejected[0].transaction_id == batch.transactions[0].transaction_id
+            assert (ack.accepted, ack.duplicates) == (3, 0)
+            assert await count(h, MonitorBatchRow) == 1
             assert await count(h, WarningRow) == 0
-            assert h.ctx.monitoring().engine.client_state("c-s") is None
 
 
 class TestBadRuleParameters:
@@ -175,7 +179,7 @@ class TestBadRuleParameters:
                 h.stub.UpdateMonitoringRuleset(
                     risk_service_pb2.UpdateMonitoringRulesetRequest(
                         ruleset=monitoring_pb2.MonitoringRuleset(
-                            version="MON-2026.1",
+                            version="MON-2027.1",
                             overrides=[
                                 monitoring_pb2.RuleParameterOverride(
                                     rule="round_trip",
@@ -200,7 +204,7 @@ class TestBadRuleParameters:
                 h.stub.UpdateMonitoringRuleset(
                     risk_service_pb2.UpdateMonitoringRulesetRequest(
                         ruleset=monitoring_pb2.MonitoringRuleset(
-                            version="MON-2026.1",
+                            version="MON-2027.1",
                             overrides=[
                                 monitoring_pb2.RuleParameterOverride(
                                     rule="round_trip",

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from crm.events.v1 import event_pb2, risk_events_pb2
 from crm.risk.v1 import facility_pb2, monitoring_pb2, risk_service_pb2, warning_pb2
+from crm_risk.early_warnings import Signal, raise_signal
 from crm_risk.models_monitoring import MonitorStateRow
 from crm_runtime.tables import OutboxMessage
 
@@ -68,7 +69,7 @@ class TestWarningsFromTheStream:
             assert warning.sla_due_time.ToDatetime(tzinfo=UTC) > datetime.now(UTC)
             (signal,) = warning.signals
             assert "RT-c-rt-T00004" in signal.evidence_transactions
-            assert signal.rule_version == "MON-2026.1"
+            assert signal.rule_version == "MON-2027.1"
             envelopes = await outbox_events(h, "crm.events.v1.WarningRaised")
             assert len(envelopes) == 1
             raised = risk_events_pb2.WarningRaised()
@@ -121,11 +122,10 @@ class TestWarningsFromTheStream:
             (ack,) = await stream(h.stub, [before], h.system())
             assert (ack.accepted, ack.alerts) == (3, 0)
         async with risk_service(store_url, identity) as h:
-            # The graceful stop checkpointed the client's state.
+            # The graceful stop checkpointed the client's state (and the replay watermark).
             async with h.ctx.db.read() as session:
-                states = (await session.execute(
-                    select(func.count()).select_from(MonitorStateRow))).scalar_one()
-            assert states == 1
+                units = set((await session.execute(select(MonitorStateRow.unit_id))).scalars())
+            assert units == {"c:c-restart", "~watermark:default"}
             first, resent = await stream(h.stub, [after, before], h.system())
             assert first.alerts == 1
             assert (resent.accepted, resent.duplicates) == (0, 3)
@@ -199,8 +199,9 @@ class TestWarningLifecycle:
             assert dismissed.state == warning_pb2.WARNING_STATE_DISMISSED
             assert dismissed.closed_by == "staff/risk-1"
 
-    async def test_related_signals_escalate_the_level(self, sqlite_url, identity):
-        """An orange round trip plus a yellow tax-arrears signal: the new warning is red."""
+    async def test_unrelated_signals_do_not_escalate_each_other(self, sqlite_url, identity):
+        """An orange round trip and a yellow tax-arrears signal of the same client: the tax
+        warning stays yellow (a count of unrelated signals is not evidence)."""
         async with risk_service(sqlite_url, identity) as h:
             facility = await facility_for(h, "c-esc")
             await stream(h.stub, [round_trip("c-esc", facility)], h.system())
@@ -212,8 +213,8 @@ class TestWarningLifecycle:
                         summary="tax arrears of 1.2 million yuan", source_system="tax-bureau")),
                 metadata=h.officer())
             assert warning.base_level == warning_pb2.WARNING_LEVEL_YELLOW
-            assert warning.level == warning_pb2.WARNING_LEVEL_RED
-            assert "round_trip" in warning.escalation_reason
+            assert warning.level == warning_pb2.WARNING_LEVEL_YELLOW
+            assert warning.escalation_reason == ""
             again = await h.stub.RecordExternalSignal(
                 risk_service_pb2.RecordExternalSignalRequest(
                     client="clients/c-esc",
@@ -222,6 +223,23 @@ class TestWarningLifecycle:
                         summary="second notice")),
                 metadata=h.officer())
             assert again.name == warning.name and len(again.signals) == 2
+
+    async def test_a_second_rule_on_the_same_facility_corroborates(self, sqlite_url, identity):
+        """An open orange warning on a facility and a new yellow hit of another rule on the
+        same facility: the new warning opens one level up, naming what corroborated it."""
+        async with risk_service(sqlite_url, identity) as h:
+            facility = await facility_for(h, "c-cor")
+            await stream(h.stub, [round_trip("c-cor", facility)], h.system())
+            facility_id = facility.rsplit("/", 1)[1]
+            signal = Signal(client_id="c-cor", rule="cash_structuring", source="transactions",
+                            level="yellow", scope=f"loan_cash:{facility_id}",
+                            message="Loan money withdrawn in cash", rule_version="MON-2027.1",
+                            detect_time=datetime.now(UTC), facility_id=facility_id)
+            async with h.ctx.db.write() as session:
+                outcome = await raise_signal(session, h.ctx.outbox, signal,
+                                             now=datetime.now(UTC), actor="tests")
+            assert (outcome.warning.base_level, outcome.warning.level) == ("yellow", "orange")
+            assert "round_trip" in outcome.warning.escalation_reason
 
 
 class TestRulesetConfiguration:
@@ -234,11 +252,11 @@ class TestRulesetConfiguration:
             updated = await h.stub.UpdateMonitoringRuleset(
                 risk_service_pb2.UpdateMonitoringRulesetRequest(
                     ruleset=monitoring_pb2.MonitoringRuleset(
-                        version="MON-2026.1",
+                        version="MON-2027.1",
                         overrides=[monitoring_pb2.RuleParameterOverride(
                             rule="round_trip", parameter="return_share", value=value)])),
                 metadata=h.officer())
-            assert updated.label.startswith("MON-2026.1+")
+            assert updated.label.startswith("MON-2027.1+")
             rules = {r.rule: r for r in updated.rules}
             assert rules["round_trip"].parameters["return_share"] == 0.6
         async with risk_service(sqlite_url, identity) as h:
