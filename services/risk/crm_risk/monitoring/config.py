@@ -145,7 +145,7 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
         },
         "disguised_repayment": {
             "enabled": True, "level": "orange", "dedupe_days": 30.0,
-            "window_days": 30.0, "min_loan_money": 10 * _WAN, "min_loan_share": 0.2,
+            "window_days": 30.0, "min_loan_money": 5 * _WAN, "min_loan_share": 0.2,
             "red_from": 1.1, "orange_from": 0.1,
         },
         "cash_structuring": {

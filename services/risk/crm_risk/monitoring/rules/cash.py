@@ -67,7 +67,9 @@ class CashStructuringRule(Rule):
                 facts={"loan_money": round(loan, 2), "amount": txn.amount, "kind": "loan_cash"},
             )
         balances = p.state.balances.get(txn.client_id)
-        if balances is not None:
+        if balances is not None and loan >= self.loan_cash_min:
+            balances.cash_today += txn.amount  # the loan-money alert above says more
+        elif balances is not None:
             balances.cash_today += txn.amount
             today = balances.cash_today
             history = p.day - balances.first_day

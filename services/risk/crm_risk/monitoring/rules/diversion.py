@@ -11,9 +11,9 @@ A firm may pay these payees with its own money, and two readings let it:
 - a payee it already paid before the loan is a habit of its own money: the payment is read own
   money first (the lowest-intermediate-balance reading), and only what its own money could not
   have paid counts as loan money;
-- a payment that unusually large receipts of the last 3 days cover (several times the firm's
-  usual receipt), from an account whose own money covers it too, is its own money: a firm
-  parking a big customer payment in a wealth product had the money without the loan.
+- a wealth or fund purchase that unusually large receipts of the last 3 days cover (several
+  times the firm's usual receipt), from an account whose own money covers it too, is its own
+  money: a firm parking a big customer payment had the money without the loan.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class _LoanMoneyTo(Rule):
     """Shared logic: traced loan money of one facility to one class of payee."""
 
     what = ""
+    parks_money = False  # whether firms park spare money with such payees
 
     def configure(self, params: RuleParams) -> None:
         """Read the loan-money floors."""
@@ -70,7 +71,7 @@ class _LoanMoneyTo(Rule):
         if loan < self.min_loan or paid <= 0 or loan < self.min_share * paid:
             return
         own = p.own_money_before()
-        if own is not None and use.amount <= min(self.windfall(p), own):
+        if self.parks_money and own is not None and use.amount <= min(self.windfall(p), own):
             return  # a big receipt just came in, and this account's own money covers it
         if self.habitual(p, use):
             own = p.own_money_before()
@@ -106,6 +107,7 @@ class SecuritiesInvestmentRule(_LoanMoneyTo):
     rule_id = "securities_investment"
     use_classes = frozenset({c.INVEST})
     what = "securities, futures, funds or wealth products"
+    parks_money = True
 
 
 class RealEstateRule(_LoanMoneyTo):

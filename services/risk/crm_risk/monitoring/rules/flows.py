@@ -8,8 +8,9 @@ the window (calendar days), through any number of intermediaries we cannot see:
   the unit before (A -> X -> R -> A), or from a remitter never seen (A -> X -> ... -> Y -> A),
   when the money matches a payment of mostly loan money to a payee new since the loan and is
   far above the unit's usual receipt (once the unit has enough history to tell new from known).
-Loan money paid to affiliates is the related-party rule's business, and an affiliate paying
-for goods is group trade.
+A return from a stranger or a group firm must also be booked as a transfer (往来款, a loan, a
+refund) on one side: a purchase and a sale that happen to match in size are trade. Loan money
+paid to affiliates is the related-party rule's business.
 
 Fast in, fast out: most of a drawdown leaves the unit within T+N calendar days, mostly to
 payees that explain nothing (not entrusted, not a supplier the firm knew, no goods bought),
@@ -119,7 +120,8 @@ class RoundTripRule(Rule):
                 continue  # a payee known before the loan, or not mostly loan money
             if not low * use.amount <= came <= high * use.amount:
                 continue
-            if shell and not self._transfer_memo(p, trace, use):
+            trades = shell or p.cls == c.AFFILIATE  # strangers and group firms sell goods
+            if trades and not self._transfer_memo(p, trace, use):
                 continue  # a purchase and a sale that happen to match in size
             self._judge(p, trace, [use], how=how, base=use.amount)
             return

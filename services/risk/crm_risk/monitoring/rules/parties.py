@@ -39,6 +39,7 @@ class RelatedPartyRule(Rule):
         self.min_share = as_float(params, "min_loan_share")
         self.personal_line = as_float(params, "personal_transfer_threshold")
         self.trade_multiple = as_float(params, "affiliate_trade_multiple")
+        self._flagged = ""  # the payment the facility rule last flagged
 
     def _counts(self, p: Posting, use: Use) -> bool:
         if use.cls == c.PERSON:
@@ -67,6 +68,7 @@ class RelatedPartyRule(Rule):
         who = {c.RELATED_PERSON: "a related person", c.AFFILIATE: "a related company"}.get(
             use.cls, "a natural person")
         txn = p.txn
+        self._flagged = txn.txn_id
         self.sink.emit(
             p, self, scope=trace.facility_id, client_id=trace.client_id, facility=facility,
             at_stake=loan, evidence=[*largest.path, *(u.txn_id for u in uses)],
@@ -87,6 +89,8 @@ class RelatedPartyRule(Rule):
         txn = p.txn
         if p.cls not in (c.PERSON, c.RELATED_PERSON) or txn.amount < self.personal_line:
             return
+        if self._flagged == txn.txn_id:
+            return  # the facility's warning for this payment says more
         self.sink.emit(
             p, self, scope="personal", client_id=txn.client_id, facility=None,
             at_stake=txn.amount, evidence=[txn.txn_id], level=self.level,
