@@ -102,7 +102,7 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
             # the payment was mostly loan money and a real part of the facility, and the
             # return is far above the unit's usual receipt.
             "shell_ratio_min": 0.6, "shell_ratio_max": 1.05, "shell_loan_share": 0.25,
-            "shell_facility_share": 0.2, "shell_receipt_multiple": 3.0,
+            "shell_facility_share": 0.2, "shell_receipt_multiple": 2.0,
             # Counterparties count as new only once the unit has this much history.
             "min_history_days": 10.0,
             "red_from": 0.5, "orange_from": 0.1,

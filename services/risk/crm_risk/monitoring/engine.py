@@ -191,8 +191,12 @@ class MonitoringEngine:
         self, p: Posting, rule: Rule, *, scope: str, client_id: str,
         facility: FacilityContext | None, at_stake: float, evidence: Iterable[str],
         message: str, facts: dict[str, float | str], level: str | None = None,
+        ceiling: str | None = None,
     ) -> None:
-        """Grade a hit and record it unless its window already alerted at that level."""
+        """Grade a hit and record it unless its window already alerted at that level.
+
+        ``ceiling`` caps the graded level below the rule's own (weaker evidence).
+        """
         state = p.state
         t = p.t
         facility_id = facility.facility_id if facility is not None else None
@@ -201,7 +205,7 @@ class MonitoringEngine:
             corroborated = facility_id is not None and self._corroborated(
                 state, rule.rule_id, facility_id, t)
             level = graded(at_stake=at_stake, facility_amount=amount, red_from=rule.red_from,
-                           orange_from=rule.orange_from, ceiling=rule.level,
+                           orange_from=rule.orange_from, ceiling=ceiling or rule.level,
                            corroborated=corroborated)
             if corroborated:
                 facts["corroborated"] = "yes"

@@ -59,6 +59,7 @@ class Sink(Protocol):
         self, p: Posting, rule: Rule, *, scope: str, client_id: str,
         facility: FacilityContext | None, at_stake: float, evidence: Iterable[str],
         message: str, facts: dict[str, float | str], level: str | None = None,
+        ceiling: str | None = None,
     ) -> None:
         """Record a hit unless the same client + rule + scope window already alerted."""
 

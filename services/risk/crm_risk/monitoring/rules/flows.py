@@ -80,11 +80,12 @@ class RoundTripRule(Rule):
                                 base=sum(u.amount for u in direct))
                 continue
             related = p.cls in RELATED_SOURCES
-            new = (party is None or party.first_in >= known) and (
-                p.t - state.first_t >= self.min_history)
+            new = party is None or party.first_in >= known
             if related or new:
+                # Remember every part; judge strangers only once new can be told from known.
                 self._remember(p, trace, "related" if related else "shell")
-                self._matched(p, trace, uses, how="related" if related else "shell")
+                if related or p.t - state.first_t >= self.min_history:
+                    self._matched(p, trace, uses, how="related" if related else "shell")
 
     def _remember(self, p: Posting, trace: FacilityTrace, how: str) -> None:
         txn = p.txn
@@ -123,23 +124,27 @@ class RoundTripRule(Rule):
             trades = shell or p.cls == c.AFFILIATE  # strangers and group firms sell goods
             if trades and not self._transfer_memo(p, trace, use):
                 continue  # a purchase and a sale that happen to match in size
-            self._judge(p, trace, [use], how=how, base=use.amount)
+            # A return from a stranger is the weakest evidence: never red on its own.
+            self._judge(p, trace, [use], how=how, base=use.amount,
+                        ceiling="orange" if shell else None)
             return
 
     def _transfer_memo(self, p: Posting, trace: FacilityTrace, use: Use) -> bool:
-        """Return whether the payment or any part of the return was booked as a transfer.
+        """Return whether the payment, or most of what came back, was booked as a transfer.
 
-        Money sent round through strangers is booked as 往来款, a loan or a refund on at
-        least one side; a purchase and a sale between strangers are booked as trade.
+        Money sent round through strangers is booked as 往来款, a loan or a refund on at least
+        one side; a purchase and a sale between strangers are booked as trade. A customer's
+        odd 往来款 among its payments is not enough: most of the return must say so.
         """
         classifier = self.sink.classifier
-        memos = [use.memo, p.txn.memo]
-        if not any(classifier.is_transfer(m) for m in memos):
-            return any(classifier.is_transfer(b[5]) for b in trace.backs if b[2] == p.party_key)
-        return True
+        if classifier.is_transfer(use.memo):
+            return True
+        parts = [b for b in trace.backs if b[2] == p.party_key and b[0] >= p.t - self.window]
+        said = sum(b[1] for b in parts if classifier.is_transfer(b[5]))
+        return said >= 0.5 * sum(b[1] for b in parts)
 
     def _judge(self, p: Posting, trace: FacilityTrace, uses: list[Use], *, how: str,
-               base: float) -> None:
+               base: float, ceiling: str | None = None) -> None:
         txn = p.txn
         since = min(u.t for u in uses)
         backs = [b for b in trace.backs if b[2] == p.party_key and b[0] >= since]
@@ -150,9 +155,10 @@ class RoundTripRule(Rule):
             return
         largest = sorted(uses, key=lambda u: -u.loan)[:MAX_EVIDENCE]
         at_stake = min(loan, returned)
+        # One finding per facility and payee that sent the money round.
         self.sink.emit(
-            p, self, scope=trace.facility_id, client_id=trace.client_id,
-            facility=p.unit.facilities.get(trace.facility_id), at_stake=at_stake,
+            p, self, scope=f"{trace.facility_id}:{largest[0].payee}", client_id=trace.client_id,
+            facility=p.unit.facilities.get(trace.facility_id), at_stake=at_stake, ceiling=ceiling,
             evidence=[*largest[0].path, *(u.txn_id for u in largest), *(b[3] for b in backs)],
             message=(
                 f"Loan money came back ({how}): {money(returned)} back, "
