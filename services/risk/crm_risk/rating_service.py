@@ -128,6 +128,7 @@ async def gather_inputs(
     inputs = RatingInputs(
         industry_code=fact.industry_code,
         features=features,
+        size_class=fact.size_class,
         repayment=await _repayment(session, fact.client_id, now),
         signals=await _signals(session, fact.client_id, now),
         floating_rate_debt_share=floating,

@@ -46,6 +46,7 @@ class Rated:
 def rate_observation(o: Observation) -> Rated:
     """Rate one observation from its statements alone and judge its ratios."""
     result = rate(RatingInputs(industry_code=o.industry_code, features=o.features,
+                               size_class=o.size_class,
                                audit_opinion=o.statements[-1].audit_opinion))
     level = assess(o.features.ratios, industry_code=o.industry_code,
                    size_class=o.size_class).level
