@@ -97,6 +97,7 @@ class TestSystematic:
         assert conditional_pd(0.04, 0.02, -2.0) > conditional_pd(0.04, 0.02, 0.0) > (
             conditional_pd(0.04, 0.02, 2.0))
         assert conditional_pd(0.04, 0.0, -3.0) == 0.04
+        assert (conditional_pd(0.0, 0.02, -3.0), conditional_pd(1.0, 0.02, 3.0)) == (0.0, 1.0)
 
     def test_the_correlation_is_recovered_from_yearly_rates(self) -> None:
         """Yearly default rates of Vasicek worlds at rho 2 % (plus sampling noise of 5,000

@@ -29,8 +29,9 @@ _WEIGHTS: Final = tuple(_NORMAL.pdf(z) * 0.05 for z in _NODES)
 
 
 def conditional_pd(pd: float, rho: float, z: float) -> float:
-    """Return the PD given the systematic factor ``z`` (negative z is a bad year)."""
-    if rho <= 0.0:
+    """Return the PD given the systematic factor ``z`` (negative z is a bad year); a PD of
+    0 or 1 is certain whatever the year."""
+    if rho <= 0.0 or not 0.0 < pd < 1.0:
         return pd
     return _NORMAL.cdf((_NORMAL.inv_cdf(pd) - math.sqrt(rho) * z) / math.sqrt(1.0 - rho))
 
