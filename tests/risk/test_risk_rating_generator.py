@@ -10,7 +10,7 @@ from crm_risk.rating.industry import industry_group
 from crm_risk.rating.statement_checks import statement_violations
 from crm_sim.rating.book import RATING_YEARS, Book, firm, generate_book
 from crm_sim.rating.traits import FirmSpec
-from crm_sim.rating.world import make_world
+from crm_sim.rating.world import CYCLE_BOUND, CYCLE_LOADING, make_world
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,26 @@ class TestBook:
         young_rate = sum(f.defaulted_in(RATING_YEARS[0] + 1) for f in young) / len(young)
         old_rate = sum(f.defaulted_in(RATING_YEARS[0] + 1) for f in old) / len(old)
         assert young_rate > old_rate
+
+    def test_the_cycle_moves_the_book_within_a_through_the_cycle_band(self) -> None:
+        """Of 300 worlds, the one with the deepest 2025 downturn and the one with the best
+        2025 both keep a diversified book's default rate within 2.5-6.5 % (the first
+        generator's deepest draws reached 10 %), and the downturn still costs more."""
+        rates = {}
+        for pick in (min, max):
+            seed = pick(range(1000, 1300),
+                        key=lambda s: make_world(s, last_year=2026).cycle[2025])
+            performing = generate_book(seed=seed, n_clients=2000).performing(2024)
+            rates[pick] = sum(f.defaulted_in(2025) for f in performing) / len(performing)
+        assert 0.025 < rates[max] < rates[min] < 0.065
+
+    def test_the_common_cycle_is_damped_and_bounded(self) -> None:
+        """Every world's cycle stays within CYCLE_LOADING · CYCLE_BOUND, while sector
+        conditions keep their own shocks (they reach beyond the cycle's bound)."""
+        bound = CYCLE_LOADING * CYCLE_BOUND
+        worlds = [make_world(seed, last_year=2026) for seed in range(200)]
+        assert all(abs(c) <= bound for w in worlds for c in w.cycle.values())
+        assert max(abs(v) for w in worlds for v in w.shock["manufacturing"].values()) > 2 * bound
 
     def test_a_defaulted_firm_files_nothing_after(self, book: Book) -> None:
         """A firm has no statement for its default year or later."""

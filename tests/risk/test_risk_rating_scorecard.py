@@ -1,4 +1,5 @@
-"""Tests for the SC-2027.1 scorecard: fitted factors, overlays, PD, grades, caps, reasons.
+"""Tests for scorecard SC-2027.2 (the default): fitted factors, overlays, PD, grades, caps,
+reasons.
 
 The fitted numbers change when the model is refitted; these tests pin behaviour that must
 survive any refit (worst and best bins, orderings, the cap first), not coefficients.
@@ -12,82 +13,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from rating_support import STRONG, WEAK, factor, inputs, strong_statement
 
 from crm_risk.rating.caps import OpenWarning
-from crm_risk.rating.features import rating_features
 from crm_risk.rating.scale import grade_for_pd, grade_rank
-from crm_risk.rating.scorecard import (
-    RatingInputs,
-    RatingResult,
-    RepaymentHistory,
-    SignalCounts,
-    interpolate,
-    rate,
-)
+from crm_risk.rating.scorecard import RepaymentHistory, SignalCounts, interpolate, rate
 from crm_risk.rating.scorecard_model import load_model
-from crm_risk.rating.statements import (
-    BalanceSheet,
-    CashFlowStatement,
-    FinancialStatement,
-    IncomeStatement,
-)
 
 D = Decimal
-
-
-def strong_statement(year: int = 2024, **income: Decimal) -> FinancialStatement:
-    """Return a cash-rich, modestly levered, profitable manufacturer's year."""
-    return FinancialStatement(
-        period_start=date(year, 1, 1), period_end=date(year, 12, 31),
-        balance=BalanceSheet(
-            total_assets=D(1000), current_assets=D(520), inventory=D(100), receivables=D(150),
-            cash=D(220), total_liabilities=D(380), current_liabilities=D(200),
-            short_term_debt=D(50), long_term_debt=D(100), equity=D(620),
-        ),
-        income=replace(IncomeStatement(
-            revenue=D(1200), cost_of_sales=D(880), operating_profit=D(140),
-            interest_expense=D(8), ebit=D(148), net_profit=D(105),
-            depreciation_amortisation=D(40),
-        ), **income),
-        cash_flow=CashFlowStatement(D(170), D(-60), D(-40)),
-        audited=True, audit_opinion="unqualified", founding_date=date(2001, 3, 1),
-    )
-
-
-def weak_statement(year: int = 2024) -> FinancialStatement:
-    """Return a loss-making, short-funded, highly levered firm's year."""
-    return FinancialStatement(
-        period_start=date(year, 1, 1), period_end=date(year, 12, 31),
-        balance=BalanceSheet(
-            total_assets=D(1000), current_assets=D(420), inventory=D(200), receivables=D(190),
-            cash=D(20), total_liabilities=D(930), current_liabilities=D(700),
-            short_term_debt=D(400), long_term_debt=D(100), equity=D(70),
-            notes_payable=D(150), shareholder_loans=D(120),
-        ),
-        income=IncomeStatement(
-            revenue=D(800), cost_of_sales=D(760), operating_profit=D(-70),
-            interest_expense=D(45), ebit=D(-25), net_profit=D(-70),
-            depreciation_amortisation=D(30),
-        ),
-        cash_flow=CashFlowStatement(D(-60), D(-20), D(75)),
-        audited=False, audit_opinion="none", founding_date=date(2010, 5, 1),
-    )
-
-
-def inputs(*statements: FinancialStatement, **changes: object) -> RatingInputs:
-    """Return rating inputs of a manufacturer with these statements."""
-    base = RatingInputs(industry_code="C3411", features=rating_features(statements),
-                        audit_opinion=statements[-1].audit_opinion)
-    return replace(base, **changes)  # type: ignore[arg-type]
-
-
-def factor(result: RatingResult, code: str):  # type: ignore[no-untyped-def]
-    """Return one factor's score from a result."""
-    return next(f for f in result.factors if f.code == code)
-
-
-STRONG = inputs(strong_statement(2022), strong_statement(2023), strong_statement(2024))
-WEAK = inputs(weak_statement(2023), weak_statement(2024))
 
 
 class TestScore:
@@ -100,7 +33,7 @@ class TestScore:
 
     def test_pd_follows_the_calibrated_logistic_of_the_score(self) -> None:
         """log-odds = base − score / points_per_log_odds; the grade is the PD's band."""
-        model = load_model("SC-2027.1")
+        model = load_model("SC-2027.2")
         for case in (STRONG, WEAK):
             result = rate(case)
             expected = 1 / (1 + math.exp(-(model.base_log_odds
@@ -120,8 +53,14 @@ class TestScore:
     def test_versions_are_recorded(self) -> None:
         """Results name the scorecard and master scale that produced them."""
         result = rate(STRONG)
-        assert (result.scorecard_version, result.master_scale_version) == ("SC-2027.1",
+        assert (result.scorecard_version, result.master_scale_version) == ("SC-2027.2",
                                                                            "MS-2027.1")
+
+    def test_the_previous_version_stays_rateable(self) -> None:
+        """Ratings made with SC-2027.1 can be reproduced: that version still rates."""
+        previous = rate(STRONG, version="SC-2027.1")
+        assert previous.scorecard_version == "SC-2027.1"
+        assert "SZ_ASSETS" not in {f.code for f in previous.factors}
 
     def test_no_statement_is_rated_worse_than_a_good_one(self) -> None:
         """Without statements the client is still rated, worse, and told why."""

@@ -87,9 +87,9 @@ class TestLevels:
 
 class TestFittedSet:
     def test_fitted_set_is_ordered_and_complete(self) -> None:
-        """RT-2027.1: levels rise yellow < orange ≤ red; red thresholds are more extreme
+        """RT-2027.2: levels rise yellow < orange ≤ red; red thresholds are more extreme
         than orange ones in every cell; every rule has a book-wide cell."""
-        fitted = load_warning_set("RT-2027.1")
+        fitted = load_warning_set("RT-2027.2")
         assert fitted.levels["yellow"] < fitted.levels["orange"] <= fitted.levels["red"]
         for rule in RULES:
             cells = fitted.thresholds[rule.code]
@@ -100,4 +100,4 @@ class TestFittedSet:
     def test_assess_reads_the_client_industry(self) -> None:
         """The public entry point maps an industry code to its peer group."""
         found = assess(Ratios(current_ratio=1.5), industry_code="C3411", size_class="small")
-        assert found.version == "RT-2027.1" and found.level == "none"
+        assert found.version == "RT-2027.2" and found.level == "none"

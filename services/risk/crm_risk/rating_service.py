@@ -127,11 +127,11 @@ async def gather_inputs(
     )).scalars()
     inputs = RatingInputs(
         industry_code=fact.industry_code,
+        size_class=fact.size_class,  # the MIIT class, for a version that scores it
         features=features,
         repayment=await _repayment(session, fact.client_id, now),
         signals=await _signals(session, fact.client_id, now),
-        floating_rate_debt_share=floating,
-        fx_revenue_share=fx,
+        floating_rate_debt_share=floating, fx_revenue_share=fx,
         open_warnings=await _open_warnings(session, fact.client_id),
         has_npl_facility=any(c in NPL_CATEGORIES for c in categories),
         audit_opinion=latest.audit_opinion if latest is not None else "none",  # type: ignore[arg-type]

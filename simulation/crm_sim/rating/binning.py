@@ -50,13 +50,25 @@ def information_value(bins: Sequence[Bin], total_defaults: int, total: int) -> f
                for b in bins)
 
 
-def _readable(value: float) -> float:
-    """Round a cut point so reviewers can read the table: three decimals below 1, three
-    significant digits above (a cut that rounding moves out of its gap is not used)."""
-    if not math.isfinite(value) or abs(value) < 1:
-        return round(value, 3) if math.isfinite(value) else value
-    digits = 2 - math.floor(math.log10(abs(value)))
-    return round(value, digits)
+def _readable_cut(low: float, high: float) -> float:
+    """Return a cut in [low, high) with as few significant digits as the gap allows.
+
+    Reviewers read the cut points in the fitted table, so 0.35 beats 0.3517; but the cut
+    must stay inside the gap between the two sample values it separates. Rounding to a
+    fixed number of digits moved most cuts of a continuous ratio out of their (tiny) gaps,
+    and dropping those cuts left factors with one or two bins.
+    """
+    if not math.isfinite(high):
+        anchor = low
+    elif not math.isfinite(low):
+        anchor = high - 1e-6 * max(1.0, abs(high))
+    else:
+        anchor = (low + high) / 2
+    for digits in range(1, 18):
+        cut = float(f"{anchor:.{digits}g}")
+        if low <= cut < high:
+            return cut
+    return low
 
 
 def _initial_cuts(values: Sequence[float], quantiles: int) -> list[float]:
@@ -67,10 +79,8 @@ def _initial_cuts(values: Sequence[float], quantiles: int) -> list[float]:
         high = ordered[q * len(ordered) // quantiles]
         if low == high:
             continue
-        cut = (low + high) / 2 if math.isfinite(low) and math.isfinite(high) else (
-            low if math.isfinite(low) else high - abs(high) * 1e-9 - 1e-12)
-        cut = _readable(cut)
-        if low <= cut < high and (not cuts or cut > cuts[-1]):
+        cut = _readable_cut(low, high)
+        if not cuts or cut > cuts[-1]:
             cuts.append(cut)
     return cuts
 

@@ -5,6 +5,10 @@ client is rated by the risk service's own engine from its statements alone (no r
 history, no signals, no warnings, so no caps), and the ratings are compared with whether
 the client defaulted in the following twelve months. Report on a seed that was never used
 to build or tune anything (see docs/RISK.md for the seeds in use).
+
+Grade bands are tested twice: with the plain binomial interval (defaults independent) and
+with the interval that allows for the cycle all firms share (``systematic``), at the asset
+correlation the scorecard's calibration worlds imply.
 """
 
 from __future__ import annotations
@@ -19,9 +23,12 @@ from crm_risk.rating.features import STARTUP_YEARS
 from crm_risk.rating.ratio_warnings import assess
 from crm_risk.rating.scale import MASTER_SCALES
 from crm_risk.rating.scorecard import RatingInputs, RatingResult, rate
+from crm_risk.rating.scorecard_model import load_model
 from crm_sim.rating.book import RATING_YEARS, generate_book
+from crm_sim.rating.calibration import CALIBRATION_CLIENTS
 from crm_sim.rating.sample import Observation, book_observations
 from crm_sim.rating.stats import binomial_interval, discrimination
+from crm_sim.rating.systematic import correlated_interval, implied_correlation
 
 # Grade bands for the calibration test: enough clients per band for a binomial test.
 BANDS: Final = (
@@ -46,6 +53,7 @@ class Rated:
 def rate_observation(o: Observation) -> Rated:
     """Rate one observation from its statements alone and judge its ratios."""
     result = rate(RatingInputs(industry_code=o.industry_code, features=o.features,
+                               size_class=o.size_class,
                                audit_opinion=o.statements[-1].audit_opinion))
     level = assess(o.features.ratios, industry_code=o.industry_code,
                    size_class=o.size_class).level
@@ -60,31 +68,47 @@ def rate_book(seed: int, *, n_clients: int, years: Sequence[int] = RATING_YEARS
             for year in years}
 
 
-def _row(label: str, rated: Sequence[Rated], total: int) -> str:
+def _row(label: str, rated: Sequence[Rated], total: int, rho: float | None = None) -> str:
+    """Return one table line; with ``rho``, also the interval that allows for the cycle."""
     n = len(rated)
     defaults = sum(r.observation.defaulted for r in rated)
     if n == 0:
         return f"{label:<14}{0:>7}"
     mean_pd = sum(r.result.pd for r in rated) / n
     low, high = binomial_interval(n, mean_pd)
-    inside = "yes" if low <= defaults <= high else "NO"
-    return (f"{label:<14}{n:>7}{n / total:>8.1%}{defaults:>9}{defaults / n:>9.2%}"
-            f"{mean_pd:>9.2%}   [{low:>3}, {high:>3}]  {inside}")
+    line = (f"{label:<14}{n:>7}{n / total:>8.1%}{defaults:>9}{defaults / n:>9.2%}"
+            f"{mean_pd:>9.2%}   [{low:>3}, {high:>3}]  {_inside(low, defaults, high)}")
+    if rho is None:
+        return line
+    low, high = correlated_interval(n, mean_pd, rho)
+    return f"{line}     [{low:>3}, {high:>3}]  {_inside(low, defaults, high)}"
+
+
+def _inside(low: int, defaults: int, high: int) -> str:
+    return "yes" if low <= defaults <= high else "NO"
 
 
 HEADER: Final = (f"{'grade':<14}{'clients':>7}{'share':>8}{'defaults':>9}{'DR':>9}"
                  f"{'mean PD':>9}   95% binomial  inside")
 
 
+def cycle_correlation(version: str) -> float:
+    """Return the asset correlation implied by the calibration worlds of a scorecard."""
+    rates = load_model(version).provenance["yearly_default_rates"]
+    return implied_correlation(rates, CALIBRATION_CLIENTS)
+
+
 def grade_table(rated: Sequence[Rated]) -> list[str]:
-    """Return per-grade and per-band lines: counts, observed DR, mean PD, binomial test."""
+    """Return per-grade and per-band lines: counts, observed DR, mean PD, binomial test;
+    bands also with the binomial test that allows for the cycle (``systematic``)."""
     scale = MASTER_SCALES[rated[0].result.master_scale_version] if rated else None
     grades = scale.grades if scale else ()
     lines = [HEADER]
     lines += [_row(g, [r for r in rated if r.result.grade == g], len(rated))
               for g in grades if any(r.result.grade == g for r in rated)]
-    lines += ["", HEADER.replace("grade ", "band  ", 1)]
-    lines += [_row(name, [r for r in rated if r.result.grade in members], len(rated))
+    rho = cycle_correlation(rated[0].result.scorecard_version) if rated else 0.0
+    lines += ["", HEADER.replace("grade ", "band  ", 1) + f"   with the cycle (rho {rho:.2%})"]
+    lines += [_row(name, [r for r in rated if r.result.grade in members], len(rated), rho)
               for name, members in BANDS]
     return lines
 

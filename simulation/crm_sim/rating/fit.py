@@ -1,6 +1,6 @@
 """Fit a scorecard version on the generator's development sample and write it for review.
 
-Run ``python -m crm_sim.rating.fit [--version SC-2027.1]``. The method:
+Run ``python -m crm_sim.rating.fit [--version SC-2027.2]``. The method:
 
 1. Development sample: books of DEVELOPMENT_SEEDS, observed at both rating dates; 30 % of
    the firms are held out (split by firm) and never used for fitting.
@@ -9,7 +9,8 @@ Run ``python -m crm_sim.rating.fit [--version SC-2027.1]``. The method:
    into risk WoE; factors with information value below MIN_IV are dropped.
 4. Logistic regression of default on the WoE columns; the factor with the weakest evidence
    (a wrong-signed coefficient, or the smallest z below MIN_Z) is dropped and the model
-   refitted until every coefficient is positive and significant.
+   refitted until every coefficient is positive and significant; a policy factor the
+   evidence would drop is kept at its small fixed coefficient instead (``selection``).
 5. Calibration in the large: the intercept is shifted so that the mean PD over the
    development sample equals the long-run default rate, the average yearly default rate of
    CALIBRATION_SEEDS' books (other worlds, other cycles) - see ``calibration``.
@@ -34,22 +35,22 @@ from crm_risk.rating.scorecard_model import (
 from crm_sim.rating.binning import Bin, category_bins, information_value, monotonic_bins
 from crm_sim.rating.calibration import calibrated_intercept, long_run_default_rate
 from crm_sim.rating.candidates import CANDIDATES, STARTUP_LABEL, Candidate
-from crm_sim.rating.logistic import fit_logistic
 from crm_sim.rating.sample import Observation, observations, split
+from crm_sim.rating.selection import MIN_IV, MIN_Z, select_factors
 from crm_sim.rating.stats import discrimination
 
 DEVELOPMENT_SEEDS: Final = (101, 102, 103, 104)
 CLIENTS_PER_SEED: Final = 5000
-MIN_IV: Final = 0.02
-MIN_Z: Final = 2.58  # 99 % two-sided
 MIN_PEER_SAMPLE: Final = 150
 STARTUP_YEARS: Final = 3.0
 
 
 def raw_value(observation: Observation, feature: str) -> Feature:
-    """Return a feature of an observation (the peer group is a feature of the client)."""
+    """Return a feature of an observation (peer group and size class are the client's)."""
     if feature == "industry_group":
         return observation.group
+    if feature == "size_class":
+        return observation.size_class
     return observation.features.values[feature]
 
 
@@ -176,36 +177,6 @@ def _document(version: str, entries: Sequence[dict[str, Any]],
     }
 
 
-def select_factors(
-    entries: list[dict[str, Any]], sample: Sequence[Observation],
-    peers: dict[str, dict[str, PeerBenchmark]], *, log: list[str],
-) -> tuple[list[dict[str, Any]], float]:
-    """Drop factors until every coefficient is positive with z ≥ MIN_Z (required factors:
-    positive); return them and the fitted intercept (coefficients go into the entries)."""
-    outcomes = [o.defaulted for o in sample]
-    required = {c.code for c in CANDIDATES if c.required}
-    kept = [e for e in entries if e["iv"] >= MIN_IV]
-    log += [f"dropped {e['code']}: IV {e['iv']:.3f} below {MIN_IV}" for e in entries
-            if e["iv"] < MIN_IV]
-    while True:
-        rows = _woe_rows(sample, kept, peers)
-        fit = fit_logistic(rows, outcomes)
-        z = [b / se if se > 0 else 0.0 for b, se in zip(fit.coefficients, fit.standard_errors,
-                                                          strict=True)]
-        strength = [-math.inf if beta <= 0 else math.inf if e["code"] in required else zi
-                    for e, beta, zi in zip(kept, fit.coefficients, z, strict=True)]
-        weakest = min(range(len(kept)), key=strength.__getitem__)
-        if strength[weakest] >= MIN_Z:
-            break
-        log.append(f"dropped {kept[weakest]['code']}: coefficient "
-                   f"{fit.coefficients[weakest]:.3f}, z {z[weakest]:.2f}")
-        kept.pop(weakest)
-    for entry, beta, zi in zip(kept, fit.coefficients, z, strict=True):
-        entry["coefficient"] = round(beta, 6)
-        entry["z"] = round(zi, 2)
-    return kept, fit.intercept
-
-
 def _points_scale(entries: Sequence[dict[str, Any]]) -> float:
     """Return points per unit of log-odds so the factors' maxima add up to 100."""
     span = 0.0
@@ -225,7 +196,8 @@ def fit_scorecard(
     peers = peer_benchmarks(development)
     entries = [fit_factor(c, [factor_value(o, c, peers) for o in development], outcomes)
                for c in CANDIDATES]
-    kept, intercept = select_factors(entries, development, peers, log=log)
+    kept, intercept = select_factors(
+        entries, outcomes, lambda chosen: _woe_rows(development, chosen, peers), log=log)
     coefficients = [e["coefficient"] for e in kept]
     dev_odds = [intercept + sum(b * w for b, w in zip(coefficients, row, strict=True))
                 for row in _woe_rows(development, kept, peers)]
@@ -256,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Fit and write ``fitted/<version>.json``; print the provenance."""
     parser = argparse.ArgumentParser(prog="python -m crm_sim.rating.fit",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--version", default="SC-2027.1")
+    parser.add_argument("--version", default="SC-2027.2")
     parser.add_argument("--clients", type=int, default=CLIENTS_PER_SEED)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(DEVELOPMENT_SEEDS))
     parser.add_argument("--out", type=Path, default=None, help="default: fitted/<version>.json")

@@ -1,6 +1,6 @@
 """Fit a ratio-warning version from the book: thresholds, evidence per signal, levels.
 
-Run ``python -m crm_sim.rating.fit_warnings [--version RT-2027.1]``. On the development
+Run ``python -m crm_sim.rating.fit_warnings [--version RT-2027.2]``. On the development
 sample of the scorecard fit (same seeds, same firm split):
 
 1. Thresholds: for each watched ratio and each cell (peer group × MIIT size class with at
@@ -10,7 +10,7 @@ sample of the scorecard fit (same seeds, same firm split):
    default rate of the book), shrunk towards 0 with PSEUDO_COUNT clients at the book's
    rate so that rare signals cannot claim much, and never below 0.
 3. Levels, red first: red starts at the lowest combined evidence above which the book's
-   clients defaulted 9 times as often as the book; orange is the widest band below it
+   clients defaulted 10 times as often as the book; orange is the widest band below it
    whose clients defaulted 5 times as often; yellow the widest band below orange at
    3 times (LEVEL_LIFTS; at least MIN_LEVEL_CLIENTS clients in each).
 """
@@ -39,7 +39,10 @@ MIN_CELL: Final = 300
 ORANGE_TAIL: Final = 0.05
 RED_TAIL: Final = 0.01
 PSEUDO_COUNT: Final = 30
-LEVEL_LIFTS: Final = {"yellow": 3.0, "orange": 5.0, "red": 9.0}
+# Red at 10 times the book's rate (clients past it default at about 40 %): at 9 times, the
+# first level of RT-2027.1, red covered 3.2 % of the corrected generator's development
+# book, more than the 3 % a healthy book should show.
+LEVEL_LIFTS: Final = {"yellow": 3.0, "orange": 5.0, "red": 10.0}
 MIN_LEVEL_CLIENTS: Final = 40
 
 
@@ -160,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Fit and write ``fitted/<version>.json``; print the levels it produces."""
     parser = argparse.ArgumentParser(prog="python -m crm_sim.rating.fit_warnings",
                                      description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--version", default="RT-2027.1")
+    parser.add_argument("--version", default="RT-2027.2")
     parser.add_argument("--clients", type=int, default=CLIENTS_PER_SEED)
     parser.add_argument("--seeds", type=int, nargs="+", default=list(DEVELOPMENT_SEEDS))
     args = parser.parse_args(argv)

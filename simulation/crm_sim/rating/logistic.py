@@ -3,6 +3,8 @@
 Scorecards have a dozen columns and tens of thousands of rows: Newton's method converges in
 a handful of iterations and needs no numerical library. A small ridge penalty (not applied
 to the intercept) keeps the fit defined when two binned factors are nearly collinear.
+An optional offset per row enters the log-odds with a fixed coefficient of one: that is how
+a factor whose weight credit policy fixes still counts while the others are estimated.
 """
 
 from __future__ import annotations
@@ -62,11 +64,16 @@ def _sigmoid(z: float) -> float:
 
 def fit_logistic(
     rows: Sequence[Sequence[float]], outcomes: Sequence[bool], *, ridge: float = 1e-3,
-    max_iterations: int = 50, tolerance: float = 1e-9,
+    max_iterations: int = 50, tolerance: float = 1e-9, offsets: Sequence[float] | None = None,
 ) -> LogisticFit:
-    """Fit P(outcome) = sigmoid(intercept + β·x) by Newton's method with a ridge on β."""
+    """Fit P(outcome) = sigmoid(offset + intercept + β·x) by Newton's method with a ridge
+    on β (offsets default to zero)."""
     if len(rows) != len(outcomes) or not rows:
         msg = "rows and outcomes must be non-empty and of equal length"
+        raise ValueError(msg)
+    shifts = [0.0] * len(rows) if offsets is None else [float(v) for v in offsets]
+    if len(shifts) != len(rows):
+        msg = "offsets must have one value per row"
         raise ValueError(msg)
     k = len(rows[0]) + 1
     design = [[1.0, *map(float, r)] for r in rows]
@@ -77,8 +84,8 @@ def fit_logistic(
     for iterations in range(1, max_iterations + 1):  # noqa: B007 - reported after the loop
         gradient = [0.0] * k
         hessian = [[0.0] * k for _ in range(k)]
-        for x, y in zip(design, ys, strict=True):
-            p = _sigmoid(sum(b * v for b, v in zip(beta, x, strict=True)))
+        for x, y, shift in zip(design, ys, shifts, strict=True):
+            p = _sigmoid(shift + sum(b * v for b, v in zip(beta, x, strict=True)))
             w = p * (1.0 - p)
             for i in range(k):
                 gradient[i] += (y - p) * x[i]
@@ -98,9 +105,9 @@ def fit_logistic(
             break
     variances = _inverse_diagonal(hessian)
     log_likelihood = 0.0
-    for x, y in zip(design, ys, strict=True):
-        p = min(max(_sigmoid(sum(b * v for b, v in zip(beta, x, strict=True))), 1e-15),
-                1 - 1e-15)
+    for x, y, shift in zip(design, ys, shifts, strict=True):
+        p = min(max(_sigmoid(shift + sum(b * v for b, v in zip(beta, x, strict=True))),
+                    1e-15), 1 - 1e-15)
         log_likelihood += y * math.log(p) + (1 - y) * math.log(1 - p)
     return LogisticFit(
         intercept=beta[0], coefficients=tuple(beta[1:]),

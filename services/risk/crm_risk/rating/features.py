@@ -5,6 +5,11 @@ named values; the fitted scorecard bins them. Trend features need two statements
 None for a firm with one; firm age comes from the founding date on the latest statement,
 or, when nobody gave it, from the span the statements cover (a firm we know for one year
 is treated as a start-up: we cannot tell it from one).
+
+The revenue trend is read only for established firms (ESTABLISHED_YEARS): a young firm's
+growth is its ramp-up, which is fast for every start-up that survives and says nothing of
+its franchise (the age factor prices the start-up risk). Among established firms, falling
+revenue is a risk and growth is not.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from crm_risk.rating.statements import FinancialStatement
 MAX_STATEMENTS: Final = 3
 DAYS_PER_YEAR: Final = 365.25
 STARTUP_YEARS: Final = 3.0
+ESTABLISHED_YEARS: Final = 5.0
 
 Feature = float | str | None
 
@@ -71,20 +77,37 @@ def _margin(st: FinancialStatement) -> float | None:
     return None if revenue <= 0 else float(st.income.effective_ebitda() / revenue)
 
 
-def _trends(history: Sequence[FinancialStatement]) -> dict[str, Feature]:
-    """Return revenue, leverage and margin trends over the statements (None for one)."""
+def _ocf_to_assets(st: FinancialStatement) -> float | None:
+    assets = st.balance.total_assets
+    return None if assets <= 0 else float(st.cash_flow.operating_cash_flow) * annual_factor(
+        st) / float(assets)
+
+
+def _against_earlier(values: Sequence[float | None]) -> float | None:
+    """Return the latest value minus the mean of the earlier ones (None if either lacks)."""
+    earlier = [v for v in values[:-1] if v is not None]
+    latest = values[-1]
+    return None if latest is None or not earlier else latest - sum(earlier) / len(earlier)
+
+
+def _trends(history: Sequence[FinancialStatement], age: float) -> dict[str, Feature]:
+    """Return revenue, leverage, margin and cash-flow trends over the statements.
+
+    All are None for a firm with one statement; the revenue trend is also None for a firm
+    younger than ESTABLISHED_YEARS (see the module's note).
+    """
     if len(history) < 2:
-        return {"revenue_trend": None, "leverage_trend": None, "margin_trend": None}
+        return {"revenue_trend": None, "leverage_trend": None, "margin_trend": None,
+                "ocf_trend": None}
     first, last = history[0], history[-1]
     lev_first, lev_last = _debt_ratio(first), _debt_ratio(last)
-    margins = [m for m in (_margin(st) for st in history[:-1]) if m is not None]
-    latest_margin = _margin(last)
     return {
-        "revenue_trend": _cagr(first, last),
+        "revenue_trend": _cagr(first, last) if age >= ESTABLISHED_YEARS else None,
         "leverage_trend": None if lev_first is None or lev_last is None
         else lev_last - lev_first,
-        "margin_trend": None if latest_margin is None or not margins
-        else latest_margin - sum(margins) / len(margins),
+        "margin_trend": _against_earlier([_margin(st) for st in history]),
+        # Operating cash flow against assets: revenue can collapse along with the cash.
+        "ocf_trend": _against_earlier([_ocf_to_assets(st) for st in history]),
     }
 
 
@@ -146,7 +169,7 @@ def rating_features(statements: Sequence[FinancialStatement]) -> RatingFeatures:
         "firm_age": age,
         "audit": latest.audit_opinion if latest.audit_opinion in {"unqualified", "none"}
         else "qualified_or_worse",
-        **_trends(history),
+        **_trends(history, age),
     }
     return RatingFeatures(values=values, ratios=ratios, statements=len(history),
                           firm_age_years=age, age_known=known)

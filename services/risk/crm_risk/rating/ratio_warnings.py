@@ -10,7 +10,7 @@ family (liquidity, leverage, ...) say the same thing, so only the strongest coun
 are not independent either (a loss-making firm is often short of cash too), so their
 evidence adds up with diminishing weight: the strongest fully, the next at half, the third
 at a quarter. The total sets the warning level, whose boundaries the fit places where the
-book's clients above them really defaulted 3, 5 and 9 times as often as the book did.
+book's clients above them really defaulted 3, 5 and 10 times as often as the book did.
 One ordinary tail value raises nothing; several strong, different signals raise red.
 """
 
@@ -26,7 +26,7 @@ from crm_risk.rating.industry import industry_group
 from crm_risk.rating.ratios import Ratios
 from crm_risk.rating.scorecard_model import FITTED_DIR
 
-DEFAULT_RATIO_THRESHOLDS: Final = "RT-2027.1"
+DEFAULT_RATIO_THRESHOLDS: Final = "RT-2027.2"
 Severity = Literal["orange", "red"]
 Level = Literal["none", "yellow", "orange", "red"]
 Breach = Literal["above", "below"]

@@ -59,11 +59,13 @@ class SignalCounts:
 class RatingInputs:
     """Everything the scorecard reads about one client; shares are fractions 0-1.
 
-    ``features`` are None when the client has no statement on file.
+    ``features`` are None when the client has no statement on file; ``size_class`` is the
+    MIIT size class the client service classified (empty when unknown: scored neutral).
     """
 
     industry_code: str
     features: RatingFeatures | None
+    size_class: str = ""
     repayment: RepaymentHistory = field(default_factory=RepaymentHistory)
     signals: SignalCounts = field(default_factory=SignalCounts)
     floating_rate_debt_share: float = 0.0
@@ -162,6 +164,8 @@ def _factor(model: ScorecardModel, f: FactorSpec, inputs: RatingInputs, group: s
     """Score one fitted factor; return it and the text of its reason code."""
     if f.feature == "industry_group":
         raw: Feature = group
+    elif f.feature == "size_class":
+        raw = inputs.size_class or None
     else:
         raw = None if inputs.features is None else inputs.features.values.get(f.feature)
     value = model.relative(f.feature, group, raw) if f.peer_relative else raw

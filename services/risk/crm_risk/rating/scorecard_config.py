@@ -43,35 +43,45 @@ class ScorecardConfig:
     min_reason_points: float
 
 
-DEFAULT_SCORECARD: Final = "SC-2027.1"
+DEFAULT_SCORECARD: Final = "SC-2027.2"
 
-SCORECARDS: Final[dict[str, ScorecardConfig]] = {
-    "SC-2027.1": ScorecardConfig(
-        version="SC-2027.1",
-        overlays=(
-            Overlay("BH_PAST_DUE", "behaviour", "maximum days past due in 12 months",
-                    ((0, 0.0), (1, 0.3), (30, 1.2), (60, 2.0), (89, 2.6))),
-            Overlay("BH_LATE_PAYMENTS", "behaviour", "late payments in 12 months",
-                    ((0, 0.0), (1, 0.2), (3, 0.5), (6, 0.9))),
-            Overlay("SG_CROSS_DEFAULT", "signals", "cross-default signals in 12 months",
-                    ((0, 0.0), (1, 2.0), (2, 2.5))),
-            Overlay("SG_LITIGATION", "signals", "litigation signals in 12 months",
-                    ((0, 0.0), (1, 0.3), (3, 0.8), (6, 1.2))),
-            Overlay("SG_TAX_ARREARS", "signals", "tax-arrears signals in 12 months",
-                    ((0, 0.0), (1, 0.6), (2, 1.0))),
-            Overlay("SG_MANAGEMENT_CHANGE", "signals", "management changes in 12 months",
-                    ((0, 0.0), (1, 0.2), (3, 0.5))),
-            Overlay("SG_NEGATIVE_NEWS", "signals", "negative news in 12 months",
-                    ((0, 0.0), (2, 0.15), (5, 0.4), (10, 0.6))),
-            Overlay("MK_FLOATING_RATE", "market", "share of debt at floating rates",
-                    ((0.0, 0.0), (1.0, 0.2))),
-            Overlay("MK_FX_REVENUE", "market", "share of revenue in foreign currency",
-                    ((0.0, 0.0), (1.0, 0.3))),
-        ),
+# Judgement shared by the SC-2027 versions: they differ only in their fitted factors.
+_OVERLAYS: Final = (
+    Overlay("BH_PAST_DUE", "behaviour", "maximum days past due in 12 months",
+            ((0, 0.0), (1, 0.3), (30, 1.2), (60, 2.0), (89, 2.6))),
+    Overlay("BH_LATE_PAYMENTS", "behaviour", "late payments in 12 months",
+            ((0, 0.0), (1, 0.2), (3, 0.5), (6, 0.9))),
+    Overlay("SG_CROSS_DEFAULT", "signals", "cross-default signals in 12 months",
+            ((0, 0.0), (1, 2.0), (2, 2.5))),
+    Overlay("SG_LITIGATION", "signals", "litigation signals in 12 months",
+            ((0, 0.0), (1, 0.3), (3, 0.8), (6, 1.2))),
+    Overlay("SG_TAX_ARREARS", "signals", "tax-arrears signals in 12 months",
+            ((0, 0.0), (1, 0.6), (2, 1.0))),
+    Overlay("SG_MANAGEMENT_CHANGE", "signals", "management changes in 12 months",
+            ((0, 0.0), (1, 0.2), (3, 0.5))),
+    Overlay("SG_NEGATIVE_NEWS", "signals", "negative news in 12 months",
+            ((0, 0.0), (2, 0.15), (5, 0.4), (10, 0.6))),
+    Overlay("MK_FLOATING_RATE", "market", "share of debt at floating rates",
+            ((0.0, 0.0), (1.0, 0.2))),
+    Overlay("MK_FX_REVENUE", "market", "share of revenue in foreign currency",
+            ((0.0, 0.0), (1.0, 0.3))),
+)
+
+
+def _sc_2027(version: str) -> ScorecardConfig:
+    return ScorecardConfig(
+        version=version,
+        overlays=_OVERLAYS,
         no_statement_log_odds=1.0,
         unreliable_audit_log_odds=1.5,
         # The same ceilings as SC-2026.1, now applied only to corroborated warnings.
         warning_caps={"red": "B", "orange": "BB", "yellow": "BBB-"},
         min_reason_points=2.0,
-    ),
+    )
+
+
+# SC-2027.1 stays rateable so that its ratings can be reproduced; SC-2027.2 is its refit on
+# the corrected generator with the binning fix, size and trend factors (docs/RISK.md).
+SCORECARDS: Final[dict[str, ScorecardConfig]] = {
+    version: _sc_2027(version) for version in ("SC-2027.1", "SC-2027.2")
 }
