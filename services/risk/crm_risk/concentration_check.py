@@ -13,7 +13,7 @@ from sqlmodel import col
 from crm_risk import exposure_totals
 from crm_risk.concentration import Holding, Limits, Usage, usage
 from crm_risk.config import RiskSettings
-from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.early_warnings import Signal, raise_signals
 from crm_risk.exposure_totals import keys_for, placement
 from crm_risk.models import ClientFactRow, FacilityRow
 
@@ -95,45 +95,41 @@ async def check_after_facilities(
         select(ClientFactRow).where(col(ClientFactRow.client_id).in_(list(amounts)))
     )).scalars()}
     placed = {client_id: placement(facts.get(client_id)) for client_id in amounts}
-    wanted: set[exposure_totals.Key] = set()
+    added: dict[exposure_totals.Key, Decimal] = {}
     for client_id, amount in amounts.items():
-        keys = keys_for(client_id, placed[client_id])
-        await exposure_totals.add(session, keys, amount)
-        wanted.update(keys)
-    totals = await exposure_totals.read(session, wanted)
+        for key in keys_for(client_id, placed[client_id]):
+            added[key] = added.get(key, Decimal(0)) + amount
+    await exposure_totals.add_amounts(session, added)
+    totals = await exposure_totals.read(session, added)
     limits = limits_from(ctx.settings)
     whole = max(totals[(exposure_totals.BOOK, "")], limits.loan_book)
+    signals: list[Signal] = []
     for client_id, where in placed.items():
         found = [usage("client", client_id, totals[("client", client_id)], whole, limits)]
         found += [usage(d, key, totals[(d, key)], whole, limits)
                   for d, key in where.items() if key]
-        await _warn_usages(session, ctx, client_id, found, now)
+        signals += [_signal(client_id, use, now) for use in found if use.near_limit]
+    # One call for the whole registration: a fixed number of statements, however many
+    # clients of the batch sit in an industry or region already near its limit.
+    await raise_signals(session, ctx.outbox, signals, now=now,
+                        actor="systems/risk-concentration")
 
 
-async def _warn_usages(session: AsyncSession, ctx: RiskContext, client_id: str,
-                       found: list[Usage], now: datetime) -> None:
-    for use in found:
-        if not use.near_limit:
-            continue
-        state = "breaches" if use.breached else "is near"
-        await raise_signal(
-            session,
-            ctx.outbox,
-            Signal(
-                client_id=client_id,
-                rule=f"concentration_{use.dimension}",
-                source="concentration",
-                level="orange" if use.breached else "yellow",
-                scope=use.key,
-                message=(
-                    f"{use.dimension} {use.key} {state} its limit: {use.used_share:.2%} used "
-                    f"of {use.limit_share:.0%}"
-                ),
-                rule_version=RULE_VERSION,
-                detect_time=now,
-                facts={"used_share": round(use.used_share, 6), "limit_share": use.limit_share,
-                       "headroom": use.headroom},
-            ),
-            now=now,
-            actor="systems/risk-concentration",
-        )
+def _signal(client_id: str, use: Usage, now: datetime) -> Signal:
+    """Return the warning signal of a limit a client's exposure nears or breaches."""
+    state = "breaches" if use.breached else "is near"
+    return Signal(
+        client_id=client_id,
+        rule=f"concentration_{use.dimension}",
+        source="concentration",
+        level="orange" if use.breached else "yellow",
+        scope=use.key,
+        message=(
+            f"{use.dimension} {use.key} {state} its limit: {use.used_share:.2%} used "
+            f"of {use.limit_share:.0%}"
+        ),
+        rule_version=RULE_VERSION,
+        detect_time=now,
+        facts={"used_share": round(use.used_share, 6), "limit_share": use.limit_share,
+               "headroom": use.headroom},
+    )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import Table, select, tuple_
+from sqlalchemy import Table, and_, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,8 +45,15 @@ def keys_for(client_id: str, where: dict[Dimension, str]) -> list[Key]:
 
 async def add(session: AsyncSession, keys: Iterable[Key], amount: Decimal) -> None:
     """Add ``amount`` (CNY, may be negative) to the totals of ``keys``."""
-    rows = [{"dimension": d, "key": k, "amount_cny": amount} for d, k in keys]
-    if not rows or amount == 0:
+    if amount != 0:
+        await add_amounts(session, dict.fromkeys(keys, amount))
+
+
+async def add_amounts(session: AsyncSession, amounts: dict[Key, Decimal]) -> None:
+    """Add each key's amount (CNY, may be negative) to its total, in one statement."""
+    rows = [{"dimension": d, "key": k, "amount_cny": amount}
+            for (d, k), amount in amounts.items() if amount != 0]
+    if not rows:
         return
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
     insert = postgresql.insert(TOTALS) if dialect == "postgresql" else sqlite.insert(TOTALS)
@@ -61,9 +68,17 @@ async def read(session: AsyncSession, keys: Iterable[Key]) -> dict[Key, Decimal]
     """Return the totals of ``keys`` (missing keys are zero)."""
     wanted = list(keys)
     found = {key: Decimal(0) for key in wanted}
+    by_dimension: dict[str, list[str]] = {}
+    for dimension, key in wanted:
+        by_dimension.setdefault(dimension, []).append(key)
+    # One IN list per dimension: both stores then seek the primary key for each value (a
+    # row-value IN over (dimension, key) made SQLite scan the table, a cost that grew with
+    # the book).
     rows = await session.execute(
-        select(TOTALS.c.dimension, TOTALS.c.key, TOTALS.c.amount_cny)
-        .where(tuple_(TOTALS.c.dimension, TOTALS.c.key).in_(wanted))
+        select(TOTALS.c.dimension, TOTALS.c.key, TOTALS.c.amount_cny).where(or_(*(
+            and_(TOTALS.c.dimension == dimension, TOTALS.c.key.in_(keys))
+            for dimension, keys in by_dimension.items()
+        )))
     )
     for dimension, key, amount in rows:
         found[(dimension, key)] = Decimal(amount)

@@ -142,6 +142,8 @@ def _classify_client(
             continue
         previous = "" if facility.id in force_record else facility.category
         changes.append(_record(facility, result, previous, cause=cause, actor=actor, now=now))
+        if not moved:
+            continue  # a new facility's first classification: recorded, the row unchanged
         turned_npl |= is_npl(result.category) and not is_npl(facility.category)
         facility.category = result.category
         facility.version += 1
