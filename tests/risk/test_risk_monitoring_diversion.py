@@ -34,7 +34,7 @@ class TestSecurities:
         """Busy basic account, a hop to the general account, then a broker: the hop's loan
         share follows the money, and the warning names the facility, the path and the share."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         hop = move(f, 2e6, hours=START + DAY)
         pay = f.debit(1.9e6, hours=START + DAY + 1, account=GENERAL, name="华泰证券客户资金专户",
                       counterparty_account="BROKER-1", kind="broker", memo="银证转账")
@@ -49,7 +49,7 @@ class TestSecurities:
         """A drawdown, then a customer pays 2 million and the firm buys a wealth product with
         it the next day from the same account: its own money, not the loan's."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         txns.append(f.credit(2e6, hours=START + 3, name="大客户有限公司",
                              counterparty_account="BIG-1", memo="货款"))
         txns.append(f.debit(1.5e6, hours=START + DAY, **WEALTH))
@@ -70,7 +70,7 @@ class TestRealEstate:
         """土地出让金 to a natural-resources bureau (a government body), via the general
         account: real estate by the memo and the payee, not by a 房地产 name."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         txns += move(f, 3e6, hours=START + 2)
         land = f.debit(2.9e6, hours=START + 4, account=GENERAL, name="苏州市自然资源和规划局",
                        counterparty_account="LAND-1", kind="government", memo="土地出让金")
@@ -90,7 +90,7 @@ class TestRealEstate:
         """Rent right after a drawdown: to a developer with a rent memo, and to a 置业 firm
         whose industry code says leasing."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         txns.append(f.debit(3e5, hours=START + 5, name="苏州恒远房地产开发有限公司",
                             counterparty_account="LL-1", industry="K7010", memo="厂房租金"))
         txns.append(f.debit(2e5, hours=START + 6, name="苏州恒远置业有限公司",
@@ -102,7 +102,7 @@ class TestDisguisedRepayment:
     def test_another_banks_loan_repaid_through_an_own_account_is_caught(self):
         """Loan money hops to the general account and repays a loan at another bank."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         txns += move(f, 2.5e6, hours=START + 3)
         repay = f.debit(2.4e6, hours=START + 5, account=GENERAL, name="中国工商银行贷款账户",
                         counterparty_account="ICBC-LOAN", kind="loan_account",
@@ -114,7 +114,7 @@ class TestDisguisedRepayment:
         """Right after a drawdown the firm pays this bank's interest and scheduled principal,
         to the facility's loan account and to an unnamed loan account."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         txns.append(f.debit(2e4, hours=START + 4, name="本行贷款账户",
                             counterparty_account="LOAN-F1", kind="loan_account",
                             memo="贷款利息"))
@@ -128,7 +128,7 @@ class TestRelatedParty:
     def test_loan_money_to_the_controller_through_an_own_account_is_caught(self):
         """Busy account, a hop, then a transfer to the actual controller."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         txns += move(f, 1.2e6, hours=START + 2)
         boss = f.debit(1e6, hours=START + 3, account=GENERAL, name=CONTROLLER,
                        counterparty_account="6217000000000009", kind="individual")
@@ -139,7 +139,7 @@ class TestRelatedParty:
         """Wages through the payroll agency, a bonus to the legal representative and goods
         bought from a related firm, all right after a drawdown."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         txns.append(f.debit(6e5, hours=START + 2, name="本行代发工资专户",
                             counterparty_account="PAYROLL", kind="bank", channel="payroll",
                             memo="代发工资"))
@@ -158,7 +158,7 @@ class TestEntrustedMismatch:
         """An entrusted loan drawn into the busy basic account: the firm keeps paying its
         suppliers from its own money, then the bank pays the approved payee."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         txns.append(f.debit(1e6, hours=START + 2, name="供应商0号有限公司",
                             counterparty_account="SUPP0000", memo="材料款"))
         txns.append(f.debit(5e6, hours=START + DAY, name="核准供应商有限公司",
@@ -171,7 +171,7 @@ class TestEntrustedMismatch:
         """The firm pays a new payee more than its own money before the bank pays: the
         excess is the entrusted facility's money."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         wrong = f.debit(4.5e6, hours=START + 2, name="新商贸有限公司",
                         counterparty_account="NEW-1", memo="货款")
         (alert,) = of("entrusted_mismatch", engine(facility(entrusted=self.PAYEES))

@@ -31,7 +31,7 @@ class TestRoundTrip:
     def test_money_back_through_a_second_shell_is_caught(self):
         """Loan money to one new firm (往来款), back from another new firm in two parts."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f, account=LOAN)]
+        txns = [*busy_month(f), drawdown(f, account=LOAN)]
         out = f.debit(4e6, hours=START + 3, account=LOAN, name="甲商贸有限公司",
                       counterparty_account="SHELL-X", memo="往来款")
         back = [f.credit(1.8e6, hours=START + 10 * DAY, name="乙贸易有限公司",
@@ -65,7 +65,7 @@ class TestRoundTrip:
         """Loan money buys materials from a new supplier; a group firm then pays for goods,
         and a supplier known before the loan refunds part of an order."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f)]
+        txns = [*busy_month(f), drawdown(f)]
         txns.append(f.debit(2e6, hours=START + 2, name="新材料有限公司",
                             counterparty_account="MAT-1", memo="材料款"))
         txns.append(f.credit(1.9e6, hours=START + 6 * DAY, name="苏州恒达关联贸易有限公司",
@@ -112,8 +112,8 @@ class TestCash:
     def test_loan_money_in_cash_and_splits_under_the_line_are_caught(self):
         """Loan money taken out in cash; three cash withdrawals just under 5万 on one day."""
         f = factory()
-        txns = busy_month(f) + [drawdown(f, amount=1e6, account=LOAN),
-                                f.debit(2e5, hours=START + 2, account=LOAN, **CASH)]
+        txns = [*busy_month(f), drawdown(f, amount=1e6, account=LOAN),
+                f.debit(2e5, hours=START + 2, account=LOAN, **CASH)]
         for hours in (START + DAY, START + DAY + 3, START + DAY + 12):
             txns.append(f.debit(49_200, hours=hours, **CASH))
         kinds = {a.facts["kind"] for a in of("cash_structuring", engine(

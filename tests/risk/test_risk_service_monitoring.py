@@ -10,7 +10,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 from risk_harness import RM_A, a_facility, request_id, risk_service, round_trip, stream
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from crm.events.v1 import event_pb2, risk_events_pb2
 from crm.risk.v1 import facility_pb2, monitoring_pb2, risk_service_pb2, warning_pb2
