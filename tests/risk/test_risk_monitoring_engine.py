@@ -363,11 +363,6 @@ class TestSeverity:
         assert trip.facts["corroborated"] == "yes"
         assert rank(trip.level) == rank(uncorroborated) + 1
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "engine._corroborated matches windows by the key suffix '|<facility>', but round_trip "
-        "scopes its windows '<facility>:<payee>' (cash: 'loan_cash:<facility>'), so a round "
-        "trip on a facility never corroborates a later hit of another rule on it, although "
-        "the reverse order does"))
     def test_a_round_trip_on_the_facility_corroborates_a_later_broker_payment(self):
         """F1's money went round through a new firm (round trip, orange); five days later
         another 10% of F1 goes to a broker: another rule flagged the facility within 30 days,

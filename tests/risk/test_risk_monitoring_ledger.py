@@ -232,13 +232,7 @@ class TestExpiry:
         account.prune(T0 + WINDOW, WINDOW, FLOOR, FLOOR_SHARE)
         assert account.loan_money() == pytest.approx(5e6)
 
-    @pytest.mark.parametrize("other_postings", [
-        pytest.param(0, marks=pytest.mark.xfail(strict=True, reason=(
-            "lots are pruned only in UnitState.maintain, which runs every MAINTAIN_EVERY=256 "
-            "postings of a unit; take() never checks a lot's age, so in a quiet unit loan "
-            "money older than tracking.window_days is still traced"))),
-        300,
-    ])
+    @pytest.mark.parametrize("other_postings", [0, 300])
     def test_loan_money_older_than_the_window_is_no_longer_traced(self, other_postings):
         """A drawdown sits untouched in the loan account for 90 days (window: 60) while the
         firm books other postings; then the account pays a broker. The loan money expired

@@ -44,7 +44,11 @@ from crm_risk.monitoring.state import FORMAT_VERSION, UnitState
 
 __all__ = ["MonitoringEngine"]
 
+# Housekeeping (expiring lots, traces and windows) runs every MAINTAIN_EVERY postings of a unit
+# and, before a posting, when the unit's last pass is a day old: a quiet firm's loan money must
+# stop being traced when the window ends, however few postings it has.
 MAINTAIN_EVERY = 256  # postings per unit between housekeeping passes (power of two)
+MAINTAIN_SECONDS = DAY
 CORROBORATION_SECONDS = 30 * DAY
 KEEP_BALANCE_DAYS = 40
 
@@ -139,15 +143,20 @@ class MonitoringEngine:
             state.trim_seen(t - self._seen_seconds, self._seen_cap)
         self._dirty.add(unit.unit_id)
         state.first_t = min(state.first_t, t)
+        if t - state.maintained_t >= MAINTAIN_SECONDS:
+            self._maintain(state, t)
         if txn.direction == "debit":
             self.spender.debit(txn, t, state, unit)
         else:
             self.spender.credit(txn, t, state, unit)
         state.ops += 1
         if not state.ops % MAINTAIN_EVERY:
-            state.maintain(t, trace_seconds=self.trace_seconds, seen_seconds=self._seen_seconds,
-                           seen_cap=self._seen_cap, floor=self.residue_floor,
-                           floor_share=self.residue_share)
+            self._maintain(state, t)
+
+    def _maintain(self, state: UnitState, t: float) -> None:
+        state.maintain(t, trace_seconds=self.trace_seconds, seen_seconds=self._seen_seconds,
+                       seen_cap=self._seen_cap, floor=self.residue_floor,
+                       floor_share=self.residue_share)
 
     # ----------------------------------------------------------------- dispatch
 
@@ -229,10 +238,15 @@ class MonitoringEngine:
 
     @staticmethod
     def _corroborated(state: UnitState, rule_id: str, facility_id: str, t: float) -> bool:
-        suffix = f"|{facility_id}"
+        """Return whether another rule hit the same facility in the last 30 days.
+
+        A window's scope names the facility alone, or with what the hit was about
+        (``facility:payee`` for round trips, ``loan_cash:facility`` for cash).
+        """
         for key, (start, _, _) in state.windows.items():
-            if (key.endswith(suffix) and t - start <= CORROBORATION_SECONDS
-                    and key.split("|", 2)[1] != rule_id):
+            _, other_rule, scope = key.split("|", 2)
+            if (other_rule != rule_id and t - start <= CORROBORATION_SECONDS
+                    and facility_id in scope.split(":")):
                 return True
         return False
 

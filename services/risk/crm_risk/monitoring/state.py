@@ -25,8 +25,8 @@ class UnitState:
     """All state of one tracing unit: accounts and loan money, traces, history, windows."""
 
     __slots__ = (
-        "accounts", "balances", "bands", "first_t", "lenders", "ops", "parties", "seen", "traces",
-        "unit_id", "windows",
+        "accounts", "balances", "bands", "first_t", "lenders", "maintained_t", "ops", "parties",
+        "seen", "traces", "unit_id", "windows",
     )
 
     def __init__(self, unit_id: str, party_cap: int) -> None:
@@ -42,6 +42,7 @@ class UnitState:
         self.bands: dict[str, deque[Stamp]] = {}  # structuring bands, per key
         self.first_t = float("inf")
         self.ops = 0
+        self.maintained_t = 0.0  # booking time of the last housekeeping pass
 
     def receipt_scale(self, client_id: str) -> float:
         """Return the running mean size of a client's ordinary receipts (0 if none yet)."""
@@ -87,6 +88,7 @@ class UnitState:
     def maintain(self, t: float, *, trace_seconds: float, seen_seconds: float, seen_cap: int,
                  floor: float, floor_share: float) -> None:
         """Prune lots, traces, windows and bands; forget idle accounts and counterparties."""
+        self.maintained_t = t
         self.trim_seen(t - seen_seconds, seen_cap)
         for account in self.accounts.values():
             if account.lots:
@@ -125,6 +127,7 @@ class UnitState:
             "bands": {k: [list(x) for x in band] for k, band in self.bands.items()},
             "first": None if self.first_t == float("inf") else self.first_t,
             "ops": self.ops,
+            "mt": self.maintained_t,
         }
 
     @classmethod
@@ -146,6 +149,7 @@ class UnitState:
             state.bands[str(key)] = deque((float(t), float(a), str(i)) for t, a, i in band)
         state.first_t = float("inf") if data["first"] is None else float(data["first"])
         state.ops = int(data["ops"])
+        state.maintained_t = float(data.get("mt", 0.0))  # absent in snapshots before 2026-12
         return state
 
     def to_bytes(self) -> bytes:
