@@ -110,6 +110,8 @@ def recalibrate(*, base: str, version: str, seeds: Sequence[int], n_clients: int
     sample = calibration_sample(base, seeds, n_clients)
     pairs = [p for seed in seeds for p in sample[seed]]
     fit = fit_curve(cells(pairs), with_floor=True)
+    # Kept for the record: the two-parameter recalibration the floor form was chosen over.
+    linear = fit_curve(cells(pairs), with_floor=False)
     curve = CalibrationCurve(**{k: v for k, v in _curve_json(fit).items()
                                 if k in {"floor", "intercept", "slope"}})
     document: dict[str, Any] = json.loads(
@@ -127,6 +129,10 @@ def recalibrate(*, base: str, version: str, seeds: Sequence[int], n_clients: int
         "mean_pd_after": round(sum(max(curve.pd(z), PD_FLOOR) for z, _ in pairs)
                                / len(pairs), 5),
         "iterations": fit.iterations,
+        "linear_form": {"intercept": round(linear.curve.intercept, 4),
+                        "slope": round(linear.curve.slope, 4),
+                        "standard_errors": {k: round(v, 4)
+                                            for k, v in linear.standard_errors.items()}},
         "cross_validated_log_likelihood": {k: round(v, 1)
                                            for k, v in cross_validation(sample).items()},
         "bands_before": band_table(pairs, _logistic),
@@ -145,6 +151,9 @@ def _shown(row: dict[str, Any]) -> str:
 def _print_summary(provenance: dict[str, Any]) -> None:
     found = provenance["calibration_curve"]
     cv = found["cross_validated_log_likelihood"]
+    line = found["linear_form"]
+    print(f"two-parameter form: intercept {line['intercept']}, slope {line['slope']} "
+          f"(standard errors {line['standard_errors']})")
     print(f"{found['observations']} client-years, {found['defaults']} defaults "
           f"({found['default_rate']:.2%}); mean PD {found['mean_pd_before']:.2%} before, "
           f"{found['mean_pd_after']:.2%} after")
