@@ -117,7 +117,7 @@ class Pair:
 def calibration_worlds() -> list[Pair]:
     """The twelve calibration worlds' books (the long-run rate's 2,000 firms each), both
     rating years, rated from statements alone by SC-2027.2 and SC-2027.3. One world's B band
-    moves with its own cycle (on two of the twelve the gap widens), so the test pools them,
+    moves with its own years (on four of the twelve the gap widens), so the test pools them,
     as the fit did."""
     found = []
     for seed in CALIBRATION_SEEDS:
