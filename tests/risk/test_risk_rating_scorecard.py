@@ -1,5 +1,5 @@
-"""Tests for scorecard SC-2027.2 (the default): fitted factors, overlays, PD, grades, caps,
-reasons.
+"""Tests for scorecard SC-2027.3 (the default): fitted factors, overlays, PD, grades, caps,
+reasons. Its calibration curve has tests of its own (test_risk_rating_calibration).
 
 The fitted numbers change when the model is refitted; these tests pin behaviour that must
 survive any refit (worst and best bins, orderings, the cap first), not coefficients.
@@ -31,13 +31,17 @@ class TestScore:
         assert strong.pd < weak.pd
         assert grade_rank(strong.grade) <= grade_rank("BBB-") < grade_rank(weak.grade)
 
-    def test_pd_follows_the_calibrated_logistic_of_the_score(self) -> None:
-        """log-odds = base − score / points_per_log_odds; the grade is the PD's band."""
-        model = load_model("SC-2027.2")
+    def test_pd_follows_the_calibration_curve_of_the_score(self) -> None:
+        """log-odds = base − score / points_per_log_odds; PD = floor + (1 − floor) ·
+        σ(intercept + slope · log-odds); the grade is the PD's band."""
+        model = load_model("SC-2027.3")
+        curve = model.calibration
+        assert not curve.is_identity
         for case in (STRONG, WEAK):
             result = rate(case)
-            expected = 1 / (1 + math.exp(-(model.base_log_odds
-                                            - result.score / model.points_per_log_odds)))
+            log_odds = model.base_log_odds - result.score / model.points_per_log_odds
+            expected = curve.floor + (1 - curve.floor) / (
+                1 + math.exp(-(curve.intercept + curve.slope * log_odds)))
             assert result.model_pd == pytest.approx(max(expected, 0.0005))
             assert result.model_grade == grade_for_pd(result.model_pd)
 
@@ -53,14 +57,20 @@ class TestScore:
     def test_versions_are_recorded(self) -> None:
         """Results name the scorecard and master scale that produced them."""
         result = rate(STRONG)
-        assert (result.scorecard_version, result.master_scale_version) == ("SC-2027.2",
+        assert (result.scorecard_version, result.master_scale_version) == ("SC-2027.3",
                                                                            "MS-2027.1")
 
-    def test_the_previous_version_stays_rateable(self) -> None:
-        """Ratings made with SC-2027.1 can be reproduced: that version still rates."""
-        previous = rate(STRONG, version="SC-2027.1")
-        assert previous.scorecard_version == "SC-2027.1"
-        assert "SZ_ASSETS" not in {f.code for f in previous.factors}
+    def test_the_previous_versions_stay_rateable(self) -> None:
+        """Ratings made with SC-2027.1 and SC-2027.2 can be reproduced: both still rate,
+        SC-2027.2 with the plain logistic of its log-odds (no curve)."""
+        first = rate(STRONG, version="SC-2027.1")
+        assert first.scorecard_version == "SC-2027.1"
+        assert "SZ_ASSETS" not in {f.code for f in first.factors}
+        second = rate(WEAK, version="SC-2027.2")
+        model = load_model("SC-2027.2")
+        assert model.calibration.is_identity
+        assert second.model_pd == 1 / (1 + math.exp(-(model.base_log_odds - second.score
+                                                       / model.points_per_log_odds)))
 
     def test_no_statement_is_rated_worse_than_a_good_one(self) -> None:
         """Without statements the client is still rated, worse, and told why."""

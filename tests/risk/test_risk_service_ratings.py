@@ -164,7 +164,7 @@ class TestRating:
             assert sum(f.points for f in rating.factors) + overlays == pytest.approx(
                 rating.score, abs=1e-3)
             assert (rating.scorecard_version, rating.master_scale_version,
-                    rating.ratio_thresholds_version) == ("SC-2027.2", "MS-2027.1", "RT-2027.2")
+                    rating.ratio_thresholds_version) == ("SC-2027.3", "MS-2027.1", "RT-2027.2")
             assert rating.trigger == rating_pb2.RATING_TRIGGER_INITIAL
             assert rating.statement == statement
             again = await rate(h, client)

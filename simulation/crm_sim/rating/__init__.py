@@ -5,6 +5,8 @@
   (cash, funding, bank behaviour and hidden shocks), never from the scorecard's formulas;
 - ``binning``, ``logistic``, ``fit``: the offline fit of a scorecard version and its ratio
   thresholds, written as reviewable configuration into the risk service;
+- ``calibration``, ``curves``, ``recalibrate``: the long-run default rate and the calibration
+  curve from a version's log-odds to its PDs, fitted on worlds the factor fit never saw;
 - ``stats``, ``evaluate``, ``validate``: discrimination, calibration, stability and
   migration reports.
 """

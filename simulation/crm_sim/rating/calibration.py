@@ -6,6 +6,9 @@ over many simulated worlds (CALIBRATION_SEEDS, disjoint from the development and
 held-out seeds), i.e. over many positions in the cycle. The fitted intercept is shifted
 so that the mean PD of the development sample equals that long-run rate; the shape of the
 model (its coefficients) is untouched, so the ranking and the AUC do not change.
+
+That fixes the level, not the shape: from SC-2027.3 on, a calibration curve fitted on the
+same worlds maps the log-odds to the PD grade by grade (``recalibrate``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Back-test the rating engine on a synthetic book: statements only, as a reviewer would.
 
-Run ``python -m crm_sim.rating.evaluate --seed N [--clients 4000] [--year 2024]``. Each
+Run ``python -m crm_sim.rating.evaluate --seed N [--clients 4000] [--year 2024]
+[--version SC-2027.3]``. Each
 client is rated by the risk service's own engine from its statements alone (no repayment
 history, no signals, no warnings, so no caps), and the ratings are compared with whether
 the client defaulted in the following twelve months. Report on a seed that was never used
@@ -22,7 +23,8 @@ from typing import Final
 from crm_risk.rating.features import STARTUP_YEARS
 from crm_risk.rating.ratio_warnings import assess
 from crm_risk.rating.scale import MASTER_SCALES
-from crm_risk.rating.scorecard import RatingInputs, RatingResult, rate
+from crm_risk.rating.scorecard import DEFAULT, RatingInputs, RatingResult, rate
+from crm_risk.rating.scorecard_config import SCORECARDS
 from crm_risk.rating.scorecard_model import load_model
 from crm_sim.rating.book import RATING_YEARS, generate_book
 from crm_sim.rating.calibration import CALIBRATION_CLIENTS
@@ -50,21 +52,21 @@ class Rated:
     warning_level: str
 
 
-def rate_observation(o: Observation) -> Rated:
+def rate_observation(o: Observation, *, version: str = DEFAULT) -> Rated:
     """Rate one observation from its statements alone and judge its ratios."""
     result = rate(RatingInputs(industry_code=o.industry_code, features=o.features,
                                size_class=o.size_class,
-                               audit_opinion=o.statements[-1].audit_opinion))
+                               audit_opinion=o.statements[-1].audit_opinion), version=version)
     level = assess(o.features.ratios, industry_code=o.industry_code,
                    size_class=o.size_class).level
     return Rated(o, result, level)
 
 
-def rate_book(seed: int, *, n_clients: int, years: Sequence[int] = RATING_YEARS
-              ) -> dict[int, list[Rated]]:
+def rate_book(seed: int, *, n_clients: int, years: Sequence[int] = RATING_YEARS,
+              version: str = DEFAULT) -> dict[int, list[Rated]]:
     """Return every performing client's rating per rating year of a seed's book."""
     book = generate_book(seed=seed, n_clients=n_clients)
-    return {year: [rate_observation(o) for o in book_observations(book, year)]
+    return {year: [rate_observation(o, version=version) for o in book_observations(book, year)]
             for year in years}
 
 
@@ -165,10 +167,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--clients", type=int, default=4000)
     parser.add_argument("--year", type=int, default=RATING_YEARS[0], choices=RATING_YEARS)
+    parser.add_argument("--version", default=DEFAULT, choices=sorted(SCORECARDS))
     args = parser.parse_args(argv)
-    rated = rate_book(args.seed, n_clients=args.clients, years=(args.year,))[args.year]
-    print("\n".join(summary(rated, title=f"Seed {args.seed}, rated at the end of {args.year}, "
-                                         f"outcomes in {args.year + 1} (statements only)")))
+    rated = rate_book(args.seed, n_clients=args.clients, years=(args.year,),
+                      version=args.version)[args.year]
+    print("\n".join(summary(rated, title=f"Seed {args.seed}, {args.version}, rated at the end "
+                                         f"of {args.year}, outcomes in {args.year + 1} "
+                                         "(statements only)")))
     return 0
 
 

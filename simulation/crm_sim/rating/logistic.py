@@ -29,7 +29,7 @@ class LogisticFit:
         return self.intercept + sum(b * x for b, x in zip(self.coefficients, row, strict=True))
 
 
-def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+def solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     """Solve matrix · x = vector by Gaussian elimination with partial pivoting."""
     n = len(vector)
     a = [[*row, vector[i]] for i, row in enumerate(matrix)]
@@ -49,10 +49,10 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
     return x
 
 
-def _inverse_diagonal(matrix: list[list[float]]) -> list[float]:
+def inverse_diagonal(matrix: list[list[float]]) -> list[float]:
     """Return the diagonal of the inverse of a symmetric positive-definite matrix."""
     n = len(matrix)
-    return [_solve(matrix, [1.0 if i == j else 0.0 for i in range(n)])[j] for j in range(n)]
+    return [solve(matrix, [1.0 if i == j else 0.0 for i in range(n)])[j] for j in range(n)]
 
 
 def _sigmoid(z: float) -> float:
@@ -99,11 +99,11 @@ def fit_logistic(
             if i:
                 gradient[i] -= ridge * len(ys) * beta[i]
                 hessian[i][i] += ridge * len(ys)
-        step = _solve(hessian, gradient)
+        step = solve(hessian, gradient)
         beta = [b + s for b, s in zip(beta, step, strict=True)]
         if max(abs(s) for s in step) < tolerance:
             break
-    variances = _inverse_diagonal(hessian)
+    variances = inverse_diagonal(hessian)
     log_likelihood = 0.0
     for x, y, shift in zip(design, ys, shifts, strict=True):
         p = min(max(_sigmoid(shift + sum(b * v for b, v in zip(beta, x, strict=True))),

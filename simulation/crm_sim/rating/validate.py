@@ -1,10 +1,11 @@
 """Validation report of the rating model over two periods of one seed's book.
 
-Run ``python -m crm_sim.rating.validate --seed N [--clients 4000]``. For each period (rated
-at the ends of fiscal 2024 and 2025, outcomes in the following year): discrimination
-(AUC, Gini, KS), a binomial test per grade and per grade band, and the Hosmer–Lemeshow
-test over grades; then the population stability index of the grade distribution between
-the periods and the rating-migration matrix of the clients rated in both.
+Run ``python -m crm_sim.rating.validate --seed N [--clients 4000] [--version V]`` (the
+service's default scorecard unless V is given). For each period (rated at the ends of fiscal
+2024 and 2025, outcomes in the following year): discrimination (AUC, Gini, KS), a binomial
+test per grade and per grade band, and the Hosmer–Lemeshow test over grades; then the
+population stability index of the grade distribution between the periods and the
+rating-migration matrix of the clients rated in both.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import argparse
 from collections.abc import Sequence
 
 from crm_risk.rating.scale import MASTER_SCALES
+from crm_risk.rating.scorecard import DEFAULT
+from crm_risk.rating.scorecard_config import SCORECARDS
 from crm_sim.rating.book import RATING_YEARS
 from crm_sim.rating.evaluate import Rated, rate_book, summary
 from crm_sim.rating.stats import hosmer_lemeshow, migration_matrix, population_stability
@@ -56,9 +59,9 @@ def migration_lines(first: Sequence[Rated], second: Sequence[Rated]) -> list[str
     return lines
 
 
-def report(seed: int, *, n_clients: int) -> list[str]:
+def report(seed: int, *, n_clients: int, version: str = DEFAULT) -> list[str]:
     """Return the full two-period validation report of a seed's book."""
-    rated = rate_book(seed, n_clients=n_clients)
+    rated = rate_book(seed, n_clients=n_clients, version=version)
     lines = [f"Validation report, seed {seed}, scorecard "
              f"{rated[RATING_YEARS[0]][0].result.scorecard_version}", ""]
     for year in RATING_YEARS:
@@ -80,8 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--clients", type=int, default=4000)
+    parser.add_argument("--version", default=DEFAULT, choices=sorted(SCORECARDS))
     args = parser.parse_args(argv)
-    print("\n".join(report(args.seed, n_clients=args.clients)))
+    print("\n".join(report(args.seed, n_clients=args.clients, version=args.version)))
     return 0
 
 

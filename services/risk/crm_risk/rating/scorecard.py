@@ -2,8 +2,9 @@
 
 The statement factors of the version (``fitted/<version>.json``) earn points that add up to
 at most 100; expert overlays for repayment behaviour, signals and market sensitivity deduct
-points for what statements cannot show. The score maps to a calibrated one-year PD
-(``log-odds = base − score / points_per_log_odds``), then to a grade of the master scale.
+points for what statements cannot show. The score maps to log-odds
+(``base − score / points_per_log_odds``), the version's calibration curve maps those to a
+one-year PD (``pd_curve``), and the PD to a grade of the master scale.
 A non-performing facility makes the grade D; a corroborated warning caps it (``caps``).
 
 Reason codes say why the grade is what it is: a cap that changed the grade comes first,
@@ -240,7 +241,7 @@ def rate(inputs: RatingInputs, *, version: str = DEFAULT) -> RatingResult:
         dimensions[dimension] = dimensions.get(dimension, 0.0) - k * added
         losses.append(ReasonCode(code, dimension, k * added, text))
     score = sum(dimensions.values())
-    model_pd = max(1.0 / (1.0 + math.exp(-(model.base_log_odds - score / k))), scale.pd_floor)
+    model_pd = max(model.pd(score), scale.pd_floor)
     model_grade = grade_for_pd(model_pd, version=scale.version)
     grade, caps, cap_reason = _cap(model_grade, inputs, version, scale.version)
     # A capped grade keeps PD and grade consistent: PD rises to the capped band's floor.

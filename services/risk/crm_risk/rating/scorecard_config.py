@@ -43,7 +43,7 @@ class ScorecardConfig:
     min_reason_points: float
 
 
-DEFAULT_SCORECARD: Final = "SC-2027.2"
+DEFAULT_SCORECARD: Final = "SC-2027.3"
 
 # Judgement shared by the SC-2027 versions: they differ only in their fitted factors.
 _OVERLAYS: Final = (
@@ -80,8 +80,10 @@ def _sc_2027(version: str) -> ScorecardConfig:
     )
 
 
-# SC-2027.1 stays rateable so that its ratings can be reproduced; SC-2027.2 is its refit on
-# the corrected generator with the binning fix, size and trend factors (docs/RISK.md).
+# Every version stays rateable so that the ratings it made can be reproduced. SC-2027.2 is
+# SC-2027.1 refitted on the corrected generator with the binning fix, size and trend
+# factors; SC-2027.3 is SC-2027.2's factors with a calibration curve from score to PD
+# (docs/RISK.md).
 SCORECARDS: Final[dict[str, ScorecardConfig]] = {
-    version: _sc_2027(version) for version in ("SC-2027.1", "SC-2027.2")
+    version: _sc_2027(version) for version in ("SC-2027.1", "SC-2027.2", "SC-2027.3")
 }

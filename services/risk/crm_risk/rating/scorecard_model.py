@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from crm_risk.rating.features import Feature
+from crm_risk.rating.pd_curve import IDENTITY, CalibrationCurve, curve_from_json
 
 FITTED_DIR: Final = Path(__file__).with_name("fitted")
 
@@ -83,11 +84,20 @@ class ScorecardModel:
     factors: tuple[FactorSpec, ...]
     peers: dict[str, dict[str, PeerBenchmark]]  # feature -> peer group -> benchmark
     provenance: dict[str, Any]  # how and on what it was fitted, as written by the fit
+    calibration: CalibrationCurve = IDENTITY  # log-odds -> PD, fitted after the intercept
 
     @property
     def base_log_odds(self) -> float:
         """Return the log-odds of a client at score 0 (every factor in its worst bin)."""
         return self.intercept + sum(f.coefficient * max(f.woes) for f in self.factors)
+
+    def log_odds(self, score: float) -> float:
+        """Return the scorecard's log-odds of default at ``score`` (before the curve)."""
+        return self.base_log_odds - score / self.points_per_log_odds
+
+    def pd(self, score: float) -> float:
+        """Return the calibrated PD at ``score`` (before the master scale's PD floor)."""
+        return self.calibration.pd(self.log_odds(score))
 
     def points(self, factor: FactorSpec, spec: BinSpec) -> float:
         """Return the points a bin earns."""
@@ -137,6 +147,7 @@ def model_from_json(document: dict[str, Any]) -> ScorecardModel:
         peers={feature: {group: PeerBenchmark(**values) for group, values in groups.items()}
                for feature, groups in document["peers"].items()},
         provenance=dict(document.get("provenance", {})),
+        calibration=curve_from_json(document.get("calibration_curve")),
     )
 
 
