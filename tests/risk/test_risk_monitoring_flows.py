@@ -76,6 +76,26 @@ class TestRoundTrip:
                              memo="退款"))
         assert of("round_trip", engine(facility()).process_batch(txns)) == []
 
+    def test_the_owner_lending_after_loan_money_repaid_a_guarantor_is_not_a_return(self):
+        """Loan money repays a guarantor (the disguised-repayment rule's finding); two days
+        later the shareholder lends the firm a similar sum (股东借款). A guarantor does not pass
+        money on to the owner: that is no round trip, while the same loan from the owner after
+        a payment to a new trading firm is one."""
+        def run(payee: str, kind: str) -> list:
+            f = factory()
+            txns = [*busy_month(f), drawdown(f, amount=1.5e6, account=LOAN),
+                    f.debit(1.2e6, hours=START + 3, account=LOAN, name=payee,
+                            counterparty_account="PAYEE-1", kind=kind, memo="往来款"),
+                    f.credit(1.0e6, hours=START + 2 * DAY, name="王建国",
+                             counterparty_account="6217000000000009", kind="individual",
+                             memo="股东借款")]
+            return of("round_trip", engine(facility(account=LOAN, amount=1.5e6))
+                      .process_batch(txns))
+
+        assert run("济南协力融资担保有限公司", "guarantor") == []
+        (alert,) = run("甲商贸有限公司", "corporate")
+        assert alert.facts["how"] == "related"
+
 
 class TestFastInFastOut:
     def test_t_plus_3_counts_calendar_days_across_a_weekend(self):

@@ -31,6 +31,10 @@ RELATED_SOURCES = frozenset({c.RELATED_PERSON, c.AFFILIATE, c.OWN_AWAY})
 # Payees that do not send money back as part of a scheme we could see (an investment sold
 # comes back as a redemption, which is the securities rule's business).
 NO_RETURN = frozenset({c.PAYROLL, c.TAX, c.OUR_LOAN, c.GOVERNMENT, c.CASH, c.BANK, c.INVEST})
+# Payees that can pass money on to someone who sends it back: firms and persons. Money paid
+# to a lender, developer or broker is the diversion rules' finding; a shareholder lending the
+# firm money after a payment to a guarantor is not that payment coming back.
+CONDUITS = frozenset({c.TRADE, c.PERSON})
 MAX_EVIDENCE = 6
 RELATED_FACILITY_SHARE = 0.2  # a return from a related party: at least this share of the loan
 MAX_RETURN_PARTS = 3  # a remitter paying more often than this is a customer, not a return
@@ -116,7 +120,8 @@ class RoundTripRule(Rule):
             return  # too little of the facility to be its money coming back
         for use in uses:
             payee = state.parties.get(use.payee)
-            if (use.ordinary or payee is None or payee.first_out < use.t0
+            if (use.ordinary or use.cls not in CONDUITS or payee is None
+                    or payee.first_out < use.t0
                     or use.loan < self.shell_loan_share * use.amount or use.amount < floor):
                 continue  # a payee known before the loan, or not mostly loan money
             if not low * use.amount <= came <= high * use.amount:
