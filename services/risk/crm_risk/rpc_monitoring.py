@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 from sqlalchemy import select
@@ -16,36 +15,21 @@ from sqlmodel import col
 from crm.risk.v1 import monitoring_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.mapping import aware, timestamp
+from crm_risk.mapping import aware
 from crm_risk.models import FacilityRow, MonitoringProfileRow, RulesetConfigRow
 from crm_risk.monitor import backtest
 from crm_risk.monitor.contexts import RELATED_CONTEXT
-from crm_risk.monitoring.model import PERSON_RELATIONS
-from crm_risk.rpc_facilities import mask_person_name
+from crm_risk.monitor.profiles import P, masked_parties, parse_profile, profile_message
 from crm_risk.ruleset_config import current_config, parse_overrides, ruleset_message
-from crm_risk.validation import CLIENT_RE, PROFILE_RE, Violations, parse_name
+from crm_risk.validation import PROFILE_RE, parse_name
 from crm_runtime import idempotency
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import InvalidArgument, NotFound
 
 Response = risk_service_pb2.MonitorTransactionsResponse
 
-RELATIONS: dict[int, str] = {
-    monitoring_pb2.PARTY_RELATION_SHAREHOLDER: "shareholder",
-    monitoring_pb2.PARTY_RELATION_AFFILIATE: "affiliate",
-    monitoring_pb2.PARTY_RELATION_EXECUTIVE: "executive",
-    monitoring_pb2.PARTY_RELATION_RELATIVE: "relative",
-    monitoring_pb2.PARTY_RELATION_LEGAL_REPRESENTATIVE: "legal_representative",
-    monitoring_pb2.PARTY_RELATION_ACTUAL_CONTROLLER: "actual_controller",
-    monitoring_pb2.PARTY_RELATION_OWN_EXTERNAL_ACCOUNT: "own_external_account",
-    monitoring_pb2.PARTY_RELATION_GUARANTOR: "guarantor",
-}
-RELATION_NUMBERS: dict[str, Any] = {v: k for k, v in RELATIONS.items()}
-MAX_ENTRIES = 500
-MAX_GROUP = 128
 DEFAULT_BACKTEST_CHANGES = 100
 MAX_BACKTEST_CHANGES = 1000
-P = "profile"
 
 
 async def facility_names(session: AsyncSession, facility_ids: set[str]) -> dict[str, str]:
@@ -57,79 +41,6 @@ async def facility_names(session: AsyncSession, facility_ids: set[str]) -> dict[
         .where(col(FacilityRow.id).in_(facility_ids))
     )
     return {fid: f"clients/{cid}/facilities/{fid}" for fid, cid in rows}
-
-
-def mask_account(account: str) -> str:
-    """Return an account number masked as first 6 + last 4 (personal financial data)."""
-    if len(account) <= 10:
-        return account[:2] + "*" * max(0, len(account) - 2)
-    return account[:6] + "*" * (len(account) - 10) + account[-4:]
-
-
-def _parse_profile(
-    profile: monitoring_pb2.MonitoringProfile,
-) -> tuple[list[str], list[dict[str, object]]]:
-    v = Violations()
-    if len(profile.own_accounts) > MAX_ENTRIES or len(profile.related_parties) > MAX_ENTRIES:
-        v.add(P, f"at most {MAX_ENTRIES} accounts and {MAX_ENTRIES} related parties")
-    for i, account in enumerate(profile.own_accounts):
-        if not account or len(account) > 64 or any(c.isspace() for c in account):
-            v.add(f"{P}.own_accounts[{i}]", "must be 1-64 characters without spaces")
-    v.text(f"{P}.group", profile.group, required=False, limit=MAX_GROUP)
-    v.text(f"{P}.registered_name", profile.registered_name, required=False, limit=200)
-    parties: list[dict[str, object]] = []
-    for i, party in enumerate(profile.related_parties):
-        path = f"{P}.related_parties[{i}]"
-        relation = RELATIONS.get(party.relation)
-        if relation is None:
-            v.add(f"{path}.relation", "is required")
-        if not party.display_name.strip() and not party.account:
-            v.add(path, "needs a display_name or an account")
-        v.text(f"{path}.display_name", party.display_name, required=False, limit=200)
-        if len(party.account) > 64:
-            v.add(f"{path}.account", "must be at most 64 characters")
-        if party.client and not CLIENT_RE.match(party.client):
-            v.add(f"{path}.client", "must look like clients/{client}")
-        person = party.natural_person or relation in PERSON_RELATIONS
-        if person and party.client:
-            v.add(f"{path}.client", "a natural person cannot be a client")
-        parties.append({"display_name": party.display_name.strip(), "account": party.account,
-                        "relation": relation or "", "natural_person": person,
-                        "client": party.client})
-    v.raise_if_any()
-    return list(profile.own_accounts), parties
-
-
-def _masked(parties: list[dict[str, object]]) -> list[dict[str, object]]:
-    masked = []
-    for party in parties:
-        person = bool(party.get("natural_person")) or party["relation"] in PERSON_RELATIONS
-        name, account = str(party["display_name"]), str(party["account"])
-        masked.append({
-            "display_name": mask_person_name(name) if person and name else name,
-            "account": mask_account(account) if person else account,
-            "relation": party["relation"], "natural_person": person,
-            "client": party.get("client", ""),
-        })
-    return masked
-
-
-def profile_message(row: MonitoringProfileRow) -> monitoring_pb2.MonitoringProfile:
-    """Return the profile with natural persons' names and accounts masked."""
-    return monitoring_pb2.MonitoringProfile(
-        name=f"clients/{row.client_id}/monitoringProfile",
-        own_accounts=json.loads(row.own_accounts_json),
-        related_parties=[
-            monitoring_pb2.RelatedParty(
-                display_name=str(p["display_name"]), account=str(p["account"]),
-                relation=RELATION_NUMBERS.get(str(p["relation"]), 0),
-                natural_person=bool(p.get("natural_person")), client=str(p.get("client", "")))
-            for p in json.loads(row.related_masked_json)
-        ],
-        update_time=timestamp(row.update_time),
-        group=row.group_name,
-        registered_name=row.registered_name,
-    )
 
 
 class MonitoringRpc:
@@ -291,7 +202,7 @@ class MonitoringRpc:
         principal = require_roles(*access.PROFILE_ROLES)
         idempotency.check_request_id(request.request_id)
         (client_id,) = parse_name(request.profile.name, PROFILE_RE, f"{P}.name")
-        own, parties = _parse_profile(request.profile)
+        own, parties = parse_profile(request.profile)
         now = self.ctx.clock()
         method = "crm.risk.v1.RiskService/UpdateMonitoringProfile"
         async with self.ctx.db.write() as session:
@@ -305,7 +216,7 @@ class MonitoringRpc:
             row = await session.get(MonitoringProfileRow, client_id)
             sealed = self.ctx.cipher.encrypt(json.dumps(parties, ensure_ascii=False),
                                              context=RELATED_CONTEXT)
-            masked = json.dumps(_masked(parties), ensure_ascii=False)
+            masked = json.dumps(masked_parties(parties), ensure_ascii=False)
             group, name = request.profile.group.strip(), request.profile.registered_name.strip()
             if row is None:
                 row = MonitoringProfileRow(client_id=client_id, own_accounts_json=json.dumps(own),

@@ -1,0 +1,109 @@
+"""Monitoring profiles: parsing and validating them, and how responses show them.
+
+A profile names a client's own accounts, its group, its registered name and its related
+parties. Natural persons among them are personal data: the full list is stored encrypted and
+responses carry a masked copy (张*, 622848******1234).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from crm.risk.v1 import monitoring_pb2
+from crm_risk.mapping import timestamp
+from crm_risk.models import MonitoringProfileRow
+from crm_risk.monitoring.model import PERSON_RELATIONS
+from crm_risk.rpc_facilities import mask_person_name
+from crm_risk.validation import CLIENT_RE, Violations
+
+RELATIONS: dict[int, str] = {
+    monitoring_pb2.PARTY_RELATION_SHAREHOLDER: "shareholder",
+    monitoring_pb2.PARTY_RELATION_AFFILIATE: "affiliate",
+    monitoring_pb2.PARTY_RELATION_EXECUTIVE: "executive",
+    monitoring_pb2.PARTY_RELATION_RELATIVE: "relative",
+    monitoring_pb2.PARTY_RELATION_LEGAL_REPRESENTATIVE: "legal_representative",
+    monitoring_pb2.PARTY_RELATION_ACTUAL_CONTROLLER: "actual_controller",
+    monitoring_pb2.PARTY_RELATION_OWN_EXTERNAL_ACCOUNT: "own_external_account",
+    monitoring_pb2.PARTY_RELATION_GUARANTOR: "guarantor",
+}
+RELATION_NUMBERS: dict[str, Any] = {v: k for k, v in RELATIONS.items()}
+MAX_ENTRIES = 500
+MAX_GROUP = 128
+P = "profile"
+
+
+def mask_account(account: str) -> str:
+    """Return an account number masked as first 6 + last 4 (personal financial data)."""
+    if len(account) <= 10:
+        return account[:2] + "*" * max(0, len(account) - 2)
+    return account[:6] + "*" * (len(account) - 10) + account[-4:]
+
+
+def parse_profile(
+    profile: monitoring_pb2.MonitoringProfile,
+) -> tuple[list[str], list[dict[str, object]]]:
+    """Return a profile's own accounts and related parties, or INVALID_ARGUMENT naming every
+    bad field."""
+    v = Violations()
+    if len(profile.own_accounts) > MAX_ENTRIES or len(profile.related_parties) > MAX_ENTRIES:
+        v.add(P, f"at most {MAX_ENTRIES} accounts and {MAX_ENTRIES} related parties")
+    for i, account in enumerate(profile.own_accounts):
+        if not account or len(account) > 64 or any(c.isspace() for c in account):
+            v.add(f"{P}.own_accounts[{i}]", "must be 1-64 characters without spaces")
+    v.text(f"{P}.group", profile.group, required=False, limit=MAX_GROUP)
+    v.text(f"{P}.registered_name", profile.registered_name, required=False, limit=200)
+    parties: list[dict[str, object]] = []
+    for i, party in enumerate(profile.related_parties):
+        path = f"{P}.related_parties[{i}]"
+        relation = RELATIONS.get(party.relation)
+        if relation is None:
+            v.add(f"{path}.relation", "is required")
+        if not party.display_name.strip() and not party.account:
+            v.add(path, "needs a display_name or an account")
+        v.text(f"{path}.display_name", party.display_name, required=False, limit=200)
+        if len(party.account) > 64:
+            v.add(f"{path}.account", "must be at most 64 characters")
+        if party.client and not CLIENT_RE.match(party.client):
+            v.add(f"{path}.client", "must look like clients/{client}")
+        person = party.natural_person or relation in PERSON_RELATIONS
+        if person and party.client:
+            v.add(f"{path}.client", "a natural person cannot be a client")
+        parties.append({"display_name": party.display_name.strip(), "account": party.account,
+                        "relation": relation or "", "natural_person": person,
+                        "client": party.client})
+    v.raise_if_any()
+    return list(profile.own_accounts), parties
+
+
+def masked_parties(parties: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Return related parties as responses show them: persons' names and accounts masked."""
+    masked = []
+    for party in parties:
+        person = bool(party.get("natural_person")) or party["relation"] in PERSON_RELATIONS
+        name, account = str(party["display_name"]), str(party["account"])
+        masked.append({
+            "display_name": mask_person_name(name) if person and name else name,
+            "account": mask_account(account) if person else account,
+            "relation": party["relation"], "natural_person": person,
+            "client": party.get("client", ""),
+        })
+    return masked
+
+
+def profile_message(row: MonitoringProfileRow) -> monitoring_pb2.MonitoringProfile:
+    """Return the profile with natural persons' names and accounts masked."""
+    return monitoring_pb2.MonitoringProfile(
+        name=f"clients/{row.client_id}/monitoringProfile",
+        own_accounts=json.loads(row.own_accounts_json),
+        related_parties=[
+            monitoring_pb2.RelatedParty(
+                display_name=str(p["display_name"]), account=str(p["account"]),
+                relation=RELATION_NUMBERS.get(str(p["relation"]), 0),
+                natural_person=bool(p.get("natural_person")), client=str(p.get("client", "")))
+            for p in json.loads(row.related_masked_json)
+        ],
+        update_time=timestamp(row.update_time),
+        group=row.group_name,
+        registered_name=row.registered_name,
+    )
