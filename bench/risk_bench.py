@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import statistics
 import tempfile
 import time
@@ -196,14 +197,17 @@ async def run(
     data = generate(n_clients=clients, seed=seed)
     runs = []
     anchors = []
-    for n in range(reps):  # interleaved: service run, then the engine anchor, per repetition
-        runs.append(await _one_run(data, batch_size, tmp, n))
-        anchors.append(_engine_anchor(clients, seed, tmp))
+    try:
+        for n in range(reps):  # interleaved: a service run, then the engine anchor
+            runs.append(await _one_run(data, batch_size, tmp, n))
+            anchors.append(_engine_anchor(clients, seed, tmp))
+        registration = await _registration_run(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # ~250 MB of stores
     floods = sorted((r["flood"] for r in runs), key=lambda r: r["rate_per_s"])
     paced = sorted((r["paced"] for r in runs), key=lambda r: r["server_p99_ms"])
     flood, pace = floods[len(floods) // 2], paced[len(paced) // 2]
     anchor = statistics.median(anchors)
-    registration = await _registration_run(tmp)
     return {
         "registration": registration,
         "flood": flood,
