@@ -61,6 +61,24 @@ class TestRoundTrip:
         assert (alert.client_id, alert.facility_id) == ("C1", "F1")
         assert txns[2].txn_id in alert.evidence_txn_ids
 
+    def test_a_strangers_payment_to_a_group_firm_is_not_a_return(self):
+        """C1 pays loan money to a new firm; weeks later a different new firm pays C2, C1's
+        group affiliate, a similar sum as 往来款. Two strangers and another firm of the group
+        are too weak a chain: only the same payee, a related party or the borrower itself
+        receiving the stranger's money makes a return."""
+        f1, f2 = factory("C1"), factory("C2")
+        f2.account = "6228000000000099"
+        group = [client("C1", group="G1"),
+                 client("C2", group="G1", name="苏州恒达贸易有限公司",
+                        accounts=("6228000000000099",))]
+        txns = [*busy_month(f1), drawdown(f1, account=LOAN),
+                f1.debit(4e6, hours=START + 3, account=LOAN, name="丙商贸有限公司",
+                         counterparty_account="SHELL-Z", memo="往来款"),
+                f2.credit(3.5e6, hours=START + 8 * DAY, name="丁实业有限公司",
+                          counterparty_account="NEW-CUSTOMER", memo="往来款")]
+        assert of("round_trip", engine(facility(account=LOAN), clients=group)
+                  .process_batch(txns)) == []
+
     def test_trade_that_happens_to_match_is_silent(self):
         """Loan money buys materials from a new supplier; a group firm then pays for goods,
         and a supplier known before the loan refunds part of an order."""

@@ -5,9 +5,10 @@ the window (calendar days), through any number of intermediaries we cannot see:
 - directly from a payee that is new since the loan (A -> X -> A), including an entrusted
   payee refunding the borrower;
 - from a related party, an affiliate or the client's own account elsewhere that had not paid
-  the unit before (A -> X -> R -> A), or from a remitter never seen (A -> X -> ... -> Y -> A),
-  when the money matches a payment of mostly loan money to a payee new since the loan and is
-  far above the unit's usual receipt (once the unit has enough history to tell new from known).
+  the unit before (A -> X -> R -> A), or from a remitter never seen to the borrower itself
+  (A -> X -> ... -> Y -> A), when the money matches a payment of mostly loan money to a firm or
+  person new since the loan and is far above the unit's usual receipt (once the unit has
+  enough history to tell new from known).
 A return from a stranger or a group firm must also be booked as a transfer (往来款, a loan, a
 refund) on one side: a purchase and a sale that happen to match in size are trade. Loan money
 paid to affiliates is the related-party rule's business.
@@ -84,7 +85,10 @@ class RoundTripRule(Rule):
                                 base=sum(u.amount for u in direct))
                 continue
             related = p.cls in RELATED_SOURCES
-            new = party is None or party.first_in >= known
+            # A stranger's money is the weakest evidence: it counts only when it reaches the
+            # borrower itself, not another firm of its group (whose new customers are many).
+            new = (party is None or party.first_in >= known) and (
+                txn.client_id == trace.client_id)
             if related or new:
                 # Remember every part; judge strangers only once new can be told from known.
                 self._remember(p, trace, "related" if related else "shell")
