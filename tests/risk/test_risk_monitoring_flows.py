@@ -158,6 +158,19 @@ class TestCash:
             facility(account=LOAN, amount=1e6)).process_batch(txns))}
         assert kinds == {"loan_cash", "cash_split"}
 
+    def test_cash_at_the_line_that_is_largely_loan_money_in_a_busy_account_is_caught(self):
+        """2M drawn into a basic account holding 3M; the next day 12万 goes out in cash. Pro
+        rata that is 4.8万 of loan money, under the 5万 line on its own, but two fifths of a
+        withdrawal above the line: yellow. The same cash the day before the loan is silent."""
+        f = factory()
+        txns = busy_month(f)
+        before = f.debit(1.2e5, hours=START - 12, **CASH)
+        txns += [before, drawdown(f, amount=2e6), f.debit(1.2e5, hours=START + DAY, **CASH)]
+        (alert,) = of("cash_structuring", engine(facility(amount=2e6)).process_batch(txns))
+        assert alert.facts["kind"] == "loan_cash" and alert.level == "yellow"
+        assert txns[-1].txn_id in alert.evidence_txn_ids
+        assert before.txn_id not in alert.evidence_txn_ids
+
     def test_petty_cash_is_silent(self):
         """Weekly petty cash of 3万 and one withdrawal just under 5万."""
         f = factory()

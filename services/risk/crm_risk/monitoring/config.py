@@ -152,8 +152,10 @@ RULESETS: dict[str, dict[str, dict[str, ParamValue]]] = {
             "enabled": True, "level": "orange", "dedupe_days": 1.0,
             # Cash lines: the PBOC large-value cash line per day, and splits just under it.
             "cash_threshold": 5 * _WAN, "band_share": 0.1, "min_count": 3,
-            # Loan money withdrawn in cash at or above this (the money leaves every trace).
-            "loan_cash_min": 5 * _WAN,
+            # Loan money withdrawn in cash at or above this (the money leaves every trace), or
+            # a withdrawal at the cash line that is at least this share loan money (the floor
+            # share the diversion rules use).
+            "loan_cash_min": 5 * _WAN, "loan_cash_share": 0.2,
             # Own money withdrawn in cash in one day at or above this, and this multiple of
             # the client's largest cash day so far.
             "large_cash_day": 20 * _WAN, "large_cash_multiple": 3.0,

@@ -3,7 +3,8 @@
 Lines follow the PBOC large-value reporting rules (DOMAIN §6): cash 5万 a day, transfers to
 individuals 50万, corporate transfers 200万. Firms draw petty cash every week, so a cash
 withdrawal alone is not a signal; these are:
-- loan money withdrawn in cash (it leaves every trace), at least ``loan_cash_min``;
+- loan money withdrawn in cash (it leaves every trace), at least ``loan_cash_min``, or a
+  withdrawal at the cash line that is at least ``loan_cash_share`` loan money (yellow);
 - a cash day far above anything the client drew before (``large_cash_day`` and
   ``large_cash_multiple`` times its largest earlier cash day);
 - ``min_count`` or more cash withdrawals just under the cash line on one calendar day;
@@ -36,6 +37,7 @@ class CashStructuringRule(Rule):
         self.band = 1.0 - band
         self.min_count = as_int(params, "min_count")
         self.loan_cash_min = as_float(params, "loan_cash_min")
+        self.loan_cash_share = as_float(params, "loan_cash_share")
         self.large_day = as_float(params, "large_cash_day")
         self.large_multiple = as_float(params, "large_cash_multiple")
 
@@ -56,18 +58,23 @@ class CashStructuringRule(Rule):
     def _cash(self, p: Posting) -> None:
         txn = p.txn
         loan = sum(part for _, part in p.takes)
-        if loan >= self.loan_cash_min:
+        # Loan money in cash at the line, or a withdrawal at the line that is largely loan
+        # money (a busy account mixes it with own money; the share still says whose it is).
+        mostly = txn.amount >= self.cash_line and loan >= self.loan_cash_share * txn.amount
+        flagged = loan >= self.loan_cash_min or mostly
+        if flagged:
             lot = max(p.takes, key=lambda take: take[1])[0]
             facility = p.unit.facilities.get(lot.facility_id)
             self.sink.emit(
                 p, self, scope=f"loan_cash:{lot.facility_id}",
                 client_id=facility.client_id if facility else txn.client_id, facility=facility,
-                at_stake=loan, evidence=[*lot.path, txn.txn_id], level=self.level,
+                at_stake=loan, evidence=[*lot.path, txn.txn_id],
+                level=self.level if loan >= self.loan_cash_min else "yellow",
                 message=f"Loan money withdrawn in cash: {money(loan)} of {money(txn.amount)}",
                 facts={"loan_money": round(loan, 2), "amount": txn.amount, "kind": "loan_cash"},
             )
         balances = p.state.balances.get(txn.client_id)
-        if balances is not None and loan >= self.loan_cash_min:
+        if balances is not None and flagged:
             balances.cash_today += txn.amount  # the loan-money alert above says more
         elif balances is not None:
             balances.cash_today += txn.amount
