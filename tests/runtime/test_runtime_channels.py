@@ -111,7 +111,9 @@ class TestDeadlinePropagation:
         await call(client, "Relay")(Value(value="Remaining"))
         (remaining,) = downstream.remaining
         assert remaining is not None
-        assert DEFAULT_TIMEOUT_SECONDS - 1 < remaining <= DEFAULT_TIMEOUT_SECONDS
+        # The wire carries the timeout (grpc-timeout), and the server turns it back into a
+        # deadline on its own clock: a few milliseconds either way is rounding, not a leak.
+        assert DEFAULT_TIMEOUT_SECONDS - 1 < remaining <= DEFAULT_TIMEOUT_SECONDS + 0.05
 
     async def test_request_id_is_forwarded(self, chain):
         """The caller's x-request-id reaches the downstream service unchanged."""

@@ -28,6 +28,7 @@ from crm_risk.rating.scorecard_config import SCORECARDS
 from crm_risk.rating.scorecard_model import load_model
 from crm_sim.rating.book import RATING_YEARS, generate_book
 from crm_sim.rating.calibration import CALIBRATION_CLIENTS
+from crm_sim.rating.monotonic import monotonicity_test
 from crm_sim.rating.sample import Observation, book_observations
 from crm_sim.rating.stats import binomial_interval, discrimination
 from crm_sim.rating.systematic import correlated_interval, implied_correlation
@@ -41,6 +42,7 @@ BANDS: Final = (
     ("CCC+ to CCC-C", ("CCC+", "CCC-C")),
 )
 REFINANCING_DEPENDENT: Final = 0.10  # (short-term funding − cash) / assets above this
+MONOTONE_ALPHA: Final = 0.05  # inversions rarer than this under monotone rates: not ordered
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,21 @@ def band_rates_monotonic(rated: Sequence[Rated]) -> bool:
     return all(a <= b for a, b in itertools.pairwise(rates))
 
 
+def grade_monotonicity(rated: Sequence[Rated]) -> str:
+    """Return the monotonicity test of default rates by single grade as a report line."""
+    scale = MASTER_SCALES[rated[0].result.master_scale_version] if rated else None
+    groups = []
+    for grade in scale.grades if scale else ():
+        mine = [r for r in rated if r.result.grade == grade]
+        if mine:
+            groups.append((len(mine), sum(r.observation.defaulted for r in mine)))
+    test = monotonicity_test(groups)
+    verdict = "consistent with monotone" if test.p_value >= MONOTONE_ALPHA else "NOT monotone"
+    return (f"default rates by grade: {test.inversions} inversion(s) between neighbours; "
+            f"distance from the closest monotone rates LR {test.statistic:.2f}, "
+            f"p {test.p_value:.3f} ({test.draws} bootstrap draws): {verdict}")
+
+
 def _segment(label: str, rated: Sequence[Rated]) -> str:
     if not rated:
         return f"{label}: none"
@@ -157,6 +174,7 @@ def summary(rated: Sequence[Rated], *, title: str) -> list[str]:
         "",
         *grade_table(rated),
         f"default rates monotonic by band: {'yes' if band_rates_monotonic(rated) else 'NO'}",
+        grade_monotonicity(rated),
     ]
 
 

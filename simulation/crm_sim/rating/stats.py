@@ -63,7 +63,8 @@ def discrimination(scores: Sequence[float], outcomes: Sequence[bool]) -> Discrim
     return Discrimination(auc=auc, gini=2 * auc - 1, ks=ks, n=n, defaults=n_bad)
 
 
-def _log_binomial_pmf(k: int, n: int, p: float) -> float:
+def log_binomial_pmf(k: int, n: int, p: float) -> float:
+    """Return log P(X = k) for X ~ Binomial(n, p)."""
     if p <= 0.0:
         return 0.0 if k == 0 else -math.inf
     if p >= 1.0:
@@ -78,7 +79,7 @@ def binomial_cdf(k: int, n: int, p: float) -> float:
         return 0.0
     if k >= n:
         return 1.0
-    return min(1.0, sum(math.exp(_log_binomial_pmf(i, n, p)) for i in range(k + 1)))
+    return min(1.0, sum(math.exp(log_binomial_pmf(i, n, p)) for i in range(k + 1)))
 
 
 def binomial_interval(n: int, p: float, *, confidence: float = 0.95) -> tuple[int, int]:
