@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
@@ -17,6 +18,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from crm_runtime.db import Database
 from crm_runtime.errors import InvalidArgument
 from crm_runtime.tables import IdempotencyRecord
 
@@ -82,6 +84,34 @@ async def remember(
             created_time=datetime.now(UTC),
         )
     )
+
+
+async def mutation(
+    database: Database,
+    request: Message,
+    *,
+    method: str,
+    subject: str,
+    response_type: type[M],
+    work: Callable[[AsyncSession], Awaitable[M]],
+) -> M:
+    """Run one idempotent unit of work: replay, run, remember, all in one write transaction.
+
+    `work` does the change and adds its events to the outbox in the session it is given, so
+    the change, its events and the remembered response commit together or not at all. A
+    repeated request_id returns the first response without calling `work`; the same id with
+    another request body is INVALID_ARGUMENT (reason REQUEST_ID_REUSED).
+    """
+    check_request_id(str(getattr(request, "request_id", "")))
+    async with database.write() as session:
+        replayed = await replay(
+            session, method=method, request=request, subject=subject, response_type=response_type
+        )
+        if replayed is not None:
+            return replayed
+        response = await work(session)
+        await remember(session, method=method, request=request, subject=subject, response=response)
+        return response
 
 
 async def purge_expired(session: AsyncSession, *, now: datetime | None = None) -> int:

@@ -10,9 +10,14 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_runtime.errors import InvalidArgument
 
@@ -62,3 +67,45 @@ class PageTokens:
             raise InvalidArgument.of(field, "belongs to a different query")
         position: object = data["p"]
         return position
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of rows and the token for the next one ("" on the last page)."""
+
+    rows: list[T]
+    next_page_token: str
+
+
+async def keyset_page(
+    session: AsyncSession,
+    statement: Select[Any],
+    *,
+    key: Any,
+    tokens: PageTokens,
+    page_token: str,
+    size: int,
+    query: object,
+    descending: bool = False,
+    position: Callable[[Any], object] | None = None,
+) -> Page[Any]:
+    """Return the page after the token's position, ordered by `key` (a unique column).
+
+    Keyset paging: the token holds the last key served, so pages stay stable while rows are
+    added, and each page costs an index range scan however deep the caller has paged.
+    `query` is whatever identifies the listing (filters, caller); a token from another query
+    is INVALID_ARGUMENT. `position` reads the key from a row when it is not `row.<key name>`.
+    """
+    after = tokens.decode(page_token, query=query)
+    if after is not None:
+        statement = statement.where(key < after if descending else key > after)
+    ordered = statement.order_by(key.desc() if descending else key).limit(size + 1)
+    rows = list((await session.execute(ordered)).scalars())
+    if len(rows) <= size:
+        return Page(rows, "")
+    last = rows[size - 1]
+    mark = position(last) if position is not None else getattr(last, key.key)
+    return Page(rows[:size], tokens.encode(mark, query=query))

@@ -5,15 +5,40 @@ Each service's first migration creates them (see crm_runtime.migrations).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, LargeBinary, String, Text
+from sqlalchemy import Column, DateTime, Dialect, Index, LargeBinary, String, Text
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always an aware UTC datetime in Python, on every store.
+
+    PostgreSQL keeps the offset (timestamptz); SQLite keeps text without one and hands back
+    naive values. Writing converts to UTC and reading attaches UTC, so code never sees a
+    naive time and never has to guess which store it came from. A naive value written is
+    taken as UTC, the convention of every clock in this code.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if not isinstance(value, datetime):
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def utc_column(*, nullable: bool = False, index: bool = False) -> Column[datetime]:
-    """Return a timezone-aware timestamp column."""
-    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+    """Return a timezone-aware timestamp column (see UtcDateTime)."""
+    return Column(UtcDateTime(), nullable=nullable, index=index)
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -1,91 +1,65 @@
-"""Assembly of the client service: store, outbox, relay, servicers, background jobs."""
+"""The client service as the kit sees it: its context, servicer, event handlers and seeds."""
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
-import grpc
-
 from crm.client.v1 import client_service_pb2_grpc
-from crm.events.v1 import event_pb2_grpc
 from crm_client.config import ClientSettings
 from crm_client.context import ClientContext
 from crm_client.events import handlers
 from crm_client.models import ClientRow
 from crm_client.segments import seed_builtin_segments
 from crm_client.servicer import ClientServicer
-from crm_runtime.crypto import FieldCipher, decode_key
-from crm_runtime.db import Database
-from crm_runtime.inbox import EventSink
-from crm_runtime.janitor import janitor
-from crm_runtime.migrations import upgrade_head
-from crm_runtime.outbox import Outbox
-from crm_runtime.outbox_relay import Relay
-from crm_runtime.pagination import PageTokens
+from crm_runtime import kit
 from crm_runtime.readcache import ReadCache
-from crm_runtime.server import ServiceDefinition, build_signer
+from crm_runtime.server import ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SERVICE_NAMES = ("crm.client.v1.ClientService", "crm.events.v1.EventSinkService")
+
+
+async def _context(parts: kit.Parts[ClientSettings]) -> ClientContext:
+    database = parts.database
+    return ClientContext(
+        db=database,
+        cipher=parts.cipher(),
+        outbox=parts.outbox,
+        tokens=parts.tokens,
+        client_cache=ReadCache(
+            ClientRow, "id", enabled=database.is_sqlite and parts.settings.read_cache
+        ),
+    )
+
+
+def _close(ctx: ClientContext) -> Sequence[Callable[[], Awaitable[None]]]:
+    async def close_cache() -> None:
+        if ctx.client_cache is not None:
+            ctx.client_cache.close()
+
+    return [close_cache]
+
+
+SPEC = kit.ServiceSpec(
+    name="client",
+    settings=ClientSettings,
+    migrations=MIGRATIONS,
+    service="crm.client.v1.ClientService",
+    context=_context,
+    servicers=[
+        kit.Servicer(client_service_pb2_grpc.add_ClientServiceServicer_to_server, ClientServicer)
+    ],
+    event_handlers=handlers,
+    seeds=[seed_builtin_segments],
+    on_close=_close,
+)
 
 
 def migrate(settings: ClientSettings) -> None:
     """Bring the store to the newest schema."""
-    Database(settings.database_url)  # Creates the SQLite folder when needed.
-    upgrade_head(MIGRATIONS, settings.database_url)
+    kit.migrate(SPEC, settings)
 
 
 async def build(settings: ClientSettings) -> tuple[ServiceDefinition, ClientContext]:
     """Return the service definition and its context (tests use the context's clock)."""
-    database = Database(settings.database_url)
-    subscribers = settings.subscribers()
-    outbox = Outbox("client", subscribers)
-    cipher = FieldCipher(
-        decode_key(settings.pii_encryption_key, name="PII_ENCRYPTION_KEY"),
-        decode_key(settings.pii_index_key, name="PII_INDEX_KEY"),
-    )
-    tokens = PageTokens(
-        base64.b64decode(settings.page_token_key) if settings.page_token_key else None
-    )
-    ctx = ClientContext(
-        db=database,
-        cipher=cipher,
-        outbox=outbox,
-        tokens=tokens,
-        client_cache=ReadCache(ClientRow, "id", enabled=database.is_sqlite and settings.read_cache),
-    )
-    async with database.write() as session:
-        await seed_builtin_segments(session, now=ctx.clock())
-    relay = Relay(
-        database=database,
-        outbox=outbox,
-        addresses=subscribers,
-        signer=build_signer(settings),
-        interval=settings.relay_interval_seconds,
-        batch_size=settings.relay_batch_size,
-    )
-
-    def register(server: grpc.aio.Server) -> None:
-        client_service_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(ctx), server)
-        event_pb2_grpc.add_EventSinkServiceServicer_to_server(
-            EventSink(database, handlers(ctx)), server
-        )
-
-    async def stop_relay() -> None:
-        await relay.stop()
-        await relay.deliver_once()
-        await relay.close()
-        if ctx.client_cache is not None:
-            ctx.client_cache.close()
-
-    definition = ServiceDefinition(
-        name="client",
-        settings=settings,
-        database=database,
-        service_names=SERVICE_NAMES,
-        register=register,
-        background=[relay.run, janitor(database, relay)],
-        on_stop=[stop_relay],
-    )
-    return definition, ctx
+    return await kit.build(SPEC, settings)

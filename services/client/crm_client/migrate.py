@@ -1,9 +1,7 @@
 """Apply the client service's migrations: `python -m crm_client.migrate` (initContainer)."""
 
-from __future__ import annotations
-
-from crm_client.app import migrate
-from crm_client.config import ClientSettings
+from crm_client.app import SPEC
+from crm_runtime import kit
 
 if __name__ == "__main__":
-    migrate(ClientSettings())
+    kit.migrate_main(SPEC)
