@@ -65,6 +65,7 @@ run_tests() {
   ensure_postgres
   log "ruff"; "$VENV/bin/ruff" check .
   log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation
+  log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
   log "pytest"
   set +e

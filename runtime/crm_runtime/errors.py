@@ -104,6 +104,12 @@ class ResourceExhausted(DomainError):
     code, reason = code_pb2.RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED"
 
 
+class DeadlineExceeded(DomainError):
+    """The caller's time ran out, here or in a call this one made on its behalf."""
+
+    code, reason = code_pb2.DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED"
+
+
 class Unavailable(DomainError):
     """A dependency is down; the call was not processed and may be retried."""
 

@@ -20,7 +20,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from crm_runtime import requestctx
 from crm_runtime.auth import IDENTITY_METADATA_KEY, TokenVerifier, set_current_principal
-from crm_runtime.errors import DomainError, Unauthenticated, internal_status, to_status
+from crm_runtime.errors import (
+    DeadlineExceeded,
+    DomainError,
+    Unauthenticated,
+    internal_status,
+    to_status,
+)
 from crm_runtime.logging import get_logger
 
 log = get_logger("rpc")
@@ -128,6 +134,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     async def _fail(
         self, context: grpc.aio.ServicerContext, state: _RpcState, exc: BaseException
     ) -> None:
+        expired = grpc.StatusCode.DEADLINE_EXCEEDED
+        if isinstance(exc, grpc.aio.AioRpcError) and exc.code() is expired:
+            # A downstream call ran out of the budget this call passed on: the caller's
+            # deadline is what expired, so say that rather than INTERNAL.
+            exc = DeadlineExceeded("the deadline expired in a downstream call")
         if isinstance(exc, DomainError):
             status = to_status(exc, domain=self._domain)
         else:

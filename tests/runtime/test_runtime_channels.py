@@ -66,9 +66,13 @@ async def chain(tmp_path):
         async def relay_generous(request: Value, context: grpc.aio.ServicerContext) -> Value:
             return await call(channel, request.value)(Value(value="payload"), timeout=30)
 
+        async def relay_hasty(request: Value, context: grpc.aio.ServicerContext) -> Value:
+            return await call(channel, request.value)(Value(value="payload"), timeout=0.1)
+
         try:
             async with probe_service(
-                {"Relay": unary_method(relay), "RelayGenerous": unary_method(relay_generous)},
+                {"Relay": unary_method(relay), "RelayGenerous": unary_method(relay_generous),
+                 "RelayHasty": unary_method(relay_hasty)},
                 database_url=f"sqlite+aiosqlite:///{tmp_path}/up.db", name="up",
             ) as up, grpc.aio.insecure_channel(up.address) as client:
                 yield downstream, client
@@ -104,6 +108,13 @@ class TestDeadlinePropagation:
         (remaining,) = downstream.remaining
         assert remaining is not None
         assert remaining <= 0.31
+
+    async def test_downstream_deadline_is_reported_as_deadline_not_internal(self, chain):
+        """A downstream call that runs out of time makes this call DEADLINE_EXCEEDED."""
+        _, client = chain
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call(client, "RelayHasty")(Value(value="Slow"), timeout=5)
+        assert caught.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
 
     async def test_call_without_incoming_deadline_gets_default(self, chain):
         """Without an incoming deadline a downstream call still has one: the default."""
