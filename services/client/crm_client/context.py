@@ -20,7 +20,6 @@ from crm_client.segmentation.engine import CompiledSegment
 from crm_client.segmentation.features import credit_tier
 from crm_client.segments import SegmentCatalog, recompute
 from crm_client.store.clients import all_clients, client_by_id, client_record
-from crm_client.validation import CLIENT_NAME_RE, parse_name
 from crm_runtime.auth import Principal
 from crm_runtime.crypto import FieldCipher
 from crm_runtime.db import Database
@@ -93,26 +92,27 @@ class ClientView:
     message: client_pb2.Client
 
 
-def _absent(name: str, principal: Principal) -> Exception:
+def _absent(client_id: str, principal: Principal) -> Exception:
     """NOT_FOUND for portfolio-wide callers; for others the same error as someone else's."""
     if principal.sees_whole_portfolio:
-        return NotFound(f"{name} does not exist", reason="CLIENT_NOT_FOUND")
+        return NotFound(f"clients/{client_id} does not exist", reason="CLIENT_NOT_FOUND")
     return denied()
 
 
-async def read_client(ctx: ClientContext, name: str, principal: Principal) -> client_pb2.Client:
-    """Return the named client's message on the fast read path (GetClient).
+async def read_client(
+    ctx: ClientContext, client_id: str, principal: Principal
+) -> client_pb2.Client:
+    """Return the client's message on the fast read path (GetClient).
 
     The cache holds finished messages (never mutated after creation), so a hit costs a dict
     lookup and the access check; a miss reads one row outside the ORM.
     """
-    client_id = parse_name(name, CLIENT_NAME_RE, "name")
     cache = ctx.client_cache
     view = cache.get(client_id) if cache is not None else None
     if view is None:
         row = await client_record(ctx.db, client_id)
         if row is None:
-            raise _absent(name, principal)
+            raise _absent(client_id, principal)
         view = ClientView(
             row.relationship_manager,
             row.team,
@@ -127,21 +127,19 @@ async def read_client(ctx: ClientContext, name: str, principal: Principal) -> cl
 
 async def load_client(
     session: AsyncSession,
-    name: str,
+    client_id: str,
     principal: Principal,
     *,
-    field_name: str = "name",
     for_update: bool = False,
 ) -> ClientRow:
-    """Return the named client if the caller may see it.
+    """Return the client with this id if the caller may see it.
 
     Callers without a portfolio-wide role get the same PERMISSION_DENIED for a client that
     exists but is not theirs and for one that does not exist.
     """
-    client_id = parse_name(name, CLIENT_NAME_RE, field_name)
     row = await client_by_id(session, client_id, for_update=for_update)
     if row is None:
-        raise _absent(name, principal)
+        raise _absent(client_id, principal)
     if not can_see(principal, row):
         raise denied()
     return row

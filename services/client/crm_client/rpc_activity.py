@@ -13,8 +13,8 @@ from crm_client.store.activity import upsert_activity
 from crm_client.store.clients import clients_by_id
 from crm_client.store.facts import client_features
 from crm_client.store.segments import segment_ids_of
-from crm_client.validation import CLIENT_NAME_RE, Violations, check_money, to_date
-from crm_runtime import idempotency
+from crm_client.validation import Violations, check_money, to_date
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import InvalidArgument, NotFound
 from crm_runtime.pagination import page_size
@@ -24,8 +24,10 @@ MAX_SUMMARIES = 1000
 
 def _check_summary(v: Violations, index: int, s: client_pb2.ActivitySummary) -> None:
     prefix = f"summaries[{index}]"
-    if not CLIENT_NAME_RE.match(s.client):
-        v.add(f"{prefix}.client", "must look like clients/{client}")
+    try:
+        names.parse(s, "client", path=f"{prefix}.client")
+    except InvalidArgument as error:
+        v.extend("", error.violations)
     try:
         start, end = to_date(s.period_start), to_date(s.period_end)
     except ValueError:
@@ -64,11 +66,10 @@ class ActivityRpc:
         v.raise_if_any()
 
         async def record(session: AsyncSession) -> client_service_pb2.RecordActivityResponse:
-            clients = await clients_by_id(
-                session, (s.client.removeprefix("clients/") for s in request.summaries)
-            )
+            ids = [names.parse(s, "client")["client"] for s in request.summaries]
+            clients = await clients_by_id(session, ids)
             for index, summary in enumerate(request.summaries):
-                client = clients.get(summary.client.removeprefix("clients/"))
+                client = clients.get(ids[index])
                 if client is None:
                     raise NotFound(
                         f"summaries[{index}].client {summary.client} does not exist",
@@ -106,8 +107,9 @@ class ActivityRpc:
         size = page_size(request.page_size)
         query = {"m": "ListRecommendations", "c": request.client}
         offset = int(str(self.ctx.tokens.decode(request.page_token, query=query) or 0))
+        client_id = names.parse(request, "client")["client"]
         async with self.ctx.db.read() as session:
-            client = await load_client(session, request.client, principal, field_name="client")
+            client = await load_client(session, client_id, principal)
             features = await client_features(
                 session, client, self.ctx.cipher, today=self.ctx.clock().date()
             )

@@ -15,7 +15,7 @@ from crm_client.models import AssignmentRow
 from crm_client.segmentation.features import credit_tier
 from crm_client.store.clients import assignment_history, reassign
 from crm_client.validation import STAFF_RE, TEAM_RE, Violations
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, InvalidArgument
 from crm_runtime.pagination import keyset_page, page_size
@@ -39,9 +39,10 @@ class AssignRpc:
         if not request.reason.strip():
             v.add("reason", "is required")
         v.raise_if_any()
+        client_id = names.parse(request, "name")["client"]
 
         async def assign(session: AsyncSession) -> client_pb2.Client:
-            row = await load_client(session, request.name, principal, for_update=True)
+            row = await load_client(session, client_id, principal, for_update=True)
             if request.etag and request.etag != etag(row.id, row.version):
                 raise Aborted("the client changed since it was read", reason="ETAG_MISMATCH")
             team = request.team or row.team
@@ -83,9 +84,10 @@ class AssignRpc:
     ) -> client_service_pb2.ListAssignmentsResponse:
         """Return the client's assignments, newest first."""
         principal = current_principal()
+        client_id = names.parse(request, "parent")["client"]
         size = page_size(request.page_size)
         async with self.ctx.db.read() as session:
-            client = await load_client(session, request.parent, principal, field_name="parent")
+            client = await load_client(session, client_id, principal)
             page = await keyset_page(
                 session,
                 assignment_history(client.seq),

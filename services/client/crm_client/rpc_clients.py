@@ -27,7 +27,7 @@ from crm_client.people import check_people, person_row
 from crm_client.segmentation.features import credit_tier
 from crm_client.store.clients import add_client, credit_code_taken, visible_clients
 from crm_client.validation import STAFF_RE, TEAM_RE, Violations, check_client_fields
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, Role, current_principal, require_roles
 from crm_runtime.errors import Aborted, AlreadyExists, InvalidArgument, PermissionDenied
 from crm_runtime.fieldmask import resolve_mask
@@ -38,6 +38,7 @@ __all__ = ["CREATE_FIELDS", "ClientsRpc"]
 
 CREATE_METHOD = "crm.client.v1.ClientService/CreateClient"
 UPDATE_METHOD = "crm.client.v1.ClientService/UpdateClient"
+CLIENT_NAME = names.pattern_of(client_pb2.Client)
 
 
 def _message(row: ClientRow) -> client_pb2.Client:
@@ -57,7 +58,9 @@ class ClientsRpc:
         self, request: client_service_pb2.GetClientRequest, context: grpc.aio.ServicerContext
     ) -> client_pb2.Client:
         """Return one client visible to the caller."""
-        return await read_client(self.ctx, request.name, current_principal())
+        return await read_client(
+            self.ctx, names.parse(request, "name")["client"], current_principal()
+        )
 
     async def ListClients(  # noqa: N802
         self, request: client_service_pb2.ListClientsRequest, context: grpc.aio.ServicerContext
@@ -198,11 +201,10 @@ class ClientsRpc:
         v = Violations()
         check_client_fields(v, request.client, paths, today=now.date())
         v.raise_if_any()
+        client_id = CLIENT_NAME.parse(request.client.name, "client.name")["client"]
 
         async def update(session: AsyncSession) -> client_pb2.Client:
-            row = await load_client(
-                session, request.client.name, principal, field_name="client.name", for_update=True
-            )
+            row = await load_client(session, client_id, principal, for_update=True)
             if request.client.etag and request.client.etag != etag(row.id, row.version):
                 raise Aborted("the client changed since it was read", reason="ETAG_MISMATCH")
             merged = _message(row)

@@ -16,7 +16,7 @@ from crm_client.store.segments import (
     segment_kinds,
     visible_members,
 )
-from crm_client.validation import SEGMENT_NAME_RE, parse_name
+from crm_runtime import names
 from crm_runtime.auth import current_principal
 from crm_runtime.errors import NotFound
 from crm_runtime.pagination import keyset_page, page_size
@@ -34,7 +34,7 @@ class MembershipsRpc:
     ) -> client_service_pb2.ListSegmentMembersResponse:
         """Return the segment's members that the caller may see, by client."""
         principal = current_principal()
-        segment_id = parse_name(request.segment, SEGMENT_NAME_RE, "segment")
+        segment_id = names.parse(request, "segment")["segment"]
         size = page_size(request.page_size)
         async with self.ctx.db.read() as session:
             segment = await session.get(SegmentRow, segment_id)
@@ -62,9 +62,10 @@ class MembershipsRpc:
     ) -> client_service_pb2.ListClientSegmentsResponse:
         """Return the segments the client is in."""
         principal = current_principal()
+        client_id = names.parse(request, "client")["client"]
         size = page_size(request.page_size)
         async with self.ctx.db.read() as session:
-            client = await load_client(session, request.client, principal, field_name="client")
+            client = await load_client(session, client_id, principal)
             page = await keyset_page(
                 session,
                 memberships_of(client.seq),
@@ -87,9 +88,10 @@ class MembershipsRpc:
     ) -> client_service_pb2.ListSegmentMovesResponse:
         """Return the client's segment moves, newest first."""
         principal = current_principal()
+        client_id = names.parse(request, "client")["client"]
         size = page_size(request.page_size)
         async with self.ctx.db.read() as session:
-            client = await load_client(session, request.client, principal, field_name="client")
+            client = await load_client(session, client_id, principal)
             page = await keyset_page(
                 session,
                 moves_of(client.seq),

@@ -15,8 +15,8 @@ from crm_client.models import KeyPersonRow
 from crm_client.people import check_people, person_row
 from crm_client.store.facts import OWNER_ROLES
 from crm_client.store.people import delete_key_person, key_person, key_persons_of
-from crm_client.validation import KEY_PERSON_NAME_RE, Violations, parse_name
-from crm_runtime import idempotency
+from crm_client.validation import Violations
+from crm_runtime import idempotency, names
 from crm_runtime.audit import record_personal_data_access
 from crm_runtime.auth import Principal, current_principal, require_roles
 from crm_runtime.errors import InvalidArgument, NotFound, PermissionDenied
@@ -45,9 +45,10 @@ class PeopleRpc:
         v = Violations()
         check_people(v, [request.key_person], today=now.date(), prefix="key_person")
         v.raise_if_any()
+        client_id = names.parse(request, "parent")["client"]
 
         async def create(session: AsyncSession) -> client_pb2.KeyPerson:
-            client = await load_client(session, request.parent, principal, field_name="parent")
+            client = await load_client(session, client_id, principal)
             assert client.seq is not None
             row = person_row(
                 request.key_person, client_seq=client.seq, cipher=self.ctx.cipher, now=now
@@ -74,8 +75,7 @@ class PeopleRpc:
     ) -> client_pb2.KeyPerson:
         """Return a key person; unmasked only for allowed roles with a reason, and audited."""
         principal = current_principal()
-        parse_name(request.name, KEY_PERSON_NAME_RE, "name")
-        parent, _, person_id = request.name.rpartition("/keyPersons/")
+        ids = names.parse(request, "name")
         if request.unmask and not request.access_reason.strip():
             raise InvalidArgument.of("access_reason", "is required to unmask personal data")
         delivery_only = request.unmask and access.unmasks_for_delivery(
@@ -85,8 +85,8 @@ class PeopleRpc:
             await self._refuse_unmask(request, principal)
         sessions = self.ctx.db.write() if request.unmask else self.ctx.db.read()
         async with sessions as session:
-            client = await load_client(session, parent, principal)
-            row = await key_person(session, client.seq, person_id)
+            client = await load_client(session, ids["client"], principal)
+            row = await key_person(session, client.seq, ids["key_person"])
             if row is None:
                 raise _person_not_found(request.name)
             if not request.unmask:
@@ -145,9 +145,10 @@ class PeopleRpc:
     ) -> client_service_pb2.ListKeyPersonsResponse:
         """Return the client's key persons, masked."""
         principal = current_principal()
+        client_id = names.parse(request, "parent")["client"]
         size = page_size(request.page_size)
         async with self.ctx.db.read() as session:
-            client = await load_client(session, request.parent, principal, field_name="parent")
+            client = await load_client(session, client_id, principal)
             page = await keyset_page(
                 session,
                 key_persons_of(client.seq),
@@ -169,12 +170,11 @@ class PeopleRpc:
     ) -> empty_pb2.Empty:
         """Delete a key person (its encrypted data goes with it)."""
         principal = require_roles(*access.UPDATE_ROLES)
-        parse_name(request.name, KEY_PERSON_NAME_RE, "name")
-        parent, _, person_id = request.name.rpartition("/keyPersons/")
+        ids = names.parse(request, "name")
 
         async def remove(session: AsyncSession) -> empty_pb2.Empty:
-            client = await load_client(session, parent, principal)
-            if not await delete_key_person(session, client.seq, person_id):
+            client = await load_client(session, ids["client"], principal)
+            if not await delete_key_person(session, client.seq, ids["key_person"]):
                 raise _person_not_found(request.name)
             await self.ctx.resegment(
                 session, client, cause="key_person_removed", actor=principal.subject

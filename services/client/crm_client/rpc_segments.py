@@ -15,13 +15,14 @@ from crm_client.segmentation.engine import CompiledSegment
 from crm_client.segmentation.expr import CompiledExpression, ExpressionError, compile_expression
 from crm_client.segmentation.features import KNOWN_FEATURES
 from crm_client.store.segments import add_version, member_count, member_counts, segments_of_kind
-from crm_client.validation import SEGMENT_ID_RE, SEGMENT_NAME_RE, Violations, parse_name
-from crm_runtime import idempotency
+from crm_client.validation import SEGMENT_ID_RE, Violations
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.pagination import keyset_page, page_size
 
+SEGMENT_NAME = names.pattern_of(client_pb2.Segment)
 SEGMENT_MUTABLE = frozenset({"display_name", "display_name_zh", "description", "expression"})
 
 
@@ -52,7 +53,7 @@ class SegmentsRpc:
     ) -> client_pb2.Segment:
         """Return one segment definition."""
         current_principal()
-        segment_id = parse_name(request.name, SEGMENT_NAME_RE, "name")
+        segment_id = names.parse(request, "name")["segment"]
         async with self.ctx.db.read() as session:
             row = await session.get(SegmentRow, segment_id)
             if row is None:
@@ -137,7 +138,7 @@ class SegmentsRpc:
     ) -> client_pb2.Segment:
         """Change a definition; a new expression is a new version and members are recomputed."""
         principal = require_roles(*access.SEGMENT_ADMIN_ROLES)
-        segment_id = parse_name(request.segment.name, SEGMENT_NAME_RE, "segment.name")
+        segment_id = SEGMENT_NAME.parse(request.segment.name, "segment.name")["segment"]
         paths = resolve_mask(
             request.update_mask,
             mutable=SEGMENT_MUTABLE,
