@@ -17,7 +17,6 @@ from crm_client.access import can_see, denied
 from crm_client.mapping import client_message
 from crm_client.models import ClientRow
 from crm_client.segmentation.engine import CompiledSegment
-from crm_client.segmentation.features import credit_tier
 from crm_client.segments import SegmentCatalog, recompute
 from crm_client.store.clients import all_clients, client_by_id, client_record
 from crm_runtime.auth import Principal
@@ -116,7 +115,7 @@ async def read_client(
         view = ClientView(
             row.relationship_manager,
             row.team,
-            client_message(row, credit_tier=credit_tier(row.credit_grade or None)),
+            client_message(row),
         )
         if cache is not None:
             cache.put(client_id, view)

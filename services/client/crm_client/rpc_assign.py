@@ -12,7 +12,6 @@ from crm_client import access
 from crm_client.context import ClientContext, load_client
 from crm_client.mapping import assignment_message, client_message, etag
 from crm_client.models import AssignmentRow
-from crm_client.segmentation.features import credit_tier
 from crm_client.store.clients import assignment_history, reassign
 from crm_client.validation import STAFF_RE, TEAM_RE, Violations
 from crm_runtime import idempotency, names
@@ -66,7 +65,7 @@ class AssignRpc:
                 now=self.ctx.clock(),
             )
             self.ctx.outbox.emit(session, event, subject=f"clients/{row.id}")
-            return client_message(row, credit_tier=credit_tier(row.credit_grade or None))
+            return client_message(row)
 
         return await idempotency.mutation(
             self.ctx.db,

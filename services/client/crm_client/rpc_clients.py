@@ -24,7 +24,6 @@ from crm_client.domain.size_class import SizeResult
 from crm_client.mapping import client_message, etag
 from crm_client.models import ClientRow
 from crm_client.people import check_people, person_row
-from crm_client.segmentation.features import credit_tier
 from crm_client.store.clients import add_client, credit_code_taken, visible_clients
 from crm_client.validation import STAFF_RE, TEAM_RE, Violations, check_client_fields
 from crm_runtime import idempotency, names
@@ -39,10 +38,6 @@ __all__ = ["CREATE_FIELDS", "ClientsRpc"]
 CREATE_METHOD = "crm.client.v1.ClientService/CreateClient"
 UPDATE_METHOD = "crm.client.v1.ClientService/UpdateClient"
 CLIENT_NAME = names.pattern_of(client_pb2.Client)
-
-
-def _message(row: ClientRow) -> client_pb2.Client:
-    return client_message(row, credit_tier=credit_tier(row.credit_grade or None))
 
 
 def _credit_code_exists() -> AlreadyExists:
@@ -82,7 +77,7 @@ class ClientsRpc:
                 query=query,
             )
         return client_service_pb2.ListClientsResponse(
-            clients=[_message(r) for r in page.rows], next_page_token=page.next_page_token
+            clients=[client_message(r) for r in page.rows], next_page_token=page.next_page_token
         )
 
     async def CreateClient(  # noqa: N802
@@ -183,7 +178,7 @@ class ClientsRpc:
             ),
             subject=f"clients/{row.id}",
         )
-        return _message(row)
+        return client_message(row)
 
     async def UpdateClient(  # noqa: N802
         self, request: client_service_pb2.UpdateClientRequest, context: grpc.aio.ServicerContext
@@ -207,7 +202,7 @@ class ClientsRpc:
             row = await load_client(session, client_id, principal, for_update=True)
             if request.client.etag and request.client.etag != etag(row.id, row.version):
                 raise Aborted("the client changed since it was read", reason="ETAG_MISMATCH")
-            merged = _message(row)
+            merged = client_message(row)
             merge(merged, request.client, paths)
             size = size_of(merged)
             apply_fields(row, request.client, paths)
@@ -230,7 +225,7 @@ class ClientsRpc:
                 ),
                 subject=f"clients/{row.id}",
             )
-            return _message(row)
+            return client_message(row)
 
         return await idempotency.mutation(
             self.ctx.db,
