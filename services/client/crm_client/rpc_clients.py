@@ -33,6 +33,7 @@ from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.ownership import owns
 from crm_runtime.pagination import keyset_page, page_size
 
+# CREATE_FIELDS is re-exported: the demo loader checks its clients against the same list.
 __all__ = ["CREATE_FIELDS", "ClientsRpc"]
 
 CREATE_METHOD = "crm.client.v1.ClientService/CreateClient"

@@ -1,4 +1,4 @@
-"""Segment memberships: load a client's facts, evaluate every definition, record the moves."""
+"""Segment memberships: evaluate each definition over a client's facts, record the moves."""
 
 from __future__ import annotations
 
