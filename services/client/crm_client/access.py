@@ -1,18 +1,21 @@
 """Who may do what with clients: method-level roles and object-level ownership.
 
-An RM or team lead sees a client only when it is assigned to them or to one of their teams.
-Callers that may not see a client get PERMISSION_DENIED whether or not it exists (AIP-211), so
+An RM or team lead sees a client only when it is assigned to them or to one of their teams;
+that rule is crm_runtime.ownership, shared by every service. This module keeps what is the
+client service's own: its role lists, its error and the personal-data unmask rule. Callers
+that may not see a client get PERMISSION_DENIED whether or not it exists (AIP-211), so
 errors do not reveal which clients the bank has.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import ColumnElement, Row, false, or_
+from sqlalchemy import ColumnElement
 from sqlmodel import col
 
 from crm_client.models import ClientRow
+from crm_runtime import ownership
 from crm_runtime.auth import Principal, Role
 from crm_runtime.errors import PermissionDenied
 
@@ -43,15 +46,6 @@ PROTECTED_FIELDS = frozenset(
 )
 
 
-def can_see(principal: Principal, row: ClientRow | Row[Any] | Assigned) -> bool:
-    """Return True if the caller may see this client (anything with its RM and team)."""
-    if principal.sees_whole_portfolio:
-        return True
-    return row.relationship_manager == principal.subject or (
-        bool(row.team) and row.team in principal.teams
-    )
-
-
 class Assigned(Protocol):
     """Anything that knows a client's relationship manager and team."""
 
@@ -62,21 +56,21 @@ class Assigned(Protocol):
     def team(self) -> str: ...
 
 
-def denied() -> PermissionDenied:
-    """Return the one error used for invisible and nonexistent clients alike."""
-    return PermissionDenied("the caller may not access this client", reason="CLIENT_ACCESS_DENIED")
+def can_see(principal: Principal, client: Assigned) -> bool:
+    """Return True if the caller may see this client (the runtime's one ownership rule)."""
+    return ownership.owns(principal, client.relationship_manager, client.team)
 
 
 def visible_clause(principal: Principal) -> ColumnElement[bool] | None:
     """Return a WHERE clause restricting clients to the caller's, or None for all."""
-    if principal.sees_whole_portfolio:
-        return None
-    if not principal.has(Role.RELATIONSHIP_MANAGER, Role.TEAM_LEAD):
-        return false()
-    conditions = [col(ClientRow.relationship_manager) == principal.subject]
-    if principal.teams:
-        conditions.append(col(ClientRow.team).in_(sorted(principal.teams)))
-    return or_(*conditions)
+    return ownership.visible_clause(
+        principal, col(ClientRow.relationship_manager), col(ClientRow.team)
+    )
+
+
+def denied() -> PermissionDenied:
+    """Return the one error used for invisible and nonexistent clients alike."""
+    return PermissionDenied("the caller may not access this client", reason="CLIENT_ACCESS_DENIED")
 
 
 def unmasks_for_delivery(principal: Principal, reason: str) -> bool:

@@ -1,22 +1,24 @@
-"""Everything the client RPCs share: store, cipher, outbox, segment catalogue, clock."""
+"""Everything the client RPCs share: store, cipher, outbox, segment catalogue, clock.
+
+It also holds the two ways to find a client the caller may see (the cached GetClient path and
+the locked read-for-change path) and the re-segmentation every change ends with.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from crm.client.v1 import client_pb2
 from crm_client.access import can_see, denied
 from crm_client.mapping import client_message
 from crm_client.models import ClientRow
-from crm_client.segmentation.features import credit_tier
-from crm_client.segments import SegmentCatalog
-from crm_client.validation import CLIENT_NAME_RE, parse_name
+from crm_client.segmentation.engine import CompiledSegment
+from crm_client.segments import SegmentCatalog, recompute
+from crm_client.store.clients import all_clients, client_by_id, client_record
 from crm_runtime.auth import Principal
 from crm_runtime.crypto import FieldCipher
 from crm_runtime.db import Database
@@ -25,7 +27,8 @@ from crm_runtime.outbox import Outbox
 from crm_runtime.pagination import PageTokens
 from crm_runtime.readcache import ReadCache
 
-CLIENT_TABLE: Table = ClientRow.__table__  # type: ignore[attr-defined]
+# Clients are re-segmented this many at a time when a definition changes.
+RESEGMENT_BATCH = 500
 
 
 def _utc_now() -> datetime:
@@ -45,6 +48,39 @@ class ClientContext:
     # Client rows for GetClient, on SQLite only (see crm_runtime.readcache).
     client_cache: ReadCache[ClientView] | None = None
 
+    async def resegment(
+        self,
+        session: AsyncSession,
+        client: ClientRow,
+        *,
+        cause: str,
+        actor: str,
+        now: datetime | None = None,
+        only: Sequence[CompiledSegment] | None = None,
+        fresh: bool = False,
+    ) -> int:
+        """Recompute the client's segments and record the moves; return how many moved."""
+        return await recompute(
+            session,
+            client,
+            catalog=self.catalog,
+            cipher=self.cipher,
+            outbox=self.outbox,
+            cause=cause,
+            actor=actor,
+            now=now,
+            only=only,
+            fresh=fresh,
+        )
+
+    async def resegment_everyone(
+        self, session: AsyncSession, segment: CompiledSegment, *, cause: str, actor: str
+    ) -> None:
+        """Re-evaluate one (new or changed) segment for every client, in batches."""
+        async for rows in all_clients(session, batch=RESEGMENT_BATCH):
+            for row in rows:
+                await self.resegment(session, row, cause=cause, actor=actor, only=[segment])
+
 
 @dataclass(frozen=True, slots=True)
 class ClientView:
@@ -55,25 +91,31 @@ class ClientView:
     message: client_pb2.Client
 
 
-async def read_client(ctx: ClientContext, name: str, principal: Principal) -> client_pb2.Client:
-    """Return the named client's message on the fast read path (GetClient).
+def _absent(client_id: str, principal: Principal) -> Exception:
+    """NOT_FOUND for portfolio-wide callers; for others the same error as someone else's."""
+    if principal.sees_whole_portfolio:
+        return NotFound(f"clients/{client_id} does not exist", reason="CLIENT_NOT_FOUND")
+    return denied()
+
+
+async def read_client(
+    ctx: ClientContext, client_id: str, principal: Principal
+) -> client_pb2.Client:
+    """Return the client's message on the fast read path (GetClient).
 
     The cache holds finished messages (never mutated after creation), so a hit costs a dict
     lookup and the access check; a miss reads one row outside the ORM.
     """
-    client_id = parse_name(name, CLIENT_NAME_RE, "name")
     cache = ctx.client_cache
     view = cache.get(client_id) if cache is not None else None
     if view is None:
-        row = await ctx.db.fetch_one(select(CLIENT_TABLE).where(CLIENT_TABLE.c.id == client_id))
+        row = await client_record(ctx.db, client_id)
         if row is None:
-            if principal.sees_whole_portfolio:
-                raise NotFound(f"{name} does not exist", reason="CLIENT_NOT_FOUND")
-            raise denied()
+            raise _absent(client_id, principal)
         view = ClientView(
             row.relationship_manager,
             row.team,
-            client_message(row, credit_tier=credit_tier(row.credit_grade or None)),
+            client_message(row),
         )
         if cache is not None:
             cache.put(client_id, view)
@@ -84,26 +126,19 @@ async def read_client(ctx: ClientContext, name: str, principal: Principal) -> cl
 
 async def load_client(
     session: AsyncSession,
-    name: str,
+    client_id: str,
     principal: Principal,
     *,
-    field_name: str = "name",
     for_update: bool = False,
 ) -> ClientRow:
-    """Return the named client if the caller may see it.
+    """Return the client with this id if the caller may see it.
 
     Callers without a portfolio-wide role get the same PERMISSION_DENIED for a client that
     exists but is not theirs and for one that does not exist.
     """
-    client_id = parse_name(name, CLIENT_NAME_RE, field_name)
-    statement = select(ClientRow).where(col(ClientRow.id) == client_id)
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await session.execute(statement)).scalars().first()
+    row = await client_by_id(session, client_id, for_update=for_update)
     if row is None:
-        if principal.sees_whole_portfolio:
-            raise NotFound(f"{name} does not exist", reason="CLIENT_NOT_FOUND")
-        raise denied()
+        raise _absent(client_id, principal)
     if not can_see(principal, row):
         raise denied()
     return row

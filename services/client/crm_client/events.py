@@ -12,7 +12,7 @@ from crm.events.v1 import event_pb2, risk_events_pb2
 from crm_client.context import ClientContext
 from crm_client.models import ClientRow, OpenWarningRow
 from crm_client.segmentation.features import normalize_grade
-from crm_client.segments import recompute
+from crm_client.store.clients import client_by_id
 from crm_runtime.inbox import EventHandler
 from crm_runtime.logging import get_logger
 
@@ -23,15 +23,7 @@ LEVEL_ORDER = {"blue": 1, "yellow": 2, "orange": 3, "red": 4}
 
 
 async def _client(session: AsyncSession, name: str) -> ClientRow | None:
-    row = (
-        (
-            await session.execute(
-                select(ClientRow).where(col(ClientRow.id) == name.removeprefix("clients/"))
-            )
-        )
-        .scalars()
-        .first()
-    )
+    row = await client_by_id(session, name.removeprefix("clients/"))
     if row is None:
         # Events may outrun or outlive clients; there is nothing to update.
         log.warning("event for unknown client", client=name)
@@ -67,15 +59,7 @@ def handlers(ctx: ClientContext) -> dict[str, EventHandler]:
         client.version += 1
         client.update_time = ctx.clock()
         session.add(client)
-        await recompute(
-            session,
-            client,
-            catalog=ctx.catalog,
-            cipher=ctx.cipher,
-            outbox=ctx.outbox,
-            cause=cause,
-            actor=f"systems/{envelope.source}",
-        )
+        await ctx.resegment(session, client, cause=cause, actor=f"systems/{envelope.source}")
 
     async def rating_changed(
         session: AsyncSession,

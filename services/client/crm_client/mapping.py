@@ -21,57 +21,19 @@ from crm_client.models import (
     SegmentMoveRow,
     SegmentRow,
 )
+from crm_client.segmentation.features import credit_tier
+from crm_runtime.enums import stored_names
 
-OWNERSHIP = {
-    client_pb2.OWNERSHIP_TYPE_STATE_OWNED: "state_owned",
-    client_pb2.OWNERSHIP_TYPE_PRIVATE: "private",
-    client_pb2.OWNERSHIP_TYPE_FOREIGN: "foreign",
-    client_pb2.OWNERSHIP_TYPE_COLLECTIVE: "collective",
-    client_pb2.OWNERSHIP_TYPE_MIXED: "mixed",
-}
-OWNERSHIP_BY_NAME = {v: k for k, v in OWNERSHIP.items()}
-SIZE = {
-    "large": client_pb2.SIZE_CLASS_LARGE,
-    "medium": client_pb2.SIZE_CLASS_MEDIUM,
-    "small": client_pb2.SIZE_CLASS_SMALL,
-    "micro": client_pb2.SIZE_CLASS_MICRO,
-}
-STATE = {
-    "prospect": client_pb2.CLIENT_STATE_PROSPECT,
-    "active": client_pb2.CLIENT_STATE_ACTIVE,
-    "suspended": client_pb2.CLIENT_STATE_SUSPENDED,
-    "closed": client_pb2.CLIENT_STATE_CLOSED,
-}
-ROLE = {
-    client_pb2.KEY_PERSON_ROLE_LEGAL_REPRESENTATIVE: "legal_representative",
-    client_pb2.KEY_PERSON_ROLE_ACTUAL_CONTROLLER: "actual_controller",
-    client_pb2.KEY_PERSON_ROLE_CFO: "cfo",
-    client_pb2.KEY_PERSON_ROLE_CONTACT: "contact",
-    client_pb2.KEY_PERSON_ROLE_GUARANTOR: "guarantor",
-}
-ROLE_BY_NAME = {v: k for k, v in ROLE.items()}
-GENDER = {client_pb2.GENDER_MALE: "male", client_pb2.GENDER_FEMALE: "female"}
-GENDER_BY_NAME = {v: k for k, v in GENDER.items()}
-EDUCATION = {
-    client_pb2.EDUCATION_SECONDARY: "secondary",
-    client_pb2.EDUCATION_COLLEGE: "college",
-    client_pb2.EDUCATION_BACHELOR: "bachelor",
-    client_pb2.EDUCATION_MASTER: "master",
-    client_pb2.EDUCATION_DOCTORATE: "doctorate",
-}
-EDUCATION_BY_NAME = {v: k for k, v in EDUCATION.items()}
-INCOME = {
-    client_pb2.INCOME_BAND_BELOW_500K: "below_500k",
-    client_pb2.INCOME_BAND_500K_2M: "500k_2m",
-    client_pb2.INCOME_BAND_ABOVE_2M: "above_2m",
-}
-INCOME_BY_NAME = {v: k for k, v in INCOME.items()}
-SEGMENT_KIND = {
-    client_pb2.SEGMENT_KIND_DEMOGRAPHIC: "demographic",
-    client_pb2.SEGMENT_KIND_BEHAVIOURAL: "behavioural",
-    client_pb2.SEGMENT_KIND_CREDIT_TIER: "credit_tier",
-}
-SEGMENT_KIND_BY_NAME = {v: k for k, v in SEGMENT_KIND.items()}
+# Stored names of the proto enums (crm_runtime.enums): OWNERSHIP_TYPE_STATE_OWNED is
+# "state_owned" in the store. Number -> name to store, name -> number to answer.
+OWNERSHIP, OWNERSHIP_BY_NAME = stored_names(client_pb2.OwnershipType)
+SIZE = stored_names(client_pb2.SizeClass).by_name
+STATE = stored_names(client_pb2.ClientState).by_name
+ROLE, ROLE_BY_NAME = stored_names(client_pb2.KeyPersonRole)
+GENDER, GENDER_BY_NAME = stored_names(client_pb2.Gender)
+EDUCATION, EDUCATION_BY_NAME = stored_names(client_pb2.Education)
+INCOME, INCOME_BY_NAME = stored_names(client_pb2.IncomeBand)
+SEGMENT_KIND, SEGMENT_KIND_BY_NAME = stored_names(client_pb2.SegmentKind)
 
 
 def _enum(table: Mapping[str, Any], key: str) -> Any:
@@ -107,8 +69,8 @@ def etag(row_id: str, version: int) -> str:
     return hashlib.sha256(f"{row_id}:{version}".encode()).hexdigest()[:20]
 
 
-def client_message(row: ClientRow | Row[Any], *, credit_tier: str) -> client_pb2.Client:
-    """Return the Client message for a row."""
+def client_message(row: ClientRow | Row[Any]) -> client_pb2.Client:
+    """Return the Client message for a row (the credit tier follows from its grade)."""
     return client_pb2.Client(
         name=f"clients/{row.id}",
         display_name=row.display_name,
@@ -131,7 +93,7 @@ def client_message(row: ClientRow | Row[Any], *, credit_tier: str) -> client_pb2
         relationship_manager=row.relationship_manager,
         team=row.team,
         credit_grade=row.credit_grade,
-        credit_tier=credit_tier,
+        credit_tier=credit_tier(row.credit_grade or None),
         potential_risk=row.potential_risk,
         create_time=timestamp(row.create_time),
         update_time=timestamp(row.update_time),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.client.v1 import client_pb2, client_service_pb2
@@ -12,12 +12,12 @@ from crm_client import access
 from crm_client.context import ClientContext, load_client
 from crm_client.mapping import assignment_message, client_message, etag
 from crm_client.models import AssignmentRow
-from crm_client.segmentation.features import credit_tier
+from crm_client.store.clients import assignment_history, reassign
 from crm_client.validation import STAFF_RE, TEAM_RE, Violations
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, InvalidArgument
-from crm_runtime.pagination import page_size
+from crm_runtime.pagination import keyset_page, page_size
 
 
 class AssignRpc:
@@ -30,7 +30,6 @@ class AssignRpc:
     ) -> client_pb2.Client:
         """Replace the client's RM/team; the old assignment gets an end time."""
         principal = require_roles(*access.ASSIGN_ROLES)
-        idempotency.check_request_id(request.request_id)
         v = Violations()
         if not STAFF_RE.match(request.relationship_manager):
             v.add("relationship_manager", "is required and must look like staff/{staff}")
@@ -39,43 +38,15 @@ class AssignRpc:
         if not request.reason.strip():
             v.add("reason", "is required")
         v.raise_if_any()
-        now = self.ctx.clock()
-        method = "crm.client.v1.ClientService/AssignClient"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response_type=client_pb2.Client,
-            )
-            if replay is not None:
-                return replay
-            row = await load_client(session, request.name, principal, for_update=True)
+        client_id = names.parse(request, "name")["client"]
+
+        async def assign(session: AsyncSession) -> client_pb2.Client:
+            row = await load_client(session, client_id, principal, for_update=True)
             if request.etag and request.etag != etag(row.id, row.version):
                 raise Aborted("the client changed since it was read", reason="ETAG_MISMATCH")
             team = request.team or row.team
             if row.project_finance and not team:
                 raise InvalidArgument.of("team", "project-finance clients need a dedicated team")
-            await session.execute(
-                update(AssignmentRow)
-                .where(
-                    col(AssignmentRow.client_seq) == row.seq,
-                    col(AssignmentRow.end_time).is_(None),
-                )
-                .values(end_time=now)
-            )
-            assert row.seq is not None
-            session.add(
-                AssignmentRow(
-                    client_seq=row.seq,
-                    relationship_manager=request.relationship_manager,
-                    team=team,
-                    reason=request.reason,
-                    assigned_by=principal.subject,
-                    start_time=now,
-                )
-            )
             event = client_events_pb2.ClientAssigned(
                 client=f"clients/{row.id}",
                 relationship_manager=request.relationship_manager,
@@ -84,20 +55,26 @@ class AssignRpc:
                 previous_team=row.team,
                 reason=request.reason,
             )
-            row.relationship_manager, row.team = request.relationship_manager, team
-            row.version += 1
-            row.update_time = now
-            session.add(row)
-            self.ctx.outbox.emit(session, event, subject=f"clients/{row.id}")
-            response = client_message(row, credit_tier=credit_tier(row.credit_grade or None))
-            await idempotency.remember(
+            await reassign(
                 session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response=response,
+                row,
+                relationship_manager=request.relationship_manager,
+                team=team,
+                reason=request.reason,
+                assigned_by=principal.subject,
+                now=self.ctx.clock(),
             )
-            return response
+            self.ctx.outbox.emit(session, event, subject=f"clients/{row.id}")
+            return client_message(row)
+
+        return await idempotency.mutation(
+            self.ctx.db,
+            request,
+            method="crm.client.v1.ClientService/AssignClient",
+            subject=principal.subject,
+            response_type=client_pb2.Client,
+            work=assign,
+        )
 
     async def ListAssignments(  # noqa: N802
         self,
@@ -106,24 +83,21 @@ class AssignRpc:
     ) -> client_service_pb2.ListAssignmentsResponse:
         """Return the client's assignments, newest first."""
         principal = current_principal()
+        client_id = names.parse(request, "parent")["client"]
         size = page_size(request.page_size)
-        query = {"m": "ListAssignments", "c": request.parent}
-        before = self.ctx.tokens.decode(request.page_token, query=query)
         async with self.ctx.db.read() as session:
-            row = await load_client(session, request.parent, principal, field_name="parent")
-            statement = select(AssignmentRow).where(col(AssignmentRow.client_seq) == row.seq)
-            if before is not None:
-                statement = statement.where(col(AssignmentRow.seq) < before)
-            rows = list(
-                (
-                    await session.execute(
-                        statement.order_by(col(AssignmentRow.seq).desc()).limit(size + 1)
-                    )
-                ).scalars()
+            client = await load_client(session, client_id, principal)
+            page = await keyset_page(
+                session,
+                assignment_history(client.seq),
+                key=col(AssignmentRow.seq),
+                tokens=self.ctx.tokens,
+                page_token=request.page_token,
+                size=size,
+                query={"m": "ListAssignments", "c": request.parent},
+                descending=True,
             )
-        response = client_service_pb2.ListAssignmentsResponse(
-            assignments=[assignment_message(r, row.id) for r in rows[:size]]
+        return client_service_pb2.ListAssignmentsResponse(
+            assignments=[assignment_message(r, client.id) for r in page.rows],
+            next_page_token=page.next_page_token,
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
-        return response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import empty_pb2
-from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.client.v1 import client_pb2, client_service_pb2
@@ -13,15 +13,20 @@ from crm_client.context import ClientContext, load_client
 from crm_client.mapping import key_person_message
 from crm_client.models import KeyPersonRow
 from crm_client.people import check_people, person_row
-from crm_client.segments import OWNER_ROLES, recompute
-from crm_client.validation import KEY_PERSON_NAME_RE, Violations, parse_name
-from crm_runtime import idempotency
+from crm_client.store.facts import OWNER_ROLES
+from crm_client.store.people import delete_key_person, key_person, key_persons_of
+from crm_client.validation import Violations
+from crm_runtime import idempotency, names
 from crm_runtime.audit import record_personal_data_access
-from crm_runtime.auth import current_principal, require_roles
+from crm_runtime.auth import Principal, current_principal, require_roles
 from crm_runtime.errors import InvalidArgument, NotFound, PermissionDenied
-from crm_runtime.pagination import page_size
+from crm_runtime.pagination import keyset_page, page_size
 
 PERSONAL_FIELDS = ["display_name", "id_number", "mobile_number", "income_band"]
+
+
+def _person_not_found(name: str) -> NotFound:
+    return NotFound(f"{name} does not exist", reason="KEY_PERSON_NOT_FOUND")
 
 
 class PeopleRpc:
@@ -36,93 +41,54 @@ class PeopleRpc:
     ) -> client_pb2.KeyPerson:
         """Store a key person with personal fields encrypted."""
         principal = require_roles(*access.UPDATE_ROLES)
-        idempotency.check_request_id(request.request_id)
         now = self.ctx.clock()
-        person = request.key_person
         v = Violations()
-        check_people(v, [person], today=now.date(), prefix="key_person")
+        check_people(v, [request.key_person], today=now.date(), prefix="key_person")
         v.raise_if_any()
-        cipher = self.ctx.cipher
-        method = "crm.client.v1.ClientService/CreateKeyPerson"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response_type=client_pb2.KeyPerson,
-            )
-            if replay is not None:
-                return replay
-            client = await load_client(session, request.parent, principal, field_name="parent")
+        client_id = names.parse(request, "parent")["client"]
+
+        async def create(session: AsyncSession) -> client_pb2.KeyPerson:
+            client = await load_client(session, client_id, principal)
             assert client.seq is not None
-            row = person_row(person, client_seq=client.seq, cipher=cipher, now=now)
+            row = person_row(
+                request.key_person, client_seq=client.seq, cipher=self.ctx.cipher, now=now
+            )
             session.add(row)
             await session.flush()
             if row.role in OWNER_ROLES:  # Only owners' facts feed segment rules.
-                await recompute(
-                    session,
-                    client,
-                    catalog=self.ctx.catalog,
-                    cipher=cipher,
-                    outbox=self.ctx.outbox,
-                    cause="key_person_added",
-                    actor=principal.subject,
-                    now=now,
+                await self.ctx.resegment(
+                    session, client, cause="key_person_added", actor=principal.subject, now=now
                 )
-            response = key_person_message(row, client.id)
-            await idempotency.remember(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response=response,
-            )
-            return response
+            return key_person_message(row, client.id)
+
+        return await idempotency.mutation(
+            self.ctx.db,
+            request,
+            method="crm.client.v1.ClientService/CreateKeyPerson",
+            subject=principal.subject,
+            response_type=client_pb2.KeyPerson,
+            work=create,
+        )
 
     async def GetKeyPerson(  # noqa: N802
         self, request: client_service_pb2.GetKeyPersonRequest, context: grpc.aio.ServicerContext
     ) -> client_pb2.KeyPerson:
         """Return a key person; unmasked only for allowed roles with a reason, and audited."""
         principal = current_principal()
-        parse_name(request.name, KEY_PERSON_NAME_RE, "name")
-        parent, _, person_id = request.name.rpartition("/keyPersons/")
+        ids = names.parse(request, "name")
         if request.unmask and not request.access_reason.strip():
             raise InvalidArgument.of("access_reason", "is required to unmask personal data")
         delivery_only = request.unmask and access.unmasks_for_delivery(
             principal, request.access_reason
         )
         if request.unmask and not delivery_only and not principal.has(*access.UNMASK_ROLES):
-            async with self.ctx.db.write() as session:
-                record_personal_data_access(
-                    session,
-                    principal=principal,
-                    action="unmask",
-                    resource=request.name,
-                    fields=PERSONAL_FIELDS,
-                    reason=request.access_reason,
-                    outcome="denied",
-                )
-            raise PermissionDenied(
-                "the caller's role may not see personal data", reason="PERSONAL_DATA_DENIED"
-            )
+            await self._refuse_unmask(request, principal)
         sessions = self.ctx.db.write() if request.unmask else self.ctx.db.read()
         async with sessions as session:
-            client = await load_client(session, parent, principal)
-            row = (
-                (
-                    await session.execute(
-                        select(KeyPersonRow).where(
-                            col(KeyPersonRow.id) == person_id,
-                            col(KeyPersonRow.client_seq) == client.seq,
-                        )
-                    )
-                )
-                .scalars()
-                .first()
-            )
+            client = await load_client(session, ids["client"], principal)
+            row = await key_person(session, client.seq, ids["key_person"])
             if row is None:
-                raise NotFound(f"{request.name} does not exist", reason="KEY_PERSON_NOT_FOUND")
+                raise _person_not_found(request.name)
             if not request.unmask:
                 return key_person_message(row, client.id)
             # Audited in the same transaction: if the audit write fails, nothing is shown.
@@ -140,6 +106,24 @@ class PeopleRpc:
                 person.mobile_number = self._decrypt(row).get("mobile_number", "")
                 return person
             return key_person_message(row, client.id, plain=self._decrypt(row))
+
+    async def _refuse_unmask(
+        self, request: client_service_pb2.GetKeyPersonRequest, principal: Principal
+    ) -> None:
+        """Audit the refused attempt (in its own transaction), then refuse it."""
+        async with self.ctx.db.write() as session:
+            record_personal_data_access(
+                session,
+                principal=principal,
+                action="unmask",
+                resource=request.name,
+                fields=PERSONAL_FIELDS,
+                reason=request.access_reason,
+                outcome="denied",
+            )
+        raise PermissionDenied(
+            "the caller's role may not see personal data", reason="PERSONAL_DATA_DENIED"
+        )
 
     def _decrypt(self, row: KeyPersonRow) -> dict[str, str]:
         cipher = self.ctx.cipher
@@ -161,30 +145,23 @@ class PeopleRpc:
     ) -> client_service_pb2.ListKeyPersonsResponse:
         """Return the client's key persons, masked."""
         principal = current_principal()
+        client_id = names.parse(request, "parent")["client"]
         size = page_size(request.page_size)
-        query = {"m": "ListKeyPersons", "c": request.parent}
-        after = self.ctx.tokens.decode(request.page_token, query=query) or 0
         async with self.ctx.db.read() as session:
-            client = await load_client(session, request.parent, principal, field_name="parent")
-            rows = list(
-                (
-                    await session.execute(
-                        select(KeyPersonRow)
-                        .where(
-                            col(KeyPersonRow.client_seq) == client.seq,
-                            col(KeyPersonRow.seq) > after,
-                        )
-                        .order_by(col(KeyPersonRow.seq))
-                        .limit(size + 1)
-                    )
-                ).scalars()
+            client = await load_client(session, client_id, principal)
+            page = await keyset_page(
+                session,
+                key_persons_of(client.seq),
+                key=col(KeyPersonRow.seq),
+                tokens=self.ctx.tokens,
+                page_token=request.page_token,
+                size=size,
+                query={"m": "ListKeyPersons", "c": request.parent},
             )
-        response = client_service_pb2.ListKeyPersonsResponse(
-            key_persons=[key_person_message(r, client.id) for r in rows[:size]]
+        return client_service_pb2.ListKeyPersonsResponse(
+            key_persons=[key_person_message(r, client.id) for r in page.rows],
+            next_page_token=page.next_page_token,
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
-        return response
 
     async def DeleteKeyPerson(  # noqa: N802
         self,
@@ -193,44 +170,22 @@ class PeopleRpc:
     ) -> empty_pb2.Empty:
         """Delete a key person (its encrypted data goes with it)."""
         principal = require_roles(*access.UPDATE_ROLES)
-        idempotency.check_request_id(request.request_id)
-        parse_name(request.name, KEY_PERSON_NAME_RE, "name")
-        parent, _, person_id = request.name.rpartition("/keyPersons/")
-        method = "crm.client.v1.ClientService/DeleteKeyPerson"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response_type=empty_pb2.Empty,
+        ids = names.parse(request, "name")
+
+        async def remove(session: AsyncSession) -> empty_pb2.Empty:
+            client = await load_client(session, ids["client"], principal)
+            if not await delete_key_person(session, client.seq, ids["key_person"]):
+                raise _person_not_found(request.name)
+            await self.ctx.resegment(
+                session, client, cause="key_person_removed", actor=principal.subject
             )
-            if replay is not None:
-                return replay
-            client = await load_client(session, parent, principal)
-            result = await session.execute(
-                delete(KeyPersonRow).where(
-                    col(KeyPersonRow.id) == person_id,
-                    col(KeyPersonRow.client_seq) == client.seq,
-                )
-            )
-            if not getattr(result, "rowcount", 0):
-                raise NotFound(f"{request.name} does not exist", reason="KEY_PERSON_NOT_FOUND")
-            await recompute(
-                session,
-                client,
-                catalog=self.ctx.catalog,
-                cipher=self.ctx.cipher,
-                outbox=self.ctx.outbox,
-                cause="key_person_removed",
-                actor=principal.subject,
-            )
-            response = empty_pb2.Empty()
-            await idempotency.remember(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response=response,
-            )
-            return response
+            return empty_pb2.Empty()
+
+        return await idempotency.mutation(
+            self.ctx.db,
+            request,
+            method="crm.client.v1.ClientService/DeleteKeyPerson",
+            subject=principal.subject,
+            response_type=empty_pb2.Empty,
+            work=remove,
+        )

@@ -7,6 +7,7 @@ from crm_client.context import ClientContext
 from crm_client.rpc_activity import ActivityRpc
 from crm_client.rpc_assign import AssignRpc
 from crm_client.rpc_clients import ClientsRpc
+from crm_client.rpc_memberships import MembershipsRpc
 from crm_client.rpc_people import PeopleRpc
 from crm_client.rpc_segments import SegmentsRpc
 
@@ -16,6 +17,7 @@ class ClientServicer(
     AssignRpc,
     PeopleRpc,
     SegmentsRpc,
+    MembershipsRpc,
     ActivityRpc,
     client_service_pb2_grpc.ClientServiceServicer,
 ):
