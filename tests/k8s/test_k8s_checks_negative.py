@@ -37,7 +37,7 @@ from k8s_platform_checks import (
     check_part_of_label,
     check_replicas,
 )
-from kustomize_lite import Manifest, render
+from kustomize_real import Manifest, render
 
 CLIENT = WORKLOADS[0]
 Breaker = Callable[[list[Manifest]], list[str]]

@@ -11,7 +11,7 @@ import json
 import re
 
 from k8s_platform import K8S_ROOT, WORKLOADS
-from kustomize_lite import load_documents
+from kustomize_real import load_documents
 
 DOCKERFILE = (K8S_ROOT / "Dockerfile").read_text(encoding="utf-8")
 INSTRUCTIONS = [line.strip() for line in DOCKERFILE.splitlines()

@@ -12,7 +12,7 @@ import functools
 
 import pytest
 from k8s_platform import K8S_ROOT, OVERLAYS
-from kustomize_lite import Manifest, render
+from kustomize_real import Manifest, render
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
