@@ -19,6 +19,11 @@ For every Deployment (one pod each; replicas only change POD_NAME), `boot()`:
    exit 0, then starts every container and requires its gRPC health (the probes' port and
    service names) to report SERVING, and the gateway's HTTP face to answer.
 
+CRM_BOOT_PYTHON=/path/to/python runs the containers with another interpreter, e.g. of a venv
+made from requirements.lock alone (what the image installs), with PYTHONPATH set as the
+image sets it (generated code, runtime, the one service): the boot then also proves the
+runtime lock and the service's own sources are all a container needs.
+
 Before starting a process it also checks what the cluster needs but the process would not
 complain about: gRPC and HTTP listeners bound to 0.0.0.0 (probes and other pods connect to
 the pod IP), and settings the platform requires although the code has a fallback
@@ -52,6 +57,8 @@ from crm_runtime.crypto import new_key
 from crm_runtime.testing import create_postgres_database, drop_postgres_database, free_port
 
 NAMESPACE = "crm"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BOOT_PYTHON = os.environ.get("CRM_BOOT_PYTHON", "")
 # The image's ENTRYPOINT (k8s/Dockerfile); containers give the module as args.
 ENTRYPOINT = ("python", "-m")
 # Settings the code treats as optional but a deployed platform must have (the fallback is a
@@ -407,11 +414,17 @@ def _prepare(
             value = str(pod.ports[int(value)])
         env[key] = value
     command = list(container.get("command") or ENTRYPOINT) + list(container.get("args") or [])
-    argv = [sys.executable if command[0] in ("python", "python3") else command[0], *command[1:]]
+    python = BOOT_PYTHON or sys.executable
+    argv = [python if command[0] in ("python", "python3") else command[0], *command[1:]]
     work = where / "work"
     work.mkdir()
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work),
             "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+    if BOOT_PYTHON:  # the image's PYTHONPATH: generated code, runtime, this one service
+        source = "gateway" if pod.name == "gateway" else f"services/{pod.name}"
+        base["PYTHONPATH"] = os.pathsep.join(
+            str(REPO_ROOT / part) for part in ("gen/python", "runtime", source)
+        )
     probes: list[tuple[int, str]] = []
     for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
         grpc_probe = (container.get(probe_name) or {}).get("grpc")
