@@ -43,7 +43,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -509,9 +509,13 @@ def _databases() -> Iterator[list[str]]:
 
 def boot(
     overlay: str, manifests: list[Manifest], root: Path, *, only: tuple[str, ...] = (),
-    timeout: float = 90.0,
+    timeout: float = 90.0, while_serving: Callable[[dict[str, Container]], None] | None = None,
 ) -> BootReport:
-    """Start every Deployment of a rendered overlay locally; raise BootFailure on any problem."""
+    """Start every Deployment of a rendered overlay locally; raise BootFailure on any problem.
+
+    `while_serving`, when given, is called with the server containers by Deployment name
+    once all are SERVING, before they are stopped.
+    """
     started = time.monotonic()
     store = SecretStore()
     objects = pod_world_objects(overlay, manifests, store)
@@ -551,6 +555,8 @@ def boot(
             for container in servers:
                 container.start()
             _wait_serving(servers, timeout)
+            if while_serving is not None:
+                while_serving({c.deployment: c for c in servers})
         except BootFailure as failure:
             raise BootFailure(f"{overlay}: {failure}") from None
         finally:

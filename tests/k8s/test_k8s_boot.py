@@ -16,14 +16,17 @@ import re
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
-from k8s_boot import BootFailure, boot
+from k8s_boot import BootFailure, Container, boot
 from k8s_platform import K8S_ROOT, WORKLOADS
 from kustomize_real import render
 
 from crm_runtime.testing import postgres_available
 
 pytestmark = [pytest.mark.process, pytest.mark.postgres]
+# The dev overlay's API key (k8s/overlays/dev/gateway-auth, docs/KUBERNETES.md "Dev keys").
+DEV_API_KEY = "crmk_dev-ops_DEV-ONLY-not-a-secret-use-only-on-a-dev-cluster0"
 
 
 @pytest.fixture(autouse=True)
@@ -32,8 +35,25 @@ async def _needs_postgres() -> None:
         pytest.skip("no PostgreSQL server (CRM_TEST_POSTGRES_URL or 127.0.0.1:5432)")
 
 
+def _get(port: int, path: str, headers: dict[str, str]) -> tuple[int, str]:
+    reply = httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers, timeout=10)
+    return reply.status_code, reply.text
+
+
+def _call_through_gateway(servers: dict[str, Container]) -> None:
+    """The dev API key lists clients over HTTP: gateway -> client with a minted identity."""
+    port = servers["gateway"].http_port
+    assert port is not None
+    status, body = _get(port, "/v1/clients", {"x-api-key": DEV_API_KEY})
+    assert status == 200, body
+    status, body = _get(port, "/v1/clients", {})
+    assert status == 401, body
+
+
 def _boot_overlay(overlay: str, tmp_path: Path) -> None:
-    report = boot(overlay, render(K8S_ROOT / "overlays" / overlay), tmp_path)
+    check = _call_through_gateway if overlay == "dev" else None
+    report = boot(overlay, render(K8S_ROOT / "overlays" / overlay), tmp_path,
+                  while_serving=check)
     print(report.summary())
     assert sorted(report.deployments) == sorted(w.name for w in WORKLOADS)
     assert len(report.init_exited_zero) == len(WORKLOADS)
@@ -41,7 +61,7 @@ def _boot_overlay(overlay: str, tmp_path: Path) -> None:
 
 
 def test_dev_boots(tmp_path: Path) -> None:
-    """dev: 5 init containers exit 0 and 5 containers become SERVING."""
+    """dev: 5 init containers exit 0, 5 containers SERVING, the dev API key gets through."""
     _boot_overlay("dev", tmp_path)
 
 
