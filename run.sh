@@ -23,12 +23,14 @@ setup() {
       rm -rf "$VENV"; python3 -m venv "$VENV"
     fi
   fi
+  # requirements-dev.lock: the runtime lock's pins plus codegen, tests, lint, buf and kubectl,
+  # every file checked against its hash (the image installs requirements.lock only).
   local stamp="$VENV/.lock-installed"
-  if [ ! -f "$stamp" ] || ! cmp -s requirements.lock "$stamp"; then
-    log "installing pinned dependencies (requirements.lock)"
+  if [ ! -f "$stamp" ] || ! cmp -s requirements-dev.lock "$stamp"; then
+    log "installing pinned dependencies (requirements-dev.lock)"
     "$PY" -m pip install -q --upgrade pip >/dev/null
-    "$PY" -m pip install -q -r requirements.lock
-    cp requirements.lock "$stamp"
+    "$PY" -m pip install -q --require-hashes -r requirements-dev.lock
+    cp requirements-dev.lock "$stamp"
   fi
   # Source roots on the path: the runtime, each service, the gateway, generated code, demo.
   local site

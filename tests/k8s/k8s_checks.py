@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from k8s_platform import EVENT_SUBSCRIBERS, GRPC_PORT, NAME_LABEL, Workload, headless_address
-from kustomize_lite import Manifest, containers_of, pod_spec_of
+from kustomize_real import Manifest, containers_of, pod_spec_of
 
 # Names of settings whose value is a credential: they may come only from a Secret.
 _SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|CREDENTIAL|DATABASE_URL", re.IGNORECASE)

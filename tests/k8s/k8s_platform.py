@@ -56,8 +56,8 @@ GRPC_CALLS: frozenset[tuple[str, str]] = frozenset({
     ("client", "risk"), ("client", "notify"), ("client", "feedback"),
     ("risk", "client"), ("risk", "notify"), ("risk", "feedback"),
     ("feedback", "risk"), ("feedback", "notify"),
-    # notify resolves campaign recipients through client.
-    ("notify", "client"),
+    # notify resolves campaign recipients, feedback survey segments, through client.
+    ("notify", "client"), ("feedback", "client"),
 })
 # Event subscribers per producer, as the EVENT_SUBSCRIBERS setting must list them.
 EVENT_SUBSCRIBERS: dict[str, tuple[str, ...]] = {

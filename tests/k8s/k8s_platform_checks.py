@@ -37,7 +37,7 @@ from k8s_platform import (
     WORKLOAD_NAMES,
     database_label,
 )
-from kustomize_lite import Manifest, containers_of, pod_spec_of, split_image
+from kustomize_real import Manifest, containers_of, pod_spec_of, split_image
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64

@@ -37,7 +37,7 @@ from k8s_platform_checks import (
     check_part_of_label,
     check_replicas,
 )
-from kustomize_lite import Manifest, render
+from kustomize_real import Manifest, render
 
 CLIENT = WORKLOADS[0]
 Breaker = Callable[[list[Manifest]], list[str]]
@@ -115,11 +115,11 @@ def _tmp_from_configmap(m: list[Manifest]) -> None:
     pod(m)["volumes"][0] = {"name": "tmp", "configMap": {"name": "scratch"}}
 
 
-def _feedback_calls_client(m: list[Manifest]) -> None:
-    policy(m, "client")["ingress"][0]["from"].append(
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "feedback"}}})
-    policy(m, "feedback")["egress"][0]["to"].append(
-        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "client"}}})
+def _notify_calls_risk(m: list[Manifest]) -> None:
+    policy(m, "risk")["ingress"][0]["from"].append(
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "notify"}}})
+    policy(m, "notify")["egress"][0]["to"].append(
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "risk"}}})
 
 
 CASES: list[tuple[str, Callable[[], list[str]], str]] = [
@@ -268,8 +268,8 @@ CASES: list[tuple[str, Callable[[], list[str]], str]] = [
     ("no-dns", _mutate(
         lambda m: m.remove(obj(m, "NetworkPolicy", "allow-dns-egress")), _netpol),
      "client cannot resolve DNS over UDP"),
-    ("unlisted-caller", _mutate(_feedback_calls_client, _netpol),
-     "feedback may reach client:50051"),
+    ("unlisted-caller", _mutate(_notify_calls_risk, _netpol),
+     "notify may reach risk:50051"),
     ("listed-flow-closed", _mutate(
         lambda m: policy(m, "notify")["egress"].pop(0), _netpol),
      "notify cannot reach client:50051"),

@@ -1,8 +1,9 @@
 """The image build matches what the Deployments expect of it.
 
-No container engine runs in CI, so the Dockerfile is checked as text: multi-stage, the lock
-installed and protos generated in the builder, a non-root final stage whose uid matches the
-pods' runAsUser, and an exec-form `python -m` entrypoint that the Deployments' args complete.
+No container engine runs in CI, so the Dockerfile is checked as text: multi-stage, the
+runtime lock (only, hash-checked) installed and protos generated in the builder, a non-root
+final stage whose uid matches the pods' runAsUser, and an exec-form `python -m` entrypoint
+that the Deployments' args complete.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import re
 
 from k8s_platform import K8S_ROOT, WORKLOADS
-from kustomize_lite import load_documents
+from kustomize_real import load_documents
 
 DOCKERFILE = (K8S_ROOT / "Dockerfile").read_text(encoding="utf-8")
 INSTRUCTIONS = [line.strip() for line in DOCKERFILE.splitlines()
@@ -36,9 +37,19 @@ class TestDockerfile:
         assert re.search(r"sha256:0{64}", DOCKERFILE), "placeholder digest comment missing"
 
     def test_builder_installs_lock_and_generates_protos(self) -> None:
-        """The builder installs requirements.lock and runs tools/gen_protos.py."""
-        assert "RUN pip install -r requirements.lock" in INSTRUCTIONS
-        assert "RUN python tools/gen_protos.py" in INSTRUCTIONS
+        """The image venv gets the runtime lock only, hash-checked; codegen stays in the builder."""
+        assert "RUN python -m venv --without-pip /opt/venv" in INSTRUCTIONS
+        assert ("RUN pip install --require-hashes --python /opt/venv/bin/python "
+                "-r requirements.lock") in INSTRUCTIONS
+        assert ("RUN /opt/codegen/bin/pip install --require-hashes -r requirements-codegen.lock"
+                in INSTRUCTIONS)
+        assert "RUN /opt/codegen/bin/python tools/gen_protos.py" in INSTRUCTIONS
+        installs = [line for line in INSTRUCTIONS if "pip install" in line]
+        assert all("--require-hashes" in line for line in installs)
+        assert not any("requirements-dev.lock" in line for line in INSTRUCTIONS)
+        stage = final_stage()
+        assert "COPY --from=builder /opt/venv /opt/venv" in stage
+        assert not any("/opt/codegen" in line for line in stage)
 
     def test_final_stage_is_non_root_exec_form(self) -> None:
         """The final stage runs as 10001 with ENTRYPOINT ["python", "-m"]."""

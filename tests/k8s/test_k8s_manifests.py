@@ -1,4 +1,4 @@
-"""Render every overlay with kustomize-lite and check it against the deployment rules.
+"""Render every overlay with the real `kubectl kustomize` and check it against the deployment rules.
 
 STYLE.md §5 and RELIABILITY.md §1, §4 and §7 item 23: restricted pods, gRPC probes, drain
 timing, resources, generated config, secrets only from Secrets, headless Services, budgets,
@@ -35,7 +35,7 @@ from k8s_platform_checks import (
     check_part_of_label,
     check_replicas,
 )
-from kustomize_lite import Manifest, pod_spec_of, render
+from kustomize_real import Manifest, pod_spec_of, render
 
 
 @functools.cache

@@ -12,7 +12,7 @@ import functools
 
 import pytest
 from k8s_platform import K8S_ROOT, OVERLAYS
-from kustomize_lite import Manifest, render
+from kustomize_real import Manifest, render
 
 kubernetes_validate = pytest.importorskip("kubernetes_validate")
 
@@ -66,8 +66,9 @@ class TestExternalSecrets:
     def test_shape(self, overlay: str) -> None:
         """Each names the ClusterSecretStore, targets its own name and maps every key."""
         secrets = [m for m in rendered(overlay) if m["kind"] == "ExternalSecret"]
-        # Per workload: database URL, signing key, app keys; plus the trusted key bundle.
-        assert len(secrets) == 3 * 5 + 1
+        # Per workload: database URL, signing key, app keys; plus the trusted key bundle and
+        # the gateway's caller authentication files.
+        assert len(secrets) == 3 * 5 + 2
         for secret in secrets:
             spec = secret["spec"]
             assert secret["apiVersion"] == "external-secrets.io/v1"
