@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from crm.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grp
 from crm_notify.app import build, migrate
 from crm_notify.config import NotifySettings
 from crm_notify.context import NotifyContext
+from crm_notify.workers import Workers
 from crm_runtime.auth import Role
 from crm_runtime.server import RunningService, start_service
 from crm_runtime.testing import IdentityKit
@@ -53,6 +55,11 @@ class NotifyHarness:
     identity: IdentityKit
     settings: NotifySettings
 
+    @functools.cached_property
+    def workers(self) -> Workers:
+        """Return workers for single passes at a controlled time (escalator.run_once() etc.)."""
+        return Workers.of(self.ctx)
+
     def as_(self, subject: str, *roles: Role) -> tuple[tuple[str, str], ...]:
         """Return metadata for a caller."""
         return self.identity.metadata(subject, *roles)
@@ -71,16 +78,14 @@ class NotifyHarness:
 
     async def deliver(self) -> int:
         """Run delivery passes until nothing is due; return messages handled."""
-        assert self.ctx.delivery is not None
         total = 0
-        while moved := await self.ctx.delivery.run_once():
+        while moved := await self.workers.delivery.run_once():
             total += moved
         return total
 
     async def dispatch_campaigns(self) -> None:
         """Run campaign passes until no campaign has work."""
-        assert self.ctx.campaigns is not None
-        while await self.ctx.campaigns.run_once():
+        while await self.workers.campaigns.run_once():
             pass
 
     async def template(

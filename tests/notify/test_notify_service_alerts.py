@@ -72,8 +72,7 @@ async def _alert(h, name: str) -> notify_pb2.Alert:
 
 
 async def _escalate(h) -> int:
-    assert h.ctx.escalator is not None
-    return await h.ctx.escalator.run_once()
+    return await h.workers.escalator.run_once()
 
 
 async def _setup(h, clock: FakeClock) -> None:

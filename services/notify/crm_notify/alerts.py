@@ -1,8 +1,9 @@
-"""Warning alerts: raising them to the RM (and risk officers), escalating, acknowledging.
+"""Alert rows: opening, the next escalation time, acknowledging, and the Alert message.
 
 The ladder comes from domain.escalation: a step falls due a fixed time after the warning was
 raised unless the alert was acknowledged first. Each alert row keeps `next_step_time`, so the
-escalator reads only alerts with a step due, and every fired step is recorded as a row.
+escalator reads only alerts with a step due, and every fired step is recorded as a row. The
+path of a warning through these pieces is told in warning_flow.py.
 """
 
 from __future__ import annotations
@@ -16,11 +17,9 @@ from sqlmodel import col
 
 from crm.notify.v1 import notify_pb2
 from crm_notify.context import NotifyContext
-from crm_notify.dispatch import Target, dispatch
-from crm_notify.domain.escalation import CURRENT_POLICY_VERSION, Step, due_steps, escalation_steps
-from crm_notify.mapping import as_utc, timestamp
+from crm_notify.domain.escalation import CURRENT_POLICY_VERSION, escalation_steps
+from crm_notify.mapping import timestamp
 from crm_notify.models import AlertEscalationRow, AlertRow, ClientDirectoryRow
-from crm_notify.templates_store import load_template
 
 URGENT_LEVELS = frozenset({"orange", "red"})
 
@@ -28,7 +27,7 @@ URGENT_LEVELS = frozenset({"orange", "red"})
 def next_step_time(alert: AlertRow, done: set[int]) -> datetime | None:
     """Return when the alert's next unfired step falls due, or None."""
     steps = escalation_steps(
-        level=alert.level, raised_at=as_utc(alert.raise_time), policy_version=alert.policy_version
+        level=alert.level, raised_at=alert.raise_time, policy_version=alert.policy_version
     )
     pending = [s.at for s in steps if s.step_no not in done]
     return min(pending) if pending else None
@@ -38,11 +37,7 @@ def local_time_text(ctx: NotifyContext, value: datetime | None) -> str:
     """Return a time as 'YYYY-MM-DD HH:MM' in the bank's zone (for message text)."""
     if value is None:
         return "-"
-    return (
-        as_utc(value)
-        .astimezone(ZoneInfo(ctx.settings.default_time_zone))
-        .strftime("%Y-%m-%d %H:%M")
-    )
+    return value.astimezone(ZoneInfo(ctx.settings.default_time_zone)).strftime("%Y-%m-%d %H:%M")
 
 
 async def client_entry(session: AsyncSession, client: str) -> ClientDirectoryRow | None:
@@ -107,61 +102,6 @@ def acknowledge(alert: AlertRow, *, actor: str, now: datetime) -> bool:
     alert.state, alert.acknowledge_time = "acknowledged", now
     alert.acknowledged_by, alert.next_step_time = actor, None
     return True
-
-
-async def fire_due_steps(
-    session: AsyncSession, ctx: NotifyContext, alert: AlertRow, now: datetime
-) -> list[Step]:
-    """Fire every step of an open alert that is due now; record each; return them."""
-    assert alert.seq is not None
-    done = {s.step_number for s in await alert_steps(session, alert.seq)}
-    steps = due_steps(
-        level=alert.level,
-        raised_at=as_utc(alert.raise_time),
-        acknowledged_at=None if alert.acknowledge_time is None else as_utc(alert.acknowledge_time),
-        now=now,
-        already_done=done,
-        policy_version=alert.policy_version,
-    )
-    if steps:
-        template = await load_template(session, ctx.templates, "templates/warning-escalated")
-        entry = await client_entry(session, alert.client)
-        for step in steps:
-            recipients = targets_for_role(ctx, step.target_role, alert.team)
-            await dispatch(
-                session,
-                ctx,
-                template=template,
-                targets=[Target(r) for r in recipients],
-                shared={
-                    "client_name": entry.display_name
-                    if entry and entry.display_name
-                    else alert.client,
-                    "level": alert.level,
-                    "owner": alert.owner,
-                    "step": str(step.step_no),
-                    "raised": local_time_text(ctx, alert.raise_time),
-                },
-                urgency="urgent",
-                now=now,
-                default_channels=("push",),
-                alert=alert.id,
-                client=alert.client,
-            )
-            session.add(
-                AlertEscalationRow(
-                    alert_seq=alert.seq,
-                    step_number=step.step_no,
-                    target_role=step.target_role,
-                    recipients=",".join(recipients),
-                    due_time=step.at,
-                    fire_time=now,
-                )
-            )
-            done.add(step.step_no)
-    alert.next_step_time = next_step_time(alert, done)
-    session.add(alert)
-    return steps
 
 
 def new_alert_row(
