@@ -19,7 +19,8 @@ from crm.notify.v1 import notify_pb2
 from crm_notify.context import NotifyContext
 from crm_notify.domain.escalation import CURRENT_POLICY_VERSION, escalation_steps
 from crm_notify.mapping import timestamp
-from crm_notify.models import AlertEscalationRow, AlertRow, ClientDirectoryRow
+from crm_notify.models import AlertEscalationRow, AlertRow, ClientDirectoryRow, TaskRow
+from crm_runtime.pagination import Page, PageTokens, keyset_page
 
 URGENT_LEVELS = frozenset({"orange", "red"})
 
@@ -134,3 +135,50 @@ def new_alert_row(
     )
     row.next_step_time = next_step_time(row, set())
     return row
+
+
+async def alert_by_id(session: AsyncSession, alert_id: str) -> AlertRow | None:
+    """Return the alert with this id, if any."""
+    found = await session.execute(select(AlertRow).where(col(AlertRow.id) == alert_id))
+    return found.scalars().first()
+
+
+async def alerts_page(
+    session: AsyncSession,
+    *,
+    owner: str,
+    state: str,
+    tokens: PageTokens,
+    page_token: str,
+    size: int,
+    query: object,
+) -> Page[AlertRow]:
+    """Return alerts newest first, of one owner and in one state when given."""
+    statement = select(AlertRow)
+    if owner:
+        statement = statement.where(col(AlertRow.owner) == owner)
+    if state:
+        statement = statement.where(col(AlertRow.state) == state)
+    return await keyset_page(
+        session,
+        statement,
+        key=col(AlertRow.seq),
+        tokens=tokens,
+        page_token=page_token,
+        size=size,
+        query=query,
+        descending=True,
+    )
+
+
+async def complete_alert_tasks(
+    session: AsyncSession, alert_id: str, *, actor: str, resolution: str, now: datetime
+) -> None:
+    """Complete the open tasks an alert filed: acknowledging the alert settles them."""
+    tasks = await session.execute(
+        select(TaskRow).where(col(TaskRow.alert) == alert_id, col(TaskRow.state) == "open")
+    )
+    for task in tasks.scalars():
+        task.state, task.complete_time = "completed", now
+        task.completed_by, task.resolution = actor, resolution
+        session.add(task)

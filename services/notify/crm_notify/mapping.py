@@ -67,17 +67,12 @@ TOPIC_KIND_ENUMS: dict[str, Any] = {name: number for number, name in TOPIC_KIND_
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    """Return a Timestamp for an aware or UTC-naive datetime (None stays None)."""
+    """Return a Timestamp for a datetime (None stays None)."""
     if value is None:
         return None
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(as_utc(value))
+    stamp.FromDatetime(value)
     return stamp
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return `value` as an aware UTC datetime (SQLite returns naive UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def from_timestamp(value: timestamp_pb2.Timestamp) -> datetime:

@@ -27,7 +27,6 @@ from crm_notify.domain.preferences import (
     Urgency,
     decide_delivery,
 )
-from crm_notify.mapping import as_utc
 from crm_notify.models import MessageRow, PreferenceRow
 from crm_notify.names import KEY_PERSON_RE, STAFF_RE, recipient_kind
 
@@ -139,9 +138,8 @@ async def load_recent_sends(
             .group_by(col(MessageRow.recipient), col(MessageRow.notification))
         )
         for recipient, sent in rows.all():
-            moment = as_utc(sent)
-            if moment > since:
-                result[recipient].append(moment)
+            if sent > since:
+                result[recipient].append(sent)
     return result
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
 from google.type import timeofday_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.notify.v1 import notify_pb2, notify_service_pb2
 from crm_notify import access
@@ -17,7 +18,6 @@ from crm_notify.mapping import (
     CATEGORY_NAMES,
     CHANNEL_ENUMS,
     CHANNEL_NAMES,
-    as_utc,
     etag,
 )
 from crm_notify.models import PreferenceRow
@@ -74,7 +74,7 @@ def preferences_message(recipient: str, row: PreferenceRow | None) -> notify_pb2
         )
         added.period.FromSeconds(int(cap["period_s"]))
     message.etag = etag("preferences", recipient, row.version)
-    message.update_time.FromDatetime(as_utc(row.update_time))
+    message.update_time.FromDatetime(row.update_time)
     return message
 
 
@@ -187,7 +187,6 @@ class PreferencesRpc:
     ) -> notify_pb2.Preferences:
         """Change the fields in the mask, creating the preferences when missing."""
         principal = current_principal()
-        idempotency.check_request_id(request.request_id)
         recipient = recipient_of(request.preferences.name, "preferences.name")
         access.require_act_for(principal, recipient)
         paths = resolve_mask(
@@ -196,16 +195,9 @@ class PreferencesRpc:
             protected=(),
             resource=notify_pb2.Preferences.DESCRIPTOR,
         )
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session,
-                method=_METHOD,
-                request=request,
-                subject=principal.subject,
-                response_type=notify_pb2.Preferences,
-            )
-            if replay is not None:
-                return replay
+        staff = bool(STAFF_RE.match(recipient))
+
+        async def work(session: AsyncSession) -> notify_pb2.Preferences:
             row = await session.get(PreferenceRow, recipient)
             version = row.version if row is not None else 0
             if request.preferences.etag and request.preferences.etag != etag(
@@ -217,17 +209,18 @@ class PreferencesRpc:
             if row is None:
                 row = PreferenceRow(recipient=recipient, version=0, update_time=self.ctx.clock())
             v = Violations()
-            _apply(v, row, request.preferences, paths, bool(STAFF_RE.match(recipient)))
+            _apply(v, row, request.preferences, paths, staff)
             v.raise_if_any()
             row.version += 1
             row.update_time = self.ctx.clock()
             session.add(row)
-            response = preferences_message(recipient, row)
-            await idempotency.remember(
-                session,
-                method=_METHOD,
-                request=request,
-                subject=principal.subject,
-                response=response,
-            )
-            return response
+            return preferences_message(recipient, row)
+
+        return await idempotency.mutation(
+            self.ctx.db,
+            request,
+            method=_METHOD,
+            subject=principal.subject,
+            response_type=notify_pb2.Preferences,
+            work=work,
+        )

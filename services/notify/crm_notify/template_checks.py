@@ -7,7 +7,7 @@ import json
 from crm.notify.v1 import notify_pb2
 from crm_notify.domain.formatting import normalize_locale
 from crm_notify.domain.localized import LocalizedTemplate, TemplateText
-from crm_notify.domain.templates import TemplateError
+from crm_notify.domain.template_types import TemplateError
 from crm_notify.mapping import (
     CATEGORY_ENUMS,
     CATEGORY_NAMES,
