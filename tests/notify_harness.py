@@ -13,7 +13,13 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from contract_support import details  # noqa: F401 - also re-exported for other tests
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grpc
+from crm.notify.v1 import (
+    common_pb2,
+    message_pb2,
+    notify_service_pb2,
+    notify_service_pb2_grpc,
+    template_pb2,
+)
 from crm_notify.app import build, migrate
 from crm_notify.config import NotifySettings
 from crm_notify.context import NotifyContext
@@ -92,27 +98,27 @@ class NotifyHarness:
         self,
         template_id: str,
         *,
-        category: int = notify_pb2.CATEGORY_SERVICE,
+        category: int = common_pb2.CATEGORY_SERVICE,
         variables: tuple[tuple[str, int], ...] = (
-            ("client_name", notify_pb2.VARIABLE_TYPE_STRING),
+            ("client_name", template_pb2.VARIABLE_TYPE_STRING),
         ),
         zh: tuple[str, str] = ("通知：{{ client_name }}", "尊敬的 {{ client_name }}，您好。"),
         en: tuple[str, str] = ("Notice: {{ client_name }}", "Dear {{ client_name }}."),
-    ) -> notify_pb2.Template:
+    ) -> template_pb2.Template:
         """Create a template (as operations)."""
         return await self.stub.CreateTemplate(
             notify_service_pb2.CreateTemplateRequest(
                 template_id=template_id,
-                template=notify_pb2.Template(
+                template=template_pb2.Template(
                     display_name=template_id,
                     category=category,  # type: ignore[arg-type]
                     variables=[
-                        notify_pb2.TemplateVariable(name=n, type=t)  # type: ignore[arg-type]
+                        template_pb2.TemplateVariable(name=n, type=t)  # type: ignore[arg-type]
                         for n, t in variables
                     ],
                     variants=[
-                        notify_pb2.TemplateVariant(locale="zh-CN", subject=zh[0], body=zh[1]),
-                        notify_pb2.TemplateVariant(locale="en", subject=en[0], body=en[1]),
+                        template_pb2.TemplateVariant(locale="zh-CN", subject=zh[0], body=zh[1]),
+                        template_pb2.TemplateVariant(locale="en", subject=en[0], body=en[1]),
                     ],
                 ),
                 request_id=str(uuid.uuid4()),
@@ -136,15 +142,15 @@ class NotifyHarness:
 
     async def read_stream(
         self, recipient: str, count: int, *, after: int | None = None, timeout: float = 5.0
-    ) -> list[notify_pb2.PushMessage]:
+    ) -> list[message_pb2.PushMessage]:
         """Open a push stream and return the first `count` messages it yields."""
-        cursor = notify_pb2.PushCursor(recipient=recipient)
+        cursor = message_pb2.PushCursor(recipient=recipient)
         if after is not None:
             cursor.after_sequence = after
         call = self.stub.StreamMessages(
             notify_service_pb2.StreamMessagesRequest(cursors=[cursor]), metadata=self.system()
         )
-        received: list[notify_pb2.PushMessage] = []
+        received: list[message_pb2.PushMessage] = []
         try:
             async with asyncio.timeout(timeout):
                 async for page in call:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from crm.notify.v1 import notify_pb2
+from crm.notify.v1 import alert_pb2
 from crm_notify.context import NotifyContext
 from crm_notify.domain.escalation import CURRENT_POLICY_VERSION, escalation_steps
 from crm_notify.mapping import timestamp
@@ -66,9 +66,9 @@ async def alert_steps(session: AsyncSession, alert_seq: int) -> list[AlertEscala
     return list(rows.scalars())
 
 
-def alert_message(row: AlertRow, steps: list[AlertEscalationRow]) -> notify_pb2.Alert:
+def alert_message(row: AlertRow, steps: list[AlertEscalationRow]) -> alert_pb2.Alert:
     """Return the Alert for a row and its fired steps."""
-    alert = notify_pb2.Alert(
+    alert = alert_pb2.Alert(
         name=f"alerts/{row.id}",
         warning=row.warning,
         client=row.client,
@@ -78,9 +78,9 @@ def alert_message(row: AlertRow, steps: list[AlertEscalationRow]) -> notify_pb2.
         owner=row.owner,
         raise_time=timestamp(row.raise_time),
         sla_due_time=timestamp(row.sla_due_time),
-        state=notify_pb2.ALERT_STATE_OPEN
+        state=alert_pb2.ALERT_STATE_OPEN
         if row.state == "open"
-        else notify_pb2.ALERT_STATE_ACKNOWLEDGED,
+        else alert_pb2.ALERT_STATE_ACKNOWLEDGED,
         acknowledge_time=timestamp(row.acknowledge_time),
         acknowledged_by=row.acknowledged_by,
         escalation_policy=row.policy_version,

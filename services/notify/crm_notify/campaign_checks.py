@@ -6,7 +6,7 @@ render is an INVALID_ARGUMENT at creation instead of a silent gap in the fan-out
 
 from __future__ import annotations
 
-from crm.notify.v1 import notify_pb2
+from crm.notify.v1 import campaign_pb2
 from crm_notify.domain.template_types import RenderError
 from crm_notify.names import SEGMENT_NAME_RE, Violations, check_recipient
 from crm_notify.templates_store import LoadedTemplate
@@ -29,9 +29,9 @@ def check_render(
 
 def check_audience(
     v: Violations,
-    c: notify_pb2.Campaign,
+    c: campaign_pb2.Campaign,
     audience: str | None,
-    recipients: list[notify_pb2.CampaignRecipient],
+    recipients: list[campaign_pb2.CampaignRecipient],
 ) -> None:
     """Record problems with the campaign's audience (at most ~20 for a huge list)."""
     if audience is None:
@@ -58,7 +58,7 @@ def check_values(
     template: LoadedTemplate,
     shared: dict[str, str],
     audience: str | None,
-    recipients: list[notify_pb2.CampaignRecipient],
+    recipients: list[campaign_pb2.CampaignRecipient],
 ) -> None:
     """Record values that would not render: per listed recipient, or with a sample client."""
     if audience != "recipient_list":

@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from crm.notify.v1 import notify_pb2
+from crm.notify.v1 import campaign_pb2
 from crm_notify.models import CampaignRecipientRow, CampaignRow
 from crm_notify.push_state import state_counts_query
 from crm_runtime.pagination import Page, PageTokens, keyset_page
@@ -48,7 +48,7 @@ async def campaigns_page(
 async def insert_campaign(
     session: AsyncSession,
     row: CampaignRow,
-    recipients: Sequence[notify_pb2.CampaignRecipient],
+    recipients: Sequence[campaign_pb2.CampaignRecipient],
 ) -> None:
     """Write a campaign and its explicit recipient list (in one batch, in list order)."""
     session.add(row)

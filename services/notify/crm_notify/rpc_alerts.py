@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import alert_pb2, notify_service_pb2
 from crm_notify import access
 from crm_notify.alerts import (
     acknowledge,
@@ -23,7 +23,7 @@ from crm_runtime.auth import Principal, current_principal
 from crm_runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from crm_runtime.pagination import page_size
 
-_STATES = {notify_pb2.ALERT_STATE_OPEN: "open", notify_pb2.ALERT_STATE_ACKNOWLEDGED: "acknowledged"}
+_STATES = {alert_pb2.ALERT_STATE_OPEN: "open", alert_pb2.ALERT_STATE_ACKNOWLEDGED: "acknowledged"}
 _METHOD = "crm.notify.v1.NotificationService/AcknowledgeAlert"
 _VIEW_ALL = (*access.ALERT_SUPERVISOR_ROLES, *access.READ_ALL_ROLES)
 
@@ -42,7 +42,7 @@ async def _alert(session: AsyncSession, name: str, principal: Principal) -> Aler
     return row
 
 
-async def _message(session: AsyncSession, row: AlertRow) -> notify_pb2.Alert:
+async def _message(session: AsyncSession, row: AlertRow) -> alert_pb2.Alert:
     return alert_message(row, await alert_steps(session, row.seq or 0))
 
 
@@ -53,7 +53,7 @@ class AlertsRpc:
 
     async def GetAlert(  # noqa: N802
         self, request: notify_service_pb2.GetAlertRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Alert:
+    ) -> alert_pb2.Alert:
         """Return an alert and every escalation step it went through."""
         principal = current_principal()
         async with self.ctx.db.read() as session:
@@ -91,12 +91,12 @@ class AlertsRpc:
 
     async def AcknowledgeAlert(  # noqa: N802
         self, request: notify_service_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Alert:
+    ) -> alert_pb2.Alert:
         """Acknowledge an alert: escalation stops; the owner's open tasks for it complete."""
         principal = current_principal()
         now = self.ctx.clock()
 
-        async def work(session: AsyncSession) -> notify_pb2.Alert:
+        async def work(session: AsyncSession) -> alert_pb2.Alert:
             row = await _alert(session, request.name, principal)
             if acknowledge(row, actor=principal.subject, now=now):
                 session.add(row)
@@ -114,6 +114,6 @@ class AlertsRpc:
             request,
             method=_METHOD,
             subject=principal.subject,
-            response_type=notify_pb2.Alert,
+            response_type=alert_pb2.Alert,
             work=work,
         )

@@ -10,7 +10,7 @@ from datetime import datetime
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import campaign_pb2, notify_service_pb2
 from crm_notify import access
 from crm_notify.campaign_checks import check_audience, check_values
 from crm_notify.campaigns_store import (
@@ -34,17 +34,19 @@ from crm_runtime.pagination import page_size
 
 _METHOD = "crm.notify.v1.NotificationService/"
 _STATES = {
-    "scheduled": notify_pb2.CAMPAIGN_STATE_SCHEDULED,
-    "dispatching": notify_pb2.CAMPAIGN_STATE_DISPATCHING,
-    "dispatched": notify_pb2.CAMPAIGN_STATE_DISPATCHED,
-    "cancelled": notify_pb2.CAMPAIGN_STATE_CANCELLED,
-    "failed": notify_pb2.CAMPAIGN_STATE_FAILED,
+    "scheduled": campaign_pb2.CAMPAIGN_STATE_SCHEDULED,
+    "dispatching": campaign_pb2.CAMPAIGN_STATE_DISPATCHING,
+    "dispatched": campaign_pb2.CAMPAIGN_STATE_DISPATCHED,
+    "cancelled": campaign_pb2.CAMPAIGN_STATE_CANCELLED,
+    "failed": campaign_pb2.CAMPAIGN_STATE_FAILED,
 }
 
 
-def campaign_message(row: CampaignRow, counts: dict[str, int] | None = None) -> notify_pb2.Campaign:
+def campaign_message(
+    row: CampaignRow, counts: dict[str, int] | None = None
+) -> campaign_pb2.Campaign:
     """Return the Campaign for a row; `counts` are messages per state when computed."""
-    campaign = notify_pb2.Campaign(
+    campaign = campaign_pb2.Campaign(
         name=f"campaigns/{row.id}",
         display_name=row.display_name,
         template=f"templates/{row.template}",
@@ -76,9 +78,9 @@ def campaign_message(row: CampaignRow, counts: dict[str, int] | None = None) -> 
 class _NewCampaign:
     """A CreateCampaign request checked as far as it can be without the store."""
 
-    campaign: notify_pb2.Campaign
+    campaign: campaign_pb2.Campaign
     audience: str | None
-    recipients: list[notify_pb2.CampaignRecipient]
+    recipients: list[campaign_pb2.CampaignRecipient]
     channels: list[str]
     topic: str
     subscribers_of: str
@@ -87,7 +89,7 @@ class _NewCampaign:
 
 async def _create(
     session: AsyncSession, ctx: NotifyContext, new: _NewCampaign, created_by: str
-) -> notify_pb2.Campaign:
+) -> campaign_pb2.Campaign:
     """Check the template, topics and values against the store, then write the campaign."""
     c, audience = new.campaign, new.audience
     template = await load_template(session, ctx.templates, c.template, field="campaign.template")
@@ -131,7 +133,7 @@ class CampaignsRpc:
 
     async def CreateCampaign(  # noqa: N802
         self, request: notify_service_pb2.CreateCampaignRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Campaign:
+    ) -> campaign_pb2.Campaign:
         """Validate the audience and values, store the campaign, and schedule it."""
         principal = require_roles(*access.CAMPAIGN_ROLES)
         c = request.campaign
@@ -166,13 +168,13 @@ class CampaignsRpc:
             request,
             method=_METHOD + "CreateCampaign",
             subject=principal.subject,
-            response_type=notify_pb2.Campaign,
+            response_type=campaign_pb2.Campaign,
             work=lambda session: _create(session, self.ctx, new, principal.subject),
         )
 
     async def GetCampaign(  # noqa: N802
         self, request: notify_service_pb2.GetCampaignRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Campaign:
+    ) -> campaign_pb2.Campaign:
         """Return a campaign with messages counted per state."""
         require_roles(*access.READ_ALL_ROLES)
         campaign_id = parse_name(request.name, CAMPAIGN_NAME_RE, "name")
@@ -201,12 +203,12 @@ class CampaignsRpc:
 
     async def CancelCampaign(  # noqa: N802
         self, request: notify_service_pb2.CancelCampaignRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Campaign:
+    ) -> campaign_pb2.Campaign:
         """Stop a campaign's fan-out; messages already written still go out."""
         principal = require_roles(*access.CAMPAIGN_ROLES)
         campaign_id = parse_name(request.name, CAMPAIGN_NAME_RE, "name")
 
-        async def work(session: AsyncSession) -> notify_pb2.Campaign:
+        async def work(session: AsyncSession) -> campaign_pb2.Campaign:
             row = await _campaign(session, campaign_id, request.name)
             if row.state not in ("scheduled", "dispatching"):
                 raise FailedPrecondition(
@@ -221,7 +223,7 @@ class CampaignsRpc:
             request,
             method=_METHOD + "CancelCampaign",
             subject=principal.subject,
-            response_type=notify_pb2.Campaign,
+            response_type=campaign_pb2.Campaign,
             work=work,
         )
 

@@ -9,7 +9,7 @@ import grpc
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import message_pb2, notify_service_pb2
 from crm_notify import access
 from crm_notify.context import NotifyContext
 from crm_notify.dispatch import on_commit
@@ -170,7 +170,7 @@ class MessagesRpc:
 
     async def GetMessage(  # noqa: N802
         self, request: notify_service_pb2.GetMessageRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Message:
+    ) -> message_pb2.Message:
         """Return one message with its current state."""
         principal = current_principal()
         message_id = parse_name(request.name, MESSAGE_NAME_RE, "name")

@@ -10,7 +10,7 @@ import grpc
 from google.type import timeofday_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import notify_service_pb2, preference_pb2
 from crm_notify import access
 from crm_notify.context import NotifyContext
 from crm_notify.mapping import (
@@ -47,9 +47,9 @@ def _clock(value: timeofday_pb2.TimeOfDay) -> time:
     return time(value.hours, value.minutes)
 
 
-def preferences_message(recipient: str, row: PreferenceRow | None) -> notify_pb2.Preferences:
+def preferences_message(recipient: str, row: PreferenceRow | None) -> preference_pb2.Preferences:
     """Return the Preferences of a recipient (empty defaults without a row)."""
-    message = notify_pb2.Preferences(name=recipient + PREFERENCES_SUFFIX)
+    message = preference_pb2.Preferences(name=recipient + PREFERENCES_SUFFIX)
     if row is None:
         message.etag = etag("preferences", recipient, 0)
         return message
@@ -79,7 +79,11 @@ def preferences_message(recipient: str, row: PreferenceRow | None) -> notify_pb2
 
 
 def _apply(
-    v: Violations, row: PreferenceRow, prefs: notify_pb2.Preferences, paths: set[str], staff: bool
+    v: Violations,
+    row: PreferenceRow,
+    prefs: preference_pb2.Preferences,
+    paths: set[str],
+    staff: bool,
 ) -> None:
     """Validate and copy the named fields onto the row."""
     f = "preferences"
@@ -114,7 +118,11 @@ def _apply(
 
 
 def _apply_categories(
-    v: Violations, row: PreferenceRow, prefs: notify_pb2.Preferences, paths: set[str], staff: bool
+    v: Violations,
+    row: PreferenceRow,
+    prefs: preference_pb2.Preferences,
+    paths: set[str],
+    staff: bool,
 ) -> None:
     """Validate and copy per-category channels, consents and caps onto the row."""
     f = "preferences"
@@ -170,7 +178,7 @@ class PreferencesRpc:
 
     async def GetPreferences(  # noqa: N802
         self, request: notify_service_pb2.GetPreferencesRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Preferences:
+    ) -> preference_pb2.Preferences:
         """Return a recipient's preferences."""
         principal = current_principal()
         recipient = recipient_of(request.name, "name")
@@ -184,7 +192,7 @@ class PreferencesRpc:
         self,
         request: notify_service_pb2.UpdatePreferencesRequest,
         context: grpc.aio.ServicerContext,
-    ) -> notify_pb2.Preferences:
+    ) -> preference_pb2.Preferences:
         """Change the fields in the mask, creating the preferences when missing."""
         principal = current_principal()
         recipient = recipient_of(request.preferences.name, "preferences.name")
@@ -193,11 +201,11 @@ class PreferencesRpc:
             request.update_mask,
             mutable=MUTABLE,
             protected=(),
-            resource=notify_pb2.Preferences.DESCRIPTOR,
+            resource=preference_pb2.Preferences.DESCRIPTOR,
         )
         staff = bool(STAFF_RE.match(recipient))
 
-        async def work(session: AsyncSession) -> notify_pb2.Preferences:
+        async def work(session: AsyncSession) -> preference_pb2.Preferences:
             row = await session.get(PreferenceRow, recipient)
             version = row.version if row is not None else 0
             if request.preferences.etag and request.preferences.etag != etag(
@@ -221,6 +229,6 @@ class PreferencesRpc:
             request,
             method=_METHOD,
             subject=principal.subject,
-            response_type=notify_pb2.Preferences,
+            response_type=preference_pb2.Preferences,
             work=work,
         )

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import grpc
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import message_pb2, notify_service_pb2
 from crm_notify import access
 from crm_notify.context import NotifyContext
 from crm_notify.domain.sequence import GapError, ReplayWindow
@@ -30,8 +30,8 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 500
 
 
-def _bookmarks(positions: dict[str, int]) -> list[notify_pb2.PushAcknowledgement]:
-    return [notify_pb2.PushAcknowledgement(recipient=r, sequence=s) for r, s in positions.items()]
+def _bookmarks(positions: dict[str, int]) -> list[message_pb2.PushAcknowledgement]:
+    return [message_pb2.PushAcknowledgement(recipient=r, sequence=s) for r, s in positions.items()]
 
 
 def _checked_recipients(
@@ -89,7 +89,7 @@ class PushRpc:
         finally:
             self.ctx.hub.unsubscribe(waiter)
 
-    async def _start_positions(self, cursors: Sequence[notify_pb2.PushCursor]) -> dict[str, int]:
+    async def _start_positions(self, cursors: Sequence[message_pb2.PushCursor]) -> dict[str, int]:
         async with self.ctx.db.read() as session:
             states = await counters(session, [c.recipient for c in cursors])
         positions: dict[str, int] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import notify_service_pb2, task_pb2
 from crm_notify import access
 from crm_notify.alerts import acknowledge, alert_by_id
 from crm_notify.context import NotifyContext
@@ -17,7 +17,7 @@ from crm_runtime.auth import current_principal
 from crm_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from crm_runtime.pagination import page_size
 
-_STATES = {notify_pb2.TASK_STATE_OPEN: "open", notify_pb2.TASK_STATE_COMPLETED: "completed"}
+_STATES = {task_pb2.TASK_STATE_OPEN: "open", task_pb2.TASK_STATE_COMPLETED: "completed"}
 _METHOD = "crm.notify.v1.NotificationService/CompleteTask"
 
 
@@ -54,13 +54,13 @@ class TasksRpc:
 
     async def CompleteTask(  # noqa: N802
         self, request: notify_service_pb2.CompleteTaskRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Task:
+    ) -> task_pb2.Task:
         """Mark a task done; completing a warning's task also acknowledges the alert."""
         principal = current_principal()
         task_id = parse_name(request.name, TASK_NAME_RE, "name")
         now = self.ctx.clock()
 
-        async def work(session: AsyncSession) -> notify_pb2.Task:
+        async def work(session: AsyncSession) -> task_pb2.Task:
             row = await task_by_id(session, task_id)
             if row is None or not access.may_act_for(principal, row.assignee):
                 if principal.has(*access.ANY_RECIPIENT_ROLES):
@@ -81,6 +81,6 @@ class TasksRpc:
             request,
             method=_METHOD,
             subject=principal.subject,
-            response_type=notify_pb2.Task,
+            response_type=task_pb2.Task,
             work=work,
         )

@@ -10,7 +10,7 @@ from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import notify_service_pb2, template_pb2
 from crm_notify.access import TEMPLATE_ADMIN_ROLES
 from crm_notify.context import NotifyContext
 from crm_notify.domain.template_types import RenderError
@@ -67,7 +67,7 @@ class TemplatesRpc:
 
     async def CreateTemplate(  # noqa: N802
         self, request: notify_service_pb2.CreateTemplateRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Template:
+    ) -> template_pb2.Template:
         """Store a template after compiling every variant."""
         principal = require_roles(*TEMPLATE_ADMIN_ROLES)
         v = Violations()
@@ -78,7 +78,7 @@ class TemplatesRpc:
         )
         now = self.ctx.clock()
 
-        async def work(session: AsyncSession) -> notify_pb2.Template:
+        async def work(session: AsyncSession) -> template_pb2.Template:
             if await session.get(TemplateRow, request.template_id) is not None:
                 raise AlreadyExists(
                     f"templates/{request.template_id} exists", reason="TEMPLATE_EXISTS"
@@ -98,12 +98,12 @@ class TemplatesRpc:
             return template_message(row, compiled)
 
         return await self._mutation(
-            request, "CreateTemplate", notify_pb2.Template, work, principal.subject
+            request, "CreateTemplate", template_pb2.Template, work, principal.subject
         )
 
     async def GetTemplate(  # noqa: N802
         self, request: notify_service_pb2.GetTemplateRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Template:
+    ) -> template_pb2.Template:
         """Return one template."""
         current_principal()
         template_id = parse_name(request.name, TEMPLATE_NAME_RE, "name")
@@ -131,7 +131,7 @@ class TemplatesRpc:
 
     async def UpdateTemplate(  # noqa: N802
         self, request: notify_service_pb2.UpdateTemplateRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Template:
+    ) -> template_pb2.Template:
         """Change the named fields; the result must compile."""
         principal = require_roles(*TEMPLATE_ADMIN_ROLES)
         template_id = parse_name(request.template.name, TEMPLATE_NAME_RE, "template.name")
@@ -139,10 +139,10 @@ class TemplatesRpc:
             request.update_mask,
             mutable=MUTABLE,
             protected=(),
-            resource=notify_pb2.Template.DESCRIPTOR,
+            resource=template_pb2.Template.DESCRIPTOR,
         )
 
-        async def work(session: AsyncSession) -> notify_pb2.Template:
+        async def work(session: AsyncSession) -> template_pb2.Template:
             row = await _stored(session, template_id, request.template.name)
             _check_etag(request.template.etag, row)
             category, variables, variants, fallback, compiled = checked_parts(
@@ -158,7 +158,7 @@ class TemplatesRpc:
             return template_message(row, compiled)
 
         return await self._mutation(
-            request, "UpdateTemplate", notify_pb2.Template, work, principal.subject
+            request, "UpdateTemplate", template_pb2.Template, work, principal.subject
         )
 
     async def DeleteTemplate(  # noqa: N802

@@ -8,7 +8,7 @@ import grpc
 from google.protobuf import empty_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import notify_service_pb2, topic_pb2
 from crm_notify import access
 from crm_notify.context import NotifyContext
 from crm_notify.mapping import TOPIC_KIND_ENUMS, TOPIC_KIND_NAMES, timestamp
@@ -36,9 +36,9 @@ from crm_runtime.pagination import page_size
 _SERVICE = "crm.notify.v1.NotificationService/"
 
 
-def topic_message(row: TopicRow) -> notify_pb2.Topic:
+def topic_message(row: TopicRow) -> topic_pb2.Topic:
     """Return the Topic for a row."""
-    return notify_pb2.Topic(
+    return topic_pb2.Topic(
         name=f"topics/{row.topic_id}",
         display_name=row.display_name,
         kind=TOPIC_KIND_ENUMS[row.kind],
@@ -47,9 +47,9 @@ def topic_message(row: TopicRow) -> notify_pb2.Topic:
     )
 
 
-def subscription_message(row: SubscriptionRow) -> notify_pb2.Subscription:
+def subscription_message(row: SubscriptionRow) -> topic_pb2.Subscription:
     """Return the Subscription for a row."""
-    return notify_pb2.Subscription(
+    return topic_pb2.Subscription(
         name=f"topics/{row.topic_id}/subscriptions/{row.id}",
         recipient=row.recipient,
         create_time=timestamp(row.create_time),
@@ -63,7 +63,7 @@ class TopicsRpc:
 
     async def CreateTopic(  # noqa: N802
         self, request: notify_service_pb2.CreateTopicRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Topic:
+    ) -> topic_pb2.Topic:
         """Create a topic."""
         principal = require_roles(*access.TOPIC_ADMIN_ROLES)
         v = Violations()
@@ -75,7 +75,7 @@ class TopicsRpc:
         v.raise_if_any()
         now = self.ctx.clock()
 
-        async def work(session: AsyncSession) -> notify_pb2.Topic:
+        async def work(session: AsyncSession) -> topic_pb2.Topic:
             if await topic_exists(session, request.topic_id):
                 raise AlreadyExists(f"topics/{request.topic_id} exists", reason="TOPIC_EXISTS")
             row = TopicRow(
@@ -93,7 +93,7 @@ class TopicsRpc:
             request,
             method=_SERVICE + "CreateTopic",
             subject=principal.subject,
-            response_type=notify_pb2.Topic,
+            response_type=topic_pb2.Topic,
             work=work,
         )
 
@@ -118,7 +118,7 @@ class TopicsRpc:
         self,
         request: notify_service_pb2.CreateSubscriptionRequest,
         context: grpc.aio.ServicerContext,
-    ) -> notify_pb2.Subscription:
+    ) -> topic_pb2.Subscription:
         """Subscribe a recipient; subscribing twice returns the existing subscription."""
         principal = current_principal()
         topic_id = parse_name(request.parent, TOPIC_NAME_RE, "parent")
