@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from crm.notify.v1 import campaign_pb2
 from crm_notify.domain.template_types import RenderError
-from crm_notify.names import SEGMENT_NAME_RE, Violations, check_recipient
+from crm_notify.names import Violations, check_recipient, is_segment
 from crm_notify.templates_store import LoadedTemplate
 
 MAX_LIST_RECIPIENTS = 100_000
@@ -36,7 +36,7 @@ def check_audience(
     """Record problems with the campaign's audience (at most ~20 for a huge list)."""
     if audience is None:
         v.add("campaign.audience", "name a segment, a recipient list or a topic")
-    if audience == "segment" and not SEGMENT_NAME_RE.match(c.segment):
+    if audience == "segment" and not is_segment(c.segment):
         v.add("campaign.segment", "must be segments/{segment}")
     if audience != "recipient_list":
         return

@@ -16,7 +16,7 @@ from crm_notify.alerts import client_entry
 from crm_notify.context import NotifyContext
 from crm_notify.dispatch import Target, dispatch
 from crm_notify.models import ClientDirectoryRow
-from crm_notify.names import STAFF_RE, is_recipient
+from crm_notify.names import is_recipient, is_staff
 from crm_notify.templates_store import load_template
 from crm_notify.warning_flow import Warning, warning_acknowledged, warning_arrives
 from crm_runtime.inbox import EventHandler
@@ -53,7 +53,7 @@ class NotifyEventHandlers:
         return row
 
     async def tell_rm(self, session: AsyncSession, rm: str, client: str, display_name: str) -> None:
-        if not STAFF_RE.match(rm):
+        if not is_staff(rm):
             return
         template = await load_template(session, self.ctx.templates, "templates/client-assigned")
         now = self.ctx.clock()
@@ -104,7 +104,7 @@ class NotifyEventHandlers:
         _: event_pb2.EventEnvelope,
     ) -> None:
         entry = await client_entry(session, event.client)
-        if entry is None or not STAFF_RE.match(entry.relationship_manager):
+        if entry is None or not is_staff(entry.relationship_manager):
             log.warning("rating for a client without a known RM", client=event.client)
             return
         template = await load_template(session, self.ctx.templates, "templates/rating-changed")
@@ -194,7 +194,7 @@ class NotifyEventHandlers:
         event: feedback_events_pb2.FollowupOverdue,
         _: event_pb2.EventEnvelope,
     ) -> None:
-        if not STAFF_RE.match(event.relationship_manager):
+        if not is_staff(event.relationship_manager):
             return
         entry = await client_entry(session, event.client)
         template = await load_template(session, self.ctx.templates, "templates/followup-overdue")

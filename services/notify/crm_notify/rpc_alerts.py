@@ -17,8 +17,8 @@ from crm_notify.alerts import (
 )
 from crm_notify.context import NotifyContext
 from crm_notify.models import AlertRow
-from crm_notify.names import ALERT_NAME_RE, STAFF_RE, parse_name
-from crm_runtime import idempotency
+from crm_notify.names import is_staff
+from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, current_principal
 from crm_runtime.errors import InvalidArgument, NotFound, PermissionDenied
 from crm_runtime.pagination import page_size
@@ -26,18 +26,19 @@ from crm_runtime.pagination import page_size
 _STATES = {alert_pb2.ALERT_STATE_OPEN: "open", alert_pb2.ALERT_STATE_ACKNOWLEDGED: "acknowledged"}
 _METHOD = "crm.notify.v1.NotificationService/AcknowledgeAlert"
 _VIEW_ALL = (*access.ALERT_SUPERVISOR_ROLES, *access.READ_ALL_ROLES)
+AlertRequest = notify_service_pb2.GetAlertRequest | notify_service_pb2.AcknowledgeAlertRequest
 
 
 def _denied() -> PermissionDenied:
     return PermissionDenied("the caller may not access this alert", reason="ALERT_ACCESS_DENIED")
 
 
-async def _alert(session: AsyncSession, name: str, principal: Principal) -> AlertRow:
+async def _alert(session: AsyncSession, request: AlertRequest, principal: Principal) -> AlertRow:
     """Return the named alert's row if the caller may see it (no existence oracle otherwise)."""
-    row = await alert_by_id(session, parse_name(name, ALERT_NAME_RE, "name"))
+    row = await alert_by_id(session, names.parse(request, "name")["alert"])
     if row is None or not (principal.has(*_VIEW_ALL) or row.owner == principal.subject):
         if principal.has(*_VIEW_ALL):
-            raise NotFound(f"{name} does not exist", reason="ALERT_NOT_FOUND")
+            raise NotFound(f"{request.name} does not exist", reason="ALERT_NOT_FOUND")
         raise _denied()
     return row
 
@@ -57,7 +58,7 @@ class AlertsRpc:
         """Return an alert and every escalation step it went through."""
         principal = current_principal()
         async with self.ctx.db.read() as session:
-            return await _message(session, await _alert(session, request.name, principal))
+            return await _message(session, await _alert(session, request, principal))
 
     async def ListAlerts(  # noqa: N802
         self, request: notify_service_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
@@ -66,7 +67,7 @@ class AlertsRpc:
         principal = current_principal()
         size = page_size(request.page_size)
         owner = request.owner
-        if owner and not STAFF_RE.match(owner):
+        if owner and not is_staff(owner):
             raise InvalidArgument.of("owner", "must be staff/{staff}")
         if request.state and request.state not in _STATES:
             raise InvalidArgument.of("state", "is not an alert state")
@@ -97,7 +98,7 @@ class AlertsRpc:
         now = self.ctx.clock()
 
         async def work(session: AsyncSession) -> alert_pb2.Alert:
-            row = await _alert(session, request.name, principal)
+            row = await _alert(session, request, principal)
             if acknowledge(row, actor=principal.subject, now=now):
                 session.add(row)
                 await complete_alert_tasks(

@@ -10,7 +10,7 @@ from datetime import datetime
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import campaign_pb2, notify_service_pb2
+from crm.notify.v1 import campaign_pb2, notify_service_pb2, topic_pb2
 from crm_notify import access
 from crm_notify.campaign_checks import check_audience, check_values
 from crm_notify.campaigns_store import (
@@ -23,16 +23,17 @@ from crm_notify.context import NotifyContext
 from crm_notify.dispatch import on_commit
 from crm_notify.mapping import CHANNEL_ENUMS, from_timestamp, timestamp
 from crm_notify.models import CampaignRow
-from crm_notify.names import CAMPAIGN_NAME_RE, TOPIC_NAME_RE, Violations, parse_name
+from crm_notify.names import Violations
 from crm_notify.rpc_messages import requested_channels
 from crm_notify.templates_store import load_template
 from crm_notify.topics_store import topic_exists
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import require_roles
 from crm_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from crm_runtime.pagination import page_size
 
 _METHOD = "crm.notify.v1.NotificationService/"
+_TOPIC = names.pattern_of(topic_pb2.Topic)
 _STATES = {
     "scheduled": campaign_pb2.CAMPAIGN_STATE_SCHEDULED,
     "dispatching": campaign_pb2.CAMPAIGN_STATE_DISPATCHING,
@@ -143,12 +144,12 @@ class CampaignsRpc:
         recipients = list(c.recipient_list.recipients)
         check_audience(v, c, audience, recipients)
         v.raise_if_any()
-        topic_id = parse_name(c.topic, TOPIC_NAME_RE, "campaign.topic") if c.topic else ""
+        topic_id = _TOPIC.parse(c.topic, "campaign.topic")["topic"] if c.topic else ""
         subscribers_of = ""
         if audience == "topic_subscribers":
-            subscribers_of = parse_name(
-                c.topic_subscribers, TOPIC_NAME_RE, "campaign.topic_subscribers"
-            )
+            subscribers_of = _TOPIC.parse(c.topic_subscribers, "campaign.topic_subscribers")[
+                "topic"
+            ]
         if audience == "segment" and not await self.ctx.directory.segment_exists(c.segment):
             raise InvalidArgument.of(
                 "campaign.segment", f"{c.segment} does not exist", reason="SEGMENT_NOT_FOUND"
@@ -177,7 +178,7 @@ class CampaignsRpc:
     ) -> campaign_pb2.Campaign:
         """Return a campaign with messages counted per state."""
         require_roles(*access.READ_ALL_ROLES)
-        campaign_id = parse_name(request.name, CAMPAIGN_NAME_RE, "name")
+        campaign_id = names.parse(request, "name")["campaign"]
         async with self.ctx.db.read() as session:
             row = await _campaign(session, campaign_id, request.name)
             counts = await state_counts(session, campaign_id)
@@ -206,7 +207,7 @@ class CampaignsRpc:
     ) -> campaign_pb2.Campaign:
         """Stop a campaign's fan-out; messages already written still go out."""
         principal = require_roles(*access.CAMPAIGN_ROLES)
-        campaign_id = parse_name(request.name, CAMPAIGN_NAME_RE, "name")
+        campaign_id = names.parse(request, "name")["campaign"]
 
         async def work(session: AsyncSession) -> campaign_pb2.Campaign:
             row = await _campaign(session, campaign_id, request.name)

@@ -25,16 +25,10 @@ from crm_notify.mapping import (
     timestamp,
 )
 from crm_notify.messages_store import attempts_page, message_by_id, messages_page
-from crm_notify.names import (
-    CAMPAIGN_NAME_RE,
-    MESSAGE_NAME_RE,
-    Violations,
-    check_recipient,
-    parse_name,
-)
+from crm_notify.names import Violations, check_recipient
 from crm_notify.planner import load_preferences, load_recent_sends, plan_delivery
 from crm_notify.templates_store import load_template, render_problem
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, current_principal, require_roles
 from crm_runtime.errors import NotFound
 from crm_runtime.pagination import page_size
@@ -173,7 +167,7 @@ class MessagesRpc:
     ) -> message_pb2.Message:
         """Return one message with its current state."""
         principal = current_principal()
-        message_id = parse_name(request.name, MESSAGE_NAME_RE, "name")
+        message_id = names.parse(request, "name")["message"]
         async with self.ctx.db.read() as session:
             row = await _visible_message(session, message_id, principal, request.name)
         return message_message(row)
@@ -192,11 +186,11 @@ class MessagesRpc:
             recipient = principal.subject  # A person's view defaults to their own messages.
         campaign = ""
         if request.campaign:
-            match = CAMPAIGN_NAME_RE.match(request.campaign)
+            match = names.field_pattern(request, "campaign").regex.fullmatch(request.campaign)
             if match is None:
                 v.add("campaign", "must be campaigns/{campaign}")
             else:
-                campaign = match.group(1)
+                campaign = match["campaign"]
         if request.state and request.state not in STATE_NAMES:
             v.add("state", "is not a delivery state")
         v.raise_if_any()
@@ -224,7 +218,7 @@ class MessagesRpc:
     ) -> notify_service_pb2.ListDeliveryAttemptsResponse:
         """Return a message's attempts in order."""
         principal = current_principal()
-        message_id = parse_name(request.parent, MESSAGE_NAME_RE, "parent")
+        message_id = names.parse(request, "parent")["message"]
         async with self.ctx.db.read() as session:
             message = await _visible_message(session, message_id, principal, request.parent)
             page = await attempts_page(

@@ -21,7 +21,7 @@ from crm_notify.mapping import (
     etag,
 )
 from crm_notify.models import PreferenceRow
-from crm_notify.names import PREFERENCES_SUFFIX, STAFF_RE, Violations, require_recipient
+from crm_notify.names import PREFERENCES_SUFFIX, Violations, is_staff, require_recipient
 from crm_notify.rpc_messages import checked_locale
 from crm_runtime import idempotency
 from crm_runtime.auth import current_principal
@@ -203,7 +203,7 @@ class PreferencesRpc:
             protected=(),
             resource=preference_pb2.Preferences.DESCRIPTOR,
         )
-        staff = bool(STAFF_RE.match(recipient))
+        staff = is_staff(recipient)
 
         async def work(session: AsyncSession) -> preference_pb2.Preferences:
             row = await session.get(PreferenceRow, recipient)

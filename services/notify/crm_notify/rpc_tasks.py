@@ -10,9 +10,9 @@ from crm_notify import access
 from crm_notify.alerts import acknowledge, alert_by_id
 from crm_notify.context import NotifyContext
 from crm_notify.mapping import task_message
-from crm_notify.names import STAFF_RE, TASK_NAME_RE, parse_name
+from crm_notify.names import is_staff
 from crm_notify.tasks_store import task_by_id, tasks_page
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal
 from crm_runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from crm_runtime.pagination import page_size
@@ -32,7 +32,7 @@ class TasksRpc:
         """Return a staff member's tasks, soonest due first."""
         principal = current_principal()
         assignee = request.assignee or principal.subject
-        if not STAFF_RE.match(assignee):
+        if not is_staff(assignee):
             raise InvalidArgument.of("assignee", "must be staff/{staff}")
         if request.state and request.state not in _STATES:
             raise InvalidArgument.of("state", "is not a task state")
@@ -57,7 +57,7 @@ class TasksRpc:
     ) -> task_pb2.Task:
         """Mark a task done; completing a warning's task also acknowledges the alert."""
         principal = current_principal()
-        task_id = parse_name(request.name, TASK_NAME_RE, "name")
+        task_id = names.parse(request, "name")["task"]
         now = self.ctx.clock()
 
         async def work(session: AsyncSession) -> task_pb2.Task:

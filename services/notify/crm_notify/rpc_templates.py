@@ -16,10 +16,10 @@ from crm_notify.context import NotifyContext
 from crm_notify.domain.template_types import RenderError
 from crm_notify.mapping import etag
 from crm_notify.models import TemplateRow
-from crm_notify.names import TEMPLATE_NAME_RE, Violations, check_resource_id, parse_name
+from crm_notify.names import Violations, check_resource_id
 from crm_notify.template_checks import checked_parts, store_parts, template_message
-from crm_notify.templates_store import load_template, render_problem, templates_page
-from crm_runtime import idempotency
+from crm_notify.templates_store import TEMPLATE, load_template, render_problem, templates_page
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from crm_runtime.fieldmask import resolve_mask
@@ -106,7 +106,7 @@ class TemplatesRpc:
     ) -> template_pb2.Template:
         """Return one template."""
         current_principal()
-        template_id = parse_name(request.name, TEMPLATE_NAME_RE, "name")
+        template_id = names.parse(request, "name")["template"]
         async with self.ctx.db.read() as session:
             row = await _stored(session, template_id, request.name)
         return template_message(row, self.ctx.templates.compiled(row))
@@ -134,7 +134,7 @@ class TemplatesRpc:
     ) -> template_pb2.Template:
         """Change the named fields; the result must compile."""
         principal = require_roles(*TEMPLATE_ADMIN_ROLES)
-        template_id = parse_name(request.template.name, TEMPLATE_NAME_RE, "template.name")
+        template_id = TEMPLATE.parse(request.template.name, "template.name")["template"]
         paths = resolve_mask(
             request.update_mask,
             mutable=MUTABLE,
@@ -166,7 +166,7 @@ class TemplatesRpc:
     ) -> empty_pb2.Empty:
         """Delete a template that is not built in."""
         principal = require_roles(*TEMPLATE_ADMIN_ROLES)
-        template_id = parse_name(request.name, TEMPLATE_NAME_RE, "name")
+        template_id = names.parse(request, "name")["template"]
 
         async def work(session: AsyncSession) -> empty_pb2.Empty:
             row = await _stored(session, template_id, request.name)

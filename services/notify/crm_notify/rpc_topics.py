@@ -13,14 +13,7 @@ from crm_notify import access
 from crm_notify.context import NotifyContext
 from crm_notify.mapping import TOPIC_KIND_ENUMS, TOPIC_KIND_NAMES, timestamp
 from crm_notify.models import SubscriptionRow, TopicRow
-from crm_notify.names import (
-    SUBSCRIPTION_NAME_RE,
-    TOPIC_NAME_RE,
-    Violations,
-    check_resource_id,
-    parse_name,
-    require_recipient,
-)
+from crm_notify.names import Violations, check_resource_id, require_recipient
 from crm_notify.topics_store import (
     subscription_by_id,
     subscription_of,
@@ -28,7 +21,7 @@ from crm_notify.topics_store import (
     topic_exists,
     topics_page,
 )
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import AlreadyExists, NotFound
 from crm_runtime.pagination import page_size
@@ -121,7 +114,7 @@ class TopicsRpc:
     ) -> topic_pb2.Subscription:
         """Subscribe a recipient; subscribing twice returns the existing subscription."""
         principal = current_principal()
-        topic_id = parse_name(request.parent, TOPIC_NAME_RE, "parent")
+        topic_id = names.parse(request, "parent")["topic"]
         recipient = request.subscription.recipient
         require_recipient("subscription.recipient", recipient)
         access.require_act_for(principal, recipient)
@@ -147,7 +140,7 @@ class TopicsRpc:
     ) -> notify_service_pb2.ListSubscriptionsResponse:
         """Return a topic's subscriptions (all for operators, one's own for people)."""
         principal = current_principal()
-        topic_id = parse_name(request.parent, TOPIC_NAME_RE, "parent")
+        topic_id = names.parse(request, "parent")["topic"]
         async with self.ctx.db.read() as session:
             page = await subscriptions_page(
                 session,
@@ -171,12 +164,9 @@ class TopicsRpc:
     ) -> empty_pb2.Empty:
         """Remove a subscription."""
         principal = current_principal()
-        match = SUBSCRIPTION_NAME_RE.match(request.name)
-        if match is None:
-            parse_name(request.name, SUBSCRIPTION_NAME_RE, "name")
-        assert match is not None
+        ids = names.parse(request, "name")
         async with self.ctx.db.write() as session:
-            row = await subscription_by_id(session, match.group(1), match.group(2))
+            row = await subscription_by_id(session, ids["topic"], ids["subscription"])
             if row is None:
                 # People get the same answer as for someone else's subscription (no oracle).
                 if principal.has(*access.ANY_RECIPIENT_ROLES):

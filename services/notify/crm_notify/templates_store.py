@@ -11,13 +11,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from crm.notify.v1 import template_pb2
 from crm_notify.domain.formatting import VariableType
 from crm_notify.domain.localized import LocalizedTemplate, TemplateText, compile_localized
 from crm_notify.domain.template_types import VariableSpec
 from crm_notify.models import TemplateRow
-from crm_notify.names import TEMPLATE_NAME_RE, parse_name
+from crm_runtime import names
 from crm_runtime.errors import InvalidArgument, NotFound
 from crm_runtime.pagination import Page, PageTokens, keyset_page
+
+TEMPLATE = names.pattern_of(template_pb2.Template)
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ async def load_template(
     session: AsyncSession, cache: TemplateCache, name: str, *, field: str = "template"
 ) -> LoadedTemplate:
     """Return the named template compiled, or INVALID_ARGUMENT / NOT_FOUND."""
-    template_id = parse_name(name, TEMPLATE_NAME_RE, field)
+    template_id = TEMPLATE.parse(name, field)["template"]
     row = await session.get(TemplateRow, template_id)
     if row is None:
         raise NotFound(f"{name} does not exist", reason="TEMPLATE_NOT_FOUND")

@@ -40,7 +40,7 @@ from crm_notify.context import NotifyContext
 from crm_notify.dispatch import Target, dispatch
 from crm_notify.domain.escalation import Step, due_steps
 from crm_notify.models import AlertEscalationRow, AlertRow, ClientDirectoryRow
-from crm_notify.names import STAFF_RE
+from crm_notify.names import is_staff
 from crm_notify.templates_store import load_template
 
 
@@ -63,7 +63,7 @@ async def warning_arrives(
 ) -> AlertRow:
     """Open (or raise) the warning's alert, tell who must know, and catch up on escalation."""
     entry = await client_entry(session, warning.client)
-    owner = warning.owner if STAFF_RE.match(warning.owner) else ""
+    owner = warning.owner if is_staff(warning.owner) else ""
     if not owner and entry is not None:
         owner = entry.relationship_manager
     alert = await open_alert(session, warning, entry, owner)
@@ -139,7 +139,7 @@ async def open_alert(
 
 def who_is_told(ctx: NotifyContext, level: str, owner: str) -> list[str]:
     """Return the owner (when staff), plus every risk officer for orange and red warnings."""
-    told = [owner] if STAFF_RE.match(owner) else []
+    told = [owner] if is_staff(owner) else []
     if level in URGENT_LEVELS:
         told += [r for r in ctx.settings.risk_officer_list() if r not in told]
     return told
