@@ -46,6 +46,11 @@ async def client_entry(session: AsyncSession, client: str) -> ClientDirectoryRow
     return await session.get(ClientDirectoryRow, client)
 
 
+def client_name(entry: ClientDirectoryRow | None, client: str) -> str:
+    """Return the client's display name for message text, or its resource name."""
+    return entry.display_name if entry is not None and entry.display_name else client
+
+
 def targets_for_role(ctx: NotifyContext, role: str, team: str) -> list[str]:
     """Return the staff who fill `role` for a team (team lead) or bank-wide (risk officer)."""
     if role == "team_lead":

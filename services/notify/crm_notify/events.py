@@ -12,13 +12,13 @@ from google.protobuf import timestamp_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.events.v1 import client_events_pb2, event_pb2, feedback_events_pb2, risk_events_pb2
-from crm_notify.alerts import client_entry
+from crm_notify.alerts import client_entry, client_name
 from crm_notify.context import NotifyContext
 from crm_notify.dispatch import Target, dispatch
 from crm_notify.models import ClientDirectoryRow
 from crm_notify.names import is_recipient, is_staff
 from crm_notify.templates_store import load_template
-from crm_notify.warning_flow import Warning, warning_acknowledged, warning_arrives
+from crm_notify.warning_flow import RaisedWarning, warning_acknowledged, warning_arrives
 from crm_runtime.inbox import EventHandler
 from crm_runtime.logging import get_logger
 
@@ -134,7 +134,7 @@ class NotifyEventHandlers:
             log.warning("warning with an unknown level", warning=event.warning, level=event.level)
             return
         now = self.ctx.clock()
-        warning = Warning(
+        warning = RaisedWarning(
             warning=event.warning,
             client=event.client,
             level=event.level,
@@ -205,7 +205,7 @@ class NotifyEventHandlers:
             template=template,
             targets=[Target(event.relationship_manager)],
             shared={
-                "client_name": entry.display_name if entry and entry.display_name else event.client,
+                "client_name": client_name(entry, event.client),
                 "kind": event.kind,
                 "due_date": event.due_date,
                 "days_overdue": str(event.days_overdue),

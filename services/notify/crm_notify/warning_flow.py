@@ -31,6 +31,7 @@ from crm_notify.alerts import (
     acknowledge,
     alert_steps,
     client_entry,
+    client_name,
     local_time_text,
     new_alert_row,
     next_step_time,
@@ -45,7 +46,7 @@ from crm_notify.templates_store import load_template
 
 
 @dataclass(frozen=True)
-class Warning:
+class RaisedWarning:
     """What notify needs of a raised warning."""
 
     warning: str
@@ -59,14 +60,17 @@ class Warning:
 
 
 async def warning_arrives(
-    session: AsyncSession, ctx: NotifyContext, warning: Warning, now: datetime
+    session: AsyncSession, ctx: NotifyContext, warning: RaisedWarning, now: datetime
 ) -> AlertRow:
     """Open (or raise) the warning's alert, tell who must know, and catch up on escalation."""
+    # 1. Whose client it is.
     entry = await client_entry(session, warning.client)
     owner = warning.owner if is_staff(warning.owner) else ""
     if not owner and entry is not None:
         owner = entry.relationship_manager
+    # 2. The alert, whose ladder counts from the raise.
     alert = await open_alert(session, warning, entry, owner)
+    # 3. Who is told; 4. on which channel and when (dispatch plans each recipient).
     told = who_is_told(ctx, warning.level, owner)
     template = await load_template(session, ctx.templates, "templates/warning-raised")
     await dispatch(
@@ -75,7 +79,7 @@ async def warning_arrives(
         template=template,
         targets=[Target(t) for t in told],
         shared={
-            "client_name": _client_name(entry, warning.client),
+            "client_name": client_name(entry, warning.client),
             "level": warning.level,
             "rule": warning.rule,
             "summary": warning.summary,
@@ -87,6 +91,8 @@ async def warning_arrives(
         client=warning.client,
         task_due=warning.sla_due,
     )
+    # 5. Escalated if not acknowledged: steps already due fire now, later ones on the
+    # escalator's pass.
     due = alert.next_step_time
     if alert.state == "open" and due is not None and due <= now:
         await escalate(session, ctx, alert, now)  # A late event: catch up at once.
@@ -109,7 +115,7 @@ async def alert_of(session: AsyncSession, warning: str) -> AlertRow | None:
 
 
 async def open_alert(
-    session: AsyncSession, warning: Warning, entry: ClientDirectoryRow | None, owner: str
+    session: AsyncSession, warning: RaisedWarning, entry: ClientDirectoryRow | None, owner: str
 ) -> AlertRow:
     """Return the warning's alert: a new one, or the existing one updated by a re-raise."""
     alert = await alert_of(session, warning.warning)
@@ -170,7 +176,7 @@ async def escalate(
                 template=template,
                 targets=[Target(r) for r in recipients],
                 shared={
-                    "client_name": _client_name(entry, alert.client),
+                    "client_name": client_name(entry, alert.client),
                     "level": alert.level,
                     "owner": alert.owner,
                     "step": str(step.step_no),
@@ -201,7 +207,3 @@ async def escalate(
 def alert_id_for(warning: str) -> str:
     """Return the alert id of a warning: stable, so a re-raise finds the same alert."""
     return hashlib.sha256(warning.encode()).hexdigest()[:32]
-
-
-def _client_name(entry: ClientDirectoryRow | None, client: str) -> str:
-    return entry.display_name if entry is not None and entry.display_name else client
