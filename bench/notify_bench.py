@@ -26,7 +26,14 @@ from typing import Any
 import grpc
 
 from bench.tools import LOAD_CPU, ROOT, Measurement, start_pinned, summary, wait_ready
-from crm.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grpc
+from crm.notify.v1 import (
+    campaign_pb2,
+    common_pb2,
+    message_pb2,
+    notify_service_pb2,
+    notify_service_pb2_grpc,
+    template_pb2,
+)
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit, free_port
 
@@ -38,13 +45,13 @@ FANOUT_RECIPIENTS = 100_000
 BODY = "尊敬的客户：贷款市场报价利率（LPR）调整，一年期 3.45%，五年期以上 3.95%。"
 
 
-def _push_message(index: int) -> notify_pb2.PushMessage:
-    return notify_pb2.PushMessage(
+def _push_message(index: int) -> message_pb2.PushMessage:
+    return message_pb2.PushMessage(
         message=f"messages/{uuid.uuid4().hex}",
         recipient=RECIPIENTS[index % len(RECIPIENTS)],
         sequence=index,
-        category=notify_pb2.CATEGORY_SERVICE,
-        urgency=notify_pb2.URGENCY_NORMAL,
+        category=common_pb2.CATEGORY_SERVICE,
+        urgency=common_pb2.URGENCY_NORMAL,
         subject="利率调整通知",
         body=BODY,
         locale="zh-CN",
@@ -114,13 +121,15 @@ class Bench:
         await self.stub.CreateTemplate(
             notify_service_pb2.CreateTemplateRequest(
                 template_id="bench-rate",
-                template=notify_pb2.Template(
-                    category=notify_pb2.CATEGORY_SERVICE,
+                template=template_pb2.Template(
+                    category=common_pb2.CATEGORY_SERVICE,
                     variables=[
-                        notify_pb2.TemplateVariable(name="n", type=notify_pb2.VARIABLE_TYPE_STRING)
+                        template_pb2.TemplateVariable(
+                            name="n", type=template_pb2.VARIABLE_TYPE_STRING
+                        )
                     ],
                     variants=[
-                        notify_pb2.TemplateVariant(
+                        template_pb2.TemplateVariant(
                             locale="zh-CN", subject="利率调整通知 {{ n }}", body=BODY
                         )
                     ],
@@ -133,13 +142,13 @@ class Bench:
         """Create a push campaign to `recipients`; return its name."""
         created = await self.stub.CreateCampaign(
             notify_service_pb2.CreateCampaignRequest(
-                campaign=notify_pb2.Campaign(
+                campaign=campaign_pb2.Campaign(
                     template="templates/bench-rate",
                     variables={"n": tag},
-                    recipient_list=notify_pb2.RecipientList(
-                        recipients=[notify_pb2.CampaignRecipient(recipient=r) for r in recipients]
+                    recipient_list=campaign_pb2.RecipientList(
+                        recipients=[campaign_pb2.CampaignRecipient(recipient=r) for r in recipients]
                     ),
-                    channels=[notify_pb2.CHANNEL_PUSH],
+                    channels=[common_pb2.CHANNEL_PUSH],
                 ),
                 request_id=str(uuid.uuid4()),
             ),
@@ -160,7 +169,7 @@ class Bench:
                 notify_service_pb2.ListCampaignsRequest(page_size=500), metadata=self.ops
             )
             pending -= {
-                c.name for c in page.campaigns if c.state == notify_pb2.CAMPAIGN_STATE_DISPATCHED
+                c.name for c in page.campaigns if c.state == campaign_pb2.CAMPAIGN_STATE_DISPATCHED
             }
             if pending:
                 await asyncio.sleep(0.2)
@@ -176,7 +185,7 @@ class Bench:
             call = self.stub.StreamMessages(
                 notify_service_pb2.StreamMessagesRequest(
                     cursors=[
-                        notify_pb2.PushCursor(recipient=r, after_sequence=self.acked[r])
+                        message_pb2.PushCursor(recipient=r, after_sequence=self.acked[r])
                         for r in group
                     ],
                     page_size=PAGE,
@@ -192,7 +201,7 @@ class Bench:
                     reply = await self.stub.AcknowledgeMessages(
                         notify_service_pb2.AcknowledgeMessagesRequest(
                             acknowledgements=[
-                                notify_pb2.PushAcknowledgement(recipient=r, sequence=s)
+                                message_pb2.PushAcknowledgement(recipient=r, sequence=s)
                                 for r, s in top.items()
                             ]
                         ),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -12,10 +13,17 @@ from datetime import UTC, datetime, timedelta
 import grpc
 from contract_support import details  # noqa: F401 - also re-exported for other tests
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grpc
+from crm.notify.v1 import (
+    common_pb2,
+    message_pb2,
+    notify_service_pb2,
+    notify_service_pb2_grpc,
+    template_pb2,
+)
 from crm_notify.app import build, migrate
 from crm_notify.config import NotifySettings
 from crm_notify.context import NotifyContext
+from crm_notify.workers import Workers
 from crm_runtime.auth import Role
 from crm_runtime.server import RunningService, start_service
 from crm_runtime.testing import IdentityKit
@@ -53,6 +61,11 @@ class NotifyHarness:
     identity: IdentityKit
     settings: NotifySettings
 
+    @functools.cached_property
+    def workers(self) -> Workers:
+        """Return workers for single passes at a controlled time (escalator.run_once() etc.)."""
+        return Workers.of(self.ctx)
+
     def as_(self, subject: str, *roles: Role) -> tuple[tuple[str, str], ...]:
         """Return metadata for a caller."""
         return self.identity.metadata(subject, *roles)
@@ -71,43 +84,41 @@ class NotifyHarness:
 
     async def deliver(self) -> int:
         """Run delivery passes until nothing is due; return messages handled."""
-        assert self.ctx.delivery is not None
         total = 0
-        while moved := await self.ctx.delivery.run_once():
+        while moved := await self.workers.delivery.run_once():
             total += moved
         return total
 
     async def dispatch_campaigns(self) -> None:
         """Run campaign passes until no campaign has work."""
-        assert self.ctx.campaigns is not None
-        while await self.ctx.campaigns.run_once():
+        while await self.workers.campaigns.run_once():
             pass
 
     async def template(
         self,
         template_id: str,
         *,
-        category: int = notify_pb2.CATEGORY_SERVICE,
+        category: int = common_pb2.CATEGORY_SERVICE,
         variables: tuple[tuple[str, int], ...] = (
-            ("client_name", notify_pb2.VARIABLE_TYPE_STRING),
+            ("client_name", template_pb2.VARIABLE_TYPE_STRING),
         ),
         zh: tuple[str, str] = ("通知：{{ client_name }}", "尊敬的 {{ client_name }}，您好。"),
         en: tuple[str, str] = ("Notice: {{ client_name }}", "Dear {{ client_name }}."),
-    ) -> notify_pb2.Template:
+    ) -> template_pb2.Template:
         """Create a template (as operations)."""
         return await self.stub.CreateTemplate(
             notify_service_pb2.CreateTemplateRequest(
                 template_id=template_id,
-                template=notify_pb2.Template(
+                template=template_pb2.Template(
                     display_name=template_id,
                     category=category,  # type: ignore[arg-type]
                     variables=[
-                        notify_pb2.TemplateVariable(name=n, type=t)  # type: ignore[arg-type]
+                        template_pb2.TemplateVariable(name=n, type=t)  # type: ignore[arg-type]
                         for n, t in variables
                     ],
                     variants=[
-                        notify_pb2.TemplateVariant(locale="zh-CN", subject=zh[0], body=zh[1]),
-                        notify_pb2.TemplateVariant(locale="en", subject=en[0], body=en[1]),
+                        template_pb2.TemplateVariant(locale="zh-CN", subject=zh[0], body=zh[1]),
+                        template_pb2.TemplateVariant(locale="en", subject=en[0], body=en[1]),
                     ],
                 ),
                 request_id=str(uuid.uuid4()),
@@ -131,15 +142,15 @@ class NotifyHarness:
 
     async def read_stream(
         self, recipient: str, count: int, *, after: int | None = None, timeout: float = 5.0
-    ) -> list[notify_pb2.PushMessage]:
+    ) -> list[message_pb2.PushMessage]:
         """Open a push stream and return the first `count` messages it yields."""
-        cursor = notify_pb2.PushCursor(recipient=recipient)
+        cursor = message_pb2.PushCursor(recipient=recipient)
         if after is not None:
             cursor.after_sequence = after
         call = self.stub.StreamMessages(
             notify_service_pb2.StreamMessagesRequest(cursors=[cursor]), metadata=self.system()
         )
-        received: list[notify_pb2.PushMessage] = []
+        received: list[message_pb2.PushMessage] = []
         try:
             async with asyncio.timeout(timeout):
                 async for page in call:

@@ -34,7 +34,7 @@ from google.protobuf import field_mask_pb2, message, timestamp_pb2
 from notify_harness import RM_A, notify_service
 
 from crm.events.v1 import client_events_pb2, event_pb2, event_pb2_grpc, risk_events_pb2
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import campaign_pb2, common_pb2, notify_service_pb2, preference_pb2, topic_pb2
 from crm_runtime.auth import Role
 from crm_runtime.outbox import make_envelope
 
@@ -220,8 +220,8 @@ async def seed(h: Any) -> World:
     await h.stub.CreateTopic(
         notify_service_pb2.CreateTopicRequest(
             topic_id=TOPIC.removeprefix("topics/"),
-            topic=notify_pb2.Topic(
-                display_name="Industry news", kind=notify_pb2.TOPIC_KIND_INDUSTRY_NEWS
+            topic=topic_pb2.Topic(
+                display_name="Industry news", kind=topic_pb2.TOPIC_KIND_INDUSTRY_NEWS
             ),
             request_id=str(uuid.uuid4()),
         ),
@@ -260,13 +260,13 @@ async def seed(h: Any) -> World:
                 recipient=staff,
                 template=TEMPLATE,
                 variables={"client_name": client},
-                channels=[notify_pb2.CHANNEL_PUSH, notify_pb2.CHANNEL_TASK],
+                channels=[common_pb2.CHANNEL_PUSH, common_pb2.CHANNEL_TASK],
                 request_id=str(uuid.uuid4()),
             ),
             metadata=h.system(),
         )
-        [push] = [m.name for m in sent.messages if m.channel == notify_pb2.CHANNEL_PUSH]
-        [filed] = [m.name for m in sent.messages if m.channel == notify_pb2.CHANNEL_TASK]
+        [push] = [m.name for m in sent.messages if m.channel == common_pb2.CHANNEL_PUSH]
+        [filed] = [m.name for m in sent.messages if m.channel == common_pb2.CHANNEL_TASK]
         tasks = await h.stub.ListTasks(notify_service_pb2.ListTasksRequest(), metadata=rm(h, staff))
         [task] = [t.name for t in tasks.tasks if t.message == filed]
         alerts = await h.stub.ListAlerts(
@@ -275,7 +275,7 @@ async def seed(h: Any) -> World:
         [alert] = [a.name for a in alerts.alerts]
         await h.stub.UpdatePreferences(
             notify_service_pb2.UpdatePreferencesRequest(
-                preferences=notify_pb2.Preferences(
+                preferences=preference_pb2.Preferences(
                     name=f"{staff}/preferences", time_zone="Asia/Shanghai"
                 ),
                 update_mask=field_mask_pb2.FieldMask(paths=["time_zone"]),
@@ -285,7 +285,7 @@ async def seed(h: Any) -> World:
         )
         subscription = await h.stub.CreateSubscription(
             notify_service_pb2.CreateSubscriptionRequest(
-                parent=TOPIC, subscription=notify_pb2.Subscription(recipient=staff)
+                parent=TOPIC, subscription=topic_pb2.Subscription(recipient=staff)
             ),
             metadata=rm(h, staff),
         )
@@ -336,11 +336,11 @@ async def test_function_level_methods_refuse_an_rm(sqlite_url, identity):
         world = await seed(h)
         campaign = await h.stub.CreateCampaign(
             notify_service_pb2.CreateCampaignRequest(
-                campaign=notify_pb2.Campaign(
+                campaign=campaign_pb2.Campaign(
                     template=TEMPLATE,
                     variables={"client_name": "x"},
-                    recipient_list=notify_pb2.RecipientList(
-                        recipients=[notify_pb2.CampaignRecipient(recipient=RM_B)]
+                    recipient_list=campaign_pb2.RecipientList(
+                        recipients=[campaign_pb2.CampaignRecipient(recipient=RM_B)]
                     ),
                 ),
                 request_id=str(uuid.uuid4()),

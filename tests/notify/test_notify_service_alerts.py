@@ -17,7 +17,7 @@ from crm.events.v1 import (
     feedback_events_pb2,
     risk_events_pb2,
 )
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import alert_pb2, common_pb2, message_pb2, notify_service_pb2, task_pb2
 from crm_runtime.auth import Role
 from crm_runtime.outbox import make_envelope
 
@@ -57,14 +57,14 @@ def _warning(level: str, raised: datetime, warning: str = "warnings/w-1"):
     )
 
 
-async def _messages(h, recipient: str) -> list[notify_pb2.Message]:
+async def _messages(h, recipient: str) -> list[message_pb2.Message]:
     reply = await h.stub.ListMessages(
         notify_service_pb2.ListMessagesRequest(recipient=recipient), metadata=h.system()
     )
     return list(reply.messages)
 
 
-async def _alert(h, name: str) -> notify_pb2.Alert:
+async def _alert(h, name: str) -> alert_pb2.Alert:
     return await h.stub.GetAlert(
         notify_service_pb2.GetAlertRequest(name=name),
         metadata=h.as_(RM_A, Role.RELATIONSHIP_MANAGER),
@@ -72,8 +72,7 @@ async def _alert(h, name: str) -> notify_pb2.Alert:
 
 
 async def _escalate(h) -> int:
-    assert h.ctx.escalator is not None
-    return await h.ctx.escalator.run_once()
+    return await h.workers.escalator.run_once()
 
 
 async def _setup(h, clock: FakeClock) -> None:
@@ -100,17 +99,17 @@ class TestWarningRaised:
             rm = await _messages(h, RM_A)
             officer = await _messages(h, RISK_OFFICER)
             tasks = await h.stub.ListTasks(
-                notify_service_pb2.ListTasksRequest(state=notify_pb2.TASK_STATE_OPEN),
+                notify_service_pb2.ListTasksRequest(state=task_pb2.TASK_STATE_OPEN),
                 metadata=h.as_(RM_A, Role.RELATIONSHIP_MANAGER),
             )
-        warning_msgs = [m for m in rm if m.category == notify_pb2.CATEGORY_RISK_ALERT]
+        warning_msgs = [m for m in rm if m.category == common_pb2.CATEGORY_RISK_ALERT]
         assert {m.channel for m in warning_msgs} == {
-            notify_pb2.CHANNEL_TASK,
-            notify_pb2.CHANNEL_PUSH,
+            common_pb2.CHANNEL_TASK,
+            common_pb2.CHANNEL_PUSH,
         }
-        assert all(m.urgency == notify_pb2.URGENCY_URGENT for m in warning_msgs)
+        assert all(m.urgency == common_pb2.URGENCY_URGENT for m in warning_msgs)
         assert "华东精密机械有限公司" in warning_msgs[0].subject
-        assert {m.category for m in officer} == {notify_pb2.CATEGORY_RISK_ALERT}
+        assert {m.category for m in officer} == {common_pb2.CATEGORY_RISK_ALERT}
         due = {t.alert: t.due_time.ToDatetime() for t in tasks.tasks if t.alert}
         assert list(due.values()) == [(clock.now + timedelta(hours=2)).replace(tzinfo=None)]
         # The new-client task from ClientCreated is there too.
@@ -124,7 +123,7 @@ class TestWarningRaised:
             await _deliver(h, _warning("yellow", clock.now))
             assert await _messages(h, RISK_OFFICER) == []
             assert any(
-                m.category == notify_pb2.CATEGORY_RISK_ALERT for m in await _messages(h, RM_A)
+                m.category == common_pb2.CATEGORY_RISK_ALERT for m in await _messages(h, RM_A)
             )
 
     async def test_redelivered_event_changes_nothing(self, sqlite_url, identity):
@@ -173,13 +172,13 @@ class TestEscalation:
                 ),
                 metadata=h.as_(RM_A, Role.RELATIONSHIP_MANAGER),
             )
-            assert acked.state == notify_pb2.ALERT_STATE_ACKNOWLEDGED
+            assert acked.state == alert_pb2.ALERT_STATE_ACKNOWLEDGED
             clock.set(raised + timedelta(hours=6))
             assert await _escalate(h) == 0
             final = await _alert(h, name)
             assert not any("升级" in m.subject for m in await _messages(h, RISK_OFFICER))
             open_tasks = await h.stub.ListTasks(
-                notify_service_pb2.ListTasksRequest(state=notify_pb2.TASK_STATE_OPEN),
+                notify_service_pb2.ListTasksRequest(state=task_pb2.TASK_STATE_OPEN),
                 metadata=h.as_(RM_A, Role.RELATIONSHIP_MANAGER),
             )
         assert [(e.step_number, e.target_role, list(e.recipients)) for e in final.escalations] == [
@@ -188,7 +187,7 @@ class TestEscalation:
         assert final.escalations[0].due_time.ToDatetime() == (raised + timedelta(hours=2)).replace(
             tzinfo=None
         )
-        assert (final.acknowledged_by, final.state) == (RM_A, notify_pb2.ALERT_STATE_ACKNOWLEDGED)
+        assert (final.acknowledged_by, final.state) == (RM_A, alert_pb2.ALERT_STATE_ACKNOWLEDGED)
         assert all(not t.alert for t in open_tasks.tasks)  # The warning task was closed.
 
     async def test_full_ladder_and_late_escalator(self, sqlite_url, identity):
@@ -282,7 +281,7 @@ class TestOtherEvents:
             rating = [
                 m for m in await _messages(h, RM_A) if m.template == "templates/rating-changed"
             ]
-        assert [m.channel for m in survey] == [notify_pb2.CHANNEL_PUSH]
+        assert [m.channel for m in survey] == [common_pb2.CHANNEL_PUSH]
         assert "https://feedback.bank.example/answer/tok-123" in survey[0].body
         assert "2026年3月9日" in survey[0].body
         assert "由 A 调整为 BBB" in rating[0].body and "1.23%" in rating[0].body

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from webhook_receiver import WebhookReceiver
 
 from crm.client.v1 import client_pb2, client_service_pb2
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import campaign_pb2, common_pb2, notify_service_pb2, template_pb2, topic_pb2
 from crm_client.domain.credit_code import make_credit_code
 from crm_notify.directory import DELIVERY_ACCESS_REASON
 from crm_runtime.auth import Role
@@ -54,10 +54,10 @@ async def _populate(client_h) -> list[str]:
     return people
 
 
-async def _campaign(h, **fields) -> notify_pb2.Campaign:
+async def _campaign(h, **fields) -> campaign_pb2.Campaign:
     return await h.stub.CreateCampaign(
         notify_service_pb2.CreateCampaignRequest(
-            campaign=notify_pb2.Campaign(template="templates/policy", **fields),
+            campaign=campaign_pb2.Campaign(template="templates/policy", **fields),
             request_id=str(uuid.uuid4()),
         ),
         metadata=h.ops(),
@@ -114,7 +114,7 @@ class TestSegmentCampaign:
                     h,
                     display_name="政策解读",
                     segment="segments/demo-size-medium",
-                    channels=[notify_pb2.CHANNEL_SMS, notify_pb2.CHANNEL_PUSH],
+                    channels=[common_pb2.CHANNEL_SMS, common_pb2.CHANNEL_PUSH],
                 )
 
                 async def all_sms_delivered() -> bool:
@@ -139,7 +139,7 @@ class TestSegmentCampaign:
                     )
         finally:
             await receiver.close()
-        assert final.state == notify_pb2.CAMPAIGN_STATE_DISPATCHED
+        assert final.state == campaign_pb2.CAMPAIGN_STATE_DISPATCHED
         stats = final.stats
         assert (stats.recipients, stats.messages, stats.delivered, stats.queued) == (5, 10, 5, 5)
         sms = list(receiver.deliveries.values())
@@ -193,16 +193,16 @@ class TestListAndTopicCampaigns:
             await h.template(
                 "policy",
                 variables=(
-                    ("client_name", notify_pb2.VARIABLE_TYPE_STRING),
-                    ("rate", notify_pb2.VARIABLE_TYPE_PERCENT),
+                    ("client_name", template_pb2.VARIABLE_TYPE_STRING),
+                    ("rate", template_pb2.VARIABLE_TYPE_PERCENT),
                 ),
                 zh=("利率调整", "{{ client_name }}：新利率 {{ rate }}"),
                 en=("Rate change", "{{ client_name }}: new rate {{ rate }}"),
             )
             people = [f"staff/u{i}" for i in range(3)]
-            listed = notify_pb2.RecipientList(
+            listed = campaign_pb2.RecipientList(
                 recipients=[
-                    notify_pb2.CampaignRecipient(recipient=p, variables={"client_name": p})
+                    campaign_pb2.CampaignRecipient(recipient=p, variables={"client_name": p})
                     for p in people
                 ]
             )
@@ -219,7 +219,7 @@ class TestListAndTopicCampaigns:
                 notify_service_pb2.GetCampaignRequest(name=created.name), metadata=h.ops()
             )
         assert bodies == {p: f"{p}：新利率 3.45%" for p in people}
-        assert (final.stats.messages, final.state) == (3, notify_pb2.CAMPAIGN_STATE_DISPATCHED)
+        assert (final.stats.messages, final.state) == (3, campaign_pb2.CAMPAIGN_STATE_DISPATCHED)
 
     async def test_topic_subscribers_and_cancel(self, sqlite_url, identity):
         """A topic campaign reaches subscribers only; a scheduled campaign can be cancelled."""
@@ -228,8 +228,8 @@ class TestListAndTopicCampaigns:
             await h.stub.CreateTopic(
                 notify_service_pb2.CreateTopicRequest(
                     topic_id="rate-changes",
-                    topic=notify_pb2.Topic(
-                        display_name="Rate changes", kind=notify_pb2.TOPIC_KIND_RATE_CHANGE
+                    topic=topic_pb2.Topic(
+                        display_name="Rate changes", kind=topic_pb2.TOPIC_KIND_RATE_CHANGE
                     ),
                 ),
                 metadata=h.ops(),
@@ -238,7 +238,7 @@ class TestListAndTopicCampaigns:
                 await h.stub.CreateSubscription(
                     notify_service_pb2.CreateSubscriptionRequest(
                         parent="topics/rate-changes",
-                        subscription=notify_pb2.Subscription(recipient=person),
+                        subscription=topic_pb2.Subscription(recipient=person),
                     ),
                     metadata=h.as_(person, Role.RELATIONSHIP_MANAGER),
                 )
@@ -270,7 +270,7 @@ class TestListAndTopicCampaigns:
                     )
                 ).messages
             }
-        assert cancelled.state == notify_pb2.CAMPAIGN_STATE_CANCELLED
+        assert cancelled.state == campaign_pb2.CAMPAIGN_STATE_CANCELLED
         assert got.stats.messages == 2 and recipients == {"staff/s1", "staff/s2"}
 
     async def test_campaign_wakes_an_open_stream_at_commit(self, sqlite_url, identity):
@@ -282,8 +282,8 @@ class TestListAndTopicCampaigns:
             started = asyncio.get_running_loop().time()
             await _campaign(
                 h,
-                recipient_list=notify_pb2.RecipientList(
-                    recipients=[notify_pb2.CampaignRecipient(recipient="staff/s1")]
+                recipient_list=campaign_pb2.RecipientList(
+                    recipients=[campaign_pb2.CampaignRecipient(recipient="staff/s1")]
                 ),
                 variables={"client_name": "甲"},
             )

@@ -11,13 +11,13 @@ import pytest
 from notify_harness import RM_A, FakeClock, notify_service
 from webhook_receiver import WebhookReceiver
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import common_pb2, message_pb2, notify_service_pb2
 
 SECRET = "whsec_c2VjcmV0LWZvci10ZXN0cw=="
 TERMINAL = {
-    notify_pb2.DELIVERY_STATE_DELIVERED,
-    notify_pb2.DELIVERY_STATE_DEAD_LETTER,
-    notify_pb2.DELIVERY_STATE_EXPIRED,
+    message_pb2.DELIVERY_STATE_DELIVERED,
+    message_pb2.DELIVERY_STATE_DEAD_LETTER,
+    message_pb2.DELIVERY_STATE_EXPIRED,
 }
 
 
@@ -26,22 +26,22 @@ async def _receiver(**kwargs) -> tuple[WebhookReceiver, str]:
     return receiver, await receiver.start()
 
 
-async def _send_chat(h, recipient: str = RM_A) -> notify_pb2.Message:
+async def _send_chat(h, recipient: str = RM_A) -> message_pb2.Message:
     reply = await h.stub.SendMessage(
         notify_service_pb2.SendMessageRequest(
             recipient=recipient,
             template="templates/notice",
             variables={"client_name": "华东机械"},
-            channels=[notify_pb2.CHANNEL_CHAT],
+            channels=[common_pb2.CHANNEL_CHAT],
             request_id=str(uuid.uuid4()),
         ),
         metadata=h.system(),
     )
-    assert [m.channel for m in reply.messages] == [notify_pb2.CHANNEL_CHAT]
+    assert [m.channel for m in reply.messages] == [common_pb2.CHANNEL_CHAT]
     return reply.messages[0]
 
 
-async def _settled(h, name: str, timeout: float = 10.0) -> notify_pb2.Message:
+async def _settled(h, name: str, timeout: float = 10.0) -> message_pb2.Message:
     async with asyncio.timeout(timeout):
         while True:
             message = await h.stub.GetMessage(
@@ -52,7 +52,7 @@ async def _settled(h, name: str, timeout: float = 10.0) -> notify_pb2.Message:
             await asyncio.sleep(0.05)
 
 
-async def _attempts(h, name: str) -> list[notify_pb2.DeliveryAttempt]:
+async def _attempts(h, name: str) -> list[message_pb2.DeliveryAttempt]:
     reply = await h.stub.ListDeliveryAttempts(
         notify_service_pb2.ListDeliveryAttemptsRequest(parent=name), metadata=h.system()
     )
@@ -73,11 +73,11 @@ class TestWebhookDelivery:
                 attempts = await _attempts(h, sent.name)
         finally:
             await receiver.close()
-        assert final.state == notify_pb2.DELIVERY_STATE_DELIVERED
+        assert final.state == message_pb2.DELIVERY_STATE_DELIVERED
         assert [a.state for a in attempts] == [
-            notify_pb2.DELIVERY_STATE_FAILED,
-            notify_pb2.DELIVERY_STATE_FAILED,
-            notify_pb2.DELIVERY_STATE_DELIVERED,
+            message_pb2.DELIVERY_STATE_FAILED,
+            message_pb2.DELIVERY_STATE_FAILED,
+            message_pb2.DELIVERY_STATE_DELIVERED,
         ]
         assert [a.attempt_number for a in attempts] == [1, 2, 3]
         assert "HTTP 503" in attempts[0].error
@@ -98,7 +98,7 @@ class TestWebhookDelivery:
                 final = await _settled(h, sent.name)
         finally:
             await receiver.close()
-        assert final.state == notify_pb2.DELIVERY_STATE_DELIVERED
+        assert final.state == message_pb2.DELIVERY_STATE_DELIVERED
         assert final.attempt_count == 2
         assert (len(receiver.deliveries), receiver.duplicates) == (1, 1)
 
@@ -114,7 +114,7 @@ class TestWebhookDelivery:
                 final = await _settled(h, sent.name)
         finally:
             await receiver.close()
-        assert final.state == notify_pb2.DELIVERY_STATE_DEAD_LETTER
+        assert final.state == message_pb2.DELIVERY_STATE_DEAD_LETTER
         assert final.attempt_count == 1
         assert "permanent" in final.last_error
 
@@ -135,7 +135,7 @@ class TestWebhookDelivery:
                 attempts = await _attempts(h, sent.name)
         finally:
             await receiver.close()
-        assert final.state == notify_pb2.DELIVERY_STATE_DEAD_LETTER
+        assert final.state == message_pb2.DELIVERY_STATE_DEAD_LETTER
         assert len(attempts) == 3 == len(receiver.attempts)
         assert "gave up after 3 attempts" in final.last_error
 
@@ -161,14 +161,14 @@ class TestWebhookDelivery:
                 first = await h.stub.GetMessage(
                     notify_service_pb2.GetMessageRequest(name=sent.name), metadata=h.system()
                 )
-                assert first.state == notify_pb2.DELIVERY_STATE_QUEUED
+                assert first.state == message_pb2.DELIVERY_STATE_QUEUED
                 assert first.attempt_count == 1
                 clock.advance(hours=2)
                 await h.deliver()
                 final = await _settled(h, sent.name)
         finally:
             await receiver.close()
-        assert final.state == notify_pb2.DELIVERY_STATE_EXPIRED
+        assert final.state == message_pb2.DELIVERY_STATE_EXPIRED
         assert final.expire_time.ToDatetime() - final.create_time.ToDatetime() == timedelta(hours=1)
 
 

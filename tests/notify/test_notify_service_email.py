@@ -10,7 +10,7 @@ from email import policy as email_policy
 from aiosmtpd.smtp import SMTP
 from notify_harness import RM_A, notify_service
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import common_pb2, message_pb2, notify_service_pb2
 from crm_notify.channels.smtp import IDEMPOTENCY_HEADER, message_id_for
 
 
@@ -51,7 +51,7 @@ class TestEmail:
                         recipient=RM_A,
                         template="templates/notice",
                         variables={"client_name": "华东机械"},
-                        channels=[notify_pb2.CHANNEL_EMAIL],
+                        channels=[common_pb2.CHANNEL_EMAIL],
                         request_id=str(uuid.uuid4()),
                     ),
                     metadata=h.system(),
@@ -62,7 +62,7 @@ class TestEmail:
                         message = await h.stub.GetMessage(
                             notify_service_pb2.GetMessageRequest(name=name), metadata=h.system()
                         )
-                        if message.state == notify_pb2.DELIVERY_STATE_SENT:
+                        if message.state == message_pb2.DELIVERY_STATE_SENT:
                             break
                         await asyncio.sleep(0.05)
                 attempts = await h.stub.ListDeliveryAttempts(
@@ -73,8 +73,8 @@ class TestEmail:
             server.close()
             await server.wait_closed()
         assert [a.state for a in attempts.attempts] == [
-            notify_pb2.DELIVERY_STATE_FAILED,
-            notify_pb2.DELIVERY_STATE_SENT,
+            message_pb2.DELIVERY_STATE_FAILED,
+            message_pb2.DELIVERY_STATE_SENT,
         ]
         assert "451" in attempts.attempts[0].error
         assert message.provider_message_id == "Q1"

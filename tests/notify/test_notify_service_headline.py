@@ -26,7 +26,14 @@ import pytest
 from process_harness import ServiceProcess
 from webhook_receiver import WebhookReceiver
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grpc
+from crm.notify.v1 import (
+    campaign_pb2,
+    common_pb2,
+    message_pb2,
+    notify_service_pb2,
+    notify_service_pb2_grpc,
+    template_pb2,
+)
 from crm_runtime.auth import Role
 
 pytestmark = pytest.mark.process
@@ -79,7 +86,7 @@ class PushConsumer:
     def complete(self, per_recipient: int) -> bool:
         return all(self.acked[r] == per_recipient for r in self.recipients)
 
-    def _take(self, message: notify_pb2.PushMessage) -> None:
+    def _take(self, message: message_pb2.PushMessage) -> None:
         ids = self.seen[message.recipient]
         if message.sequence <= len(ids):
             self.redeliveries += 1
@@ -96,7 +103,7 @@ class PushConsumer:
         """Stream, acknowledge each page, get cut at random, resume after the last ack."""
         while not stop.is_set() and not self.complete(per_recipient):
             cursors = [
-                notify_pb2.PushCursor(recipient=r, after_sequence=self.acked[r])
+                message_pb2.PushCursor(recipient=r, after_sequence=self.acked[r])
                 for r in self.recipients
             ]
             call = self.stub.StreamMessages(
@@ -117,7 +124,7 @@ class PushConsumer:
                         reply = await self.stub.AcknowledgeMessages(
                             notify_service_pb2.AcknowledgeMessagesRequest(
                                 acknowledgements=[
-                                    notify_pb2.PushAcknowledgement(recipient=r, sequence=s)
+                                    message_pb2.PushAcknowledgement(recipient=r, sequence=s)
                                     for r, s in top.items()
                                 ]
                             ),
@@ -163,17 +170,17 @@ async def _produce(
 ) -> None:
     """Create the campaigns one by one over the kill window (retries keep their request_id)."""
     recipients = [
-        notify_pb2.CampaignRecipient(recipient=r, variables={"name": r.removeprefix("staff/")})
+        campaign_pb2.CampaignRecipient(recipient=r, variables={"name": r.removeprefix("staff/")})
         for r in RECIPIENTS
     ]
     for index in range(CAMPAIGNS):
         request = notify_service_pb2.CreateCampaignRequest(
-            campaign=notify_pb2.Campaign(
+            campaign=campaign_pb2.Campaign(
                 display_name=f"rate change {index}",
                 template="templates/headline",
                 variables={"batch": str(index)},
-                recipient_list=notify_pb2.RecipientList(recipients=recipients),
-                channels=[notify_pb2.CHANNEL_PUSH, notify_pb2.CHANNEL_CHAT],
+                recipient_list=campaign_pb2.RecipientList(recipients=recipients),
+                channels=[common_pb2.CHANNEL_PUSH, common_pb2.CHANNEL_CHAT],
             ),
             request_id=str(uuid.uuid4()),
         )
@@ -187,7 +194,7 @@ async def _produce(
 
 async def _store_ids(stub, metadata, campaigns: list[str], deadline: float) -> dict[int, set[str]]:
     """Return the ids of every message the store holds, per channel."""
-    ids: dict[int, set[str]] = {notify_pb2.CHANNEL_PUSH: set(), notify_pb2.CHANNEL_CHAT: set()}
+    ids: dict[int, set[str]] = {common_pb2.CHANNEL_PUSH: set(), common_pb2.CHANNEL_CHAT: set()}
     for campaign in campaigns:
         token = ""
         while True:
@@ -245,16 +252,16 @@ class TestHeadline:
                 lambda: stub.CreateTemplate(
                     notify_service_pb2.CreateTemplateRequest(
                         template_id="headline",
-                        template=notify_pb2.Template(
-                            category=notify_pb2.CATEGORY_SERVICE,
+                        template=template_pb2.Template(
+                            category=common_pb2.CATEGORY_SERVICE,
                             variables=[
-                                notify_pb2.TemplateVariable(
-                                    name=n, type=notify_pb2.VARIABLE_TYPE_STRING
+                                template_pb2.TemplateVariable(
+                                    name=n, type=template_pb2.VARIABLE_TYPE_STRING
                                 )
                                 for n in ("name", "batch")
                             ],
                             variants=[
-                                notify_pb2.TemplateVariant(
+                                template_pb2.TemplateVariant(
                                     locale="zh-CN",
                                     subject="利率调整 {{ batch }}",
                                     body="{{ name }}，您好：第 {{ batch }} 号通知。",
@@ -307,11 +314,11 @@ class TestHeadline:
         push_ids = {i for c in consumers for ids in c.seen.values() for i in ids}
         chat_ids = {f"messages/{k}" for k in receiver.deliveries}
         received = len(push_ids) + len(chat_ids)
-        lost = len(store[notify_pb2.CHANNEL_PUSH] - push_ids) + len(
-            store[notify_pb2.CHANNEL_CHAT] - chat_ids
+        lost = len(store[common_pb2.CHANNEL_PUSH] - push_ids) + len(
+            store[common_pb2.CHANNEL_CHAT] - chat_ids
         )
-        unexpected = len(push_ids - store[notify_pb2.CHANNEL_PUSH]) + len(
-            chat_ids - store[notify_pb2.CHANNEL_CHAT]
+        unexpected = len(push_ids - store[common_pb2.CHANNEL_PUSH]) + len(
+            chat_ids - store[common_pb2.CHANNEL_CHAT]
         )
         per_recipient = [len(ids) for c in consumers for ids in c.seen.values()]
         conflicts = [x for c in consumers for x in c.conflicts]

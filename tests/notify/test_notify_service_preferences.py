@@ -11,7 +11,7 @@ from google.protobuf import duration_pb2, field_mask_pb2
 from google.type import timeofday_pb2
 from notify_harness import RM_A, FakeClock, details, notify_service
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import common_pb2, notify_service_pb2, preference_pb2
 from crm_runtime.auth import Role
 
 CONTACT = "clients/" + "a" * 32 + "/keyPersons/" + "b" * 32
@@ -20,10 +20,10 @@ DEFER = notify_service_pb2.DELIVERY_DECISION_DEFER
 SUPPRESS = notify_service_pb2.DELIVERY_DECISION_SUPPRESS
 
 
-async def _prefs(h, recipient: str, paths: list[str], **fields) -> notify_pb2.Preferences:
+async def _prefs(h, recipient: str, paths: list[str], **fields) -> preference_pb2.Preferences:
     return await h.stub.UpdatePreferences(
         notify_service_pb2.UpdatePreferencesRequest(
-            preferences=notify_pb2.Preferences(name=f"{recipient}/preferences", **fields),
+            preferences=preference_pb2.Preferences(name=f"{recipient}/preferences", **fields),
             update_mask=field_mask_pb2.FieldMask(paths=paths),
             request_id=str(uuid.uuid4()),
         ),
@@ -37,15 +37,15 @@ async def _send(h, recipient: str, template: str, urgent: bool = False, **variab
             recipient=recipient,
             template=template,
             variables=variables or {"client_name": "甲"},
-            urgency=notify_pb2.URGENCY_URGENT if urgent else notify_pb2.URGENCY_NORMAL,
+            urgency=common_pb2.URGENCY_URGENT if urgent else common_pb2.URGENCY_NORMAL,
             request_id=str(uuid.uuid4()),
         ),
         metadata=h.system(),
     )
 
 
-def _quiet(start: int, end: int) -> notify_pb2.QuietHours:
-    return notify_pb2.QuietHours(
+def _quiet(start: int, end: int) -> preference_pb2.QuietHours:
+    return preference_pb2.QuietHours(
         start=timeofday_pb2.TimeOfDay(hours=start), end=timeofday_pb2.TimeOfDay(hours=end)
     )
 
@@ -92,7 +92,7 @@ class TestConsent:
         clock = FakeClock()
         async with notify_service(sqlite_url, identity, workers=False) as h:
             h.use_clock(clock)
-            await h.template("offer", category=notify_pb2.CATEGORY_MARKETING)
+            await h.template("offer", category=common_pb2.CATEGORY_MARKETING)
             refused = await _send(h, CONTACT, "templates/offer")
             assert (refused.decision, refused.reason) == (SUPPRESS, "no marketing consent")
             assert not refused.messages
@@ -100,23 +100,25 @@ class TestConsent:
                 h,
                 CONTACT,
                 ["consents"],
-                consents=[notify_pb2.Consent(category=notify_pb2.CATEGORY_MARKETING, granted=True)],
+                consents=[
+                    preference_pb2.Consent(category=common_pb2.CATEGORY_MARKETING, granted=True)
+                ],
             )
             accepted = await _send(h, CONTACT, "templates/offer")
             assert accepted.decision == SEND
-            assert [m.channel for m in accepted.messages] == [notify_pb2.CHANNEL_PUSH]
+            assert [m.channel for m in accepted.messages] == [common_pb2.CHANNEL_PUSH]
 
     async def test_staff_risk_alerts_cannot_be_switched_off(self, sqlite_url, identity):
         """Turning off risk alerts for staff is refused; a risk alert always reaches task + push."""
         async with notify_service(sqlite_url, identity) as h:
-            await h.template("alert", category=notify_pb2.CATEGORY_RISK_ALERT)
+            await h.template("alert", category=common_pb2.CATEGORY_RISK_ALERT)
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await _prefs(
                     h,
                     RM_A,
                     ["category_channels"],
                     category_channels=[
-                        notify_pb2.CategoryChannels(category=notify_pb2.CATEGORY_RISK_ALERT)
+                        preference_pb2.CategoryChannels(category=common_pb2.CATEGORY_RISK_ALERT)
                     ],
                 )
             assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -126,14 +128,16 @@ class TestConsent:
                 RM_A,
                 ["category_channels"],
                 category_channels=[
-                    notify_pb2.CategoryChannels(category=notify_pb2.CATEGORY_SERVICE, channels=[])
+                    preference_pb2.CategoryChannels(
+                        category=common_pb2.CATEGORY_SERVICE, channels=[]
+                    )
                 ],
             )
             sent = await _send(h, RM_A, "templates/alert")
             assert sent.reason == "mandatory"
             assert {m.channel for m in sent.messages} == {
-                notify_pb2.CHANNEL_TASK,
-                notify_pb2.CHANNEL_PUSH,
+                common_pb2.CHANNEL_TASK,
+                common_pb2.CHANNEL_PUSH,
             }
             tasks = await h.stub.ListTasks(
                 notify_service_pb2.ListTasksRequest(),
@@ -149,15 +153,17 @@ class TestFrequencyCaps:
         start = clock.now
         async with notify_service(sqlite_url, identity, workers=False) as h:
             h.use_clock(clock)
-            await h.template("offer", category=notify_pb2.CATEGORY_MARKETING)
+            await h.template("offer", category=common_pb2.CATEGORY_MARKETING)
             await _prefs(
                 h,
                 CONTACT,
                 ["consents", "frequency_caps"],
-                consents=[notify_pb2.Consent(category=notify_pb2.CATEGORY_MARKETING, granted=True)],
+                consents=[
+                    preference_pb2.Consent(category=common_pb2.CATEGORY_MARKETING, granted=True)
+                ],
                 frequency_caps=[
-                    notify_pb2.FrequencyCap(
-                        category=notify_pb2.CATEGORY_MARKETING,
+                    preference_pb2.FrequencyCap(
+                        category=common_pb2.CATEGORY_MARKETING,
                         max_count=2,
                         period=duration_pb2.Duration(seconds=86_400),
                     )
@@ -183,14 +189,14 @@ class TestFrequencyCaps:
     async def test_capped_survey_is_dropped(self, sqlite_url, identity):
         """A survey over its cap is suppressed rather than sent late."""
         async with notify_service(sqlite_url, identity, workers=False) as h:
-            await h.template("survey", category=notify_pb2.CATEGORY_SURVEY)
+            await h.template("survey", category=common_pb2.CATEGORY_SURVEY)
             await _prefs(
                 h,
                 CONTACT,
                 ["frequency_caps"],
                 frequency_caps=[
-                    notify_pb2.FrequencyCap(
-                        category=notify_pb2.CATEGORY_SURVEY,
+                    preference_pb2.FrequencyCap(
+                        category=common_pb2.CATEGORY_SURVEY,
                         max_count=1,
                         period=duration_pb2.Duration(seconds=7 * 86_400),
                     )
@@ -212,8 +218,8 @@ class TestValidation:
                     time_zone="Mars/Olympus",
                     quiet_hours=_quiet(8, 8),
                     frequency_caps=[
-                        notify_pb2.FrequencyCap(
-                            category=notify_pb2.CATEGORY_MARKETING,
+                        preference_pb2.FrequencyCap(
+                            category=common_pb2.CATEGORY_MARKETING,
                             max_count=0,
                             period=duration_pb2.Duration(seconds=60),
                         )
@@ -231,7 +237,7 @@ class TestValidation:
         async with notify_service(sqlite_url, identity) as h:
             mine = await h.stub.UpdatePreferences(
                 notify_service_pb2.UpdatePreferencesRequest(
-                    preferences=notify_pb2.Preferences(name=f"{RM_A}/preferences", locale="en"),
+                    preferences=preference_pb2.Preferences(name=f"{RM_A}/preferences", locale="en"),
                     update_mask=field_mask_pb2.FieldMask(paths=["locale"]),
                 ),
                 metadata=h.as_(RM_A, Role.RELATIONSHIP_MANAGER),

@@ -9,14 +9,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from notify_harness import RM_A, notify_service
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grpc
+from crm.notify.v1 import message_pb2, notify_service_pb2, notify_service_pb2_grpc
 from crm_notify.enqueue import Outgoing, write_notifications
 from crm_runtime.auth import Role
 
 
 def _ack(recipient: str, sequence: int) -> notify_service_pb2.AcknowledgeMessagesRequest:
     return notify_service_pb2.AcknowledgeMessagesRequest(
-        acknowledgements=[notify_pb2.PushAcknowledgement(recipient=recipient, sequence=sequence)]
+        acknowledgements=[message_pb2.PushAcknowledgement(recipient=recipient, sequence=sequence)]
     )
 
 
@@ -59,9 +59,9 @@ class TestSequencesAndStream:
                 for s in sent
             ]
             assert states == [
-                notify_pb2.DELIVERY_STATE_DELIVERED,
-                notify_pb2.DELIVERY_STATE_DELIVERED,
-                notify_pb2.DELIVERY_STATE_QUEUED,
+                message_pb2.DELIVERY_STATE_DELIVERED,
+                message_pb2.DELIVERY_STATE_DELIVERED,
+                message_pb2.DELIVERY_STATE_QUEUED,
             ]
 
     async def test_resume_without_cursor_starts_after_last_ack(self, sqlite_url, identity):
@@ -98,7 +98,7 @@ class TestSequencesAndStream:
                     await h.send(person, "templates/rate-notice", client_name=str(round_))
             call = h.stub.StreamMessages(
                 notify_service_pb2.StreamMessagesRequest(
-                    cursors=[notify_pb2.PushCursor(recipient=p) for p in people], page_size=4
+                    cursors=[message_pb2.PushCursor(recipient=p) for p in people], page_size=4
                 ),
                 metadata=h.system(),
             )
@@ -132,7 +132,7 @@ class TestErrors:
         async with notify_service(sqlite_url, identity) as h:
             call = h.stub.StreamMessages(
                 notify_service_pb2.StreamMessagesRequest(
-                    cursors=[notify_pb2.PushCursor(recipient="staff/rm-b")]
+                    cursors=[message_pb2.PushCursor(recipient="staff/rm-b")]
                 ),
                 metadata=h.as_(RM_A, Role.RELATIONSHIP_MANAGER),
             )
@@ -165,7 +165,7 @@ class TestSlowReader:
                 stub = notify_service_pb2_grpc.NotificationServiceStub(channel)
                 call = stub.StreamMessages(
                     notify_service_pb2.StreamMessagesRequest(
-                        cursors=[notify_pb2.PushCursor(recipient=RM_A)], page_size=20
+                        cursors=[message_pb2.PushCursor(recipient=RM_A)], page_size=20
                     ),
                     metadata=h.system(),
                 )

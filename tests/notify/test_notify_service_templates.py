@@ -9,11 +9,11 @@ import pytest
 from google.protobuf import field_mask_pb2
 from notify_harness import RM_A, details, notify_service
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import notify_service_pb2, preference_pb2, template_pb2
 from crm_runtime.auth import Role
 
-STRING = notify_pb2.VARIABLE_TYPE_STRING
-MONEY = notify_pb2.VARIABLE_TYPE_MONEY
+STRING = template_pb2.VARIABLE_TYPE_STRING
+MONEY = template_pb2.VARIABLE_TYPE_MONEY
 
 
 class TestCrud:
@@ -27,7 +27,7 @@ class TestCrud:
                 metadata=h.as_(RM_A, Role.RELATIONSHIP_MANAGER),
             )
             assert got == created
-            changed = notify_pb2.Template(name=got.name, display_name="Loan due", etag=got.etag)
+            changed = template_pb2.Template(name=got.name, display_name="Loan due", etag=got.etag)
             updated = await h.stub.UpdateTemplate(
                 notify_service_pb2.UpdateTemplateRequest(
                     template=changed, update_mask=field_mask_pb2.FieldMask(paths=["display_name"])
@@ -168,7 +168,7 @@ class TestRendering:
             await h.template("notice")
             await h.stub.UpdatePreferences(
                 notify_service_pb2.UpdatePreferencesRequest(
-                    preferences=notify_pb2.Preferences(name=f"{RM_A}/preferences", locale="en"),
+                    preferences=preference_pb2.Preferences(name=f"{RM_A}/preferences", locale="en"),
                     update_mask=field_mask_pb2.FieldMask(paths=["locale"]),
                     request_id=str(uuid.uuid4()),
                 ),

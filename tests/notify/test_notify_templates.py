@@ -11,13 +11,8 @@ from hypothesis import strategies as st
 
 from crm_notify.domain.formatting import mask_mobile, normalize_locale
 from crm_notify.domain.localized import TemplateText, compile_localized
-from crm_notify.domain.templates import (
-    MAX_TEMPLATE_LENGTH,
-    RenderError,
-    TemplateError,
-    VariableSpec,
-    compile_template,
-)
+from crm_notify.domain.template_types import RenderError, TemplateError, VariableSpec
+from crm_notify.domain.templates import MAX_TEMPLATE_LENGTH, compile_template
 
 RATE_VARS = {
     "client_name": VariableSpec("string"),

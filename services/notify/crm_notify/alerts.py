@@ -1,8 +1,9 @@
-"""Warning alerts: raising them to the RM (and risk officers), escalating, acknowledging.
+"""Alert rows: opening, the next escalation time, acknowledging, and the Alert message.
 
 The ladder comes from domain.escalation: a step falls due a fixed time after the warning was
 raised unless the alert was acknowledged first. Each alert row keeps `next_step_time`, so the
-escalator reads only alerts with a step due, and every fired step is recorded as a row.
+escalator reads only alerts with a step due, and every fired step is recorded as a row. The
+path of a warning through these pieces is told in warning_flow.py.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from crm.notify.v1 import notify_pb2
+from crm.notify.v1 import alert_pb2
 from crm_notify.context import NotifyContext
-from crm_notify.dispatch import Target, dispatch
-from crm_notify.domain.escalation import CURRENT_POLICY_VERSION, Step, due_steps, escalation_steps
-from crm_notify.mapping import as_utc, timestamp
-from crm_notify.models import AlertEscalationRow, AlertRow, ClientDirectoryRow
-from crm_notify.templates_store import load_template
+from crm_notify.domain.escalation import CURRENT_POLICY_VERSION, escalation_steps
+from crm_notify.mapping import timestamp
+from crm_notify.models import AlertEscalationRow, AlertRow, ClientDirectoryRow, TaskRow
+from crm_runtime.pagination import Page, PageTokens, keyset_page
 
 URGENT_LEVELS = frozenset({"orange", "red"})
 
@@ -28,7 +28,7 @@ URGENT_LEVELS = frozenset({"orange", "red"})
 def next_step_time(alert: AlertRow, done: set[int]) -> datetime | None:
     """Return when the alert's next unfired step falls due, or None."""
     steps = escalation_steps(
-        level=alert.level, raised_at=as_utc(alert.raise_time), policy_version=alert.policy_version
+        level=alert.level, raised_at=alert.raise_time, policy_version=alert.policy_version
     )
     pending = [s.at for s in steps if s.step_no not in done]
     return min(pending) if pending else None
@@ -38,16 +38,17 @@ def local_time_text(ctx: NotifyContext, value: datetime | None) -> str:
     """Return a time as 'YYYY-MM-DD HH:MM' in the bank's zone (for message text)."""
     if value is None:
         return "-"
-    return (
-        as_utc(value)
-        .astimezone(ZoneInfo(ctx.settings.default_time_zone))
-        .strftime("%Y-%m-%d %H:%M")
-    )
+    return value.astimezone(ZoneInfo(ctx.settings.default_time_zone)).strftime("%Y-%m-%d %H:%M")
 
 
 async def client_entry(session: AsyncSession, client: str) -> ClientDirectoryRow | None:
     """Return what notify knows about a client."""
     return await session.get(ClientDirectoryRow, client)
+
+
+def client_name(entry: ClientDirectoryRow | None, client: str) -> str:
+    """Return the client's display name for message text, or its resource name."""
+    return entry.display_name if entry is not None and entry.display_name else client
 
 
 def targets_for_role(ctx: NotifyContext, role: str, team: str) -> list[str]:
@@ -70,9 +71,9 @@ async def alert_steps(session: AsyncSession, alert_seq: int) -> list[AlertEscala
     return list(rows.scalars())
 
 
-def alert_message(row: AlertRow, steps: list[AlertEscalationRow]) -> notify_pb2.Alert:
+def alert_message(row: AlertRow, steps: list[AlertEscalationRow]) -> alert_pb2.Alert:
     """Return the Alert for a row and its fired steps."""
-    alert = notify_pb2.Alert(
+    alert = alert_pb2.Alert(
         name=f"alerts/{row.id}",
         warning=row.warning,
         client=row.client,
@@ -82,9 +83,9 @@ def alert_message(row: AlertRow, steps: list[AlertEscalationRow]) -> notify_pb2.
         owner=row.owner,
         raise_time=timestamp(row.raise_time),
         sla_due_time=timestamp(row.sla_due_time),
-        state=notify_pb2.ALERT_STATE_OPEN
+        state=alert_pb2.ALERT_STATE_OPEN
         if row.state == "open"
-        else notify_pb2.ALERT_STATE_ACKNOWLEDGED,
+        else alert_pb2.ALERT_STATE_ACKNOWLEDGED,
         acknowledge_time=timestamp(row.acknowledge_time),
         acknowledged_by=row.acknowledged_by,
         escalation_policy=row.policy_version,
@@ -107,61 +108,6 @@ def acknowledge(alert: AlertRow, *, actor: str, now: datetime) -> bool:
     alert.state, alert.acknowledge_time = "acknowledged", now
     alert.acknowledged_by, alert.next_step_time = actor, None
     return True
-
-
-async def fire_due_steps(
-    session: AsyncSession, ctx: NotifyContext, alert: AlertRow, now: datetime
-) -> list[Step]:
-    """Fire every step of an open alert that is due now; record each; return them."""
-    assert alert.seq is not None
-    done = {s.step_number for s in await alert_steps(session, alert.seq)}
-    steps = due_steps(
-        level=alert.level,
-        raised_at=as_utc(alert.raise_time),
-        acknowledged_at=None if alert.acknowledge_time is None else as_utc(alert.acknowledge_time),
-        now=now,
-        already_done=done,
-        policy_version=alert.policy_version,
-    )
-    if steps:
-        template = await load_template(session, ctx.templates, "templates/warning-escalated")
-        entry = await client_entry(session, alert.client)
-        for step in steps:
-            recipients = targets_for_role(ctx, step.target_role, alert.team)
-            await dispatch(
-                session,
-                ctx,
-                template=template,
-                targets=[Target(r) for r in recipients],
-                shared={
-                    "client_name": entry.display_name
-                    if entry and entry.display_name
-                    else alert.client,
-                    "level": alert.level,
-                    "owner": alert.owner,
-                    "step": str(step.step_no),
-                    "raised": local_time_text(ctx, alert.raise_time),
-                },
-                urgency="urgent",
-                now=now,
-                default_channels=("push",),
-                alert=alert.id,
-                client=alert.client,
-            )
-            session.add(
-                AlertEscalationRow(
-                    alert_seq=alert.seq,
-                    step_number=step.step_no,
-                    target_role=step.target_role,
-                    recipients=",".join(recipients),
-                    due_time=step.at,
-                    fire_time=now,
-                )
-            )
-            done.add(step.step_no)
-    alert.next_step_time = next_step_time(alert, done)
-    session.add(alert)
-    return steps
 
 
 def new_alert_row(
@@ -194,3 +140,50 @@ def new_alert_row(
     )
     row.next_step_time = next_step_time(row, set())
     return row
+
+
+async def alert_by_id(session: AsyncSession, alert_id: str) -> AlertRow | None:
+    """Return the alert with this id, if any."""
+    found = await session.execute(select(AlertRow).where(col(AlertRow.id) == alert_id))
+    return found.scalars().first()
+
+
+async def alerts_page(
+    session: AsyncSession,
+    *,
+    owner: str,
+    state: str,
+    tokens: PageTokens,
+    page_token: str,
+    size: int,
+    query: object,
+) -> Page[AlertRow]:
+    """Return alerts newest first, of one owner and in one state when given."""
+    statement = select(AlertRow)
+    if owner:
+        statement = statement.where(col(AlertRow.owner) == owner)
+    if state:
+        statement = statement.where(col(AlertRow.state) == state)
+    return await keyset_page(
+        session,
+        statement,
+        key=col(AlertRow.seq),
+        tokens=tokens,
+        page_token=page_token,
+        size=size,
+        query=query,
+        descending=True,
+    )
+
+
+async def complete_alert_tasks(
+    session: AsyncSession, alert_id: str, *, actor: str, resolution: str, now: datetime
+) -> None:
+    """Complete the open tasks an alert filed: acknowledging the alert settles them."""
+    tasks = await session.execute(
+        select(TaskRow).where(col(TaskRow.alert) == alert_id, col(TaskRow.state) == "open")
+    )
+    for task in tasks.scalars():
+        task.state, task.complete_time = "completed", now
+        task.completed_by, task.resolution = actor, resolution
+        session.add(task)

@@ -1,104 +1,70 @@
-"""Assembly of the notification service: store, outbox, servicers, inbox, workers."""
+"""The notification service as the kit sees it: context, servicer, inbox, seeds, workers."""
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Sequence
 from pathlib import Path
 
-import grpc
-
-from crm.events.v1 import event_pb2_grpc
 from crm.notify.v1 import notify_service_pb2_grpc
 from crm_notify.builtin import seed_builtin_templates
-from crm_notify.campaigns import CampaignDispatcher
 from crm_notify.config import NotifySettings
 from crm_notify.context import NotifyContext
-from crm_notify.delivery import DeliveryWorker
 from crm_notify.directory import ClientDirectory
-from crm_notify.escalation_worker import Escalator
 from crm_notify.events import handlers
 from crm_notify.senders import ChannelSenders
 from crm_notify.servicer import NotifyServicer
-from crm_runtime.db import Database
-from crm_runtime.inbox import EventSink
-from crm_runtime.janitor import janitor
-from crm_runtime.migrations import upgrade_head
-from crm_runtime.outbox import Outbox
-from crm_runtime.outbox_relay import Relay
-from crm_runtime.pagination import PageTokens
-from crm_runtime.server import ServiceDefinition, build_signer
+from crm_notify.workers import Workers
+from crm_runtime import kit
+from crm_runtime.server import BackgroundTask, ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SERVICE_NAMES = ("crm.notify.v1.NotificationService", "crm.events.v1.EventSinkService")
+
+
+async def _context(parts: kit.Parts[NotifySettings]) -> NotifyContext:
+    directory = ClientDirectory(parts.settings.client_addr, parts.signer)
+    senders = ChannelSenders(parts.settings, directory)
+    return NotifyContext(
+        settings=parts.settings,
+        db=parts.database,
+        outbox=parts.outbox,
+        tokens=parts.tokens,
+        directory=directory,
+        senders=senders,
+        channels_available=senders.available,
+    )
+
+
+def _workers(ctx: NotifyContext, _: kit.Parts[NotifySettings]) -> Sequence[BackgroundTask]:
+    return Workers.of(ctx).tasks()
+
+
+def _close(ctx: NotifyContext) -> Sequence[kit.StopHook]:
+    return [ctx.senders.close, ctx.directory.close]
+
+
+SPEC = kit.ServiceSpec(
+    name="notify",
+    settings=NotifySettings,
+    migrations=MIGRATIONS,
+    service="crm.notify.v1.NotificationService",
+    context=_context,
+    servicers=[
+        kit.Servicer(
+            notify_service_pb2_grpc.add_NotificationServiceServicer_to_server, NotifyServicer
+        )
+    ],
+    event_handlers=handlers,
+    seeds=[seed_builtin_templates],
+    workers=_workers,
+    on_close=_close,
+)
 
 
 def migrate(settings: NotifySettings) -> None:
     """Bring the store to the newest schema."""
-    Database(settings.database_url)  # Creates the SQLite folder when needed.
-    upgrade_head(MIGRATIONS, settings.database_url)
+    kit.migrate(SPEC, settings)
 
 
 async def build(settings: NotifySettings) -> tuple[ServiceDefinition, NotifyContext]:
-    """Return the service definition and its context (tests use its clock and workers)."""
-    database = Database(settings.database_url)
-    subscribers = settings.subscribers()
-    outbox = Outbox("notify", subscribers)
-    signer = build_signer(settings)
-    directory = ClientDirectory(settings.client_addr, signer)
-    senders = ChannelSenders(settings, directory)
-    tokens = PageTokens(
-        base64.b64decode(settings.page_token_key) if settings.page_token_key else None
-    )
-    ctx = NotifyContext(
-        settings=settings,
-        db=database,
-        outbox=outbox,
-        tokens=tokens,
-        directory=directory,
-        channels_available=senders.available,
-    )
-    ctx.delivery = DeliveryWorker(ctx, senders)
-    ctx.campaigns = CampaignDispatcher(ctx)
-    ctx.escalator = Escalator(ctx)
-    async with database.write() as session:
-        await seed_builtin_templates(session, now=ctx.clock())
-    relay = Relay(
-        database=database,
-        outbox=outbox,
-        addresses=subscribers,
-        signer=signer,
-        interval=settings.relay_interval_seconds,
-        batch_size=settings.relay_batch_size,
-    )
-
-    def register(server: grpc.aio.Server) -> None:
-        notify_service_pb2_grpc.add_NotificationServiceServicer_to_server(
-            NotifyServicer(ctx), server
-        )
-        event_pb2_grpc.add_EventSinkServiceServicer_to_server(
-            EventSink(database, handlers(ctx)), server
-        )
-
-    async def stop() -> None:
-        await relay.stop()
-        await relay.deliver_once()
-        await relay.close()
-        await senders.close()
-        await directory.close()
-
-    definition = ServiceDefinition(
-        name="notify",
-        settings=settings,
-        database=database,
-        service_names=SERVICE_NAMES,
-        register=register,
-        background=[
-            relay.run,
-            ctx.delivery.run,
-            ctx.campaigns.run,
-            ctx.escalator.run,
-            janitor(database, relay),
-        ],
-        on_stop=[stop],
-    )
-    return definition, ctx
+    """Return the service definition and its context (tests use its clock)."""
+    return await kit.build(SPEC, settings)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from crm_notify.campaigns_store import campaign_by_id
 from crm_notify.context import NotifyContext
 from crm_notify.directory import DirectoryError
 from crm_notify.dispatch import Target, dispatch
@@ -166,15 +167,8 @@ class CampaignDispatcher:
     async def _write_batch(self, campaign_id: str, batch: Batch) -> None:
         now = self.ctx.clock()
         async with self.ctx.db.write() as session:
-            campaign = (
-                (
-                    await session.execute(
-                        select(CampaignRow).where(col(CampaignRow.id) == campaign_id)
-                    )
-                )
-                .scalars()
-                .one()
-            )
+            campaign = await campaign_by_id(session, campaign_id)
+            assert campaign is not None  # Campaigns are never deleted.
             if campaign.state not in ACTIVE_STATES:
                 return  # Cancelled while we resolved recipients.
             targets = await _not_yet_sent(session, campaign.id, batch.targets)
@@ -206,15 +200,8 @@ class CampaignDispatcher:
 
     async def _fail(self, campaign_id: str, error: str) -> None:
         async with self.ctx.db.write() as session:
-            campaign = (
-                (
-                    await session.execute(
-                        select(CampaignRow).where(col(CampaignRow.id) == campaign_id)
-                    )
-                )
-                .scalars()
-                .one()
-            )
+            campaign = await campaign_by_id(session, campaign_id)
+            assert campaign is not None  # Campaigns are never deleted.
             campaign.state, campaign.error = "failed", error[:500]
             campaign.update_time = self.ctx.clock()
             session.add(campaign)

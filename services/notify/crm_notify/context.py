@@ -7,21 +7,16 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from crm_notify.config import NotifySettings
 from crm_notify.directory import ClientDirectory
 from crm_notify.domain.retry import RetryPolicy
 from crm_notify.hub import PushHub
+from crm_notify.senders import ChannelSenders
 from crm_notify.templates_store import TemplateCache
 from crm_runtime.db import Database
 from crm_runtime.outbox import Outbox
 from crm_runtime.pagination import PageTokens
-
-if TYPE_CHECKING:
-    from crm_notify.campaigns import CampaignDispatcher
-    from crm_notify.delivery import DeliveryWorker
-    from crm_notify.escalation_worker import Escalator
 
 
 def _utc_now() -> datetime:
@@ -30,7 +25,7 @@ def _utc_now() -> datetime:
 
 @dataclass
 class NotifyContext:
-    """Dependencies of the notification service.
+    """Dependencies of the notification service: state only, never the workers that use it.
 
     `clock` is what every rule (quiet hours, caps, retries, escalation) reads as "now";
     tests replace it to move time. Production never does.
@@ -41,6 +36,8 @@ class NotifyContext:
     outbox: Outbox
     tokens: PageTokens
     directory: ClientDirectory
+    # The provider adapters (SMS, chat, email); the delivery worker sends through them.
+    senders: ChannelSenders
     channels_available: frozenset[str]
     hub: PushHub = field(default_factory=PushHub)
     templates: TemplateCache = field(default_factory=TemplateCache)
@@ -51,10 +48,6 @@ class NotifyContext:
     campaign_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Messages written to push streams since start (tests watch it to prove backpressure).
     push_sent: int = 0
-    # Background workers, reachable so tests can run one pass at a controlled time.
-    delivery: DeliveryWorker | None = None
-    campaigns: CampaignDispatcher | None = None
-    escalator: Escalator | None = None
 
     @property
     def retry_policy(self) -> RetryPolicy:

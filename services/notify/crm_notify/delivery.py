@@ -26,7 +26,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm_notify.channels.result import SendResult
 from crm_notify.context import NotifyContext
 from crm_notify.enqueue import MESSAGE_TABLE, TASK_TABLE, Outgoing, allocate_sequences, task_row
-from crm_notify.mapping import as_utc
 from crm_notify.models import AttemptRow
 from crm_notify.senders import ChannelSenders
 from crm_runtime.logging import get_logger
@@ -90,9 +89,7 @@ class DeliveryWorker:
         if not claimed:
             return 0
         releases = [r for r in claimed if r.channel in ("push", "task")]
-        expired = [
-            r for r in claimed if r.channel not in ("push", "task") and as_utc(r.expire_time) <= now
-        ]
+        expired = [r for r in claimed if r.channel not in ("push", "task") and r.expire_time <= now]
         expired_ids = {r.seq for r in expired}
         sends = [
             r for r in claimed if r.channel not in ("push", "task") and r.seq not in expired_ids
@@ -178,7 +175,7 @@ class DeliveryWorker:
         outcome = self.ctx.retry_policy.after_failure(
             attempt=row.attempt_count + 1,
             now=now,
-            created=as_utc(row.create_time),
+            created=row.create_time,
             retryable=result.retryable,
             rng=self.ctx.rng,
         )

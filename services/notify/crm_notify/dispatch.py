@@ -15,7 +15,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_notify.context import NotifyContext
-from crm_notify.domain.templates import RenderedMessage, RenderError
+from crm_notify.domain.template_types import RenderedMessage, RenderError
 from crm_notify.enqueue import Outgoing, Written, wake_after_commit, write_notifications
 from crm_notify.planner import (
     Plan,

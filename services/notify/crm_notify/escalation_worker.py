@@ -7,9 +7,9 @@ import asyncio
 from sqlalchemy import select
 from sqlmodel import col
 
-from crm_notify.alerts import fire_due_steps
 from crm_notify.context import NotifyContext
 from crm_notify.models import AlertRow
+from crm_notify.warning_flow import escalate
 from crm_runtime.logging import get_logger
 
 log = get_logger("escalation")
@@ -53,7 +53,7 @@ class Escalator:
                 # Re-checked inside the write: it may have been acknowledged meanwhile.
                 if alert is None or alert.state != "open":
                     continue
-                steps = await fire_due_steps(session, self.ctx, alert, now)
+                steps = await escalate(session, self.ctx, alert, now)
             for step in steps:
                 log.info(
                     "alert escalated", alert=alert.id, step=step.step_no, role=step.target_role

@@ -6,30 +6,19 @@ the event is recorded as applied; a redelivered event changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 from google.protobuf import timestamp_pb2
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from crm.events.v1 import client_events_pb2, event_pb2, feedback_events_pb2, risk_events_pb2
-from crm_notify.alerts import (
-    URGENT_LEVELS,
-    acknowledge,
-    client_entry,
-    fire_due_steps,
-    local_time_text,
-    new_alert_row,
-    next_step_time,
-)
+from crm_notify.alerts import client_entry, client_name
 from crm_notify.context import NotifyContext
 from crm_notify.dispatch import Target, dispatch
-from crm_notify.mapping import as_utc
-from crm_notify.models import AlertRow, ClientDirectoryRow
-from crm_notify.names import STAFF_RE, is_recipient
+from crm_notify.models import ClientDirectoryRow
+from crm_notify.names import is_recipient, is_staff
 from crm_notify.templates_store import load_template
+from crm_notify.warning_flow import RaisedWarning, warning_acknowledged, warning_arrives
 from crm_runtime.inbox import EventHandler
 from crm_runtime.logging import get_logger
 
@@ -43,11 +32,6 @@ def _time(value: timestamp_pb2.Timestamp) -> datetime | None:
     if value.seconds == 0 and value.nanos == 0:
         return None
     return value.ToDatetime(tzinfo=UTC)
-
-
-def alert_id_for(warning: str) -> str:
-    """Return the alert id of a warning: stable, so a re-raise finds the same alert."""
-    return hashlib.sha256(warning.encode()).hexdigest()[:32]
 
 
 class NotifyEventHandlers:
@@ -69,7 +53,7 @@ class NotifyEventHandlers:
         return row
 
     async def tell_rm(self, session: AsyncSession, rm: str, client: str, display_name: str) -> None:
-        if not STAFF_RE.match(rm):
+        if not is_staff(rm):
             return
         template = await load_template(session, self.ctx.templates, "templates/client-assigned")
         now = self.ctx.clock()
@@ -120,7 +104,7 @@ class NotifyEventHandlers:
         _: event_pb2.EventEnvelope,
     ) -> None:
         entry = await client_entry(session, event.client)
-        if entry is None or not STAFF_RE.match(entry.relationship_manager):
+        if entry is None or not is_staff(entry.relationship_manager):
             log.warning("rating for a client without a known RM", client=event.client)
             return
         template = await load_template(session, self.ctx.templates, "templates/rating-changed")
@@ -150,65 +134,17 @@ class NotifyEventHandlers:
             log.warning("warning with an unknown level", warning=event.warning, level=event.level)
             return
         now = self.ctx.clock()
-        entry = await client_entry(session, event.client)
-        owner = (
-            event.owner
-            if STAFF_RE.match(event.owner)
-            else (entry.relationship_manager if entry is not None else "")
-        )
-        raised = _time(event.raise_time) or now
-        sla_due = _time(event.sla_due_time)
-        alert = (
-            (await session.execute(select(AlertRow).where(col(AlertRow.warning) == event.warning)))
-            .scalars()
-            .first()
-        )
-        if alert is None:
-            alert = new_alert_row(
-                alert_id=alert_id_for(event.warning),
-                warning=event.warning,
-                client=event.client,
-                level=event.level,
-                rule=event.rule,
-                summary=event.summary,
-                owner=owner,
-                team=entry.team if entry is not None else "",
-                raise_time=raised,
-                sla_due=sla_due,
-            )
-            session.add(alert)
-            await session.flush()
-        else:
-            # The level went up: the new level's ladder applies from the original raise.
-            alert.level, alert.summary, alert.sla_due_time = event.level, event.summary, sla_due
-            if alert.state == "open":
-                alert.next_step_time = next_step_time(alert, set())
-            session.add(alert)
-        targets = [owner] if STAFF_RE.match(owner) else []
-        if event.level in URGENT_LEVELS:
-            targets += [r for r in self.ctx.settings.risk_officer_list() if r not in targets]
-        template = await load_template(session, self.ctx.templates, "templates/warning-raised")
-        await dispatch(
-            session,
-            self.ctx,
-            template=template,
-            targets=[Target(t) for t in targets],
-            shared={
-                "client_name": entry.display_name if entry and entry.display_name else event.client,
-                "level": event.level,
-                "rule": event.rule,
-                "summary": event.summary,
-                "sla_due": local_time_text(self.ctx, sla_due),
-            },
-            urgency="urgent" if event.level in URGENT_LEVELS else "normal",
-            now=now,
-            alert=alert.id,
+        warning = RaisedWarning(
+            warning=event.warning,
             client=event.client,
-            task_due=sla_due,
+            level=event.level,
+            rule=event.rule,
+            summary=event.summary,
+            owner=event.owner,
+            raise_time=_time(event.raise_time) or now,
+            sla_due=_time(event.sla_due_time),
         )
-        due = alert.next_step_time
-        if alert.state == "open" and due is not None and as_utc(due) <= now:
-            await fire_due_steps(session, self.ctx, alert, now)  # A late event: catch up at once.
+        await warning_arrives(session, self.ctx, warning, now)
 
     async def warning_status_changed(
         self,
@@ -218,17 +154,12 @@ class NotifyEventHandlers:
     ) -> None:
         if event.state not in ("acknowledged", "resolved", "dismissed"):
             return
-        alert = (
-            (await session.execute(select(AlertRow).where(col(AlertRow.warning) == event.warning)))
-            .scalars()
-            .first()
-        )
-        if alert is not None and acknowledge(
-            alert,
+        await warning_acknowledged(
+            session,
+            event.warning,
             actor=event.actor or "systems/risk",
-            now=_time(event.change_time) or self.ctx.clock(),
-        ):
-            session.add(alert)
+            when=_time(event.change_time) or self.ctx.clock(),
+        )
 
     async def survey_dispatched(
         self,
@@ -263,7 +194,7 @@ class NotifyEventHandlers:
         event: feedback_events_pb2.FollowupOverdue,
         _: event_pb2.EventEnvelope,
     ) -> None:
-        if not STAFF_RE.match(event.relationship_manager):
+        if not is_staff(event.relationship_manager):
             return
         entry = await client_entry(session, event.client)
         template = await load_template(session, self.ctx.templates, "templates/followup-overdue")
@@ -274,7 +205,7 @@ class NotifyEventHandlers:
             template=template,
             targets=[Target(event.relationship_manager)],
             shared={
-                "client_name": entry.display_name if entry and entry.display_name else event.client,
+                "client_name": client_name(entry, event.client),
                 "kind": event.kind,
                 "due_date": event.due_date,
                 "days_overdue": str(event.days_overdue),

@@ -8,76 +8,71 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
-from crm.notify.v1 import notify_pb2
+from crm.notify.v1 import common_pb2, message_pb2, task_pb2, template_pb2, topic_pb2
 
 CHANNEL_NAMES: dict[int, str] = {
-    notify_pb2.CHANNEL_PUSH: "push",
-    notify_pb2.CHANNEL_EMAIL: "email",
-    notify_pb2.CHANNEL_SMS: "sms",
-    notify_pb2.CHANNEL_CHAT: "chat",
-    notify_pb2.CHANNEL_TASK: "task",
+    common_pb2.CHANNEL_PUSH: "push",
+    common_pb2.CHANNEL_EMAIL: "email",
+    common_pb2.CHANNEL_SMS: "sms",
+    common_pb2.CHANNEL_CHAT: "chat",
+    common_pb2.CHANNEL_TASK: "task",
 }
 CHANNEL_ENUMS: dict[str, Any] = {name: number for number, name in CHANNEL_NAMES.items()}
 
 CATEGORY_NAMES: dict[int, str] = {
-    notify_pb2.CATEGORY_SERVICE: "service",
-    notify_pb2.CATEGORY_MARKETING: "marketing",
-    notify_pb2.CATEGORY_RISK_ALERT: "risk_alert",
-    notify_pb2.CATEGORY_SURVEY: "survey",
-    notify_pb2.CATEGORY_TASK: "task",
+    common_pb2.CATEGORY_SERVICE: "service",
+    common_pb2.CATEGORY_MARKETING: "marketing",
+    common_pb2.CATEGORY_RISK_ALERT: "risk_alert",
+    common_pb2.CATEGORY_SURVEY: "survey",
+    common_pb2.CATEGORY_TASK: "task",
 }
 CATEGORY_ENUMS: dict[str, Any] = {name: number for number, name in CATEGORY_NAMES.items()}
 
 URGENCY_NAMES: dict[int, str] = {
-    notify_pb2.URGENCY_UNSPECIFIED: "normal",
-    notify_pb2.URGENCY_NORMAL: "normal",
-    notify_pb2.URGENCY_URGENT: "urgent",
+    common_pb2.URGENCY_UNSPECIFIED: "normal",
+    common_pb2.URGENCY_NORMAL: "normal",
+    common_pb2.URGENCY_URGENT: "urgent",
 }
 URGENCY_ENUMS: dict[str, Any] = {
-    "normal": notify_pb2.URGENCY_NORMAL,
-    "urgent": notify_pb2.URGENCY_URGENT,
+    "normal": common_pb2.URGENCY_NORMAL,
+    "urgent": common_pb2.URGENCY_URGENT,
 }
 
 STATE_NAMES: dict[int, str] = {
-    notify_pb2.DELIVERY_STATE_QUEUED: "queued",
-    notify_pb2.DELIVERY_STATE_SENT: "sent",
-    notify_pb2.DELIVERY_STATE_DELIVERED: "delivered",
-    notify_pb2.DELIVERY_STATE_FAILED: "failed",
-    notify_pb2.DELIVERY_STATE_EXPIRED: "expired",
-    notify_pb2.DELIVERY_STATE_DEAD_LETTER: "dead_letter",
+    message_pb2.DELIVERY_STATE_QUEUED: "queued",
+    message_pb2.DELIVERY_STATE_SENT: "sent",
+    message_pb2.DELIVERY_STATE_DELIVERED: "delivered",
+    message_pb2.DELIVERY_STATE_FAILED: "failed",
+    message_pb2.DELIVERY_STATE_EXPIRED: "expired",
+    message_pb2.DELIVERY_STATE_DEAD_LETTER: "dead_letter",
 }
 STATE_ENUMS: dict[str, Any] = {name: number for number, name in STATE_NAMES.items()}
 
 VARIABLE_TYPE_NAMES: dict[int, str] = {
-    notify_pb2.VARIABLE_TYPE_STRING: "string",
-    notify_pb2.VARIABLE_TYPE_MONEY: "money",
-    notify_pb2.VARIABLE_TYPE_DATE: "date",
-    notify_pb2.VARIABLE_TYPE_NUMBER: "number",
-    notify_pb2.VARIABLE_TYPE_PERCENT: "percent",
+    template_pb2.VARIABLE_TYPE_STRING: "string",
+    template_pb2.VARIABLE_TYPE_MONEY: "money",
+    template_pb2.VARIABLE_TYPE_DATE: "date",
+    template_pb2.VARIABLE_TYPE_NUMBER: "number",
+    template_pb2.VARIABLE_TYPE_PERCENT: "percent",
 }
 VARIABLE_TYPE_ENUMS: dict[str, Any] = {name: number for number, name in VARIABLE_TYPE_NAMES.items()}
 
 TOPIC_KIND_NAMES: dict[int, str] = {
-    notify_pb2.TOPIC_KIND_RATE_CHANGE: "rate_change",
-    notify_pb2.TOPIC_KIND_POLICY_INTERPRETATION: "policy_interpretation",
-    notify_pb2.TOPIC_KIND_INDUSTRY_NEWS: "industry_news",
-    notify_pb2.TOPIC_KIND_PRODUCT_OFFER: "product_offer",
+    topic_pb2.TOPIC_KIND_RATE_CHANGE: "rate_change",
+    topic_pb2.TOPIC_KIND_POLICY_INTERPRETATION: "policy_interpretation",
+    topic_pb2.TOPIC_KIND_INDUSTRY_NEWS: "industry_news",
+    topic_pb2.TOPIC_KIND_PRODUCT_OFFER: "product_offer",
 }
 TOPIC_KIND_ENUMS: dict[str, Any] = {name: number for number, name in TOPIC_KIND_NAMES.items()}
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    """Return a Timestamp for an aware or UTC-naive datetime (None stays None)."""
+    """Return a Timestamp for a datetime (None stays None)."""
     if value is None:
         return None
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(as_utc(value))
+    stamp.FromDatetime(value)
     return stamp
-
-
-def as_utc(value: datetime) -> datetime:
-    """Return `value` as an aware UTC datetime (SQLite returns naive UTC)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def from_timestamp(value: timestamp_pb2.Timestamp) -> datetime:
@@ -90,9 +85,9 @@ def etag(kind: str, key: str, version: int) -> str:
     return hashlib.sha256(f"{kind}:{key}:{version}".encode()).hexdigest()[:16]
 
 
-def message_message(row: Any) -> notify_pb2.Message:
+def message_message(row: Any) -> message_pb2.Message:
     """Return a Message for a notify_message row (ORM object or Core row)."""
-    message = notify_pb2.Message(
+    message = message_pb2.Message(
         name=f"messages/{row.id}",
         recipient=row.recipient,
         channel=CHANNEL_ENUMS.get(row.channel, 0),
@@ -119,9 +114,9 @@ def message_message(row: Any) -> notify_pb2.Message:
     return message
 
 
-def push_message(row: Any) -> notify_pb2.PushMessage:
+def push_message(row: Any) -> message_pb2.PushMessage:
     """Return the push-stream form of a notify_message row."""
-    message = notify_pb2.PushMessage(
+    message = message_pb2.PushMessage(
         message=f"messages/{row.id}",
         recipient=row.recipient,
         sequence=row.sequence,
@@ -137,9 +132,9 @@ def push_message(row: Any) -> notify_pb2.PushMessage:
     return message
 
 
-def attempt_message(row: Any, message_id: str) -> notify_pb2.DeliveryAttempt:
+def attempt_message(row: Any, message_id: str) -> message_pb2.DeliveryAttempt:
     """Return a DeliveryAttempt for a notify_attempt row."""
-    attempt = notify_pb2.DeliveryAttempt(
+    attempt = message_pb2.DeliveryAttempt(
         message=f"messages/{message_id}",
         attempt_number=row.attempt_number,
         state=STATE_ENUMS.get(row.state, 0),
@@ -150,17 +145,15 @@ def attempt_message(row: Any, message_id: str) -> notify_pb2.DeliveryAttempt:
     return attempt
 
 
-def task_message(row: Any) -> notify_pb2.Task:
+def task_message(row: Any) -> task_pb2.Task:
     """Return a Task for a notify_task row."""
-    task = notify_pb2.Task(
+    task = task_pb2.Task(
         name=f"tasks/{row.id}",
         assignee=row.assignee,
         title=row.title,
         body=row.body,
         category=CATEGORY_ENUMS.get(row.category, 0),
-        state=notify_pb2.TASK_STATE_OPEN
-        if row.state == "open"
-        else notify_pb2.TASK_STATE_COMPLETED,
+        state=task_pb2.TASK_STATE_OPEN if row.state == "open" else task_pb2.TASK_STATE_COMPLETED,
         client=row.client,
         alert=f"alerts/{row.alert}" if row.alert else "",
         message=f"messages/{row.message}",

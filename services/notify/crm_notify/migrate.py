@@ -1,9 +1,7 @@
 """Apply the notification service's migrations: `python -m crm_notify.migrate` (initContainer)."""
 
-from __future__ import annotations
-
-from crm_notify.app import migrate
-from crm_notify.config import NotifySettings
+from crm_notify.app import SPEC
+from crm_runtime import kit
 
 if __name__ == "__main__":
-    migrate(NotifySettings())
+    kit.migrate_main(SPEC)

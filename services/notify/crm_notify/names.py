@@ -1,48 +1,51 @@
-"""Resource names, recipient kinds and request-edge validation helpers."""
+"""Recipient names and request-edge checks.
+
+Notify's own resources (templates, messages, tasks, topics, subscriptions, campaigns, alerts)
+declare their name patterns in the protos (`google.api.resource`), and handlers parse them with
+`crm_runtime.names`. Recipients and segments are other services' resources, which notify's
+protos do not declare, so their patterns are written here, under the same id rule.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Final
 
-from crm_runtime.errors import InvalidArgument
+from crm_runtime.names import NamePattern
 from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
 
-STAFF_RE: Final = re.compile(r"^staff/[A-Za-z0-9._-]{1,64}$")
-CLIENT_RE: Final = re.compile(r"^clients/[0-9a-f]{32}$")
-KEY_PERSON_RE: Final = re.compile(r"^clients/[0-9a-f]{32}/keyPersons/[0-9a-f]{32}$")
-TEAM_RE: Final = re.compile(r"^teams/[A-Za-z0-9._-]{1,64}$")
+STAFF: Final = NamePattern.of("staff/{staff}")
+CLIENT: Final = NamePattern.of("clients/{client}")
+KEY_PERSON: Final = NamePattern.of("clients/{client}/keyPersons/{key_person}")
+SEGMENT: Final = NamePattern.of("segments/{segment}")
+# Ids callers choose for templates and topics (AIP-122 user-specified ids).
 RESOURCE_ID_RE: Final = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-HEX_ID_RE: Final = r"[0-9a-f]{32}"
-TEMPLATE_NAME_RE: Final = re.compile(r"^templates/([a-z0-9]+(?:-[a-z0-9]+)*)$")
-TOPIC_NAME_RE: Final = re.compile(r"^topics/([a-z0-9]+(?:-[a-z0-9]+)*)$")
-SUBSCRIPTION_NAME_RE: Final = re.compile(
-    rf"^topics/([a-z0-9]+(?:-[a-z0-9]+)*)/subscriptions/({HEX_ID_RE})$"
-)
-SEGMENT_NAME_RE: Final = re.compile(r"^segments/[a-z0-9]+(?:-[a-z0-9]+)*$")
-MESSAGE_NAME_RE: Final = re.compile(rf"^messages/({HEX_ID_RE})$")
-CAMPAIGN_NAME_RE: Final = re.compile(rf"^campaigns/({HEX_ID_RE})$")
-TASK_NAME_RE: Final = re.compile(rf"^tasks/({HEX_ID_RE})$")
-ALERT_NAME_RE: Final = re.compile(rf"^alerts/({HEX_ID_RE})$")
 PREFERENCES_SUFFIX: Final = "/preferences"
 
 
-def parse_name(value: str, pattern: re.Pattern[str], field: str) -> str:
-    """Return the id captured by `pattern` in a resource name, or raise INVALID_ARGUMENT."""
-    match = pattern.match(value)
-    if match is None:
-        raise InvalidArgument.of(field, f"must match {pattern.pattern[1:-1]}")
-    return match.group(1)
+def is_staff(name: str) -> bool:
+    """Return True for staff/{staff}."""
+    return STAFF.regex.fullmatch(name) is not None
+
+
+def is_key_person(name: str) -> bool:
+    """Return True for clients/{client}/keyPersons/{key_person}."""
+    return KEY_PERSON.regex.fullmatch(name) is not None
+
+
+def is_segment(name: str) -> bool:
+    """Return True for segments/{segment}."""
+    return SEGMENT.regex.fullmatch(name) is not None
 
 
 def is_recipient(name: str) -> bool:
     """Return True for staff/{s}, clients/{c} and clients/{c}/keyPersons/{k}."""
-    return bool(STAFF_RE.match(name) or CLIENT_RE.match(name) or KEY_PERSON_RE.match(name))
+    return is_staff(name) or is_key_person(name) or CLIENT.regex.fullmatch(name) is not None
 
 
 def recipient_kind(name: str) -> str:
     """Return the domain recipient kind: "staff" or "client_contact"."""
-    return "staff" if STAFF_RE.match(name) else "client_contact"
+    return "staff" if is_staff(name) else "client_contact"
 
 
 def check_recipient(v: Violations, field: str, name: str) -> None:

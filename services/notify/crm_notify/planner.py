@@ -27,9 +27,8 @@ from crm_notify.domain.preferences import (
     Urgency,
     decide_delivery,
 )
-from crm_notify.mapping import as_utc
 from crm_notify.models import MessageRow, PreferenceRow
-from crm_notify.names import KEY_PERSON_RE, STAFF_RE, recipient_kind
+from crm_notify.names import is_key_person, is_staff, recipient_kind
 
 _IN_CHUNK = 500
 # A deferred message counts from when it goes out; none is held back longer than this.
@@ -139,25 +138,24 @@ async def load_recent_sends(
             .group_by(col(MessageRow.recipient), col(MessageRow.notification))
         )
         for recipient, sent in rows.all():
-            moment = as_utc(sent)
-            if moment > since:
-                result[recipient].append(moment)
+            if sent > since:
+                result[recipient].append(sent)
     return result
 
 
 def recipient_class(recipient: str) -> str:
     """Return "staff", "key_person" or "client": recipients of a class plan alike."""
-    if STAFF_RE.match(recipient):
+    if is_staff(recipient):
         return "staff"
-    return "key_person" if KEY_PERSON_RE.match(recipient) else "client"
+    return "key_person" if is_key_person(recipient) else "client"
 
 
 def channel_reaches(recipient: str, channel: str) -> bool:
     """Return True if `channel` can reach this kind of recipient."""
     if channel == "sms":
-        return bool(KEY_PERSON_RE.match(recipient))
+        return is_key_person(recipient)
     if channel in ("email", "chat", "task"):
-        return bool(STAFF_RE.match(recipient))
+        return is_staff(recipient)
     return channel == "push"
 
 

@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import grpc
 from google.type import timeofday_pb2
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import notify_service_pb2, preference_pb2
 from crm_notify import access
 from crm_notify.context import NotifyContext
 from crm_notify.mapping import (
@@ -17,11 +18,10 @@ from crm_notify.mapping import (
     CATEGORY_NAMES,
     CHANNEL_ENUMS,
     CHANNEL_NAMES,
-    as_utc,
     etag,
 )
 from crm_notify.models import PreferenceRow
-from crm_notify.names import PREFERENCES_SUFFIX, STAFF_RE, Violations, require_recipient
+from crm_notify.names import PREFERENCES_SUFFIX, Violations, is_staff, require_recipient
 from crm_notify.rpc_messages import checked_locale
 from crm_runtime import idempotency
 from crm_runtime.auth import current_principal
@@ -47,9 +47,9 @@ def _clock(value: timeofday_pb2.TimeOfDay) -> time:
     return time(value.hours, value.minutes)
 
 
-def preferences_message(recipient: str, row: PreferenceRow | None) -> notify_pb2.Preferences:
+def preferences_message(recipient: str, row: PreferenceRow | None) -> preference_pb2.Preferences:
     """Return the Preferences of a recipient (empty defaults without a row)."""
-    message = notify_pb2.Preferences(name=recipient + PREFERENCES_SUFFIX)
+    message = preference_pb2.Preferences(name=recipient + PREFERENCES_SUFFIX)
     if row is None:
         message.etag = etag("preferences", recipient, 0)
         return message
@@ -74,12 +74,16 @@ def preferences_message(recipient: str, row: PreferenceRow | None) -> notify_pb2
         )
         added.period.FromSeconds(int(cap["period_s"]))
     message.etag = etag("preferences", recipient, row.version)
-    message.update_time.FromDatetime(as_utc(row.update_time))
+    message.update_time.FromDatetime(row.update_time)
     return message
 
 
 def _apply(
-    v: Violations, row: PreferenceRow, prefs: notify_pb2.Preferences, paths: set[str], staff: bool
+    v: Violations,
+    row: PreferenceRow,
+    prefs: preference_pb2.Preferences,
+    paths: set[str],
+    staff: bool,
 ) -> None:
     """Validate and copy the named fields onto the row."""
     f = "preferences"
@@ -114,7 +118,11 @@ def _apply(
 
 
 def _apply_categories(
-    v: Violations, row: PreferenceRow, prefs: notify_pb2.Preferences, paths: set[str], staff: bool
+    v: Violations,
+    row: PreferenceRow,
+    prefs: preference_pb2.Preferences,
+    paths: set[str],
+    staff: bool,
 ) -> None:
     """Validate and copy per-category channels, consents and caps onto the row."""
     f = "preferences"
@@ -170,7 +178,7 @@ class PreferencesRpc:
 
     async def GetPreferences(  # noqa: N802
         self, request: notify_service_pb2.GetPreferencesRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Preferences:
+    ) -> preference_pb2.Preferences:
         """Return a recipient's preferences."""
         principal = current_principal()
         recipient = recipient_of(request.name, "name")
@@ -184,28 +192,20 @@ class PreferencesRpc:
         self,
         request: notify_service_pb2.UpdatePreferencesRequest,
         context: grpc.aio.ServicerContext,
-    ) -> notify_pb2.Preferences:
+    ) -> preference_pb2.Preferences:
         """Change the fields in the mask, creating the preferences when missing."""
         principal = current_principal()
-        idempotency.check_request_id(request.request_id)
         recipient = recipient_of(request.preferences.name, "preferences.name")
         access.require_act_for(principal, recipient)
         paths = resolve_mask(
             request.update_mask,
             mutable=MUTABLE,
             protected=(),
-            resource=notify_pb2.Preferences.DESCRIPTOR,
+            resource=preference_pb2.Preferences.DESCRIPTOR,
         )
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session,
-                method=_METHOD,
-                request=request,
-                subject=principal.subject,
-                response_type=notify_pb2.Preferences,
-            )
-            if replay is not None:
-                return replay
+        staff = is_staff(recipient)
+
+        async def work(session: AsyncSession) -> preference_pb2.Preferences:
             row = await session.get(PreferenceRow, recipient)
             version = row.version if row is not None else 0
             if request.preferences.etag and request.preferences.etag != etag(
@@ -217,17 +217,18 @@ class PreferencesRpc:
             if row is None:
                 row = PreferenceRow(recipient=recipient, version=0, update_time=self.ctx.clock())
             v = Violations()
-            _apply(v, row, request.preferences, paths, bool(STAFF_RE.match(recipient)))
+            _apply(v, row, request.preferences, paths, staff)
             v.raise_if_any()
             row.version += 1
             row.update_time = self.ctx.clock()
             session.add(row)
-            response = preferences_message(recipient, row)
-            await idempotency.remember(
-                session,
-                method=_METHOD,
-                request=request,
-                subject=principal.subject,
-                response=response,
-            )
-            return response
+            return preferences_message(recipient, row)
+
+        return await idempotency.mutation(
+            self.ctx.db,
+            request,
+            method=_METHOD,
+            subject=principal.subject,
+            response_type=preference_pb2.Preferences,
+            work=work,
+        )

@@ -12,100 +12,26 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import grpc
-from sqlalchemy import Integer, Row, Select, and_, bindparam, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import message_pb2, notify_service_pb2
 from crm_notify import access
 from crm_notify.context import NotifyContext
 from crm_notify.domain.sequence import GapError, ReplayWindow
-from crm_notify.enqueue import MESSAGE_TABLE, STATE_TABLE
 from crm_notify.mapping import push_message
 from crm_notify.names import Violations, check_recipient
-from crm_notify.push_state import ACK_TABLE
+from crm_notify.push_store import OR_CHUNK, counters, fetch_page, record_acknowledgements
 from crm_runtime.auth import Principal, current_principal
 from crm_runtime.errors import FailedPrecondition, InvalidArgument
 
 MAX_STREAM_RECIPIENTS = 1000
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
-_OR_CHUNK = 100
-_PUSH_COLUMNS = [
-    MESSAGE_TABLE.c[name]
-    for name in (
-        "id",
-        "recipient",
-        "sequence",
-        "category",
-        "urgency",
-        "subject",
-        "body",
-        "locale",
-        "create_time",
-        "campaign",
-        "alert",
-    )
-]
 
 
-def _bookmarks(positions: dict[str, int]) -> list[notify_pb2.PushAcknowledgement]:
-    return [notify_pb2.PushAcknowledgement(recipient=r, sequence=s) for r, s in positions.items()]
-
-
-def _page_statements() -> tuple[Select[Any], Select[Any]]:
-    """Build the two page queries once; executions then only bind values (cached compile)."""
-    seq = MESSAGE_TABLE.c.sequence
-    recipient = MESSAGE_TABLE.c.recipient
-    condition = or_(
-        *(and_(recipient == bindparam(f"r{i}"), seq > bindparam(f"p{i}")) for i in range(_OR_CHUNK))
-    )
-    choose = (
-        select(MESSAGE_TABLE.c.seq)
-        .where(condition)
-        .order_by(recipient, seq)
-        .limit(bindparam("n", type_=Integer))
-    )
-    read = (
-        select(*_PUSH_COLUMNS)
-        .where(MESSAGE_TABLE.c.seq.in_(bindparam("ids", expanding=True)))
-        .order_by(recipient, seq)
-    )
-    return choose, read
-
-
-_CHOOSE_PAGE, _READ_PAGE = _page_statements()
-
-
-async def _fetch_page(
-    session: AsyncSession, cursors: Sequence[tuple[str, int]], limit: int
-) -> list[Row[Any]]:
-    """Return up to `limit` rows after each cursor, ordered by recipient then sequence.
-
-    Two steps: choose the page from the (recipient, sequence) index alone, then read only
-    those rows. Reading whole rows for every pending message of every recipient in the chunk
-    and sorting them would cost a multiple of the page. Unused cursor slots name no recipient.
-    """
-    params: dict[str, object] = {"n": limit}
-    for i in range(_OR_CHUNK):
-        name, position = cursors[i] if i < len(cursors) else ("", 0)
-        params[f"r{i}"], params[f"p{i}"] = name, position
-    chosen = list((await session.execute(_CHOOSE_PAGE, params)).scalars())
-    if not chosen:
-        return []
-    return list((await session.execute(_READ_PAGE, {"ids": chosen})).all())
-
-
-async def _states(session: AsyncSession, recipients: Sequence[str]) -> dict[str, tuple[int, int]]:
-    """Return recipient → (last sequence, acknowledged sequence)."""
-    rows = await session.execute(
-        select(STATE_TABLE.c.recipient, STATE_TABLE.c.last_sequence, STATE_TABLE.c.acked_sequence)
-        .where(STATE_TABLE.c.recipient.in_(list(recipients)))
-        .order_by(STATE_TABLE.c.recipient)
-    )
-    return {r: (int(last), int(acked)) for r, last, acked in rows.all()}
+def _bookmarks(positions: dict[str, int]) -> list[message_pb2.PushAcknowledgement]:
+    return [message_pb2.PushAcknowledgement(recipient=r, sequence=s) for r, s in positions.items()]
 
 
 def _checked_recipients(
@@ -163,9 +89,9 @@ class PushRpc:
         finally:
             self.ctx.hub.unsubscribe(waiter)
 
-    async def _start_positions(self, cursors: Sequence[notify_pb2.PushCursor]) -> dict[str, int]:
+    async def _start_positions(self, cursors: Sequence[message_pb2.PushCursor]) -> dict[str, int]:
         async with self.ctx.db.read() as session:
-            states = await _states(session, [c.recipient for c in cursors])
+            states = await counters(session, [c.recipient for c in cursors])
         positions: dict[str, int] = {}
         for i, cursor in enumerate(cursors):
             last, acked = states.get(cursor.recipient, (0, 0))
@@ -186,7 +112,7 @@ class PushRpc:
 
     async def _mark_behind(self, dirty: set[str], positions: dict[str, int]) -> None:
         async with self.ctx.db.read() as session:
-            states = await _states(session, list(positions))
+            states = await counters(session, list(positions))
         dirty.update(r for r, (last, _) in states.items() if last > positions[r])
 
     async def _drain(
@@ -195,9 +121,9 @@ class PushRpc:
         """Yield pages until every dirty recipient is caught up; one page in memory at a time."""
         pending = deque(dirty)
         while pending:
-            chunk = [pending.popleft() for _ in range(min(_OR_CHUNK, len(pending)))]
+            chunk = [pending.popleft() for _ in range(min(OR_CHUNK, len(pending)))]
             async with self.ctx.db.read() as session:
-                rows = await _fetch_page(session, [(r, positions[r]) for r in chunk], size)
+                rows = await fetch_page(session, [(r, positions[r]) for r in chunk], size)
             by_recipient: dict[str, list[int]] = {}
             for row in rows:
                 by_recipient.setdefault(row.recipient, []).append(int(row.sequence))
@@ -233,7 +159,7 @@ class PushRpc:
         _checked_recipients(principal, names, "acknowledgements")
         now = self.ctx.clock()
         async with self.ctx.db.write() as session:
-            states = await _states(session, names)
+            states = await counters(session, names)
             v = Violations()
             for i, ack in enumerate(request.acknowledgements):
                 last, _ = states.get(ack.recipient, (0, 0))
@@ -244,32 +170,14 @@ class PushRpc:
                     )
             v.raise_if_any(reason="ACK_OUT_OF_RANGE")
             response = notify_service_pb2.AcknowledgeMessagesResponse()
-            moves: list[dict[str, object]] = []
+            moves: list[tuple[str, int, int]] = []
             for ack in request.acknowledgements:
                 _, acked = states.get(ack.recipient, (0, 0))
                 if ack.sequence > acked:
-                    moves.append({"b_r": ack.recipient, "b_lo": acked, "b_hi": ack.sequence})
+                    moves.append((ack.recipient, acked, ack.sequence))
                 response.acknowledged.add(
                     recipient=ack.recipient, sequence=max(acked, ack.sequence)
                 )
             if moves:
-                # One small row per recipient, however many messages the ack covers.
-                await session.execute(
-                    update(STATE_TABLE)
-                    .where(STATE_TABLE.c.recipient == bindparam("b_r"))
-                    .values(acked_sequence=bindparam("b_hi")),
-                    moves,
-                )
-                await session.execute(
-                    insert(ACK_TABLE),
-                    [
-                        {
-                            "recipient": m["b_r"],
-                            "from_sequence": m["b_lo"],
-                            "to_sequence": m["b_hi"],
-                            "ack_time": now,
-                        }
-                        for m in moves
-                    ],
-                )
+                await record_acknowledgements(session, moves, now)
         return response

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import grpc
 from google.protobuf import empty_pb2
-from sqlalchemy import select
-from sqlmodel import col
+from google.protobuf.message import Message
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import notify_service_pb2, template_pb2
 from crm_notify.access import TEMPLATE_ADMIN_ROLES
 from crm_notify.context import NotifyContext
-from crm_notify.domain.templates import RenderError
+from crm_notify.domain.template_types import RenderError
 from crm_notify.mapping import etag
 from crm_notify.models import TemplateRow
-from crm_notify.names import TEMPLATE_NAME_RE, Violations, check_resource_id, parse_name
+from crm_notify.names import Violations, check_resource_id
 from crm_notify.template_checks import checked_parts, store_parts, template_message
-from crm_notify.templates_store import load_template, render_problem
-from crm_runtime import idempotency
+from crm_notify.templates_store import TEMPLATE, load_template, render_problem, templates_page
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, AlreadyExists, FailedPrecondition, NotFound
 from crm_runtime.fieldmask import resolve_mask
@@ -24,6 +27,19 @@ from crm_runtime.pagination import page_size
 
 MUTABLE = frozenset({"display_name", "category", "variables", "variants", "fallback_locale"})
 _SERVICE = "crm.notify.v1.NotificationService"
+M = TypeVar("M", bound=Message)
+
+
+async def _stored(session: AsyncSession, template_id: str, name: str) -> TemplateRow:
+    row = await session.get(TemplateRow, template_id)
+    if row is None:
+        raise NotFound(f"{name} does not exist", reason="TEMPLATE_NOT_FOUND")
+    return row
+
+
+def _check_etag(given: str, row: TemplateRow) -> None:
+    if given and given != etag("template", row.template_id, row.version):
+        raise Aborted("the template changed since it was read", reason="ETAG_MISMATCH")
 
 
 class TemplatesRpc:
@@ -31,31 +47,38 @@ class TemplatesRpc:
 
     ctx: NotifyContext
 
+    async def _mutation(
+        self,
+        request: Message,
+        method: str,
+        response_type: type[M],
+        work: Callable[[AsyncSession], Awaitable[M]],
+        subject: str,
+    ) -> M:
+        """Run one template change idempotently (every template change has a request_id)."""
+        return await idempotency.mutation(
+            self.ctx.db,
+            request,
+            method=f"{_SERVICE}/{method}",
+            subject=subject,
+            response_type=response_type,
+            work=work,
+        )
+
     async def CreateTemplate(  # noqa: N802
         self, request: notify_service_pb2.CreateTemplateRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Template:
+    ) -> template_pb2.Template:
         """Store a template after compiling every variant."""
         principal = require_roles(*TEMPLATE_ADMIN_ROLES)
-        idempotency.check_request_id(request.request_id)
         v = Violations()
         check_resource_id(v, "template_id", request.template_id)
         v.raise_if_any()
-        paths = set(MUTABLE)
         category, variables, variants, fallback, compiled = checked_parts(
-            request.template, paths, None
+            request.template, set(MUTABLE), None
         )
         now = self.ctx.clock()
-        method = f"{_SERVICE}/CreateTemplate"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response_type=notify_pb2.Template,
-            )
-            if replay is not None:
-                return replay
+
+        async def work(session: AsyncSession) -> template_pb2.Template:
             if await session.get(TemplateRow, request.template_id) is not None:
                 raise AlreadyExists(
                     f"templates/{request.template_id} exists", reason="TEMPLATE_EXISTS"
@@ -72,26 +95,20 @@ class TemplatesRpc:
             )
             store_parts(row, variables, variants)
             session.add(row)
-            response = template_message(row, compiled)
-            await idempotency.remember(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response=response,
-            )
-            return response
+            return template_message(row, compiled)
+
+        return await self._mutation(
+            request, "CreateTemplate", template_pb2.Template, work, principal.subject
+        )
 
     async def GetTemplate(  # noqa: N802
         self, request: notify_service_pb2.GetTemplateRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Template:
+    ) -> template_pb2.Template:
         """Return one template."""
         current_principal()
-        template_id = parse_name(request.name, TEMPLATE_NAME_RE, "name")
+        template_id = names.parse(request, "name")["template"]
         async with self.ctx.db.read() as session:
-            row = await session.get(TemplateRow, template_id)
-        if row is None:
-            raise NotFound(f"{request.name} does not exist", reason="TEMPLATE_NOT_FOUND")
+            row = await _stored(session, template_id, request.name)
         return template_message(row, self.ctx.templates.compiled(row))
 
     async def ListTemplates(  # noqa: N802
@@ -99,62 +116,35 @@ class TemplatesRpc:
     ) -> notify_service_pb2.ListTemplatesResponse:
         """Return templates by name."""
         current_principal()
-        size = page_size(request.page_size)
-        query = {"m": "ListTemplates"}
-        after = str(self.ctx.tokens.decode(request.page_token, query=query) or "")
         async with self.ctx.db.read() as session:
-            rows = list(
-                (
-                    await session.execute(
-                        select(TemplateRow)
-                        .where(col(TemplateRow.template_id) > after)
-                        .order_by(col(TemplateRow.template_id))
-                        .limit(size + 1)
-                    )
-                ).scalars()
+            page = await templates_page(
+                session,
+                tokens=self.ctx.tokens,
+                page_token=request.page_token,
+                size=page_size(request.page_size),
+                query={"m": "ListTemplates"},
             )
-        response = notify_service_pb2.ListTemplatesResponse(
-            templates=[template_message(r, self.ctx.templates.compiled(r)) for r in rows[:size]]
+        return notify_service_pb2.ListTemplatesResponse(
+            templates=[template_message(r, self.ctx.templates.compiled(r)) for r in page.rows],
+            next_page_token=page.next_page_token,
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(
-                rows[size - 1].template_id, query=query
-            )
-        return response
 
     async def UpdateTemplate(  # noqa: N802
         self, request: notify_service_pb2.UpdateTemplateRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Template:
+    ) -> template_pb2.Template:
         """Change the named fields; the result must compile."""
         principal = require_roles(*TEMPLATE_ADMIN_ROLES)
-        idempotency.check_request_id(request.request_id)
-        template_id = parse_name(request.template.name, TEMPLATE_NAME_RE, "template.name")
+        template_id = TEMPLATE.parse(request.template.name, "template.name")["template"]
         paths = resolve_mask(
             request.update_mask,
             mutable=MUTABLE,
             protected=(),
-            resource=notify_pb2.Template.DESCRIPTOR,
+            resource=template_pb2.Template.DESCRIPTOR,
         )
-        method = f"{_SERVICE}/UpdateTemplate"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response_type=notify_pb2.Template,
-            )
-            if replay is not None:
-                return replay
-            row = await session.get(TemplateRow, template_id)
-            if row is None:
-                raise NotFound(
-                    f"{request.template.name} does not exist", reason="TEMPLATE_NOT_FOUND"
-                )
-            if request.template.etag and request.template.etag != etag(
-                "template", row.template_id, row.version
-            ):
-                raise Aborted("the template changed since it was read", reason="ETAG_MISMATCH")
+
+        async def work(session: AsyncSession) -> template_pb2.Template:
+            row = await _stored(session, template_id, request.template.name)
+            _check_etag(request.template.etag, row)
             category, variables, variants, fallback, compiled = checked_parts(
                 request.template, paths, row
             )
@@ -165,53 +155,32 @@ class TemplatesRpc:
             row.version += 1
             row.update_time = self.ctx.clock()
             session.add(row)
-            response = template_message(row, compiled)
-            await idempotency.remember(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response=response,
-            )
-            return response
+            return template_message(row, compiled)
+
+        return await self._mutation(
+            request, "UpdateTemplate", template_pb2.Template, work, principal.subject
+        )
 
     async def DeleteTemplate(  # noqa: N802
         self, request: notify_service_pb2.DeleteTemplateRequest, context: grpc.aio.ServicerContext
     ) -> empty_pb2.Empty:
         """Delete a template that is not built in."""
         principal = require_roles(*TEMPLATE_ADMIN_ROLES)
-        idempotency.check_request_id(request.request_id)
-        template_id = parse_name(request.name, TEMPLATE_NAME_RE, "name")
-        method = f"{_SERVICE}/DeleteTemplate"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response_type=empty_pb2.Empty,
-            )
-            if replay is not None:
-                return replay
-            row = await session.get(TemplateRow, template_id)
-            if row is None:
-                raise NotFound(f"{request.name} does not exist", reason="TEMPLATE_NOT_FOUND")
+        template_id = names.parse(request, "name")["template"]
+
+        async def work(session: AsyncSession) -> empty_pb2.Empty:
+            row = await _stored(session, template_id, request.name)
             if row.built_in:
                 raise FailedPrecondition(
                     "built-in templates can be edited but not deleted", reason="TEMPLATE_BUILT_IN"
                 )
-            if request.etag and request.etag != etag("template", row.template_id, row.version):
-                raise Aborted("the template changed since it was read", reason="ETAG_MISMATCH")
+            _check_etag(request.etag, row)
             await session.delete(row)
-            response = empty_pb2.Empty()
-            await idempotency.remember(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response=response,
-            )
-            return response
+            return empty_pb2.Empty()
+
+        return await self._mutation(
+            request, "DeleteTemplate", empty_pb2.Empty, work, principal.subject
+        )
 
     async def RenderTemplate(  # noqa: N802
         self, request: notify_service_pb2.RenderTemplateRequest, context: grpc.aio.ServicerContext

@@ -6,23 +6,22 @@ import uuid
 
 import grpc
 from google.protobuf import empty_pb2
-from sqlalchemy import select
-from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.notify.v1 import notify_pb2, notify_service_pb2
+from crm.notify.v1 import notify_service_pb2, topic_pb2
 from crm_notify import access
 from crm_notify.context import NotifyContext
 from crm_notify.mapping import TOPIC_KIND_ENUMS, TOPIC_KIND_NAMES, timestamp
 from crm_notify.models import SubscriptionRow, TopicRow
-from crm_notify.names import (
-    SUBSCRIPTION_NAME_RE,
-    TOPIC_NAME_RE,
-    Violations,
-    check_resource_id,
-    parse_name,
-    require_recipient,
+from crm_notify.names import Violations, check_resource_id, require_recipient
+from crm_notify.topics_store import (
+    subscription_by_id,
+    subscription_of,
+    subscriptions_page,
+    topic_exists,
+    topics_page,
 )
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import AlreadyExists, NotFound
 from crm_runtime.pagination import page_size
@@ -30,9 +29,9 @@ from crm_runtime.pagination import page_size
 _SERVICE = "crm.notify.v1.NotificationService/"
 
 
-def topic_message(row: TopicRow) -> notify_pb2.Topic:
+def topic_message(row: TopicRow) -> topic_pb2.Topic:
     """Return the Topic for a row."""
-    return notify_pb2.Topic(
+    return topic_pb2.Topic(
         name=f"topics/{row.topic_id}",
         display_name=row.display_name,
         kind=TOPIC_KIND_ENUMS[row.kind],
@@ -41,9 +40,9 @@ def topic_message(row: TopicRow) -> notify_pb2.Topic:
     )
 
 
-def subscription_message(row: SubscriptionRow) -> notify_pb2.Subscription:
+def subscription_message(row: SubscriptionRow) -> topic_pb2.Subscription:
     """Return the Subscription for a row."""
-    return notify_pb2.Subscription(
+    return topic_pb2.Subscription(
         name=f"topics/{row.topic_id}/subscriptions/{row.id}",
         recipient=row.recipient,
         create_time=timestamp(row.create_time),
@@ -57,10 +56,9 @@ class TopicsRpc:
 
     async def CreateTopic(  # noqa: N802
         self, request: notify_service_pb2.CreateTopicRequest, context: grpc.aio.ServicerContext
-    ) -> notify_pb2.Topic:
+    ) -> topic_pb2.Topic:
         """Create a topic."""
         principal = require_roles(*access.TOPIC_ADMIN_ROLES)
-        idempotency.check_request_id(request.request_id)
         v = Violations()
         check_resource_id(v, "topic_id", request.topic_id)
         if not request.topic.display_name.strip():
@@ -68,89 +66,62 @@ class TopicsRpc:
         if request.topic.kind not in TOPIC_KIND_NAMES:
             v.add("topic.kind", "is required")
         v.raise_if_any()
-        method = _SERVICE + "CreateTopic"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response_type=notify_pb2.Topic,
-            )
-            if replay is not None:
-                return replay
-            if await session.get(TopicRow, request.topic_id) is not None:
+        now = self.ctx.clock()
+
+        async def work(session: AsyncSession) -> topic_pb2.Topic:
+            if await topic_exists(session, request.topic_id):
                 raise AlreadyExists(f"topics/{request.topic_id} exists", reason="TOPIC_EXISTS")
             row = TopicRow(
                 topic_id=request.topic_id,
                 display_name=request.topic.display_name,
                 kind=TOPIC_KIND_NAMES[request.topic.kind],
                 description=request.topic.description,
-                create_time=self.ctx.clock(),
+                create_time=now,
             )
             session.add(row)
-            response = topic_message(row)
-            await idempotency.remember(
-                session,
-                method=method,
-                request=request,
-                subject=principal.subject,
-                response=response,
-            )
-            return response
+            return topic_message(row)
+
+        return await idempotency.mutation(
+            self.ctx.db,
+            request,
+            method=_SERVICE + "CreateTopic",
+            subject=principal.subject,
+            response_type=topic_pb2.Topic,
+            work=work,
+        )
 
     async def ListTopics(  # noqa: N802
         self, request: notify_service_pb2.ListTopicsRequest, context: grpc.aio.ServicerContext
     ) -> notify_service_pb2.ListTopicsResponse:
         """Return topics by name."""
         current_principal()
-        size = page_size(request.page_size)
-        query = {"m": "ListTopics"}
-        after = str(self.ctx.tokens.decode(request.page_token, query=query) or "")
         async with self.ctx.db.read() as session:
-            rows = list(
-                (
-                    await session.execute(
-                        select(TopicRow)
-                        .where(col(TopicRow.topic_id) > after)
-                        .order_by(col(TopicRow.topic_id))
-                        .limit(size + 1)
-                    )
-                ).scalars()
+            page = await topics_page(
+                session,
+                tokens=self.ctx.tokens,
+                page_token=request.page_token,
+                size=page_size(request.page_size),
+                query={"m": "ListTopics"},
             )
-        response = notify_service_pb2.ListTopicsResponse(
-            topics=[topic_message(r) for r in rows[:size]]
+        return notify_service_pb2.ListTopicsResponse(
+            topics=[topic_message(r) for r in page.rows], next_page_token=page.next_page_token
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].topic_id, query=query)
-        return response
 
     async def CreateSubscription(  # noqa: N802
         self,
         request: notify_service_pb2.CreateSubscriptionRequest,
         context: grpc.aio.ServicerContext,
-    ) -> notify_pb2.Subscription:
+    ) -> topic_pb2.Subscription:
         """Subscribe a recipient; subscribing twice returns the existing subscription."""
         principal = current_principal()
-        topic_id = parse_name(request.parent, TOPIC_NAME_RE, "parent")
+        topic_id = names.parse(request, "parent")["topic"]
         recipient = request.subscription.recipient
         require_recipient("subscription.recipient", recipient)
         access.require_act_for(principal, recipient)
         async with self.ctx.db.write() as session:
-            if await session.get(TopicRow, topic_id) is None:
+            if not await topic_exists(session, topic_id):
                 raise NotFound(f"{request.parent} does not exist", reason="TOPIC_NOT_FOUND")
-            existing = (
-                (
-                    await session.execute(
-                        select(SubscriptionRow).where(
-                            col(SubscriptionRow.topic_id) == topic_id,
-                            col(SubscriptionRow.recipient) == recipient,
-                        )
-                    )
-                )
-                .scalars()
-                .first()
-            )
+            existing = await subscription_of(session, topic_id, recipient)
             if existing is not None:
                 return subscription_message(existing)
             row = SubscriptionRow(
@@ -169,29 +140,22 @@ class TopicsRpc:
     ) -> notify_service_pb2.ListSubscriptionsResponse:
         """Return a topic's subscriptions (all for operators, one's own for people)."""
         principal = current_principal()
-        topic_id = parse_name(request.parent, TOPIC_NAME_RE, "parent")
-        size = page_size(request.page_size)
-        query = {"m": "ListSubscriptions", "t": topic_id, "p": principal.subject}
-        after = self.ctx.tokens.decode(request.page_token, query=query) or 0
-        statement = select(SubscriptionRow).where(
-            col(SubscriptionRow.topic_id) == topic_id, col(SubscriptionRow.seq) > after
-        )
-        if not principal.has(*access.READ_ALL_ROLES):
-            statement = statement.where(col(SubscriptionRow.recipient) == principal.subject)
+        topic_id = names.parse(request, "parent")["topic"]
         async with self.ctx.db.read() as session:
-            rows = list(
-                (
-                    await session.execute(
-                        statement.order_by(col(SubscriptionRow.seq)).limit(size + 1)
-                    )
-                ).scalars()
+            page = await subscriptions_page(
+                session,
+                topic_id,
+                # People see only their own subscriptions.
+                recipient="" if principal.has(*access.READ_ALL_ROLES) else principal.subject,
+                tokens=self.ctx.tokens,
+                page_token=request.page_token,
+                size=page_size(request.page_size),
+                query={"m": "ListSubscriptions", "t": topic_id, "p": principal.subject},
             )
-        response = notify_service_pb2.ListSubscriptionsResponse(
-            subscriptions=[subscription_message(r) for r in rows[:size]]
+        return notify_service_pb2.ListSubscriptionsResponse(
+            subscriptions=[subscription_message(r) for r in page.rows],
+            next_page_token=page.next_page_token,
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
-        return response
 
     async def DeleteSubscription(  # noqa: N802
         self,
@@ -200,21 +164,10 @@ class TopicsRpc:
     ) -> empty_pb2.Empty:
         """Remove a subscription."""
         principal = current_principal()
-        match = SUBSCRIPTION_NAME_RE.match(request.name)
-        if match is None:
-            parse_name(request.name, SUBSCRIPTION_NAME_RE, "name")
-        assert match is not None
+        ids = names.parse(request, "name")
         async with self.ctx.db.write() as session:
-            row = (
-                (
-                    await session.execute(
-                        select(SubscriptionRow).where(col(SubscriptionRow.id) == match.group(2))
-                    )
-                )
-                .scalars()
-                .first()
-            )
-            if row is None or row.topic_id != match.group(1):
+            row = await subscription_by_id(session, ids["topic"], ids["subscription"])
+            if row is None:
                 # People get the same answer as for someone else's subscription (no oracle).
                 if principal.has(*access.ANY_RECIPIENT_ROLES):
                     raise NotFound(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from crm.notify.v1 import notify_pb2
+from crm.notify.v1 import template_pb2
 from crm_notify.domain.formatting import normalize_locale
 from crm_notify.domain.localized import LocalizedTemplate, TemplateText
-from crm_notify.domain.templates import TemplateError
+from crm_notify.domain.template_types import TemplateError
 from crm_notify.mapping import (
     CATEGORY_ENUMS,
     CATEGORY_NAMES,
@@ -22,15 +22,15 @@ from crm_notify.templates_store import VariableDef, compile_parts, variables_of,
 from crm_runtime.errors import InvalidArgument
 
 
-def template_message(row: TemplateRow, compiled: LocalizedTemplate) -> notify_pb2.Template:
+def template_message(row: TemplateRow, compiled: LocalizedTemplate) -> template_pb2.Template:
     """Return the Template for a row."""
     warnings = sorted({w for v in compiled.variants.values() for w in v.warnings})
-    return notify_pb2.Template(
+    return template_pb2.Template(
         name=f"templates/{row.template_id}",
         display_name=row.display_name,
         category=CATEGORY_ENUMS[row.category],
         variables=[
-            notify_pb2.TemplateVariable(
+            template_pb2.TemplateVariable(
                 name=v.name,
                 type=VARIABLE_TYPE_ENUMS[v.type],
                 optional=v.optional,
@@ -38,7 +38,7 @@ def template_message(row: TemplateRow, compiled: LocalizedTemplate) -> notify_pb
             for v in variables_of(row)
         ],
         variants=[
-            notify_pb2.TemplateVariant(locale=locale, subject=text.subject, body=text.body)
+            template_pb2.TemplateVariant(locale=locale, subject=text.subject, body=text.body)
             for locale, text in variants_of(row).items()
         ],
         fallback_locale=row.fallback_locale,
@@ -52,7 +52,7 @@ def template_message(row: TemplateRow, compiled: LocalizedTemplate) -> notify_pb
 
 
 def checked_parts(
-    template: notify_pb2.Template, paths: set[str], row: TemplateRow | None
+    template: template_pb2.Template, paths: set[str], row: TemplateRow | None
 ) -> tuple[str, list[VariableDef], dict[str, TemplateText], str, LocalizedTemplate]:
     """Validate the fields in `paths` (others come from `row`) and compile the result."""
     v = Violations()

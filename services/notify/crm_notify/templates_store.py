@@ -1,4 +1,4 @@
-"""Stored templates: JSON columns ↔ the domain's LocalizedTemplate, with a compile cache."""
+"""Stored templates: JSON columns ↔ the domain's LocalizedTemplate, a compile cache, listing."""
 
 from __future__ import annotations
 
@@ -7,14 +7,20 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import cast
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from crm.notify.v1 import template_pb2
 from crm_notify.domain.formatting import VariableType
 from crm_notify.domain.localized import LocalizedTemplate, TemplateText, compile_localized
-from crm_notify.domain.templates import VariableSpec
+from crm_notify.domain.template_types import VariableSpec
 from crm_notify.models import TemplateRow
-from crm_notify.names import TEMPLATE_NAME_RE, parse_name
+from crm_runtime import names
 from crm_runtime.errors import InvalidArgument, NotFound
+from crm_runtime.pagination import Page, PageTokens, keyset_page
+
+TEMPLATE = names.pattern_of(template_pb2.Template)
 
 
 @dataclass(frozen=True)
@@ -86,7 +92,7 @@ async def load_template(
     session: AsyncSession, cache: TemplateCache, name: str, *, field: str = "template"
 ) -> LoadedTemplate:
     """Return the named template compiled, or INVALID_ARGUMENT / NOT_FOUND."""
-    template_id = parse_name(name, TEMPLATE_NAME_RE, field)
+    template_id = TEMPLATE.parse(name, field)["template"]
     row = await session.get(TemplateRow, template_id)
     if row is None:
         raise NotFound(f"{name} does not exist", reason="TEMPLATE_NOT_FOUND")
@@ -99,3 +105,18 @@ def render_problem(exc: ValueError, *, prefix: str = "variables") -> InvalidArgu
     message = getattr(exc, "message", str(exc))
     field = f"{prefix}.{variable}" if variable and variable != "locale" else "locale"
     return InvalidArgument.of(field, message, reason="TEMPLATE_RENDER_FAILED")
+
+
+async def templates_page(
+    session: AsyncSession, *, tokens: PageTokens, page_token: str, size: int, query: object
+) -> Page[TemplateRow]:
+    """Return stored templates by id."""
+    return await keyset_page(
+        session,
+        select(TemplateRow),
+        key=col(TemplateRow.template_id),
+        tokens=tokens,
+        page_token=page_token,
+        size=size,
+        query=query,
+    )

@@ -6,13 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from crm_notify.domain.formatting import SUPPORTED_LOCALES, Locale, normalize_locale
-from crm_notify.domain.templates import (
-    CompiledTemplate,
-    RenderedMessage,
-    TemplateError,
-    VariableSpec,
-    compile_template,
-)
+from crm_notify.domain.template_types import RenderedMessage, TemplateError, VariableSpec
+from crm_notify.domain.templates import CompiledTemplate, compile_template
 
 
 @dataclass(frozen=True)
