@@ -15,7 +15,7 @@ from google.type import date_pb2, money_pb2
 from service_harness import RM_A, RM_B, ServiceHarness, start_harness, test_settings  # noqa: F401
 
 from crm.client.v1 import client_pb2, client_service_pb2, client_service_pb2_grpc
-from crm_client.app import build, migrate
+from crm_client import app
 from crm_client.config import ClientSettings
 from crm_client.context import ClientContext
 from crm_runtime.testing import IdentityKit
@@ -27,6 +27,8 @@ class ClientHarness(
 ):
     """A running client service and ways to call it as different people."""
 
+    stub_type = client_service_pb2_grpc.ClientServiceStub
+
 
 @asynccontextmanager
 async def client_service(
@@ -36,14 +38,8 @@ async def client_service(
     values = test_settings(
         "client", store_url, identity, pii=True, event_subscribers=subscribers, **overrides
     )
-    async with start_harness(
-        ClientHarness,
-        client_service_pb2_grpc.ClientServiceStub,
-        ClientSettings(**values),  # type: ignore[arg-type]
-        identity,
-        migrate=migrate,
-        build=build,
-    ) as harness:
+    settings = ClientSettings(**values)  # type: ignore[arg-type]
+    async with start_harness(ClientHarness, app, settings, identity) as harness:
         yield harness
 
 

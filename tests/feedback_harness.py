@@ -30,7 +30,7 @@ from sqlmodel import col
 
 from crm.events.v1 import event_pb2, feedback_events_pb2
 from crm.feedback.v1 import feedback_service_pb2_grpc, survey_pb2
-from crm_feedback.app import build, migrate
+from crm_feedback import app
 from crm_feedback.config import FeedbackSettings
 from crm_feedback.context import FeedbackContext
 from crm_runtime.server import ServiceDefinition
@@ -40,8 +40,6 @@ from crm_runtime.testing import IdentityKit
 TEAM_1 = "teams/t1"
 # Nothing listens on port 9 (discard) on test machines: deliveries fail and rows stay.
 CLOSED_SUBSCRIBERS = "notify=127.0.0.1:9,risk=127.0.0.1:9"
-# A settable clock for the service context (the name the feedback tests know).
-Clock = FakeClock
 
 
 @dataclass
@@ -49,6 +47,8 @@ class FeedbackHarness(
     ServiceHarness[FeedbackContext, FeedbackSettings, feedback_service_pb2_grpc.FeedbackServiceStub]
 ):
     """A running feedback service and ways to call it as different people."""
+
+    stub_type = feedback_service_pb2_grpc.FeedbackServiceStub
 
     async def events(self, message_type: type[Any], subscriber: str = "notify") -> list[Any]:
         """Return the payloads of one event type in the outbox, in emission order."""
@@ -122,16 +122,9 @@ async def feedback_service(
         if now is not None:
             ctx.clock = FakeClock(now)
 
-    async with start_harness(
-        FeedbackHarness,
-        feedback_service_pb2_grpc.FeedbackServiceStub,
-        FeedbackSettings(**values),  # type: ignore[arg-type]
-        identity,
-        migrate=migrate,
-        build=build,
-        prepare=install_clock,
-    ) as harness:
-        yield harness
+    settings = FeedbackSettings(**values)  # type: ignore[arg-type]
+    async with start_harness(FeedbackHarness, app, settings, identity, prepare=install_clock) as h:
+        yield h
 
 
 def text(zh: str, en: str) -> survey_pb2.LocalizedText:

@@ -20,7 +20,7 @@ from service_harness import (  # noqa: F401 - FakeClock is re-exported for the n
 )
 
 from crm.notify.v1 import notify_pb2, notify_service_pb2, notify_service_pb2_grpc
-from crm_notify.app import build, migrate
+from crm_notify import app
 from crm_notify.config import NotifySettings
 from crm_notify.context import NotifyContext
 from crm_runtime.server import ServiceDefinition
@@ -35,6 +35,8 @@ class NotifyHarness(
     ServiceHarness[NotifyContext, NotifySettings, notify_service_pb2_grpc.NotificationServiceStub]
 ):
     """A running notification service and ways to call it as different callers."""
+
+    stub_type = notify_service_pb2_grpc.NotificationServiceStub
 
     def use_clock(self, clock: Callable[[], datetime]) -> None:
         """Make the service read time from `clock`."""
@@ -153,13 +155,6 @@ async def notify_service(
         if not workers:
             definition.background = []
 
-    async with start_harness(
-        NotifyHarness,
-        notify_service_pb2_grpc.NotificationServiceStub,
-        NotifySettings(**values),  # type: ignore[arg-type]
-        identity,
-        migrate=migrate,
-        build=build,
-        prepare=without_workers,
-    ) as harness:
-        yield harness
+    settings = NotifySettings(**values)  # type: ignore[arg-type]
+    async with start_harness(NotifyHarness, app, settings, identity, prepare=without_workers) as h:
+        yield h

@@ -20,17 +20,18 @@ from service_harness import (  # noqa: F401 - RM_B is re-exported for the risk t
 
 from crm.events.v1 import client_events_pb2
 from crm.risk.v1 import facility_pb2, risk_service_pb2, risk_service_pb2_grpc, statement_pb2
-from crm_risk.app import build, migrate
+from crm_risk import app
 from crm_risk.config import RiskSettings
 from crm_risk.context import RiskContext
 from crm_runtime.auth import Role
-from crm_runtime.server import ServiceDefinition
 from crm_runtime.testing import IdentityKit
 
 
 @dataclass
 class RiskHarness(ServiceHarness[RiskContext, RiskSettings, risk_service_pb2_grpc.RiskServiceStub]):
     """A running risk service and ways to call it as different people."""
+
+    stub_type = risk_service_pb2_grpc.RiskServiceStub
 
     def officer(self, subject: str = "staff/risk-1") -> Metadata:
         """Return metadata for a risk officer."""
@@ -66,18 +67,8 @@ async def risk_service(
     values = test_settings(
         "risk", store_url, identity, pii=True, event_subscribers=subscribers, **overrides
     )
-
-    async def build_for_review(settings: RiskSettings) -> tuple[ServiceDefinition, RiskContext]:
-        return await build(settings, review=review)
-
-    async with start_harness(
-        RiskHarness,
-        risk_service_pb2_grpc.RiskServiceStub,
-        RiskSettings(**values),  # type: ignore[arg-type]
-        identity,
-        migrate=migrate,
-        build=build_for_review,
-    ) as harness:
+    settings = RiskSettings(**values)  # type: ignore[arg-type]
+    async with start_harness(RiskHarness, app, settings, identity, review=review) as harness:
         yield harness
 
 

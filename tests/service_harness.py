@@ -8,11 +8,12 @@ channel, stop) lives here once, so the four copies cannot drift apart.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from types import ModuleType
+from typing import Any, ClassVar, Generic, TypeVar
 
 import grpc
 
@@ -56,6 +57,8 @@ class FakeClock:
 class ServiceHarness(Generic[C, S, StubT]):
     """A running service and ways to call it as different people."""
 
+    # The generated stub class of the service's API (set by each service's harness).
+    stub_type: ClassVar[Callable[[grpc.aio.Channel], Any]]
     running: RunningService
     ctx: C
     channel: grpc.aio.Channel
@@ -125,27 +128,26 @@ test_settings.__test__ = False  # type: ignore[attr-defined]
 @asynccontextmanager
 async def start_harness(
     harness: type[HarnessT],
-    stub: Callable[[grpc.aio.Channel], object],
-    settings: S,
+    app: ModuleType,
+    settings: BaseServiceSettings,
     identity: IdentityKit,
     *,
-    migrate: Callable[[S], None],
-    build: Callable[[S], Awaitable[tuple[ServiceDefinition, Any]]],
     prepare: Callable[[ServiceDefinition, Any], None] = lambda definition, ctx: None,
+    **build_options: object,
 ) -> AsyncIterator[HarnessT]:
-    """Migrate, build and start a service; yield a `harness` on it, stop it afterwards.
+    """Start a service from its `crm_<service>.app` module: `migrate(settings)`, then
+    `build(settings, **build_options)`; yield a `harness` on it and stop it afterwards.
 
-    `build` and `migrate` are the service's own `crm_<service>.app` functions. `prepare` may
-    adjust the definition or context before the service starts (drop the background workers,
-    install a clock).
+    `prepare` may adjust the definition or context before the service starts (drop the
+    background workers, install a clock).
     """
-    migrate(settings)
-    definition, ctx = await build(settings)
+    app.migrate(settings)
+    definition, ctx = await app.build(settings, **build_options)
     prepare(definition, ctx)
     running = await start_service(definition)
     channel = grpc.aio.insecure_channel(running.address)
     try:
-        yield harness(running, ctx, channel, stub(channel), identity, settings)
+        yield harness(running, ctx, channel, harness.stub_type(channel), identity, settings)
     finally:
         await channel.close()
         await running.stop(drain_seconds=0)
