@@ -134,22 +134,20 @@ async def notify_service(
     escalation itself (h.deliver(), h.dispatch_campaigns(), escalator.run_once()), which is
     what a test with a hand-moved clock needs.
     """
-    values = test_settings(
-        "notify",
-        store_url,
-        identity,
-        delivery_interval_seconds=0.05,
-        campaign_interval_seconds=0.05,
-        escalation_interval_seconds=3600,
-        stream_heartbeat_seconds=1.0,
-        retry_base_seconds=0.05,
-        retry_cap_seconds=0.2,
-        delivery_lease_seconds=2.0,
-        webhook_allow_private=True,
-        risk_officers=RISK_OFFICER,
-        default_team_lead=TEAM_LEAD,
-        **overrides,
-    )
+    # Fast workers and retries; a test's own overrides win.
+    fast = {
+        "delivery_interval_seconds": 0.05,
+        "campaign_interval_seconds": 0.05,
+        "escalation_interval_seconds": 3600,
+        "stream_heartbeat_seconds": 1.0,
+        "retry_base_seconds": 0.05,
+        "retry_cap_seconds": 0.2,
+        "delivery_lease_seconds": 2.0,
+        "webhook_allow_private": True,
+        "risk_officers": RISK_OFFICER,
+        "default_team_lead": TEAM_LEAD,
+    }
+    values = test_settings("notify", store_url, identity, **{**fast, **overrides})
 
     def without_workers(definition: ServiceDefinition, ctx: NotifyContext) -> None:
         if not workers:
