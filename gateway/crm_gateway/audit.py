@@ -2,9 +2,9 @@
 
 A call adds one small entry to an in-memory queue (well under a microsecond); a background
 writer decodes what it needs (the resource name, audit_resource.py), chains each record to the
-previous one with an HMAC-SHA256 (audit_chain.py) and inserts the batch in one transaction every AUDIT_FLUSH_SECONDS or every
-AUDIT_BATCH_SIZE entries. Each gateway process writes its own chain, so replicas sharing a
-store never interleave one chain.
+previous one with an HMAC-SHA256 (audit_chain.py) and inserts the batch in one transaction
+every AUDIT_FLUSH_SECONDS or every AUDIT_BATCH_SIZE entries. Each gateway process writes its
+own chain, so replicas sharing a store never interleave one chain.
 
 Crash window (stated plainly): entries still queued when the process dies without a graceful
 stop (SIGKILL, OOM, power loss) are lost: at most AUDIT_FLUSH_SECONDS of calls, or the
