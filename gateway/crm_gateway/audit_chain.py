@@ -40,7 +40,8 @@ def hashed_values(record: object) -> dict[str, Any]:
 
 
 def _utc(moment: datetime) -> datetime:
-    # Stores may hand back naive datetimes (SQLite); every stored time is UTC.
+    # Every stored time is UTC; a naive one (as SQLite once returned) hashes like its aware
+    # twin, so a record's hash never depends on whether a zone came back with it.
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
