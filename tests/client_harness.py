@@ -1,4 +1,7 @@
-"""Starts the client service in-process on port 0 for tests, with real interceptors."""
+"""Starts the client service in-process for tests (see service_harness); client requests.
+
+RM_A and RM_B are re-exported: the client tests import them from here.
+"""
 
 from __future__ import annotations
 
@@ -8,45 +11,23 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date
 
-import grpc
 from google.type import date_pb2, money_pb2
+from service_harness import RM_A, RM_B, ServiceHarness, start_harness, test_settings  # noqa: F401
 
 from crm.client.v1 import client_pb2, client_service_pb2, client_service_pb2_grpc
-from crm_client.app import build, migrate
+from crm_client import app
 from crm_client.config import ClientSettings
 from crm_client.context import ClientContext
-from crm_runtime.auth import Role
-from crm_runtime.server import RunningService, start_service
-from crm_runtime.testing import IdentityKit, pii_env
-
-RM_A = "staff/rm-a"
-RM_B = "staff/rm-b"
+from crm_runtime.testing import IdentityKit
 
 
 @dataclass
-class ClientHarness:
+class ClientHarness(
+    ServiceHarness[ClientContext, ClientSettings, client_service_pb2_grpc.ClientServiceStub]
+):
     """A running client service and ways to call it as different people."""
 
-    running: RunningService
-    ctx: ClientContext
-    channel: grpc.aio.Channel
-    stub: client_service_pb2_grpc.ClientServiceStub
-    identity: IdentityKit
-    settings: ClientSettings
-
-    def as_(
-        self, subject: str, *roles: Role, teams: tuple[str, ...] = ()
-    ) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a caller."""
-        return self.identity.metadata(subject, *roles, teams=teams)
-
-    def rm(self, subject: str = RM_A, teams: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a relationship manager."""
-        return self.as_(subject, Role.RELATIONSHIP_MANAGER, teams=teams)
-
-    def system(self) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a bank system."""
-        return self.identity.metadata("systems/core-banking", Role.SYSTEM)
+    stub_type = client_service_pb2_grpc.ClientServiceStub
 
 
 @asynccontextmanager
@@ -54,35 +35,12 @@ async def client_service(
     store_url: str, identity: IdentityKit, *, subscribers: str = "", **overrides: object
 ) -> AsyncIterator[ClientHarness]:
     """Run a client service against `store_url` for the duration of the block."""
-    env = {k.lower(): v for k, v in pii_env().items()}
-    settings = ClientSettings(
-        database_url=store_url,
-        grpc_port=0,
-        identity_trusted_keys_dir=identity.directory,
-        identity_signing_key_file=identity.private_files["client"],
-        identity_signing_kid="client",
-        event_subscribers=subscribers,
-        health_check_interval_seconds=0.2,
-        grace_seconds=1,
-        **env,
-        **overrides,  # type: ignore[arg-type]
+    values = test_settings(
+        "client", store_url, identity, pii=True, event_subscribers=subscribers, **overrides
     )
-    migrate(settings)
-    definition, ctx = await build(settings)
-    running = await start_service(definition)
-    channel = grpc.aio.insecure_channel(running.address)
-    try:
-        yield ClientHarness(
-            running,
-            ctx,
-            channel,
-            client_service_pb2_grpc.ClientServiceStub(channel),
-            identity,
-            settings,
-        )
-    finally:
-        await channel.close()
-        await running.stop(drain_seconds=0)
+    settings = ClientSettings(**values)  # type: ignore[arg-type]
+    async with start_harness(ClientHarness, app, settings, identity) as harness:
+        yield harness
 
 
 def money(yuan: int) -> money_pb2.Money:

@@ -1,4 +1,4 @@
-"""Starts the feedback service in-process on port 0 for tests, with real interceptors.
+"""Starts the feedback service in-process for tests (see service_harness); feedback helpers.
 
 Events the service emits stay in its outbox (the default subscribers point at a closed
 port), so tests read exactly what notify and risk would receive with `events()`.
@@ -12,76 +12,43 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import grpc
 from contract_support import details  # noqa: F401 - also re-exported for other tests
 from google.protobuf import timestamp_pb2
+from service_harness import (  # noqa: F401 - RM_A and RM_B are re-exported for the tests
+    RM_A,
+    RM_B,
+    FakeClock,
+    ServiceHarness,
+    start_harness,
+    test_settings,
+)
 from sqlalchemy import select
 from sqlmodel import col
 
-from crm.events.v1 import event_pb2, event_pb2_grpc, feedback_events_pb2
+from crm.events.v1 import event_pb2, feedback_events_pb2
 from crm.feedback.v1 import feedback_service_pb2_grpc, survey_pb2
-from crm_feedback.app import build, migrate
+from crm_feedback import app
 from crm_feedback.config import FeedbackSettings
 from crm_feedback.context import FeedbackContext
-from crm_runtime.auth import Role
-from crm_runtime.outbox import make_envelope
-from crm_runtime.server import RunningService, start_service
+from crm_runtime.server import ServiceDefinition
 from crm_runtime.tables import OutboxMessage
 from crm_runtime.testing import IdentityKit
 
-RM_A = "staff/rm-a"
-RM_B = "staff/rm-b"
 TEAM_1 = "teams/t1"
 # Nothing listens on port 9 (discard) on test machines: deliveries fail and rows stay.
 CLOSED_SUBSCRIBERS = "notify=127.0.0.1:9,risk=127.0.0.1:9"
 
 
-class Clock:
-    """A settable clock for the service context."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        """Move the clock forward."""
-        self.now += timedelta(**delta)
-
-
 @dataclass
-class FeedbackHarness:
+class FeedbackHarness(
+    ServiceHarness[FeedbackContext, FeedbackSettings, feedback_service_pb2_grpc.FeedbackServiceStub]
+):
     """A running feedback service and ways to call it as different people."""
 
-    running: RunningService
-    ctx: FeedbackContext
-    channel: grpc.aio.Channel
-    stub: feedback_service_pb2_grpc.FeedbackServiceStub
-    sink: event_pb2_grpc.EventSinkServiceStub
-    identity: IdentityKit
-    settings: FeedbackSettings
-
-    def as_(
-        self, subject: str, *roles: Role, teams: tuple[str, ...] = ()
-    ) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a caller."""
-        return self.identity.metadata(subject, *roles, teams=teams)
-
-    def rm(self, subject: str = RM_A, teams: tuple[str, ...] = ()) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a relationship manager."""
-        return self.as_(subject, Role.RELATIONSHIP_MANAGER, teams=teams)
-
-    def system(self, name: str = "systems/core-banking") -> tuple[tuple[str, str], ...]:
-        """Return metadata for a bank system."""
-        return self.identity.metadata(name, Role.SYSTEM)
-
-    def ops(self) -> tuple[tuple[str, str], ...]:
-        """Return metadata for an operations user."""
-        return self.as_("staff/ops-1", Role.OPS)
+    stub_type = feedback_service_pb2_grpc.FeedbackServiceStub
 
     async def events(self, message_type: type[Any], subscriber: str = "notify") -> list[Any]:
         """Return the payloads of one event type in the outbox, in emission order."""
@@ -109,10 +76,9 @@ class FeedbackHarness:
         self, *payloads: Any, source: str = "risk"
     ) -> event_pb2.DeliverEventsResponse:
         """Deliver events to the service's inbox as another service's relay would."""
-        request = event_pb2.DeliverEventsRequest(
-            events=[make_envelope(p, source=source, subject="") for p in payloads]
+        return await self.deliver_events(
+            payloads, source=source, metadata=self.system(f"systems/{source}")
         )
-        return await self.sink.DeliverEvents(request, metadata=self.system(f"systems/{source}"))
 
     async def dispatch_tokens(self) -> dict[str, str]:
         """Return dispatch name → answer token from the SurveyDispatched events so far."""
@@ -142,38 +108,23 @@ async def feedback_service(
     **overrides: object,
 ) -> AsyncIterator[FeedbackHarness]:
     """Run a feedback service against `store_url` for the duration of the block."""
-    settings = FeedbackSettings(
-        database_url=store_url,
-        grpc_port=0,
-        identity_trusted_keys_dir=identity.directory,
-        identity_signing_key_file=identity.private_files["feedback"],
-        identity_signing_kid="feedback",
+    values = test_settings(
+        "feedback",
+        store_url,
+        identity,
         event_subscribers=subscribers,
         answer_token_secret=answer_secret(),
-        health_check_interval_seconds=0.2,
         scheduler_interval_seconds=0,
-        grace_seconds=1,
-        **overrides,  # type: ignore[arg-type]
+        **overrides,
     )
-    migrate(settings)
-    definition, ctx = await build(settings)
-    if now is not None:
-        ctx.clock = Clock(now)
-    running = await start_service(definition)
-    channel = grpc.aio.insecure_channel(running.address)
-    try:
-        yield FeedbackHarness(
-            running,
-            ctx,
-            channel,
-            feedback_service_pb2_grpc.FeedbackServiceStub(channel),
-            event_pb2_grpc.EventSinkServiceStub(channel),
-            identity,
-            settings,
-        )
-    finally:
-        await channel.close()
-        await running.stop(drain_seconds=0)
+
+    def install_clock(definition: ServiceDefinition, ctx: FeedbackContext) -> None:
+        if now is not None:
+            ctx.clock = FakeClock(now)
+
+    settings = FeedbackSettings(**values)  # type: ignore[arg-type]
+    async with start_harness(FeedbackHarness, app, settings, identity, prepare=install_clock) as h:
+        yield h
 
 
 def text(zh: str, en: str) -> survey_pb2.LocalizedText:

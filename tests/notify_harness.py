@@ -1,4 +1,4 @@
-"""Starts the notification service in-process on port 0 for tests, with real interceptors."""
+"""Starts the notification service in-process for tests (see service_harness); notify helpers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,18 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
-import grpc
 from contract_support import details  # noqa: F401 - also re-exported for other tests
+from service_harness import (  # noqa: F401 - FakeClock is re-exported for the notify tests
+    RM_A,
+    RM_B,
+    FakeClock,
+    ServiceHarness,
+    start_harness,
+    test_settings,
+)
 
 from crm.notify.v1 import (
     common_pb2,
@@ -20,63 +27,29 @@ from crm.notify.v1 import (
     notify_service_pb2_grpc,
     template_pb2,
 )
-from crm_notify.app import build, migrate
+from crm_notify import app
 from crm_notify.config import NotifySettings
 from crm_notify.context import NotifyContext
 from crm_notify.workers import Workers
-from crm_runtime.auth import Role
-from crm_runtime.server import RunningService, start_service
+from crm_runtime.server import ServiceDefinition
 from crm_runtime.testing import IdentityKit
 
-RM_A = "staff/rm-a"
 TEAM_LEAD = "staff/tl-1"
 RISK_OFFICER = "staff/ro-1"
 
 
 @dataclass
-class FakeClock:
-    """A clock tests move by hand; the service reads it through ctx.clock."""
-
-    now: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
-
-    def set(self, value: datetime) -> None:
-        self.now = value
-
-
-@dataclass
-class NotifyHarness:
+class NotifyHarness(
+    ServiceHarness[NotifyContext, NotifySettings, notify_service_pb2_grpc.NotificationServiceStub]
+):
     """A running notification service and ways to call it as different callers."""
 
-    running: RunningService
-    ctx: NotifyContext
-    channel: grpc.aio.Channel
-    stub: notify_service_pb2_grpc.NotificationServiceStub
-    identity: IdentityKit
-    settings: NotifySettings
+    stub_type = notify_service_pb2_grpc.NotificationServiceStub
 
     @functools.cached_property
     def workers(self) -> Workers:
         """Return workers for single passes at a controlled time (escalator.run_once() etc.)."""
         return Workers.of(self.ctx)
-
-    def as_(self, subject: str, *roles: Role) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a caller."""
-        return self.identity.metadata(subject, *roles)
-
-    def system(self) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a bank system."""
-        return self.identity.metadata("systems/core-banking", Role.SYSTEM)
-
-    def ops(self) -> tuple[tuple[str, str], ...]:
-        """Return metadata for an operations user."""
-        return self.identity.metadata("staff/ops-1", Role.OPS)
 
     def use_clock(self, clock: Callable[[], datetime]) -> None:
         """Make the service read time from `clock`."""
@@ -172,14 +145,8 @@ async def notify_service(
     escalation itself (h.deliver(), h.dispatch_campaigns(), escalator.run_once()), which is
     what a test with a hand-moved clock needs.
     """
-    values: dict[str, object] = {
-        "database_url": store_url,
-        "grpc_port": 0,
-        "identity_trusted_keys_dir": identity.directory,
-        "identity_signing_key_file": identity.private_files["notify"],
-        "identity_signing_kid": "notify",
-        "health_check_interval_seconds": 0.2,
-        "grace_seconds": 1,
+    # Fast workers and retries; a test's own overrides win.
+    fast = {
         "delivery_interval_seconds": 0.05,
         "campaign_interval_seconds": 0.05,
         "escalation_interval_seconds": 3600,
@@ -190,24 +157,13 @@ async def notify_service(
         "webhook_allow_private": True,
         "risk_officers": RISK_OFFICER,
         "default_team_lead": TEAM_LEAD,
-        **overrides,
     }
+    values = test_settings("notify", store_url, identity, **{**fast, **overrides})
+
+    def without_workers(definition: ServiceDefinition, ctx: NotifyContext) -> None:
+        if not workers:
+            definition.background = []
+
     settings = NotifySettings(**values)  # type: ignore[arg-type]
-    migrate(settings)
-    definition, ctx = await build(settings)
-    if not workers:
-        definition.background = []
-    running = await start_service(definition)
-    channel = grpc.aio.insecure_channel(running.address)
-    try:
-        yield NotifyHarness(
-            running,
-            ctx,
-            channel,
-            notify_service_pb2_grpc.NotificationServiceStub(channel),
-            identity,
-            settings,
-        )
-    finally:
-        await channel.close()
-        await running.stop(drain_seconds=0)
+    async with start_harness(NotifyHarness, app, settings, identity, prepare=without_workers) as h:
+        yield h

@@ -1,4 +1,4 @@
-"""Starts the risk service in-process on port 0 for tests, with real interceptors."""
+"""Starts the risk service in-process for tests (see service_harness); risk requests."""
 
 from __future__ import annotations
 
@@ -8,66 +8,42 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 
-import grpc
 from google.type import date_pb2, money_pb2
+from service_harness import (  # noqa: F401 - RM_B is re-exported for the risk tests
+    RM_A,
+    RM_B,
+    Metadata,
+    ServiceHarness,
+    start_harness,
+    test_settings,
+)
 
-from crm.events.v1 import client_events_pb2, event_pb2, event_pb2_grpc
+from crm.events.v1 import client_events_pb2
 from crm.risk.v1 import facility_pb2, risk_service_pb2, risk_service_pb2_grpc, statement_pb2
-from crm_risk.app import build, migrate
+from crm_risk import app
 from crm_risk.config import RiskSettings
 from crm_risk.context import RiskContext
 from crm_runtime.auth import Role
-from crm_runtime.outbox import make_envelope
-from crm_runtime.server import RunningService, start_service
-from crm_runtime.testing import IdentityKit, pii_env
-
-RM_A = "staff/rm-a"
-RM_B = "staff/rm-b"
+from crm_runtime.testing import IdentityKit
 
 
 @dataclass
-class RiskHarness:
+class RiskHarness(ServiceHarness[RiskContext, RiskSettings, risk_service_pb2_grpc.RiskServiceStub]):
     """A running risk service and ways to call it as different people."""
 
-    running: RunningService
-    ctx: RiskContext
-    channel: grpc.aio.Channel
-    stub: risk_service_pb2_grpc.RiskServiceStub
-    sink: event_pb2_grpc.EventSinkServiceStub
-    identity: IdentityKit
-    settings: RiskSettings
+    stub_type = risk_service_pb2_grpc.RiskServiceStub
 
-    def as_(
-        self, subject: str, *roles: Role, teams: tuple[str, ...] = ()
-    ) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a caller."""
-        return self.identity.metadata(subject, *roles, teams=teams)
-
-    def system(self) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a bank system (core banking, loan origination)."""
-        return self.identity.metadata("systems/core-banking", Role.SYSTEM)
-
-    def officer(self, subject: str = "staff/risk-1") -> tuple[tuple[str, str], ...]:
+    def officer(self, subject: str = "staff/risk-1") -> Metadata:
         """Return metadata for a risk officer."""
         return self.identity.metadata(subject, Role.RISK_OFFICER)
 
-    def approver(self, subject: str = "staff/approver-1") -> tuple[tuple[str, str], ...]:
+    def approver(self, subject: str = "staff/approver-1") -> Metadata:
         """Return metadata for a credit approver."""
         return self.identity.metadata(subject, Role.CREDIT_APPROVER)
 
-    def rm(self, subject: str = RM_A) -> tuple[tuple[str, str], ...]:
-        """Return metadata for a relationship manager."""
-        return self.identity.metadata(subject, Role.RELATIONSHIP_MANAGER)
-
     async def deliver(self, *payloads: object) -> None:
         """Deliver client-service events to the risk service's inbox, as the client relay."""
-        request = event_pb2.DeliverEventsRequest(
-            events=[make_envelope(p, source="client", subject="") for p in payloads]  # type: ignore[arg-type]
-        )
-        await self.sink.DeliverEvents(
-            request, metadata=self.identity.metadata("systems/client-relay", Role.SYSTEM,
-                                                     kid="client")
-        )
+        await self.deliver_events(payloads, source="client")
 
     async def known_client(
         self, client_id: str, *, rm: str = RM_A, industry: str = "C3411", region: str = "320500",
@@ -88,31 +64,12 @@ async def risk_service(
     **overrides: object,
 ) -> AsyncIterator[RiskHarness]:
     """Run a risk service against `store_url` for the duration of the block."""
-    env = {k.lower(): v for k, v in pii_env().items()}
-    settings = RiskSettings(
-        database_url=store_url,
-        grpc_port=0,
-        identity_trusted_keys_dir=identity.directory,
-        identity_signing_key_file=identity.private_files["risk"],
-        identity_signing_kid="risk",
-        event_subscribers=subscribers,
-        health_check_interval_seconds=0.2,
-        grace_seconds=1,
-        **env,
-        **overrides,  # type: ignore[arg-type]
+    values = test_settings(
+        "risk", store_url, identity, pii=True, event_subscribers=subscribers, **overrides
     )
-    migrate(settings)
-    definition, ctx = await build(settings, review=review)
-    running = await start_service(definition)
-    channel = grpc.aio.insecure_channel(running.address)
-    try:
-        yield RiskHarness(
-            running, ctx, channel, risk_service_pb2_grpc.RiskServiceStub(channel),
-            event_pb2_grpc.EventSinkServiceStub(channel), identity, settings,
-        )
-    finally:
-        await channel.close()
-        await running.stop(drain_seconds=0)
+    settings = RiskSettings(**values)  # type: ignore[arg-type]
+    async with start_harness(RiskHarness, app, settings, identity, review=review) as harness:
+        yield harness
 
 
 def cny(yuan: float | int) -> money_pb2.Money:

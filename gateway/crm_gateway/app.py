@@ -20,7 +20,8 @@ import uvicorn
 
 from crm_gateway.access import AccessRules
 from crm_gateway.apikeys import ApiKeyStore
-from crm_gateway.audit import PUBLIC_CHAIN_KEY, AuditLog
+from crm_gateway.audit import AuditLog
+from crm_gateway.audit_chain import PUBLIC_CHAIN_KEY
 from crm_gateway.config import GatewaySettings
 from crm_gateway.descriptors import discover
 from crm_gateway.gate import Gate, IdentityMinter

@@ -1,10 +1,10 @@
 """Audit log of external calls: queued on the hot path, written in hash-chained batches.
 
 A call adds one small entry to an in-memory queue (well under a microsecond); a background
-writer decodes what it needs (the resource name), chains each record to the previous one with
-an HMAC-SHA256 and inserts the batch in one transaction every AUDIT_FLUSH_SECONDS or every
-AUDIT_BATCH_SIZE entries. Each gateway process writes its own chain, so replicas sharing a
-store never interleave one chain.
+writer decodes what it needs (the resource name, audit_resource.py), chains each record to the
+previous one with an HMAC-SHA256 (audit_chain.py) and inserts the batch in one transaction
+every AUDIT_FLUSH_SECONDS or every AUDIT_BATCH_SIZE entries. Each gateway process writes its
+own chain, so replicas sharing a store never interleave one chain.
 
 Crash window (stated plainly): entries still queued when the process dies without a graceful
 stop (SIGKILL, OOM, power loss) are lost: at most AUDIT_FLUSH_SECONDS of calls, or the
@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import secrets
 from collections import deque
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import message
 from sqlalchemy import Table, insert
 
+from crm_gateway.audit_chain import PUBLIC_CHAIN_KEY, genesis_hash, record_hash
+from crm_gateway.audit_resource import resource_of
 from crm_gateway.descriptors import MethodInfo
 from crm_gateway.models import AuditRow
 from crm_runtime.db import Database
@@ -33,16 +34,16 @@ from crm_runtime.logging import get_logger
 
 log = get_logger("audit")
 
-PUBLIC_CHAIN_KEY = b"crm-gateway-audit-chain"
 AUDIT_TABLE: Table = AuditRow.__table__  # type: ignore[attr-defined]
-_MAX_DECODED_BYTES = 64 * 1024
-_RESOURCE_FIELDS = ("name", "parent")
 # Entries hashed between two yields to the event loop.
 _SLICE = 50
 
 
 class AuditEntry:
-    """What the hot path records about one call; the writer turns it into a row."""
+    """What the hot path records about one call; the writer turns it into a row.
+
+    The gateway's CallScope is an AuditEntry filled in as the call goes (gate.py).
+    """
 
     __slots__ = (
         "call_time",
@@ -87,114 +88,6 @@ class AuditEntry:
         self.payload = payload
         self.resource = resource
         self.trace_id = trace_id
-
-
-_resource_fields: dict[str, tuple[str, ...]] = {}
-
-
-def _resource_paths(info: MethodInfo) -> tuple[str, ...]:
-    """Return the request fields that may name a resource (cached per method)."""
-    paths = _resource_fields.get(info.path)
-    if paths is None:
-        candidates = [v for b in info.bindings for v in path_variables(b.template)]
-        fields = info.descriptor.input_type.fields_by_name
-        paths = tuple(
-            dict.fromkeys(p for p in (*candidates, *_RESOURCE_FIELDS) if p.split(".")[0] in fields)
-        )
-        _resource_fields[info.path] = paths
-    return paths
-
-
-def resource_of(info: MethodInfo | None, payload: bytes | message.Message | None) -> str:
-    """Return the resource a unary request names: its HTTP path variable, name or parent."""
-    if info is None or payload is None:
-        return ""
-    paths = _resource_paths(info)
-    if not paths:
-        return ""  # Nothing to find: skip decoding (List calls, batch ingest).
-    if isinstance(payload, bytes):
-        if len(payload) > _MAX_DECODED_BYTES:
-            return ""
-        try:
-            request = info.request_class().FromString(payload)
-        except message.DecodeError:
-            return ""
-    else:
-        request = payload
-    for path in paths:
-        value = _field_value(request, path)
-        if value:
-            return value[:256]
-    return ""
-
-
-def path_variables(template: str) -> list[str]:
-    """Return the field paths of the variables in an HTTP path template."""
-    names = []
-    for part in template.split("{")[1:]:
-        names.append(part.split("}")[0].split("=")[0])
-    return names
-
-
-def _field_value(request: message.Message, path: str) -> str:
-    target: Any = request
-    for part in path.split("."):
-        fields = target.DESCRIPTOR.fields_by_name
-        if part not in fields:
-            return ""
-        target = getattr(target, part)
-        if not isinstance(target, (message.Message, str)):
-            return ""
-    return target if isinstance(target, str) else ""
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-_HASHED_FIELDS = (
-    "chain",
-    "seq",
-    "principal",
-    "method",
-    "resource",
-    "outcome",
-    "transport",
-    "request_id",
-    "origin",
-    "trace_id",
-    "call_time",
-    "duration_micros",
-)
-
-
-def _utc(moment: datetime) -> datetime:
-    # Stores may hand back naive datetimes (SQLite); every stored time is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def canonical_time(moment: datetime) -> str:
-    """Return a stored time as RFC 3339 UTC with microseconds."""
-    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def genesis_hash(key: bytes, chain: str) -> str:
-    """Return the `previous_hash` of a chain's first record."""
-    return hmac.digest(key, f"genesis:{chain}".encode(), "sha256").hex()
-
-
-def record_hash(key: bytes, row: dict[str, Any]) -> str:
-    """Return the HMAC-SHA256 over a record's fields and its predecessor's hash.
-
-    Each field is length-prefixed, so no choice of field values can make two different
-    records serialise alike; times enter as integer microseconds since the epoch.
-    """
-    parts = [row["previous_hash"]]
-    for name in _HASHED_FIELDS:
-        value = row[name]
-        if name == "call_time":
-            value = (_utc(value) - _EPOCH) // _MICROSECOND
-        parts.append(str(value))
-    payload = "".join(f"{len(p)}:{p};" for p in parts)
-    return hmac.digest(key, payload.encode(), "sha256").hex()
 
 
 class AuditLog:

@@ -4,31 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import col
 
-from crm_gateway.audit import genesis_hash, record_hash
+from crm_gateway.audit_chain import genesis_hash, hashed_values, record_hash
 from crm_gateway.models import AuditRow
 from crm_runtime.db import Database
 
 _PAGE = 2000
-_HASHED_COLUMNS = (
-    "chain",
-    "seq",
-    "principal",
-    "method",
-    "resource",
-    "outcome",
-    "transport",
-    "request_id",
-    "origin",
-    "trace_id",
-    "call_time",
-    "duration_micros",
-    "previous_hash",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +66,8 @@ async def _verify_chain(db: Database, key: bytes, chain: str, result: Verificati
             problem = f"record {expected_seq} is missing"
         elif row.previous_hash != previous:
             problem = "previous_hash does not match the previous record"
-        else:
-            fields: dict[str, Any] = {name: getattr(row, name) for name in _HASHED_COLUMNS}
-            if record_hash(key, fields) != row.record_hash:
-                problem = "record hash does not match its fields"
+        elif record_hash(key, hashed_values(row)) != row.record_hash:
+            problem = "record hash does not match its fields"
         if problem:
             record_id = row.id if row.seq == expected_seq else None
             result.breaks.append(Break(chain, expected_seq, record_id, problem))

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from google.protobuf import message
 from google.rpc import code_pb2
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
@@ -147,25 +146,16 @@ class Gate:
         self.in_flight.release(principal.subject)
 
 
-class CallScope:
-    """One external call from arrival to audit record, on either face of the gateway."""
+class CallScope(AuditEntry):
+    """One external call from arrival to audit record, on either face of the gateway.
 
-    __slots__ = (
-        "_perf",
-        "admitted",
-        "gate",
-        "info",
-        "method",
-        "origin",
-        "outcome",
-        "payload",
-        "principal",
-        "request_id",
-        "resource",
-        "span",
-        "started",
-        "transport",
-    )
+    The scope is the audit entry it becomes: `finish` fills in the caller, the duration and
+    the trace and queues it, so the hot path allocates one object per call and what an audit
+    record holds is declared once (AuditEntry). The raw unary request (`payload`) is decoded
+    by the audit writer off the hot path, for its resource.
+    """
+
+    __slots__ = ("_perf", "admitted", "caller", "gate", "span")
 
     def __init__(
         self,
@@ -177,20 +167,21 @@ class CallScope:
         origin: str,
         request_id: str,
     ) -> None:
+        super().__init__(
+            principal=ANONYMOUS,
+            method=method,
+            outcome="UNKNOWN",
+            transport=transport,
+            request_id=request_id,
+            origin=origin,
+            call_time=time.time(),
+            duration_micros=0,
+            info=info,
+        )
         self.gate = gate
-        self.method = method
-        self.info = info
-        self.transport = transport
-        self.origin = origin
-        self.request_id = request_id
-        self.started = time.time()
         self._perf = time.perf_counter()
-        self.principal: Principal | None = None
+        self.caller: Principal | None = None
         self.admitted = False
-        self.outcome = "UNKNOWN"
-        # The unary request, decoded by the audit writer off the hot path for its resource.
-        self.payload: bytes | message.Message | None = None
-        self.resource = ""
         # A server span the scope owns and ends (gRPC face); None: use the current span.
         self.span: trace.Span | None = None
 
@@ -198,8 +189,8 @@ class CallScope:
         """Authenticate and admit the caller; return the identity token to forward."""
         if not self.gate.rules.exposed(self.method):
             raise Unimplemented(f"method {self.method} is not available")
-        self.principal = self.gate.authenticate(authorization, api_key, self.origin)
-        token = self.gate.admit(self.method, self.principal)
+        self.caller = self.gate.authenticate(authorization, api_key, self.origin)
+        token = self.gate.admit(self.method, self.caller)
         self.admitted = True
         return token
 
@@ -209,28 +200,17 @@ class CallScope:
 
     def finish(self) -> None:
         """Release the caller's slot and queue the audit record."""
-        principal = self.principal
-        if self.admitted and principal is not None:
-            self.gate.release(principal)
+        caller = self.caller
+        if caller is not None:
+            self.principal = caller.subject
+            if self.admitted:
+                self.gate.release(caller)
         span = self.span
         if span is not None:
             if self.outcome != "OK":
                 span.set_status(Status(StatusCode.ERROR, self.outcome))
             span.end()
         context = (span or trace.get_current_span()).get_span_context()
-        self.gate.audit.record(
-            AuditEntry(
-                principal=principal.subject if principal is not None else ANONYMOUS,
-                method=self.method,
-                outcome=self.outcome,
-                transport=self.transport,
-                request_id=self.request_id,
-                origin=self.origin,
-                call_time=self.started,
-                duration_micros=int((time.perf_counter() - self._perf) * 1e6),
-                info=self.info,
-                payload=self.payload,
-                resource=self.resource,
-                trace_id=format(context.trace_id, "032x") if context.is_valid else "",
-            )
-        )
+        self.duration_micros = int((time.perf_counter() - self._perf) * 1e6)
+        self.trace_id = format(context.trace_id, "032x") if context.is_valid else ""
+        self.gate.audit.record(self)

@@ -14,7 +14,6 @@ import contextlib
 import json
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import httpx
 import jwt
 from jwt.algorithms import get_default_algorithms
 
-from crm_runtime.auth import Principal, Role
+from crm_runtime.auth import Principal, Role, VerifiedTokens
 from crm_runtime.errors import Unauthenticated
 from crm_runtime.logging import get_logger
 
@@ -93,26 +92,19 @@ class JwtVerifier:
         self._roles_claim = roles_claim
         self._teams_claim = teams_claim
         self._keys: dict[str, VerificationKey] = {}
-        self._cache: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._verified = VerifiedTokens(_CACHE_SIZE)
         self.unknown_kid_seen = asyncio.Event()
 
     def set_jwks(self, document: Mapping[str, Any]) -> None:
         """Replace the trusted keys; cached verifications are dropped with the old keys."""
         self._keys = parse_jwks(document, self._algorithms)
-        self._cache.clear()
+        self._verified.clear()
         log.info("jwks loaded", kids=sorted(self._keys))
 
     def verify(self, token: str, *, now: float | None = None) -> Principal:
         """Return the person a bearer token names, or raise UNAUTHENTICATED."""
         moment = time.time() if now is None else now
-        cached = self._cache.get(token)
-        if cached is not None and cached[1] > moment:
-            return cached[0]
-        principal, expires = self._decode(token, moment)
-        self._cache[token] = (principal, expires)
-        if len(self._cache) > _CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return principal
+        return self._verified.principal(token, moment, self._decode)
 
     def _decode(self, token: str, moment: float) -> tuple[Principal, float]:
         try:

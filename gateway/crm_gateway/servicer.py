@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from google.protobuf import message, timestamp_pb2
 
 from crm.gateway.v1 import audit_record_pb2, gateway_service_pb2
-from crm_gateway.audit import canonical_time
+from crm_gateway.audit_chain import canonical_time
 from crm_gateway.audit_query import list_records, verify_chains
 from crm_gateway.models import AuditRow
 from crm_runtime.db import Database

@@ -1,7 +1,8 @@
 """grpc.aio server bootstrap: interceptors, health, reflection, background tasks, graceful stop.
 
-`run_service` is what a service's __main__ calls; `start_service` returns a running server
-for tests (port 0) and for the demo launcher.
+`run` is the process entry point: a service's `python -m crm_<service>` reaches it through
+`kit.main(spec)`, and it serves (`run_service`) until SIGTERM or SIGINT. `start_service`
+returns a running server for tests (port 0) and for the demo launcher.
 """
 
 from __future__ import annotations

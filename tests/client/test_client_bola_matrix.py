@@ -1,24 +1,25 @@
 """BOLA matrix (RELIABILITY §7.17): every RPC of ClientService, generated from its descriptor.
 
-Each method is classified from its request message: the fields that name a resource (`name`,
-`parent`, `client`, or `<resource>.name` in an update) make it object-scoped. A method the
-classification does not cover fails the test, so a new RPC cannot ship without a decision.
-
-For every object-scoped method, relationship manager A calls it with B's resource and with a
-resource that does not exist: both must give the same PERMISSION_DENIED (no existence oracle),
-and B's data must be unchanged. The same request with A's own resource must succeed, which
-shows the refusal comes from ownership and not from a malformed request. Lists are checked for
-B's rows. The report line counts cross-owner successes.
+The scaffolding and what the matrix asserts are in bola_support. Here: a method is
+object-scoped when its request names a client or key person (`name`, `parent`, `client`, or
+`<resource>.name` in an update); lists are checked for B's rows.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
+from bola_support import (
+    Outcome,
+    build_request,
+    call,
+    check_classified,
+    resource_field,
+    run_matrix,
+    scoped_methods,
+)
 from client_harness import RM_A, RM_B, a_client, client_service, create_request
 from google.protobuf import field_mask_pb2, message
 from google.type import date_pb2
@@ -28,9 +29,9 @@ from crm_client.domain.credit_code import make_credit_code
 from crm_runtime.auth import Role
 
 SERVICE = client_service_pb2.DESCRIPTOR.services_by_name["ClientService"]
-RESOURCE_FIELDS = ("name", "parent", "client")
 GHOST_CLIENT = "clients/00000000000000000000000000000000"
 GHOST_PERSON = f"{GHOST_CLIENT}/keyPersons/00000000000000000000000000000000"
+DENIED = "CLIENT_ACCESS_DENIED"
 
 # Methods whose request names no client-owned resource (some name a segment), each with the
 # reason it is safe; every other method must name a client or key person.
@@ -54,20 +55,6 @@ class World:
     own_person: str
     other_client: str
     other_person: str
-
-
-def resource_field(method: Any) -> str | None:
-    """Return the request field (dotted) that names the resource, or None."""
-    fields = method.input_type.fields_by_name
-    for name in RESOURCE_FIELDS:
-        if name in fields and fields[name].type == fields[name].TYPE_STRING:
-            return name
-    for field in method.input_type.fields:  # Update methods: client.name, key_person.name
-        message_type = field.message_type
-        names = message_type.fields_by_name if message_type is not None else {}
-        if method.name.startswith("Update") and "name" in names:
-            return f"{field.name}.name"
-    return None
 
 
 def target(method: Any, world: World, *, whose: str) -> str:
@@ -104,30 +91,21 @@ BODIES: dict[str, Callable[[Any], None]] = {
 }
 
 
-def build(method: Any, field: str, resource: str) -> message.Message:
-    """Return a request of `method` naming `resource` (fresh request id where there is one)."""
-    request = client_service_pb2.__dict__[method.input_type.name]()
-    holder, _, leaf = field.rpartition(".")
-    setattr(getattr(request, holder) if holder else request, leaf, resource)
-    BODIES.get(method.name, lambda r: None)(request)
-    if "request_id" in method.input_type.fields_by_name:
-        request.request_id = str(uuid.uuid4())
-    return request
-
-
 # Methods an RM may not call at all are tried as the lowest role that may (still A, still
 # without B's team): ownership is what is being tested.
 CALLER_ROLES = {"AssignClient": Role.TEAM_LEAD}
 
 
-async def call(h: Any, method: Any, request: message.Message, who: str) -> tuple[Any, str]:
-    """Call `method` as `who`; return the status code and the error message."""
+def request_for(method: Any, world: World, whose: str) -> message.Message:
+    """Return the method's request naming A's, B's or a nonexistent resource."""
+    resource = target(method, world, whose=whose)
+    return build_request(method, resource_field(method), resource, BODIES.get(method.name))
+
+
+async def call_as(h: Any, method: Any, request: message.Message, who: str) -> Outcome:
+    """Call `method` as `who` with the lowest role that may call it."""
     role = CALLER_ROLES.get(method.name, Role.RELATIONSHIP_MANAGER)
-    try:
-        await getattr(h.stub, method.name)(request, metadata=h.as_(who, role))
-    except grpc.aio.AioRpcError as error:
-        return error.code(), error.details() or ""
-    return grpc.StatusCode.OK, ""
+    return await call(h.stub, method, request, h.as_(who, role))
 
 
 async def seed(h: Any) -> World:
@@ -148,14 +126,7 @@ async def seed(h: Any) -> World:
 
 def test_every_method_is_classified():
     """A method that names no resource must be listed with its reason (new RPCs fail here)."""
-    unclassified = [
-        m.name
-        for m in SERVICE.methods
-        if resource_field(m) is None and m.name not in NOT_OBJECT_SCOPED
-    ]
-    assert unclassified == []
-    stale = [name for name in NOT_OBJECT_SCOPED if name not in SERVICE.methods_by_name]
-    assert stale == []
+    check_classified(SERVICE, resource_field, NOT_OBJECT_SCOPED)
 
 
 async def test_bola_matrix(store_url, identity, capsys):
@@ -166,44 +137,16 @@ async def test_bola_matrix(store_url, identity, capsys):
         before = await h.stub.GetClient(
             client_service_pb2.GetClientRequest(name=world.other_client), metadata=h.rm(RM_B)
         )
-        scoped = [
-            m
-            for m in SERVICE.methods
-            if resource_field(m) is not None and m.name not in NOT_OBJECT_SCOPED
-        ]
-        # Deletion last: it removes the resource the other methods use.
-        scoped.sort(key=lambda m: m.name.startswith("Delete"))
+        scoped = scoped_methods(SERVICE, resource_field, NOT_OBJECT_SCOPED)
         assert len(scoped) >= 10
-        outcomes: dict[str, tuple[tuple[Any, str], ...]] = {}
-        for method in scoped:
-            field = resource_field(method)
-            assert field is not None
-            other = await call(
-                h, method, build(method, field, target(method, world, whose="other")), RM_A
-            )
-            ghost = await call(
-                h, method, build(method, field, target(method, world, whose="ghost")), RM_A
-            )
-            own = await call(
-                h, method, build(method, field, target(method, world, whose="own")), RM_A
-            )
-            outcomes[method.name] = (other, ghost, own)
-        cross_owner = [
-            name
-            for name, (other, ghost, _) in outcomes.items()
-            if grpc.StatusCode.OK in (other[0], ghost[0])
-        ]
-        with capsys.disabled():
-            print(
-                f"\nBOLA matrix, ClientService: cross-owner successes "
-                f"{len(cross_owner)}/{len(outcomes)} methods x 2 foreign ids"
-            )
-        assert cross_owner == []
-        denied = (grpc.StatusCode.PERMISSION_DENIED, "the caller may not access this client")
-        # The same answer for B's resource and a nonexistent one: no existence oracle.
-        assert {n: o[:2] for n, o in outcomes.items()} == dict.fromkeys(outcomes, (denied, denied))
-        ok = (grpc.StatusCode.OK, "")
-        assert {n: o[2] for n, o in outcomes.items()} == dict.fromkeys(outcomes, ok)
+        await run_matrix(
+            "ClientService",
+            scoped,
+            request_for=lambda method, whose: request_for(method, world, whose),
+            call_as_a=lambda method, request: call_as(h, method, request, RM_A),
+            reason_for=lambda method: DENIED,
+            capsys=capsys,
+        )
         after = await h.stub.GetClient(
             client_service_pb2.GetClientRequest(name=world.other_client), metadata=h.rm(RM_B)
         )

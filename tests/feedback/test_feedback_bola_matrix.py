@@ -6,17 +6,10 @@ leads see only what concerns their own clients, i.e. the RM and team recorded on
 own. Survey definitions are bank-wide; sending, answering, loan and stage events, rankings,
 snapshots and approval analytics are for other roles.
 
-Each method is classified from its request message: the fields that name a resource (`name`,
-`parent`, `client`, `subject` for a scorecard's RM, or `<resource>.name` in an update) make it
-object-scoped. A method the classification does not cover fails the test, so a new RPC cannot
-ship without a decision; methods an RM may not call at all are classified function-level and
-must refuse RM A by role.
-
-For every object-scoped method, relationship manager A calls it with B's resource and with a
-resource that does not exist: both must give the same PERMISSION_DENIED (no existence oracle),
-and B's data must be unchanged. The same request with A's own resource must succeed, which
-shows the refusal comes from ownership and not from a malformed request. Lists are checked for
-B's rows. The report line counts cross-owner successes.
+The scaffolding and what the matrix asserts are in bola_support. Here: the fields that name a
+resource (`name`, `parent`, `client`, `subject` for a scorecard's RM, or `<resource>.name` in
+an update) make a method object-scoped; methods an RM may not call at all are classified
+function-level and must refuse RM A by role. Lists are checked for B's rows.
 """
 
 from __future__ import annotations
@@ -27,6 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from bola_support import (
+    Outcome,
+    assert_refused_by_role,
+    build_request,
+    call,
+    check_classified,
+    denied,
+    run_matrix,
+)
+from bola_support import resource_field as named_field
+from bola_support import scoped_methods as scoped_in
 from feedback_harness import RM_A, RM_B, feedback_service, nps_csat_survey, utc
 from google.protobuf import field_mask_pb2, message
 from google.type import date_pb2
@@ -35,7 +39,6 @@ from crm.events.v1 import client_events_pb2
 from crm.feedback.v1 import feedback_service_pb2, followup_pb2, survey_pb2
 
 SERVICE = feedback_service_pb2.DESCRIPTOR.services_by_name["FeedbackService"]
-RESOURCE_FIELDS = ("name", "parent", "client", "subject")
 NOW = utc(2026, 6, 1, 9)
 PERIOD = "2026-Q2"
 TEAMS = {RM_A: "teams/t-a", RM_B: "teams/t-b"}
@@ -43,7 +46,8 @@ GHOST_CLIENT = "clients/c-ghost"
 GHOST_FACILITY = f"{GHOST_CLIENT}/facilities/f-ghost"
 GHOST_STAFF = "staff/rm-ghost"
 GHOST_SURVEY = "surveys/bola_ghost"
-DENIED_ROLE = "caller's role may not perform this action"
+# Every ownership refusal, for a facility's records as for a scorecard.
+DENIED = "ACCESS_DENIED"
 
 # Methods whose request names no RM- or client-owned resource, each with the reason it is safe.
 NOT_OBJECT_SCOPED = {
@@ -86,16 +90,7 @@ class World:
 
 def resource_field(method: Any) -> str | None:
     """Return the request field (dotted) that names the resource, or None."""
-    fields = method.input_type.fields_by_name
-    for name in RESOURCE_FIELDS:
-        if name in fields and fields[name].type == fields[name].TYPE_STRING:
-            return name
-    for field in method.input_type.fields:  # Update methods: survey.name
-        message_type = field.message_type
-        names = message_type.fields_by_name if message_type is not None else {}
-        if method.name.startswith("Update") and "name" in names:
-            return f"{field.name}.name"
-    return None
+    return named_field(method, ("name", "parent", "client", "subject"))
 
 
 def target(method: Any, world: World, *, whose: str) -> str:
@@ -110,12 +105,6 @@ def target(method: Any, world: World, *, whose: str) -> str:
     if method.name == "CreateFollowupPlan" and whose == "own":
         facility = f"{world.own_client}/facilities/f-new"  # A's own facility has its plan.
     return f"{facility}/followupPlan" if method.name == "GetFollowupPlan" else facility
-
-
-def denial(method: Any) -> tuple[grpc.StatusCode, str]:
-    """Return the one refusal `method` gives for records the caller may not see."""
-    what = "scorecard" if "Scorecard" in method.name else "facility"
-    return grpc.StatusCode.PERMISSION_DENIED, f"the caller may not access this {what}"
 
 
 def day(year: int, month: int, day_: int) -> date_pb2.Date:
@@ -157,18 +146,12 @@ BODIES: dict[str, Callable[[Any], None]] = {
 
 def build(method: Any, field: str | None, resource: str) -> message.Message:
     """Return a request of `method` naming `resource` (fresh request id where there is one)."""
-    request = feedback_service_pb2.__dict__[method.input_type.name]()
-    if field is not None:
-        holder, _, leaf = field.rpartition(".")
-        container = getattr(request, holder) if holder else request
-        if isinstance(getattr(container, leaf), str):
-            setattr(container, leaf, resource)
-        else:  # SendSurvey: clients
-            getattr(container, leaf).append(resource)
-    BODIES.get(method.name, lambda r: None)(request)
-    if "request_id" in method.input_type.fields_by_name:
-        request.request_id = str(uuid.uuid4())
-    return request
+    return build_request(method, field, resource, BODIES.get(method.name))
+
+
+def request_for(method: Any, world: World, whose: str) -> message.Message:
+    """Return the method's request naming A's, B's or a nonexistent record."""
+    return build(method, resource_field(method), target(method, world, whose=whose))
 
 
 def rm(h: Any, who: str) -> tuple[tuple[str, str], ...]:
@@ -176,13 +159,9 @@ def rm(h: Any, who: str) -> tuple[tuple[str, str], ...]:
     return h.rm(who, teams=(TEAMS[who],))
 
 
-async def call(h: Any, method: Any, request: message.Message, who: str) -> tuple[Any, str]:
-    """Call `method` as RM `who`; return the status code and the error message."""
-    try:
-        await getattr(h.stub, method.name)(request, metadata=rm(h, who))
-    except grpc.aio.AioRpcError as error:
-        return error.code(), error.details() or ""
-    return grpc.StatusCode.OK, ""
+async def call_as(h: Any, method: Any, request: message.Message, who: str) -> Outcome:
+    """Call `method` as RM `who`."""
+    return await call(h.stub, method, request, rm(h, who))
 
 
 async def seed(h: Any) -> World:
@@ -282,20 +261,12 @@ async def plan_exists(h: Any, facility: str) -> bool:
 
 
 def scoped_methods() -> list[Any]:
-    exempt = NOT_OBJECT_SCOPED.keys() | FUNCTION_LEVEL.keys()
-    return [m for m in SERVICE.methods if resource_field(m) is not None and m.name not in exempt]
+    return scoped_in(SERVICE, resource_field, NOT_OBJECT_SCOPED, FUNCTION_LEVEL)
 
 
 def test_every_method_is_classified():
     """A method that names no resource must be listed with its reason (new RPCs fail here)."""
-    exempt = NOT_OBJECT_SCOPED.keys() | FUNCTION_LEVEL.keys()
-    unclassified = [
-        m.name for m in SERVICE.methods if resource_field(m) is None and m.name not in exempt
-    ]
-    assert unclassified == []
-    assert NOT_OBJECT_SCOPED.keys() & FUNCTION_LEVEL.keys() == set()
-    stale = [name for name in exempt if name not in SERVICE.methods_by_name]
-    assert stale == []
+    check_classified(SERVICE, resource_field, NOT_OBJECT_SCOPED, FUNCTION_LEVEL)
 
 
 async def test_function_level_methods_refuse_an_rm(sqlite_url, identity):
@@ -316,11 +287,11 @@ async def test_function_level_methods_refuse_an_rm(sqlite_url, identity):
             method = SERVICE.methods_by_name[name]
             field, other, ghost = named.get(name, (None, "", ""))
             outcomes[name] = (
-                await call(h, method, build(method, field, other), RM_A),
-                await call(h, method, build(method, field, ghost), RM_A),
+                await call_as(h, method, build(method, field, other), RM_A),
+                await call_as(h, method, build(method, field, ghost), RM_A),
             )
-    denied = (grpc.StatusCode.PERMISSION_DENIED, DENIED_ROLE)
-    assert outcomes == dict.fromkeys(FUNCTION_LEVEL, (denied, denied))
+    assert outcomes.keys() == FUNCTION_LEVEL.keys()
+    assert_refused_by_role(outcomes)
 
 
 async def test_bola_matrix(store_url, identity, capsys):
@@ -331,37 +302,14 @@ async def test_bola_matrix(store_url, identity, capsys):
         before = await snapshot(h, world)
         scoped = scoped_methods()
         assert len(scoped) >= 5
-        outcomes: dict[str, tuple[tuple[Any, str], ...]] = {}
-        for method in scoped:
-            field = resource_field(method)
-            assert field is not None
-            other = await call(
-                h, method, build(method, field, target(method, world, whose="other")), RM_A
-            )
-            ghost = await call(
-                h, method, build(method, field, target(method, world, whose="ghost")), RM_A
-            )
-            own = await call(
-                h, method, build(method, field, target(method, world, whose="own")), RM_A
-            )
-            outcomes[method.name] = (other, ghost, own)
-        cross_owner = [
-            name
-            for name, (other, ghost, _) in outcomes.items()
-            if grpc.StatusCode.OK in (other[0], ghost[0])
-        ]
-        with capsys.disabled():
-            print(
-                f"\nBOLA matrix, FeedbackService: cross-owner successes "
-                f"{len(cross_owner)}/{len(outcomes)} methods x 2 foreign ids"
-            )
-        assert cross_owner == []
-        # The same answer for B's record and a nonexistent one: no existence oracle.
-        assert {n: o[:2] for n, o in outcomes.items()} == {
-            m.name: (denial(m), denial(m)) for m in scoped
-        }
-        ok = (grpc.StatusCode.OK, "")
-        assert {n: o[2] for n, o in outcomes.items()} == dict.fromkeys(outcomes, ok)
+        await run_matrix(
+            "FeedbackService",
+            scoped,
+            request_for=lambda method, whose: request_for(method, world, whose),
+            call_as_a=lambda method, request: call_as(h, method, request, RM_A),
+            reason_for=lambda method: DENIED,
+            capsys=capsys,
+        )
         assert await snapshot(h, world) == before
         assert not await plan_exists(h, GHOST_FACILITY)
 
@@ -379,12 +327,13 @@ async def test_an_rm_cannot_plan_another_managers_client_by_naming_themselves(st
                 followup_plan=plan_terms(relationship_manager=RM_A, team=TEAMS[RM_A]),
                 request_id=str(uuid.uuid4()),
             )
-            answers.append(await call(h, method, request, RM_A))
+            answers.append(await call_as(h, method, request, RM_A))
         stored = [
             await plan_exists(h, f"{world.other_client}/facilities/f-new"),
             await plan_exists(h, GHOST_FACILITY),
         ]
-    assert answers == [denial(method), denial(method)]
+    assert answers[0] == answers[1]
+    assert answers[0].verdict == denied(DENIED)
     assert stored == [False, False]
 
 

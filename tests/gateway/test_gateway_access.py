@@ -9,9 +9,8 @@ from __future__ import annotations
 import grpc
 import pytest
 from client_harness import RM_A, a_client, client_service, create_request
+from contract_support import details
 from gateway_harness import gateway_service
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from crm.client.v1 import client_service_pb2, client_service_pb2_grpc
 from crm.events.v1 import event_pb2
@@ -22,14 +21,7 @@ from crm_runtime.auth import Role
 
 def reason_of(error: grpc.aio.AioRpcError) -> str:
     """Return the ErrorInfo reason of a failed call."""
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.reason)
-    return ""
+    return details(error)[0]
 
 
 @pytest.fixture

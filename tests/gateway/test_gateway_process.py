@@ -12,7 +12,7 @@ from gateway_harness import AUDIENCE, ISSUER, Sso
 from process_harness import ServiceProcess
 
 from crm.client.v1 import client_service_pb2, client_service_pb2_grpc
-from crm_gateway.audit import PUBLIC_CHAIN_KEY
+from crm_gateway.audit_chain import PUBLIC_CHAIN_KEY
 from crm_gateway.audit_query import verify_chains
 from crm_runtime.auth import Role
 from crm_runtime.db import Database

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from crm_gateway.access import AccessRules, Rule, Unimplemented, parse_rules
 from crm_gateway.app import EmbeddedHttpServer
-from crm_gateway.audit import genesis_hash, record_hash
+from crm_gateway.audit_chain import genesis_hash, record_hash
 from crm_gateway.descriptors import discover
 from crm_gateway.jwks import JwksSource, JwtVerifier, parse_jwks
 from crm_gateway.openapi import openapi_path

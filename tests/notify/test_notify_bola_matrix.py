@@ -5,23 +5,15 @@ Messages, push streams and acknowledgements, preferences, task inboxes and subsc
 to their recipient (`staff/{id}` for an RM); alerts belong to their owner. Templates, topics and
 campaigns are bank-wide and managed by operations and bank systems.
 
-Each method is classified from its request message: the fields that name a person-owned
-resource (`recipient`, `assignee`, `owner`, `<item>.recipient` in a cursor, acknowledgement or
-subscription, then `name`, `parent`, or `<resource>.name` in an update) make it object-scoped.
-A method the classification does not cover fails the test, so a new RPC cannot ship without a
-decision; methods an RM may not call at all are classified function-level and must refuse RM A
-by role.
-
-For every object-scoped method, relationship manager A calls it with B's resource and with a
-resource that does not exist: both must give the same PERMISSION_DENIED (no existence oracle),
-and B's data must be unchanged. The same request with A's own resource must succeed, which
-shows the refusal comes from ownership and not from a malformed request. Lists are checked for
-B's rows. The report line counts cross-owner successes.
+The scaffolding and what the matrix asserts are in bola_support. Here: the fields that name a
+person-owned resource (`recipient`, `assignee`, `owner`, `<item>.recipient` in a cursor,
+acknowledgement or subscription, then `name`, `parent`, or `<resource>.name` in an update)
+make a method object-scoped; methods an RM may not call at all are classified function-level
+and must refuse RM A by role. Lists are checked for B's rows.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,26 +22,33 @@ from typing import Any
 
 import grpc
 import pytest
+from bola_support import (
+    Outcome,
+    assert_refused_by_role,
+    build_request,
+    call,
+    check_classified,
+    denied,
+    nested_field,
+    run_matrix,
+    string_field,
+)
+from bola_support import resource_field as named_field
+from bola_support import scoped_methods as scoped_in
 from google.protobuf import field_mask_pb2, message, timestamp_pb2
-from notify_harness import RM_A, notify_service
+from notify_harness import RM_A, RM_B, notify_service
 
-from crm.events.v1 import client_events_pb2, event_pb2, event_pb2_grpc, risk_events_pb2
+from crm.events.v1 import client_events_pb2, risk_events_pb2
 from crm.notify.v1 import campaign_pb2, common_pb2, notify_service_pb2, preference_pb2, topic_pb2
 from crm_runtime.auth import Role
-from crm_runtime.outbox import make_envelope
 
 SERVICE = notify_service_pb2.DESCRIPTOR.services_by_name["NotificationService"]
-RM_B = "staff/rm-b"
 # Fields that name a person; checked first, top level then inside a nested message.
 PERSON_FIELDS = ("recipient", "assignee", "owner")
-RESOURCE_FIELDS = ("name", "parent")
 TEMPLATE = "templates/bola-notice"
 TOPIC = "topics/bola-news"
 ZERO = "0" * 32
 CLIENTS = {RM_A: "clients/" + "a" * 32, RM_B: "clients/" + "b" * 32}
-DENIED_RECIPIENT = "the caller may not act for this recipient"
-DENIED_ALERT = "the caller may not access this alert"
-DENIED_ROLE = "caller's role may not perform this action"
 
 # Methods whose request names no person-owned resource, each with the reason it is safe.
 NOT_OBJECT_SCOPED = {
@@ -115,24 +114,13 @@ class World:
 
 
 def resource_field(method: Any) -> str | None:
-    """Return the request field (dotted) that names the resource, or None."""
-    fields = method.input_type.fields_by_name
-    for name in PERSON_FIELDS:
-        if name in fields and fields[name].type == fields[name].TYPE_STRING:
-            return name
-    for field in method.input_type.fields:  # cursors[].recipient, subscription.recipient
-        message_type = field.message_type
-        if message_type is not None and "recipient" in message_type.fields_by_name:
-            return f"{field.name}.recipient"
-    for name in RESOURCE_FIELDS:
-        if name in fields and fields[name].type == fields[name].TYPE_STRING:
-            return name
-    for field in method.input_type.fields:  # Update methods: preferences.name, template.name
-        message_type = field.message_type
-        names = message_type.fields_by_name if message_type is not None else {}
-        if method.name.startswith("Update") and "name" in names:
-            return f"{field.name}.name"
-    return None
+    """Return the request field (dotted) that names the resource, or None: a person first
+    (top level, then cursors[].recipient or subscription.recipient), else the resource."""
+    return (
+        string_field(method, PERSON_FIELDS)
+        or nested_field(method, "recipient")
+        or named_field(method, ("name", "parent"))
+    )
 
 
 def target(method: Any, field: str, world: World, *, whose: str) -> str:
@@ -144,10 +132,10 @@ def target(method: Any, field: str, world: World, *, whose: str) -> str:
     return str(getattr(inbox, kind))
 
 
-def denial(method: Any) -> tuple[grpc.StatusCode, str]:
-    """Return the one refusal `method` gives for resources the caller may not touch."""
-    text = DENIED_ALERT if "Alert" in method.name else DENIED_RECIPIENT
-    return grpc.StatusCode.PERMISSION_DENIED, text
+def denial(method: Any) -> str:
+    """Return the reason of the one refusal `method` gives for resources the caller may not
+    touch."""
+    return "ALERT_ACCESS_DENIED" if "Alert" in method.name else "RECIPIENT_ACCESS_DENIED"
 
 
 # Whatever else a valid request of the method needs besides its resource name.
@@ -164,53 +152,23 @@ BODIES: dict[str, Callable[[Any], None]] = {
 
 def build(method: Any, field: str | None, resource: str) -> message.Message:
     """Return a request of `method` naming `resource` (fresh request id where there is one)."""
-    request = notify_service_pb2.__dict__[method.input_type.name]()
-    if field is not None:
-        holder, _, leaf = field.rpartition(".")
-        container = getattr(request, holder) if holder else request
-        if holder and request.DESCRIPTOR.fields_by_name[holder].is_repeated:
-            container = container.add()
-        setattr(container, leaf, resource)
-    BODIES.get(method.name, lambda r: None)(request)
-    if "request_id" in method.input_type.fields_by_name:
-        request.request_id = str(uuid.uuid4())
-    return request
+    return build_request(method, field, resource, BODIES.get(method.name))
+
+
+def request_for(method: Any, world: World, whose: str) -> message.Message:
+    """Return the method's request naming A's, B's or a nonexistent resource."""
+    field = resource_field(method)
+    assert field is not None
+    return build(method, field, target(method, field, world, whose=whose))
 
 
 def rm(h: Any, who: str) -> tuple[tuple[str, str], ...]:
     return h.as_(who, Role.RELATIONSHIP_MANAGER)
 
 
-async def call(h: Any, method: Any, request: message.Message, who: str) -> tuple[Any, str]:
-    """Call `method` as RM `who`; return the status code and the error message.
-
-    A server stream counts as answered once its first response arrives.
-    """
-    try:
-        if method.server_streaming:
-            stream = getattr(h.stub, method.name)(request, metadata=rm(h, who))
-            try:
-                async with asyncio.timeout(10):
-                    async for _ in stream:
-                        break
-            finally:
-                stream.cancel()
-        else:
-            await getattr(h.stub, method.name)(request, metadata=rm(h, who))
-    except grpc.aio.AioRpcError as error:
-        return error.code(), error.details() or ""
-    return grpc.StatusCode.OK, ""
-
-
-async def deliver(h: Any, *payloads: Any, source: str) -> None:
-    """Deliver events to the service's inbox as another service's relay would."""
-    stub = event_pb2_grpc.EventSinkServiceStub(h.channel)
-    await stub.DeliverEvents(
-        event_pb2.DeliverEventsRequest(
-            events=[make_envelope(p, source=source, subject="") for p in payloads]
-        ),
-        metadata=h.identity.metadata(f"systems/{source}-relay", Role.SYSTEM, kid=source),
-    )
+async def call_as(h: Any, method: Any, request: message.Message, who: str) -> Outcome:
+    """Call `method` as RM `who`."""
+    return await call(h.stub, method, request, rm(h, who))
 
 
 async def seed(h: Any) -> World:
@@ -234,25 +192,27 @@ async def seed(h: Any) -> World:
     due.FromDatetime(now + timedelta(hours=24))
     inboxes = {}
     for staff, client in CLIENTS.items():
-        await deliver(
-            h,
-            client_events_pb2.ClientCreated(
-                client=client, display_name=f"{staff} 的客户", relationship_manager=staff
-            ),
+        await h.deliver_events(
+            [
+                client_events_pb2.ClientCreated(
+                    client=client, display_name=f"{staff} 的客户", relationship_manager=staff
+                )
+            ],
             source="client",
         )
-        await deliver(
-            h,
-            risk_events_pb2.WarningRaised(
-                warning=f"warnings/w-{staff.removeprefix('staff/')}",
-                client=client,
-                level="yellow",
-                rule="LOAN_PURPOSE_DIVERSION",
-                summary="loan proceeds moved to a real-estate account",
-                owner=staff,
-                raise_time=raised,
-                sla_due_time=due,
-            ),
+        await h.deliver_events(
+            [
+                risk_events_pb2.WarningRaised(
+                    warning=f"warnings/w-{staff.removeprefix('staff/')}",
+                    client=client,
+                    level="yellow",
+                    rule="LOAN_PURPOSE_DIVERSION",
+                    summary="loan proceeds moved to a real-estate account",
+                    owner=staff,
+                    raise_time=raised,
+                    sla_due_time=due,
+                )
+            ],
             source="risk",
         )
         sent = await h.stub.SendMessage(
@@ -311,22 +271,12 @@ async def snapshot(h: Any, inbox: Inbox) -> tuple[bytes, ...]:
 
 
 def scoped_methods() -> list[Any]:
-    exempt = NOT_OBJECT_SCOPED.keys() | FUNCTION_LEVEL.keys()
-    scoped = [m for m in SERVICE.methods if resource_field(m) is not None and m.name not in exempt]
-    # Deletion last: it removes the resource the other methods use.
-    return sorted(scoped, key=lambda m: m.name.startswith("Delete"))
+    return scoped_in(SERVICE, resource_field, NOT_OBJECT_SCOPED, FUNCTION_LEVEL)
 
 
 def test_every_method_is_classified():
     """A method that names no resource must be listed with its reason (new RPCs fail here)."""
-    exempt = NOT_OBJECT_SCOPED.keys() | FUNCTION_LEVEL.keys()
-    unclassified = [
-        m.name for m in SERVICE.methods if resource_field(m) is None and m.name not in exempt
-    ]
-    assert unclassified == []
-    assert NOT_OBJECT_SCOPED.keys() & FUNCTION_LEVEL.keys() == set()
-    stale = [name for name in exempt if name not in SERVICE.methods_by_name]
-    assert stale == []
+    check_classified(SERVICE, resource_field, NOT_OBJECT_SCOPED, FUNCTION_LEVEL)
 
 
 async def test_function_level_methods_refuse_an_rm(sqlite_url, identity):
@@ -362,10 +312,10 @@ async def test_function_level_methods_refuse_an_rm(sqlite_url, identity):
                     resource = target(method, field, world, whose=whose)
                 elif field is not None:
                     resource = next(v[whose] for k, v in names.items() if k in name)
-                answers.append(await call(h, method, build(method, field, resource), RM_A))
-            outcomes[name] = tuple(answers)
-    denied = (grpc.StatusCode.PERMISSION_DENIED, DENIED_ROLE)
-    assert outcomes == dict.fromkeys(FUNCTION_LEVEL, (denied, denied))
+                answers.append(await call_as(h, method, build(method, field, resource), RM_A))
+            outcomes[name] = answers
+    assert outcomes.keys() == FUNCTION_LEVEL.keys()
+    assert_refused_by_role(outcomes)
 
 
 async def test_bola_matrix(store_url, identity, capsys):
@@ -376,37 +326,14 @@ async def test_bola_matrix(store_url, identity, capsys):
         before = await snapshot(h, world.other)
         scoped = scoped_methods()
         assert len(scoped) >= 14
-        outcomes: dict[str, tuple[tuple[Any, str], ...]] = {}
-        for method in scoped:
-            field = resource_field(method)
-            assert field is not None
-            other = await call(
-                h, method, build(method, field, target(method, field, world, whose="other")), RM_A
-            )
-            ghost = await call(
-                h, method, build(method, field, target(method, field, world, whose="ghost")), RM_A
-            )
-            own = await call(
-                h, method, build(method, field, target(method, field, world, whose="own")), RM_A
-            )
-            outcomes[method.name] = (other, ghost, own)
-        cross_owner = [
-            name
-            for name, (other, ghost, _) in outcomes.items()
-            if grpc.StatusCode.OK in (other[0], ghost[0])
-        ]
-        with capsys.disabled():
-            print(
-                f"\nBOLA matrix, NotificationService: cross-owner successes "
-                f"{len(cross_owner)}/{len(outcomes)} methods x 2 foreign ids"
-            )
-        assert cross_owner == []
-        # The same answer for B's resource and a nonexistent one: no existence oracle.
-        assert {n: o[:2] for n, o in outcomes.items()} == {
-            m.name: (denial(m), denial(m)) for m in scoped
-        }
-        ok = (grpc.StatusCode.OK, "")
-        assert {n: o[2] for n, o in outcomes.items()} == dict.fromkeys(outcomes, ok)
+        await run_matrix(
+            "NotificationService",
+            scoped,
+            request_for=lambda method, whose: request_for(method, world, whose),
+            call_as_a=lambda method, request: call_as(h, method, request, RM_A),
+            reason_for=denial,
+            capsys=capsys,
+        )
         assert await snapshot(h, world.other) == before
 
 
@@ -452,7 +379,7 @@ async def test_deleting_a_subscription_reveals_nothing(store_url, identity):
             # B's subscription id under another topic's name.
             f"topics/other-news/subscriptions/{world.other.subscription.rpartition('/')[2]}",
         )
-        answers = [await call(h, method, build(method, "name", n), RM_A) for n in names]
+        answers = [await call_as(h, method, build(method, "name", n), RM_A) for n in names]
         with pytest.raises(grpc.aio.AioRpcError) as missing:
             await h.stub.DeleteSubscription(
                 notify_service_pb2.DeleteSubscriptionRequest(name=GHOST.subscription),
@@ -461,6 +388,7 @@ async def test_deleting_a_subscription_reveals_nothing(store_url, identity):
         left = await h.stub.ListSubscriptions(
             notify_service_pb2.ListSubscriptionsRequest(parent=TOPIC), metadata=rm(h, RM_B)
         )
-    assert answers == [denial(method)] * 3
+    assert answers == [answers[0]] * 3
+    assert answers[0].verdict == denied(denial(method))
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND
     assert [s.name for s in left.subscriptions] == [world.other.subscription]

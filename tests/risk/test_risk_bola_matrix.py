@@ -1,43 +1,43 @@
 """BOLA matrix (RELIABILITY §7.17): every RPC of RiskService, generated from its descriptor.
 
-Each method is classified from its request message: the fields that name a resource (`name`,
-`parent`, `client`, or `<resource>.name` in an update) make it object-scoped, and the method's
-HTTP binding says which kind of resource (clients/*, clients/*/facilities/*, warnings/*, ...).
-A method the classification does not cover fails the test, so a new RPC cannot ship without a
-decision. Methods a relationship manager may not call at all have no RM-level BOLA; they are
-listed with their reason and checked to refuse RM A by role, whoever's resource is named.
+The scaffolding and what the matrix asserts are in bola_support. Here: a method is
+object-scoped when its request names a client's resource (`name`, `parent`, `client`, or
+`<resource>.name` in an update), and the method's HTTP binding says which kind of resource
+(clients/*, clients/*/facilities/*, warnings/*, ...). Methods a relationship manager may not
+call at all have no RM-level BOLA; they are listed with their reason and checked to refuse
+RM A by role, whoever's resource is named.
 
-For every object-scoped method, relationship manager A calls it with B's resource and with a
-resource that does not exist: both must give the same PERMISSION_DENIED (no existence oracle),
-and B's data must be unchanged. The same request with A's own resource must succeed, which
-shows the refusal comes from ownership and not from a malformed request. The matrix runs twice:
-on a client that was always B's, and on one handed over from A to B (A must keep nothing of
-it, not even the warnings A closed while it was theirs). Lists are checked for B's rows. The
-report line counts cross-owner successes.
+The matrix runs twice: on a client that was always B's, and on one handed over from A to B
+(A must keep nothing of it, not even the warnings A closed while it was theirs). Lists are
+checked for B's rows.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import grpc
+from bola_support import (
+    assert_refused_by_role,
+    build_request,
+    call,
+    check_classified,
+    run_matrix,
+)
+from bola_support import resource_field as named_field
 from google.api import annotations_pb2
 from google.protobuf import message
-from risk_harness import RM_A, RM_B, a_facility, a_statement, risk_service, stream
+from risk_harness import RM_A, RM_B, a_facility, a_statement, risk_service
 
 from crm.events.v1 import client_events_pb2
 from crm.risk.v1 import facility_pb2, monitoring_pb2, rating_pb2, risk_service_pb2, warning_pb2
 
 SERVICE = risk_service_pb2.DESCRIPTOR.services_by_name["RiskService"]
-RESOURCE_FIELDS = ("name", "parent", "client")
 GHOST_ID = "00000000000000000000000000000000"
 COLLECTIONS = ("clients", "facilities", "statements", "ratings", "ratingOverrides", "warnings")
-DENIED = (grpc.StatusCode.PERMISSION_DENIED, "the caller may not access this client")
-OK = (grpc.StatusCode.OK, "")
+DENIED = "CLIENT_ACCESS_DENIED"
 ROLE_REFUSED = "function-level: RMs refused by role"
 
 # Methods whose request names no client-owned resource, or that a relationship manager may not
@@ -102,18 +102,16 @@ def pattern_of(method: Any) -> str | None:
 
 
 def resource_field(method: Any) -> str | None:
-    """Return the request field (dotted) that names the resource, or None."""
-    fields = method.input_type.fields_by_name
-    for name in RESOURCE_FIELDS:
-        if name in fields and fields[name].type == fields[name].TYPE_STRING:
-            return name
-    for field in method.input_type.fields:  # Update methods: profile.name, ruleset.name
-        message_type = field.message_type
-        names = message_type.fields_by_name if message_type is not None else {}
-        if method.name.startswith("Update") and "name" in names:
-            return f"{field.name}.name"
-    found = binding(method)  # custom methods on a nested resource: ruleset.name
-    return found[0] if found is not None and "." in found[0] else None
+    """Return the request field (dotted) that names the resource, or None.
+
+    Besides the usual fields, a custom method on a nested resource names it through its HTTP
+    binding (ruleset.name).
+    """
+    found = named_field(method)
+    if found is not None:
+        return found
+    bound = binding(method)
+    return bound[0] if bound is not None and "." in bound[0] else None
 
 
 def scoped_methods() -> list[Any]:
@@ -165,36 +163,16 @@ BODIES: dict[str, Callable[[Any, Owned], None]] = {
 }
 
 
-def build(method: Any, field: str | None, resource: str, owned: Owned) -> message.Message:
-    """Return a request of `method` naming `resource` (fresh request id where there is one)."""
-    request = risk_service_pb2.__dict__[method.input_type.name]()
-    if field is not None:
-        holder, _, leaf = field.rpartition(".")
-        setattr(getattr(request, holder) if holder else request, leaf, resource)
-    BODIES.get(method.name, lambda r, o: None)(request, owned)
-    if "request_id" in method.input_type.fields_by_name:
-        request.request_id = str(uuid.uuid4())
-    return request
-
-
 def request_for(method: Any, world: World, *, whose: str) -> message.Message:
     """Return the method's request naming A's, B's or a nonexistent resource."""
-    field = resource_field(method)
-    assert field is not None
     owned = {"own": world.own, "other": world.other, "ghost": GHOST}[whose]
-    return build(method, field, target(method, world, whose=whose), owned)
-
-
-async def call(h: Any, method: Any, request: message.Message, metadata: Any) -> tuple[Any, str]:
-    """Call `method` with `metadata`; return the status code and the error message."""
-    try:
-        if method.client_streaming:
-            await stream(h.stub, [request], metadata)
-        else:
-            await getattr(h.stub, method.name)(request, metadata=metadata)
-    except grpc.aio.AioRpcError as error:
-        return error.code(), error.details() or ""
-    return grpc.StatusCode.OK, ""
+    body = BODIES.get(method.name, lambda r, o: None)
+    return build_request(
+        method,
+        resource_field(method),
+        target(method, world, whose=whose),
+        lambda request: body(request, owned),
+    )
 
 
 async def seed_client(h: Any, client_id: str, rm: str) -> Owned:
@@ -301,45 +279,26 @@ async def snapshot(h: Any, world: World) -> dict[str, message.Message]:
     return found
 
 
-async def run_matrix(h: Any, world: World, label: str, capsys: Any) -> None:
+async def check_matrix(h: Any, world: World, label: str, capsys: Any) -> None:
     """Call every object-scoped method as RM A with B's, a nonexistent and A's own resource."""
     before = await snapshot(h, world)
     scoped = scoped_methods()
     assert len(scoped) >= 15
-    outcomes: dict[str, tuple[tuple[Any, str], ...]] = {}
-    for method in scoped:
-        other = await call(h, method, request_for(method, world, whose="other"), h.rm(RM_A))
-        ghost = await call(h, method, request_for(method, world, whose="ghost"), h.rm(RM_A))
-        own = await call(h, method, request_for(method, world, whose="own"), h.rm(RM_A))
-        outcomes[method.name] = (other, ghost, own)
-    cross_owner = [
-        name
-        for name, (other, ghost, _) in outcomes.items()
-        if grpc.StatusCode.OK in (other[0], ghost[0])
-    ]
-    with capsys.disabled():
-        print(
-            f"\nBOLA matrix, RiskService{label}: cross-owner successes "
-            f"{len(cross_owner)}/{len(outcomes)} methods x 2 foreign ids"
-        )
-    assert cross_owner == []
-    # The same answer for B's resource and a nonexistent one: no existence oracle.
-    assert {n: o[:2] for n, o in outcomes.items()} == dict.fromkeys(outcomes, (DENIED, DENIED))
-    assert {n: o[2] for n, o in outcomes.items()} == dict.fromkeys(outcomes, OK)
+    await run_matrix(
+        f"RiskService{label}",
+        scoped,
+        request_for=lambda method, whose: request_for(method, world, whose=whose),
+        call_as_a=lambda method, request: call(h.stub, method, request, h.rm(RM_A)),
+        reason_for=lambda method: DENIED,
+        capsys=capsys,
+    )
     assert await snapshot(h, world) == before
 
 
 def test_every_method_is_classified():
     """A method that names no resource must be listed with its reason (new RPCs fail here);
     an object-scoped method's HTTP binding names the same field, so its kind is known."""
-    unclassified = [
-        m.name
-        for m in SERVICE.methods
-        if resource_field(m) is None and m.name not in NOT_OBJECT_SCOPED
-    ]
-    assert unclassified == []
-    stale = [name for name in NOT_OBJECT_SCOPED if name not in SERVICE.methods_by_name]
-    assert stale == []
+    check_classified(SERVICE, resource_field, NOT_OBJECT_SCOPED)
     unbound = [m.name for m in scoped_methods() if (binding(m) or ("", ""))[0] != resource_field(m)]
     assert unbound == []
     # Every object-scoped resource is built from ids the seed makes (GHOST has all kinds).
@@ -350,14 +309,14 @@ async def test_bola_matrix(store_url, identity, capsys):
     """RM A gets the same PERMISSION_DENIED for B's resources and for nonexistent ones, on
     every object-scoped method, while the same request on A's own resource succeeds."""
     async with risk_service(store_url, identity) as h:
-        await run_matrix(h, await seed(h), "", capsys)
+        await check_matrix(h, await seed(h), "", capsys)
 
 
 async def test_bola_matrix_on_a_client_handed_over(store_url, identity, capsys):
     """Once a client is reassigned from A to B, A gets the same PERMISSION_DENIED for all of
     its risk data, including the warning A closed while the client was A's."""
     async with risk_service(store_url, identity) as h:
-        await run_matrix(h, await seed_handed_over(h), " (client handed over A->B)", capsys)
+        await check_matrix(h, await seed_handed_over(h), " (client handed over A->B)", capsys)
 
 
 async def test_rm_is_refused_by_role_whoever_owns_the_resource(store_url, identity):
@@ -365,20 +324,18 @@ async def test_rm_is_refused_by_role_whoever_owns_the_resource(store_url, identi
     nonexistent resource (no ownership is revealed before the role check)."""
     async with risk_service(store_url, identity) as h:
         world = await seed(h)
-        answers: dict[str, set[tuple[Any, str]]] = {}
+        answers: dict[str, set[Any]] = {}
         for method in role_refused_methods():
             if pattern_of(method) is None:
-                request = build(method, None, "", world.own)
-                answers[method.name] = {await call(h, method, request, h.rm(RM_A))}
+                request = build_request(method, None, "", BODIES.get(method.name))
+                answers[method.name] = {await call(h.stub, method, request, h.rm(RM_A))}
                 continue
             answers[method.name] = {
-                await call(h, method, request_for(method, world, whose=whose), h.rm(RM_A))
+                await call(h.stub, method, request_for(method, world, whose=whose), h.rm(RM_A))
                 for whose in ("own", "other", "ghost")
             }
         assert len(answers) == 14
-        codes = {n: [code for code, _ in a] for n, a in answers.items()}
-        assert codes == {n: [grpc.StatusCode.PERMISSION_DENIED] for n in answers}
-        assert all(DENIED[1] not in {text for _, text in a} for a in answers.values())
+        assert_refused_by_role(answers)
 
 
 async def test_lists_never_include_the_other_managers_rows(store_url, identity):

@@ -19,6 +19,7 @@ from crm_runtime.auth import (
     Role,
     TokenSigner,
     TokenVerifier,
+    VerifiedTokens,
     current_principal,
     generate_signing_key,
     require_roles,
@@ -235,3 +236,43 @@ class TestPrincipal:
         finally:
             set_current_principal(None)
             del token
+
+
+def _counting_decoder(expires: float) -> tuple[list[str], object]:
+    decoded: list[str] = []
+
+    def decode(token: str, moment: float) -> tuple[Principal, float]:
+        decoded.append(token)
+        if token == "forged":
+            raise Unauthenticated("bad signature", reason="IDENTITY_INVALID")
+        return Principal(f"staff/{token}", frozenset({Role.OPS})), expires
+
+    return decoded, decode
+
+
+def test_verified_tokens_are_reused_until_they_expire():
+    """A token is decoded once while its verification lasts, and again once it has expired."""
+    cache = VerifiedTokens()
+    decoded, decode = _counting_decoder(expires=100.0)
+    first = cache.principal("a", 10.0, decode)
+    assert cache.principal("a", 99.9, decode) is first
+    assert decoded == ["a"]
+    cache.principal("a", 100.0, decode)
+    assert decoded == ["a", "a"]
+
+
+def test_verified_tokens_keep_no_refusal_and_stay_bounded():
+    """A refused token is not remembered; past its size the oldest verification goes; clear
+    forgets everything (the keys changed)."""
+    cache = VerifiedTokens(size=2)
+    decoded, decode = _counting_decoder(expires=100.0)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            cache.principal("forged", 1.0, decode)
+    for token in ("a", "b", "c", "b", "c"):
+        cache.principal(token, 1.0, decode)
+    assert decoded == ["forged", "forged", "a", "b", "c"]
+    cache.principal("a", 1.0, decode)  # Evicted by c: decoded again.
+    cache.clear()
+    cache.principal("a", 1.0, decode)
+    assert decoded == ["forged", "forged", "a", "b", "c", "a", "a"]
