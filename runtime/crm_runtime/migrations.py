@@ -7,6 +7,7 @@ PostgreSQL an advisory lock makes concurrent replicas (initContainers) migrate o
 from __future__ import annotations
 
 import asyncio
+import os
 import zlib
 from pathlib import Path
 
@@ -61,9 +62,11 @@ async def _run_async(url: str, metadata: MetaData) -> None:
 
 def run_env(metadata: MetaData) -> None:
     """Body of a service's migrations/env.py (online mode only)."""
-    url = context.config.get_main_option("sqlalchemy.url")
-    if url is None:
-        raise RuntimeError("sqlalchemy.url is not set")
+    # The service's own calls set the URL; Alembic's CLI (`alembic -c services/<svc>/alembic.ini
+    # ...`) reads it from DATABASE_URL, the variable the service itself reads.
+    url = context.config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")
+    if not url:
+        raise RuntimeError("set DATABASE_URL (or sqlalchemy.url) to the store to migrate")
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
