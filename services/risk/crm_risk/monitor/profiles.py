@@ -8,14 +8,19 @@ responses carry a masked copy (张*, 622848******1234).
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.risk.v1 import monitoring_pb2
 from crm_risk.mapping import timestamp
 from crm_risk.models import MonitoringProfileRow
+from crm_risk.monitor.contexts import RELATED_CONTEXT
 from crm_risk.monitoring.model import PERSON_RELATIONS
-from crm_risk.rpc_facilities import mask_person_name
-from crm_risk.validation import CLIENT_RE, Violations
+from crm_risk.validation import CLIENT_NAME, Violations
+from crm_runtime.crypto import FieldCipher
+from crm_runtime.pii import mask_name
 
 RELATIONS: dict[int, str] = {
     monitoring_pb2.PARTY_RELATION_SHAREHOLDER: "shareholder",
@@ -64,7 +69,7 @@ def parse_profile(
         v.text(f"{path}.display_name", party.display_name, required=False, limit=200)
         if len(party.account) > 64:
             v.add(f"{path}.account", "must be at most 64 characters")
-        if party.client and not CLIENT_RE.match(party.client):
+        if party.client and not CLIENT_NAME.regex.fullmatch(party.client):
             v.add(f"{path}.client", "must look like clients/{client}")
         person = party.natural_person or relation in PERSON_RELATIONS
         if person and party.client:
@@ -83,7 +88,7 @@ def masked_parties(parties: list[dict[str, object]]) -> list[dict[str, object]]:
         person = bool(party.get("natural_person")) or party["relation"] in PERSON_RELATIONS
         name, account = str(party["display_name"]), str(party["account"])
         masked.append({
-            "display_name": mask_person_name(name) if person and name else name,
+            "display_name": mask_name(name) if person and name else name,
             "account": mask_account(account) if person else account,
             "relation": party["relation"], "natural_person": person,
             "client": party.get("client", ""),
@@ -107,3 +112,25 @@ def profile_message(row: MonitoringProfileRow) -> monitoring_pb2.MonitoringProfi
         group=row.group_name,
         registered_name=row.registered_name,
     )
+
+
+async def save_profile(
+    session: AsyncSession, client_id: str, profile: monitoring_pb2.MonitoringProfile,
+    own: list[str], parties: list[dict[str, object]], *, cipher: FieldCipher, now: datetime,
+) -> MonitoringProfileRow:
+    """Store a client's validated profile in full (persons sealed, a masked copy beside)."""
+    row = await session.get(MonitoringProfileRow, client_id)
+    sealed = cipher.encrypt(json.dumps(parties, ensure_ascii=False), context=RELATED_CONTEXT)
+    masked = json.dumps(masked_parties(parties), ensure_ascii=False)
+    group, name = profile.group.strip(), profile.registered_name.strip()
+    if row is None:
+        row = MonitoringProfileRow(client_id=client_id, own_accounts_json=json.dumps(own),
+                                   related_enc=sealed, related_masked_json=masked,
+                                   group_name=group, registered_name=name, update_time=now)
+    else:
+        row.own_accounts_json, row.related_enc = json.dumps(own), sealed
+        row.related_masked_json, row.update_time = masked, now
+        row.group_name, row.registered_name = group, name
+        row.version += 1
+    session.add(row)
+    return row
