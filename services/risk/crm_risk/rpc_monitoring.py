@@ -16,8 +16,19 @@ from crm_risk.context import RiskContext
 from crm_risk.mapping import aware
 from crm_risk.models import MonitoringProfileRow, RulesetConfigRow
 from crm_risk.monitor import backtest
-from crm_risk.monitor.profiles import P, parse_profile, profile_message, save_profile
-from crm_risk.ruleset_config import current_config, parse_overrides, ruleset_message
+from crm_risk.monitor.profiles import (
+    P,
+    masked_update,
+    parse_profile,
+    profile_message,
+    save_profile,
+)
+from crm_risk.ruleset_config import (
+    current_config,
+    masked_ruleset,
+    parse_overrides,
+    ruleset_message,
+)
 from crm_risk.store.facilities import facility_names
 from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
@@ -91,6 +102,9 @@ class MonitoringRpc:
     ) -> monitoring_pb2.MonitoringRuleset:
         """Return the rule set in force with every effective parameter."""
         names.parse(request, "name")
+        return await self._ruleset_in_force()
+
+    async def _ruleset_in_force(self) -> monitoring_pb2.MonitoringRuleset:
         async with self.ctx.db.read() as session:
             row = await current_config(session)
         overrides = json.loads(row.overrides_json) if row else {}
@@ -105,7 +119,11 @@ class MonitoringRpc:
         principal = require_roles(*access.RULESET_ROLES)
         if request.ruleset.name not in ("", "monitoringRuleset"):
             raise InvalidArgument.of("ruleset.name", "must be monitoringRuleset")
-        ruleset, overrides = parse_overrides(request.ruleset)
+        wanted = request.ruleset
+        if request.update_mask.paths:
+            wanted = masked_ruleset(await self._ruleset_in_force(), request.ruleset,
+                                    request.update_mask)
+        ruleset, overrides = parse_overrides(wanted)
         now = self.ctx.clock()
 
         async def store(session: AsyncSession) -> monitoring_pb2.MonitoringRuleset:
@@ -183,12 +201,13 @@ class MonitoringRpc:
         """Replace a client's profile; the engine uses it from the client's next transaction."""
         principal = require_roles(*access.PROFILE_ROLES)
         client_id = PROFILE_NAME.parse(request.profile.name, f"{P}.name")["client"]
-        own, parties = parse_profile(request.profile)
+        profile, paths = masked_update(request.profile, request.update_mask)
+        own, parties = parse_profile(profile)
         now = self.ctx.clock()
 
         async def store(session: AsyncSession) -> monitoring_pb2.MonitoringProfile:
             await access.check_client(session, principal, client_id)
-            row = await save_profile(session, client_id, request.profile, own, parties,
+            row = await save_profile(session, client_id, profile, own, parties, paths=paths,
                                      cipher=self.ctx.cipher, now=now)
             return profile_message(row)
 

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import field_mask_pb2, json_format, struct_pb2
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -22,10 +22,32 @@ from crm_risk.monitoring.config import (
     load_ruleset,
 )
 from crm_runtime.errors import InvalidArgument
+from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.logging import get_logger
 
 log = get_logger("monitoring")
 R = "ruleset"
+
+
+# What UpdateMonitoringRuleset may change (update_mask paths).
+RULESET_FIELDS = ("version", "overrides")
+
+
+def masked_ruleset(
+    in_force: monitoring_pb2.MonitoringRuleset, update: monitoring_pb2.MonitoringRuleset,
+    mask: field_mask_pb2.FieldMask,
+) -> monitoring_pb2.MonitoringRuleset:
+    """Return the rule set in force with the fields the mask names taken from `update`."""
+    paths = resolve_mask(mask, mutable=RULESET_FIELDS, protected=(),
+                         resource=monitoring_pb2.MonitoringRuleset.DESCRIPTOR)
+    wanted = monitoring_pb2.MonitoringRuleset(version=in_force.version,
+                                              overrides=in_force.overrides)
+    if "version" in paths:
+        wanted.version = update.version
+    if "overrides" in paths:
+        del wanted.overrides[:]
+        wanted.overrides.extend(update.overrides)
+    return wanted
 
 
 def _python_value(value: struct_pb2.Value, default: object) -> object:

@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from google.protobuf import field_mask_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.risk.v1 import monitoring_pb2
@@ -20,6 +21,7 @@ from crm_risk.monitor.contexts import RELATED_CONTEXT
 from crm_risk.monitoring.model import PERSON_RELATIONS
 from crm_risk.validation import CLIENT_NAME, Violations
 from crm_runtime.crypto import FieldCipher
+from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.pii import mask_name
 
 RELATIONS: dict[int, str] = {
@@ -36,6 +38,8 @@ RELATION_NUMBERS: dict[str, Any] = {v: k for k, v in RELATIONS.items()}
 MAX_ENTRIES = 500
 MAX_GROUP = 128
 P = "profile"
+# What UpdateMonitoringProfile may change (update_mask paths).
+PROFILE_FIELDS = frozenset({"own_accounts", "related_parties", "group", "registered_name"})
 
 
 def mask_account(account: str) -> str:
@@ -114,23 +118,49 @@ def profile_message(row: MonitoringProfileRow) -> monitoring_pb2.MonitoringProfi
     )
 
 
+def masked_update(
+    profile: monitoring_pb2.MonitoringProfile, mask: field_mask_pb2.FieldMask
+) -> tuple[monitoring_pb2.MonitoringProfile, frozenset[str]]:
+    """Return the profile with only the fields an update changes, and those fields.
+
+    An empty mask changes every field (a full replace, as before masks existed); fields the
+    mask leaves out are cleared here, so they are neither validated nor stored.
+    """
+    if not mask.paths:
+        return profile, PROFILE_FIELDS
+    paths = frozenset(resolve_mask(mask, mutable=PROFILE_FIELDS, protected=(),
+                                   resource=monitoring_pb2.MonitoringProfile.DESCRIPTOR))
+    changed = monitoring_pb2.MonitoringProfile()
+    changed.CopyFrom(profile)
+    for name in PROFILE_FIELDS - paths:
+        changed.ClearField(name)  # type: ignore[arg-type]
+    return changed, paths
+
+
 async def save_profile(
     session: AsyncSession, client_id: str, profile: monitoring_pb2.MonitoringProfile,
-    own: list[str], parties: list[dict[str, object]], *, cipher: FieldCipher, now: datetime,
+    own: list[str], parties: list[dict[str, object]], *, paths: frozenset[str] = PROFILE_FIELDS,
+    cipher: FieldCipher, now: datetime,
 ) -> MonitoringProfileRow:
-    """Store a client's validated profile in full (persons sealed, a masked copy beside)."""
+    """Store a client's validated profile fields in `paths` (persons sealed, a masked copy
+    beside); a client without a profile gets one with the other fields empty."""
     row = await session.get(MonitoringProfileRow, client_id)
-    sealed = cipher.encrypt(json.dumps(parties, ensure_ascii=False), context=RELATED_CONTEXT)
-    masked = json.dumps(masked_parties(parties), ensure_ascii=False)
-    group, name = profile.group.strip(), profile.registered_name.strip()
     if row is None:
-        row = MonitoringProfileRow(client_id=client_id, own_accounts_json=json.dumps(own),
-                                   related_enc=sealed, related_masked_json=masked,
-                                   group_name=group, registered_name=name, update_time=now)
+        paths = PROFILE_FIELDS
+        row = MonitoringProfileRow(client_id=client_id, own_accounts_json="[]", related_enc=b"",
+                                   related_masked_json="[]", update_time=now)
     else:
-        row.own_accounts_json, row.related_enc = json.dumps(own), sealed
-        row.related_masked_json, row.update_time = masked, now
-        row.group_name, row.registered_name = group, name
         row.version += 1
+    if "own_accounts" in paths:
+        row.own_accounts_json = json.dumps(own)
+    if "related_parties" in paths:
+        row.related_enc = cipher.encrypt(json.dumps(parties, ensure_ascii=False),
+                                         context=RELATED_CONTEXT)
+        row.related_masked_json = json.dumps(masked_parties(parties), ensure_ascii=False)
+    if "group" in paths:
+        row.group_name = profile.group.strip()
+    if "registered_name" in paths:
+        row.registered_name = profile.registered_name.strip()
+    row.update_time = now
     session.add(row)
     return row
