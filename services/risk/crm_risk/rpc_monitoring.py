@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import monitoring_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.mapping import aware
 from crm_risk.models import MonitoringProfileRow, RulesetConfigRow
 from crm_risk.monitor import backtest
 from crm_risk.monitor.profiles import (
@@ -156,8 +156,8 @@ class MonitoringRpc:
         proposed, _ = parse_overrides(request.ruleset)
         pipeline = self.ctx.monitoring()
         current = pipeline.ruleset
-        start = aware(request.start_time.ToDatetime()) if request.HasField("start_time") else None
-        end = aware(request.end_time.ToDatetime()) if request.HasField("end_time") else None
+        start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None
+        end = request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None
         if start is not None and end is not None and end <= start:
             raise InvalidArgument.of("end_time", "must be after start_time")
         if request.transactions:

@@ -3,7 +3,7 @@ cross-default at other banks become warnings (one open warning per client and si
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +12,7 @@ from crm.risk.v1 import risk_service_pb2, warning_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
-from crm_risk.mapping import LEVELS, aware, warning_message
+from crm_risk.mapping import LEVELS, warning_message
 from crm_risk.models_monitoring import ExternalSignalRow
 from crm_risk.reclassify import reclassify_client
 from crm_risk.store.warnings import signals_of
@@ -55,7 +55,7 @@ def _parse_signal(
     v.text(f"{SIG}.source_system", signal.source_system, required=False, limit=64)
     v.raise_if_any()
     assert kind is not None
-    occurred = aware(signal.occur_time.ToDatetime()) if signal.HasField("occur_time") else now
+    occurred = signal.occur_time.ToDatetime(UTC) if signal.HasField("occur_time") else now
     if occurred > now:
         v.add(f"{SIG}.occur_time", "must not be in the future")
         v.raise_if_any()

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import risk_service_pb2, statement_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.early_warnings import Signal, raise_signal, supersede
+from crm_risk.early_warnings import Signal, raise_signal
 from crm_risk.models import ClientFactRow, StatementRow
 from crm_risk.rating.ratio_warnings import RatioAssessment, assess
 from crm_risk.rating.ratios import RATIO_NAMES, Ratios, compute_ratios
@@ -30,6 +30,7 @@ from crm_risk.store.statements import (
     statements_of,
     statements_slice,
 )
+from crm_risk.warning_lifecycle import supersede
 from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.pagination import page_size

@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import risk_service_pb2, warning_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.early_warnings import OPEN_STATES, change_state
 from crm_risk.mapping import SOURCE_NAMES, STATE_NAMES, etag, warning_message
 from crm_risk.models_monitoring import WarningRow
 from crm_risk.reclassify import reclassify_client
 from crm_risk.store.facilities import facility_by_id
 from crm_risk.store.warnings import WarningFilter, load_warning, signals_of, warnings_page
 from crm_risk.validation import Violations
+from crm_risk.warning_lifecycle import OPEN_STATES, change_state
 from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, FailedPrecondition, PermissionDenied

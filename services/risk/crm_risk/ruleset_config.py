@@ -15,12 +15,12 @@ from crm.risk.v1 import monitoring_pb2
 from crm_risk.mapping import timestamp
 from crm_risk.models import RulesetConfigRow
 from crm_risk.monitoring.config import (
-    RULESETS,
     Ruleset,
     UnknownRuleParameter,
     UnknownRulesetVersion,
     load_ruleset,
 )
+from crm_risk.monitoring.ruleset_versions import RULESETS
 from crm_runtime.errors import InvalidArgument
 from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.logging import get_logger

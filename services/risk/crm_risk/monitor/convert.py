@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from crm.risk.v1 import monitoring_pb2
+from crm.risk.v1 import monitoring_pb2, risk_service_pb2
 from crm_risk.monitoring.model import Transaction
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -222,3 +222,11 @@ def transaction_message(
         m.counterparty.client = f"clients/{txn.counterparty_client}"
     m.book_time.FromDatetime(txn.booked_at)
     return m
+
+
+def rejected_message(rejection: Rejection) -> risk_service_pb2.RejectedTransaction:
+    """Return a refused posting as the acknowledgement names it."""
+    return risk_service_pb2.RejectedTransaction(
+        index=rejection.index, transaction_id=rejection.transaction_id, field=rejection.field,
+        reason=rejection.reason, description=rejection.description,
+    )

@@ -33,7 +33,7 @@ from opentelemetry import metrics
 from crm.risk.v1 import risk_service_pb2
 from crm_risk.early_warnings import Signal, raise_signals
 from crm_risk.monitor import store
-from crm_risk.monitor.convert import Rejection, to_transactions
+from crm_risk.monitor.convert import Rejection, rejected_message, to_transactions
 from crm_risk.monitor.durable import DurableEngine
 from crm_risk.monitoring.config import Ruleset
 from crm_risk.monitoring.model import Alert, Transaction
@@ -73,14 +73,6 @@ def _signal(alert: Alert) -> Signal:
         rule_version=alert.rule_version, detect_time=alert.raised_at,
         facility_id=alert.facility_id or "", evidence=alert.evidence_txn_ids,
         facts=alert.facts,
-    )
-
-
-def rejected_message(rejection: Rejection) -> risk_service_pb2.RejectedTransaction:
-    """Return a refused posting as the acknowledgement names it."""
-    return risk_service_pb2.RejectedTransaction(
-        index=rejection.index, transaction_id=rejection.transaction_id, field=rejection.field,
-        reason=rejection.reason, description=rejection.description,
     )
 
 

@@ -16,8 +16,6 @@ the labelled synthetic world lives outside the service: ``python -m crm_sim.moni
 from __future__ import annotations
 
 from crm_risk.monitoring.config import (
-    DEFAULT_VERSION,
-    RULESETS,
     Ruleset,
     UnknownRuleParameter,
     UnknownRulesetVersion,
@@ -35,6 +33,7 @@ from crm_risk.monitoring.model import (
     Transaction,
     validate_transaction,
 )
+from crm_risk.monitoring.ruleset_versions import DEFAULT_VERSION, RULESETS
 
 __all__ = [
     "DEFAULT_VERSION", "LEVELS", "RULESETS", "Alert", "ClientContext", "ClientLookup",

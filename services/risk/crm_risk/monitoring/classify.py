@@ -42,6 +42,9 @@ RELATED_PERSON = "related_person"  # legal rep, controller, shareholder, executi
 DRAWDOWN = "drawdown"
 RECEIPT = "receipt"
 REDEMPTION = "redemption"  # money back from an investment payee
+# Outflows that do not make a firm poorer, or are its ordinary obligations: a balance that
+# falls because of them has not collapsed.
+NOT_A_COLLAPSE = frozenset({OWN, OWN_AWAY, OUR_LOAN, TAX, INVEST, POOL, PAYROLL, GOVERNMENT})
 
 CACHE_CAP = 200_000
 

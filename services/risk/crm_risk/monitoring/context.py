@@ -186,3 +186,19 @@ class UnitProfile:
         if keys is None:
             return False
         return (bool(account) and account in keys) or (bool(name) and normalise_name(name) in keys)
+
+
+def lookups(
+    clients: Mapping[str, ClientContext] | ClientLookup,
+    facilities: Mapping[str, FacilityContext] | FacilityLookup,
+) -> tuple[ClientLookup, FacilityLookup, MappingLookup | None]:
+    """Return the engine's client and facility lookups, and the mapping lookup that serves
+    plain mappings among them (None when both are lookups already)."""
+    if not isinstance(clients, Mapping) and not isinstance(facilities, Mapping):
+        return clients, facilities, None
+    lookup = MappingLookup(
+        clients if isinstance(clients, Mapping) else {},
+        facilities if isinstance(facilities, Mapping) else {},
+    )
+    return (lookup if isinstance(clients, Mapping) else clients,
+            lookup if isinstance(facilities, Mapping) else facilities, lookup)

@@ -13,17 +13,16 @@ rule flagged in the last 30 days is graded one level up.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import cast
 
 from crm_risk.monitoring import classify as c
-from crm_risk.monitoring.config import PAYEES, TRACKING, Ruleset, as_float, as_int, as_strs
+from crm_risk.monitoring.config import Ruleset, as_float, as_int, as_strs
 from crm_risk.monitoring.context import (
     ClientLookup,
     FacilityLookup,
-    MappingLookup,
     UnitProfile,
+    lookups,
     normalise_name,
     unit_id_of,
 )
@@ -38,9 +37,11 @@ from crm_risk.monitoring.model import (
 )
 from crm_risk.monitoring.rules import RULE_CLASSES, Rule
 from crm_risk.monitoring.rules.base import DAY, Posting, payee_key
+from crm_risk.monitoring.ruleset_versions import PAYEES, TRACKING
 from crm_risk.monitoring.severity import graded
 from crm_risk.monitoring.spend import Spender
-from crm_risk.monitoring.state import FORMAT_VERSION, UnitState
+from crm_risk.monitoring.state import UnitState
+from crm_risk.monitoring.unit_states import UnitStates
 
 __all__ = ["MonitoringEngine"]
 
@@ -53,7 +54,7 @@ CORROBORATION_SECONDS = 30 * DAY
 KEEP_BALANCE_DAYS = 40
 
 
-class MonitoringEngine:
+class MonitoringEngine(UnitStates):
     """Run every enabled rule of a ruleset over a stream of postings.
 
     Not thread-safe: use one engine per stream partition (the service partitions clients
@@ -71,18 +72,7 @@ class MonitoringEngine:
         """Build the rules of ``ruleset`` and attach the context sources."""
         self.ruleset = ruleset
         self._label = ruleset.label
-        if isinstance(clients, Mapping) or isinstance(facilities, Mapping):
-            lookup = MappingLookup(
-                clients if isinstance(clients, Mapping) else {},
-                facilities if isinstance(facilities, Mapping) else {},
-            )
-            self._clients: ClientLookup = clients if not isinstance(clients, Mapping) else lookup
-            self._facilities: FacilityLookup = (
-                facilities if not isinstance(facilities, Mapping) else lookup
-            )
-            self._mapping: MappingLookup | None = lookup
-        else:
-            self._clients, self._facilities, self._mapping = clients, facilities, None
+        self._clients, self._facilities, self._mapping = lookups(clients, facilities)
         tracking = ruleset.rule(TRACKING)
         self.trace_seconds = as_float(tracking, "window_days") * DAY
         self.residue_floor = as_float(tracking, "residue_floor")
@@ -286,74 +276,15 @@ class MonitoringEngine:
         """Return whether a counterparty name is one of the unit's members' own names."""
         return bool(name) and bool(unit.own_names) and normalise_name(name) in unit.own_names
 
-    # ----------------------------------------------------------------- persistence
-
-    def snapshot(self) -> bytes:
-        """Return the state of every unit as one compact JSON document."""
-        document = {
-            "v": FORMAT_VERSION,
-            "ruleset": self._label,
-            "units": {uid: self._states[uid].to_dict() for uid in sorted(self._states)},
-        }
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
-
-    def restore(self, data: bytes) -> None:
-        """Replace all unit state with a ``snapshot``; raise ``ValueError`` if malformed."""
-        try:
-            document: dict[str, Any] = json.loads(data)
-            if document.get("v") != FORMAT_VERSION:
-                msg = f"unsupported snapshot format {document.get('v')!r}"
-                raise ValueError(msg)
-            states = {str(uid): UnitState.from_dict(raw)
-                      for uid, raw in document["units"].items()}
-        except (KeyError, TypeError, AttributeError) as exc:
-            msg = f"malformed monitoring snapshot: {exc}"
-            raise ValueError(msg) from exc
-        self._states = states
-        self._dirty.clear()
-
-    def snapshot_units(self, unit_ids: Iterable[str]) -> dict[str, bytes]:
-        """Return per-unit state blobs (e.g. of ``dirty_units()``) for incremental saves."""
-        return {uid: self._states[uid].to_bytes() for uid in unit_ids if uid in self._states}
-
-    def restore_unit(self, unit_id: str, data: bytes) -> None:
-        """Load one unit's state blob (from ``snapshot_units``)."""
-        state = UnitState.from_bytes(data)
-        if state.unit_id != unit_id:
-            msg = f"state blob belongs to {state.unit_id!r}, not {unit_id!r}"
-            raise ValueError(msg)
-        self._states[unit_id] = state
-        self._dirty.discard(unit_id)
-
-    def dirty_units(self) -> set[str]:
-        """Return the units whose state changed since the last ``mark_clean``."""
-        return set(self._dirty)
-
-    def mark_clean(self, unit_ids: Iterable[str] | None = None) -> None:
-        """Mark ``unit_ids`` (all if None) as persisted."""
-        if unit_ids is None:
-            self._dirty.clear()
-        else:
-            self._dirty.difference_update(unit_ids)
-
     def unit_of(self, client_id: str) -> str:
         """Return the tracing unit of ``client_id`` (loading its context if needed)."""
         unit = self._units.get(client_id)
         return (unit or self._load_unit(client_id)).unit_id
 
-    def unit_state(self, unit_id: str) -> UnitState | None:
-        """Return the live state of a unit (for inspection; do not mutate)."""
-        return self._states.get(unit_id)
-
     def has_seen(self, client_id: str, txn_id: str) -> bool:
         """Return whether the engine has processed ``txn_id`` of ``client_id`` recently."""
         state = self._states.get(self.unit_of(client_id))
         return state is not None and txn_id in state.seen
-
-    @property
-    def unit_count(self) -> int:
-        """Return how many units have state in memory."""
-        return len(self._states)
 
     def balance_day(self, t: float) -> int:
         """Return the Beijing calendar day of ``t`` (for rules)."""

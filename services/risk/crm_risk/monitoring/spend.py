@@ -7,27 +7,37 @@ posting) and hands a ``Posting`` to the rules.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from crm_risk.monitoring import classify as c
 from crm_risk.monitoring.context import UnitProfile
 from crm_risk.monitoring.history import local_day
 from crm_risk.monitoring.ledger import PASS_THROUGH_SECONDS, Account, Lot, hop_path
 from crm_risk.monitoring.model import Transaction
-from crm_risk.monitoring.rules.base import Posting, payee_key
+from crm_risk.monitoring.rules.base import Posting, Rule, payee_key
 from crm_risk.monitoring.state import UnitState
 from crm_risk.monitoring.trace import Use
 
-if TYPE_CHECKING:
-    from crm_risk.monitoring.engine import MonitoringEngine
+
+class SpendingEngine(Protocol):
+    """What the spender uses of its engine (the engine's classes stay out of this module, so
+    the engine may depend on the spender without a cycle)."""
+
+    classifier: c.Classifier
+    use_rules: tuple[Rule, ...]
+    max_entries: int
+    known_seconds: float
+    KEEP_BALANCE_DAYS: int
+
+    def dispatch_debit(self, p: Posting) -> None: ...
+    def dispatch_hop(self, p: Posting) -> None: ...
+    def dispatch_receipt(self, p: Posting) -> None: ...
+    def drawdown_facility(self, txn: Transaction, unit: UnitProfile) -> str | None: ...
+    def is_own_name(self, unit: UnitProfile, name: str) -> bool: ...
+
 
 # Payments that are obligations of any firm: they explain where money went, whoever's it was.
 ORDINARY = frozenset({c.PAYROLL, c.TAX, c.OUR_LOAN, c.RENT, c.GOVERNMENT, c.BANK})
-# Outflows that do not make a firm poorer, or are its ordinary obligations: a balance that
-# falls because of them has not collapsed.
-NOT_A_COLLAPSE = frozenset({
-    c.OWN, c.OWN_AWAY, c.OUR_LOAN, c.TAX, c.INVEST, c.POOL, c.PAYROLL, c.GOVERNMENT,
-})
 # Purposes of capital spending, and the GB/T 4754 sections of firms that make or build for it.
 CAPITAL_PURPOSES = frozenset({"equipment", "construction"})
 CAPITAL_MAKERS = frozenset({"C", "E"})
@@ -40,7 +50,7 @@ MAX_DEBITS = 64
 class Spender:
     """Bookkeeping of postings for one engine."""
 
-    def __init__(self, engine: MonitoringEngine) -> None:
+    def __init__(self, engine: SpendingEngine) -> None:
         """Attach to ``engine`` (its classifier, rules and parameters)."""
         self.engine = engine
         self.classifier = engine.classifier
@@ -225,7 +235,7 @@ class Spender:
                        if mostly_loan or p.t - lot.t0 <= FRESH_LOAN_SECONDS)
         if txn.facility_id is not None or txn.channel == "entrusted_payment":
             excluded = txn.amount
-        if p.cls in NOT_A_COLLAPSE:
+        if p.cls in c.NOT_A_COLLAPSE:
             excluded = txn.amount
         if excluded > 0:
             balances.excluded.append((p.t, excluded))

@@ -11,10 +11,10 @@ when most of the fall went to payees the firm had not paid before.
 
 from __future__ import annotations
 
+from crm_risk.monitoring import classify as c
 from crm_risk.monitoring.config import RuleParams, as_float
 from crm_risk.monitoring.history import local_day
 from crm_risk.monitoring.rules.base import Posting, Rule, money
-from crm_risk.monitoring.spend import NOT_A_COLLAPSE
 
 MAX_EVIDENCE = 6
 
@@ -37,7 +37,7 @@ class BalanceCollapseRule(Rule):
 
     def on_debit(self, p: Posting) -> None:
         """Alert when this payment completes a collapse of the client's deposits."""
-        if p.cls in NOT_A_COLLAPSE:
+        if p.cls in c.NOT_A_COLLAPSE:
             return
         txn = p.txn
         balances = p.state.balances.get(txn.client_id)
