@@ -11,10 +11,10 @@ from crm.risk.v1 import risk_service_pb2_grpc
 from crm_risk.config import RiskSettings
 from crm_risk.context import RiskContext
 from crm_risk.events import handlers
-from crm_risk.monitor.pipeline import MonitoringPipeline
-from crm_risk.monitor.wal import WalCheckpointer
+from crm_risk.monitoring.store.pipeline import MonitoringPipeline
+from crm_risk.monitoring.store.rulesets import current_config, ruleset_from
+from crm_risk.monitoring.store.wal import WalCheckpointer
 from crm_risk.review import review_loop
-from crm_risk.ruleset_config import current_config, ruleset_from
 from crm_risk.servicer import RiskServicer
 from crm_runtime import kit
 from crm_runtime.gcsteward import FullCollections, defer_full_collections

@@ -15,8 +15,8 @@ from crm_runtime.outbox import Outbox
 from crm_runtime.pagination import PageTokens
 
 if TYPE_CHECKING:
-    from crm_risk.monitor.pipeline import MonitoringPipeline
-    from crm_risk.monitor.wal import WalCheckpointer
+    from crm_risk.monitoring.store.pipeline import MonitoringPipeline
+    from crm_risk.monitoring.store.wal import WalCheckpointer
 
 
 def _utc_now() -> datetime:

@@ -15,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import client_events_pb2, event_pb2, feedback_events_pb2
+from crm_risk.concentration.totals import move_client, placement
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
-from crm_risk.exposure_totals import move_client, placement
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningRow
 from crm_runtime.inbox import EventHandler

@@ -12,12 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.risk.v1 import facility_pb2, risk_service_pb2
 from crm_risk import access
-from crm_risk.concentration_check import check_after_facilities
+from crm_risk.concentration.store import check_after_facilities
 from crm_risk.context import RiskContext
 from crm_risk.facility_input import FacilityInput, GuaranteeInput, parse_facility
 from crm_risk.mapping import facility_message
 from crm_risk.models import FacilityRow, GuaranteeRow
-from crm_risk.monitor.contexts import facility_context
+from crm_risk.monitoring.store.lookups import facility_context
 from crm_risk.reclassify import reclassify_clients
 from crm_risk.store.facilities import facilities_page, guarantees_of, load_facility
 from crm_runtime import idempotency, names

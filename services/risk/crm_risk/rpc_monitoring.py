@@ -15,15 +15,15 @@ from crm.risk.v1 import monitoring_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.models import MonitoringProfileRow, RulesetConfigRow
-from crm_risk.monitor import backtest
-from crm_risk.monitor.profiles import (
+from crm_risk.monitoring.store import backtest
+from crm_risk.monitoring.store.profiles import (
     P,
     masked_update,
     parse_profile,
     profile_message,
     save_profile,
 )
-from crm_risk.ruleset_config import (
+from crm_risk.monitoring.store.rulesets import (
     current_config,
     masked_ruleset,
     parse_overrides,

@@ -20,9 +20,9 @@ from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.mapping import override_message
 from crm_risk.models import ClientFactRow, RatingOverrideRow, RatingRow
-from crm_risk.rating.policy import review_due, validate_override
-from crm_risk.rating.scale import grade_rank, is_grade, pd_midpoint
-from crm_risk.rating_service import latest_rating, record_rating
+from crm_risk.rating.model.policy import review_due, validate_override
+from crm_risk.rating.model.scale import grade_rank, is_grade, pd_midpoint
+from crm_risk.rating.rate import latest_rating, record_rating
 from crm_risk.store.ratings import load_override
 from crm_risk.validation import Violations
 from crm_runtime import idempotency, names

@@ -8,7 +8,7 @@ import grpc
 
 from crm.risk.v1 import portfolio_pb2, risk_service_pb2
 from crm_risk import access
-from crm_risk.concentration import (
+from crm_risk.concentration.model import (
     DIMENSIONS,
     Dimension,
     Usage,
@@ -20,7 +20,7 @@ from crm_risk.concentration import (
     usages,
     with_proposal,
 )
-from crm_risk.concentration_check import holding_for, limits_from, load_holdings
+from crm_risk.concentration.store import holding_for, limits_from, load_holdings
 from crm_risk.context import RiskContext
 from crm_risk.mapping import timestamp
 from crm_risk.models import ClientFactRow

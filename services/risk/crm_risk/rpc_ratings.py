@@ -9,7 +9,7 @@ from crm.risk.v1 import rating_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.mapping import rating_message
-from crm_risk.rating_service import commit_rating, prepare_rating
+from crm_risk.rating.rate import commit_rating, prepare_rating
 from crm_risk.store.ratings import load_rating, ratings_page
 from crm_risk.validation import Violations
 from crm_runtime import idempotency, names

@@ -15,10 +15,10 @@ from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
 from crm_risk.models import ClientFactRow, StatementRow
-from crm_risk.rating.ratio_warnings import RatioAssessment, assess
-from crm_risk.rating.ratios import RATIO_NAMES, Ratios, compute_ratios
-from crm_risk.rating.statement_checks import statement_violations
-from crm_risk.statement_input import (
+from crm_risk.rating.model.ratio_warnings import RatioAssessment, assess
+from crm_risk.rating.model.ratios import RATIO_NAMES, Ratios, compute_ratios
+from crm_risk.rating.model.statement_checks import statement_violations
+from crm_risk.rating.statement_input import (
     parse_statement,
     statement_message,
     statement_of,
