@@ -1,4 +1,4 @@
-"""The kit's janitor runs in the risk service; building it in-process leaves the GC alone."""
+"""The risk service on the kit: its janitor runs; only its own process defers full collections."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from risk_harness import risk_service
 from sqlmodel import col, select
 
 from crm_risk import app
+from crm_runtime import kit
 from crm_runtime.gcsteward import NEVER
 from crm_runtime.idempotency import RETENTION
 from crm_runtime.outbox_relay import DELIVERED_RETENTION
 from crm_runtime.tables import IdempotencyRecord, OutboxMessage
+from crm_runtime.testing import pii_env
 
 
 def _record(request_id: str, created: datetime) -> IdempotencyRecord:
@@ -70,3 +72,14 @@ async def test_building_the_service_in_process_neither_freezes_nor_defers_collec
         assert gc.get_threshold()[2] == NEVER
     finally:
         gc.set_threshold(*thresholds)
+
+
+def test_kit_main_prepares_the_process_before_it_serves(monkeypatch: pytest.MonkeyPatch):
+    order: list[str] = []
+    for name, value in pii_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MIGRATE_ON_START", "0")
+    monkeypatch.setattr(kit, "run", lambda definition: order.append("serve"))
+    kit.main(dataclasses.replace(app.SPEC, prepare_process=lambda settings: order.append(
+        f"prepare {settings.service_name}")))
+    assert order == ["prepare risk", "serve"]
