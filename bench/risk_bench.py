@@ -37,7 +37,7 @@ from bench.risk_registration import register_book
 from bench.tools import LOAD_CPU, ROOT, percentile, start_pinned, wait_ready
 from crm.events.v1 import event_pb2_grpc
 from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
-from crm_risk.monitor.convert import transaction_message
+from crm_risk.monitoring.store.convert import transaction_message
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit, free_port, pii_env
 from crm_sim.monitoring.registration import register

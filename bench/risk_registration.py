@@ -18,7 +18,7 @@ import grpc
 
 from crm.events.v1 import event_pb2, event_pb2_grpc
 from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
-from crm_risk.monitoring.model import ClientContext, FacilityContext
+from crm_risk.monitoring.engine.model import ClientContext, FacilityContext
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit
 from crm_sim.monitoring.registration import client_created, facility_of

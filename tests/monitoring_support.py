@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from crm_risk.monitoring import (
+from crm_risk.monitoring.engine import (
     Alert,
     ClientContext,
     EntrustedPayee,

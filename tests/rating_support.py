@@ -7,9 +7,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from crm_risk.rating.features import rating_features
-from crm_risk.rating.scorecard import FactorScore, RatingInputs, RatingResult
-from crm_risk.rating.statements import (
+from crm_risk.rating.model.features import rating_features
+from crm_risk.rating.model.scorecard import FactorScore, RatingInputs, RatingResult
+from crm_risk.rating.model.statements import (
     BalanceSheet,
     CashFlowStatement,
     FinancialStatement,

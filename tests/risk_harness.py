@@ -161,7 +161,7 @@ def round_trip(
 
     `facility` is the facility's resource name; its drawdown account must be `account`.
     """
-    from crm_risk.monitor.convert import transaction_message
+    from crm_risk.monitoring.store.convert import transaction_message
     from crm_sim.monitoring.builders import TxnFactory
 
     f = TxnFactory(client_id, account=account, balances={account: 200_000.0})

@@ -30,8 +30,8 @@ from crm_demo.launcher import Service
 from crm_demo.loader import LoadResult
 from crm_demo.portfolio import PortfolioClient
 from crm_demo.risk_ready import once_known
-from crm_risk.rating.statements import FinancialStatement
-from crm_risk.statement_input import to_message
+from crm_risk.rating.model.statements import FinancialStatement
+from crm_risk.rating.statement_input import to_message
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit
 from crm_sim.rating.book import FirmHistory, firm

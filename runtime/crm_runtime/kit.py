@@ -97,6 +97,9 @@ class ServiceSpec(Generic[S, C]):
     # Run last, after the drain (close clients, files).
     on_close: Callable[[C], Sequence[StopHook]] = lambda ctx: ()
     janitor_interval_seconds: float = DEFAULT_INTERVAL_SECONDS
+    # Run once by `main()` before serving, for process-wide settings (garbage-collector
+    # thresholds) that tests and tools building the service in their own process must not get.
+    prepare_process: Callable[[S], None] | None = None
     service_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -176,6 +179,8 @@ def main(spec: ServiceSpec[S, Any]) -> None:
     # in Kubernetes an initContainer runs `python -m crm_<service>.migrate` and sets this to 0.
     if os.environ.get("MIGRATE_ON_START", "1") == "1":
         migrate(spec, settings)
+    if spec.prepare_process is not None:
+        spec.prepare_process(settings)
 
     async def definition() -> ServiceDefinition:
         built, _ = await build(spec, settings)

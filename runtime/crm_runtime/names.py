@@ -76,18 +76,24 @@ def _declared(full_name: str, descriptor: Descriptor) -> NamePattern:
     return NamePattern.of(resource.pattern[0])
 
 
-def _resources(file: FileDescriptor, seen: set[str]) -> dict[str, Descriptor]:
-    """Return every resource message of `file` and the files it imports, by resource type."""
+def _resources(file: FileDescriptor, seen: set[str]) -> dict[str, NamePattern]:
+    """Return the pattern of every resource `file` and the files it imports declare, by type.
+
+    A resource message declares its own; a file declares one another API owns (the risk
+    service refers to the client service's clients) with `google.api.resource_definition`.
+    """
     if file.name in seen:
         return {}
     seen.add(file.name)
-    found: dict[str, Descriptor] = {}
+    found: dict[str, NamePattern] = {}
     for dependency in file.dependencies:
         found.update(_resources(dependency, seen))
+    for definition in file.GetOptions().Extensions[resource_pb2.resource_definition]:
+        found[definition.type] = NamePattern.of(definition.pattern[0])
     for descriptor in file.message_types_by_name.values():
         resource = descriptor.GetOptions().Extensions[resource_pb2.resource]
         if resource.type:
-            found[resource.type] = descriptor
+            found[resource.type] = pattern_of(descriptor)
     return found
 
 
@@ -101,7 +107,7 @@ def _field_pattern(request_name: str, field: str, descriptor: Descriptor) -> Nam
     resources = _resources(descriptor.file, set())
     if wanted not in resources:
         raise LookupError(f"{request_name}.{field} names {wanted}, which no imported file declares")
-    pattern = pattern_of(resources[wanted])
+    pattern = resources[wanted]
     return pattern if reference.type else pattern.parent()
 
 

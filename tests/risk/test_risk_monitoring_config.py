@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from crm_risk.monitoring import (
+from crm_risk.monitoring.engine import (
     RULESETS,
     UnknownRuleParameter,
     UnknownRulesetVersion,
     load_ruleset,
 )
-from crm_risk.monitoring.rules import RULE_CLASSES
+from crm_risk.monitoring.engine.rules import RULE_CLASSES
 
 
 class TestDefaults:

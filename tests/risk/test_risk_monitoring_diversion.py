@@ -23,7 +23,7 @@ from monitoring_support import (
     of,
 )
 
-from crm_risk.monitoring import EntrustedPayee
+from crm_risk.monitoring.engine import EntrustedPayee
 
 WEALTH = {"name": "本行稳健理财产品", "counterparty_account": "WEALTH-1", "kind": "wealth",
           "memo": "购买理财"}

@@ -28,9 +28,9 @@ from monitoring_support import (
     of,
 )
 
-from crm_risk.monitoring import LEVELS, MonitoringEngine, load_ruleset
-from crm_risk.monitoring.levels import LEVEL_RANK
-from crm_risk.monitoring.severity import graded
+from crm_risk.levels import LEVEL_RANK
+from crm_risk.monitoring.engine import LEVELS, MonitoringEngine, load_ruleset
+from crm_risk.monitoring.engine.severity import graded
 from crm_sim.monitoring.world import generate
 
 BROKER = {"name": "华泰证券客户资金专户", "counterparty_account": "BROKER-1", "kind": "broker",

@@ -1,4 +1,5 @@
-"""The attribution rule of ``crm_risk.monitoring.ledger`` on one account, and lots on the move.
+"""The attribution rule of ``crm_risk.monitoring.engine.ledger`` on one account, and lots on
+the move.
 
 An account's balance is own money plus lots of loan money. A payment takes from every lot in
 proportion to its share of the balance just before it; receipts dilute; lots never exceed the
@@ -27,8 +28,8 @@ from monitoring_support import (
     move,
 )
 
-from crm_risk.monitoring import load_ruleset
-from crm_risk.monitoring.ledger import (
+from crm_risk.monitoring.engine import load_ruleset
+from crm_risk.monitoring.engine.ledger import (
     MAX_PATH,
     PASS_THROUGH_SECONDS,
     Account,

@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 import pytest
 from rating_support import STRONG, WEAK
 
-from crm_risk.rating.pd_curve import CalibrationCurve, curve_from_json
-from crm_risk.rating.scale import grade_for_pd
-from crm_risk.rating.scorecard import RatingInputs, RepaymentHistory, rate
-from crm_risk.rating.scorecard_model import load_model
+from crm_risk.rating.model.pd_curve import CalibrationCurve, curve_from_json
+from crm_risk.rating.model.scale import grade_for_pd
+from crm_risk.rating.model.scorecard import RatingInputs, RepaymentHistory, rate
+from crm_risk.rating.model.scorecard_model import load_model
 from crm_sim.rating.book import RATING_YEARS, generate_book
 from crm_sim.rating.calibration import CALIBRATION_CLIENTS, CALIBRATION_SEEDS
 from crm_sim.rating.curves import cells, fit_curve, isotonic_knots, log_likelihood

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_risk.rating.caps import OpenWarning, corroborated
+from crm_risk.rating.model.caps import OpenWarning, corroborated
 
 
 def warning(source: str, rule: str, level: str) -> OpenWarning:

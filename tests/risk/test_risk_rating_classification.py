@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_risk.rating.classification import (
+from crm_risk.rating.model.classification import (
     CATEGORIES,
     FacilityFacts,
     category_rank,

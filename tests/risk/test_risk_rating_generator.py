@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from crm_risk.rating.industry import industry_group
-from crm_risk.rating.statement_checks import statement_violations
+from crm_risk.rating.model.industry import industry_group
+from crm_risk.rating.model.statement_checks import statement_violations
 from crm_sim.rating.book import RATING_YEARS, Book, firm, generate_book
 from crm_sim.rating.traits import FirmSpec
 from crm_sim.rating.world import CYCLE_BOUND, CYCLE_LOADING, make_world

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from crm_risk.rating.scorecard import review_due, validate_override
+from crm_risk.rating.model.scorecard import review_due, validate_override
 
 
 class TestReviewDue:

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from crm_risk.rating.features import interest_cover_feature
-from crm_risk.rating.ratios import RATIO_NAMES, compute_ratios
-from crm_risk.rating.statements import (
+from crm_risk.rating.model.features import interest_cover_feature
+from crm_risk.rating.model.ratios import RATIO_NAMES, compute_ratios
+from crm_risk.rating.model.statements import (
     BalanceSheet,
     CashFlowStatement,
     FinancialStatement,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_risk.rating.scale import (
+from crm_risk.rating.model.scale import (
     MASTER_SCALES,
     grade_for_pd,
     grade_rank,

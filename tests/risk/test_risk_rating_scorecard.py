@@ -15,10 +15,10 @@ from decimal import Decimal
 import pytest
 from rating_support import STRONG, WEAK, factor, inputs, strong_statement
 
-from crm_risk.rating.caps import OpenWarning
-from crm_risk.rating.scale import grade_for_pd, grade_rank
-from crm_risk.rating.scorecard import RepaymentHistory, SignalCounts, interpolate, rate
-from crm_risk.rating.scorecard_model import load_model
+from crm_risk.rating.model.caps import OpenWarning
+from crm_risk.rating.model.scale import grade_for_pd, grade_rank
+from crm_risk.rating.model.scorecard import RepaymentHistory, SignalCounts, interpolate, rate
+from crm_risk.rating.model.scorecard_model import load_model
 
 D = Decimal
 

@@ -13,12 +13,12 @@ from decimal import Decimal
 import pytest
 from rating_support import STRONG, factor, inputs, levered, scaled, strong_statement
 
-from crm_risk.rating import scorecard
-from crm_risk.rating.features import rating_features
-from crm_risk.rating.scorecard import DEFAULT, rate
-from crm_risk.rating.scorecard_model import load_model, model_from_json
-from crm_risk.rating.statement_checks import statement_violations
-from crm_risk.rating.statements import CashFlowStatement
+from crm_risk.rating.model import scorecard
+from crm_risk.rating.model.features import rating_features
+from crm_risk.rating.model.scorecard import DEFAULT, rate
+from crm_risk.rating.model.scorecard_model import load_model, model_from_json
+from crm_risk.rating.model.statement_checks import statement_violations
+from crm_risk.rating.model.statements import CashFlowStatement
 
 D = Decimal
 

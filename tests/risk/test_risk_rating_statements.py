@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from crm_risk.rating.statement_checks import statement_violations
-from crm_risk.rating.statements import (
+from crm_risk.rating.model.statement_checks import statement_violations
+from crm_risk.rating.model.statements import (
     BalanceSheet,
     CashFlowStatement,
     FinancialStatement,

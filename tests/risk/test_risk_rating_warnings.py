@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from crm_risk.rating.ratio_warnings import (
+from crm_risk.rating.model.ratio_warnings import (
     RULES,
     WarningSet,
     assess,
     assess_with,
     load_warning_set,
 )
-from crm_risk.rating.ratios import Ratios
+from crm_risk.rating.model.ratios import Ratios
 
 # A small hand-made set: thresholds for two cells, evidence per signal, level boundaries.
 SET = WarningSet(

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from crm.risk.v1 import risk_service_pb2
 from crm_risk.models import ExposureTotalRow, FacilityRow
-from crm_risk.monitor.convert import transaction_message
+from crm_risk.monitoring.store.convert import transaction_message
 from crm_sim.monitoring.builders import TxnFactory
 
 ACCOUNT = "6228000011112222"

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from crm.events.v1 import event_pb2, risk_events_pb2
 from crm.risk.v1 import facility_pb2, rating_pb2, risk_service_pb2, warning_pb2
 from crm_risk.models import ClientFactRow
-from crm_risk.rating.scale import MASTER_SCALES
+from crm_risk.rating.model.scale import MASTER_SCALES
 from crm_risk.review import review_once
 from crm_runtime.tables import OutboxMessage
 

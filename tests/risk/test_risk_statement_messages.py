@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_risk.statement_input import parse_statement, to_message
+from crm_risk.rating.statement_input import parse_statement, to_message
 from crm_sim.rating.book import generate_book
 
 

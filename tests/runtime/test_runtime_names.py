@@ -49,3 +49,15 @@ class TestOwnership:
     def test_portfolio_roles_see_all_and_other_roles_nothing(self):
         assert owns(_principal("staff/risk", Role.RISK_OFFICER), "staff/rm-b", "teams/x")
         assert not owns(_principal("staff/rm-a"), "staff/rm-a", "")
+
+
+def test_a_file_level_resource_definition_names_a_resource_another_api_owns():
+    # risk_service.proto declares client.crm.bank/Client (the client service's) with
+    # google.api.resource_definition; request fields reference it like any other resource.
+    from crm.risk.v1 import risk_service_pb2
+    from crm_runtime import names
+
+    request = risk_service_pb2.RateClientRequest(client="clients/c1")
+    assert names.parse(request, "client") == {"client": "c1"}
+    with pytest.raises(InvalidArgument):
+        names.parse(risk_service_pb2.RateClientRequest(client="customers/c1"), "client")

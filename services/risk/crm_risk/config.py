@@ -37,7 +37,7 @@ class RiskSettings(BaseServiceSettings):
     monitoring_max_batch: int = 2000
     # Every interval, when no batch is waiting, dirty client states are checkpointed for about
     # this much time (0 saves none until a graceful stop); the batch log replays whatever is
-    # not checkpointed yet (see monitor/durable.py).
+    # not checkpointed yet (see monitoring/store/durable.py).
     monitoring_checkpoint_interval_seconds: float = 0.25
     monitoring_checkpoint_ms: float = 3.0
     # This replica's share of clients (a stable name, e.g. the StatefulSet ordinal); each

@@ -15,7 +15,8 @@ from crm_runtime.outbox import Outbox
 from crm_runtime.pagination import PageTokens
 
 if TYPE_CHECKING:
-    from crm_risk.monitor.pipeline import MonitoringPipeline
+    from crm_risk.monitoring.store.pipeline import MonitoringPipeline
+    from crm_risk.monitoring.store.wal import WalCheckpointer
 
 
 def _utc_now() -> datetime:
@@ -35,8 +36,14 @@ class RiskContext:
     # Set when something asks for a re-rating, so the review task runs at once.
     review_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     pipeline: MonitoringPipeline | None = None
+    wal: WalCheckpointer | None = None
 
     def monitoring(self) -> MonitoringPipeline:
-        """Return the monitoring pipeline (set by app.build)."""
+        """Return the monitoring pipeline (set when app.py builds the context)."""
         assert self.pipeline is not None, "monitoring pipeline not started"
         return self.pipeline
+
+    def wal_checkpointer(self) -> WalCheckpointer:
+        """Return the store's WAL checkpointer (set when app.py builds the context)."""
+        assert self.wal is not None, "WAL checkpointer not built"
+        return self.wal

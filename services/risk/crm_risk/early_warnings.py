@@ -21,15 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
-from crm_risk.mapping import aware, timestamp
+from crm_risk.levels import up
+from crm_risk.mapping import timestamp
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningActionRow, WarningRow, WarningSignalRow
-from crm_risk.monitoring.severity import up
 from crm_risk.playbooks import sla_due, worse
 from crm_runtime.outbox import Outbox
 
 RERATE_LEVELS = frozenset({"orange", "red"})
-OPEN_STATES = frozenset({"open", "acknowledged"})
 MAX_KEY = 255
 
 
@@ -234,7 +233,7 @@ def _fold(
     if escalated:
         row.level = new_level
         row.escalation_reason = f"a {signal.level} signal of the same rule arrived"
-        row.sla_due_time = min(aware(row.sla_due_time), sla_due(new_level, now))
+        row.sla_due_time = min(row.sla_due_time, sla_due(new_level, now))
         trail.action(row, "escalated", actor, row.escalation_reason, row.state)
         emit_raised(outbox, session, row)
         _request_rerate(fact, row, now)
@@ -249,73 +248,3 @@ def _request_rerate(fact: ClientFactRow | None, row: WarningRow, now: datetime) 
     fact.rerate_requested = True
     fact.rerate_reason = f"{row.level} warning {row.rule}"[:200]
     fact.update_time = now
-
-
-def change_state(
-    session: AsyncSession,
-    outbox: Outbox,
-    row: WarningRow,
-    to_state: str,
-    *,
-    actor: str,
-    reason: str,
-    now: datetime,
-    confirmed: bool = False,
-) -> None:
-    """Move a warning along its lifecycle: the row, its audit trail and WarningStatusChanged."""
-    from_state = row.state
-    row.state = to_state
-    row.update_time = now
-    row.version += 1
-    if to_state == "acknowledged":
-        row.acknowledge_time = now
-    else:
-        row.open_key = None
-        row.close_time, row.closed_by, row.close_reason = now, actor, reason
-        row.confirmed = confirmed
-    session.add(row)
-    assert row.seq is not None
-    session.add(WarningActionRow(
-        warning_seq=row.seq, action=to_state, from_state=from_state, to_state=to_state,
-        level=row.level, actor=actor, reason=reason[:2000], action_time=now,
-    ))
-    client = f"clients/{row.client_id}"
-    outbox.emit(
-        session,
-        risk_events_pb2.WarningStatusChanged(
-            warning=f"warnings/{row.id}", client=client, state=to_state, level=row.level,
-            actor=actor, reason=reason[:500], change_time=timestamp(aware(now)),
-        ),
-        subject=client,
-    )
-
-
-async def supersede(
-    session: AsyncSession,
-    outbox: Outbox,
-    *,
-    client_id: str,
-    rule: str,
-    before_scope: str,
-    actor: str,
-    reason: str,
-    now: datetime,
-) -> int:
-    """Resolve a client's open warnings of `rule` whose scope sorts before `before_scope`.
-
-    For rules scoped by period (statement ratios): a newer period's figures replace the
-    older ones, so the older warning must neither stay open nor escalate the new one.
-    """
-    rows = (await session.execute(
-        select(WarningRow).where(
-            col(WarningRow.client_id) == client_id,
-            col(WarningRow.rule) == rule,
-            col(WarningRow.state).in_(OPEN_STATES),
-        )
-    )).scalars().all()
-    closed = 0
-    for row in rows:
-        if row.dedupe_key.rsplit("|", 1)[-1] < before_scope:
-            change_state(session, outbox, row, "resolved", actor=actor, reason=reason, now=now)
-            closed += 1
-    return closed

@@ -8,15 +8,16 @@ difficulty, key staff gone, ...), which become external warnings like any other 
 
 from __future__ import annotations
 
+from datetime import UTC
+
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import client_events_pb2, event_pb2, feedback_events_pb2
+from crm_risk.concentration.totals import move_client, placement
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
-from crm_risk.exposure_totals import move_client, placement
-from crm_risk.mapping import aware
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningRow
 from crm_runtime.inbox import EventHandler
@@ -112,7 +113,7 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
         await session.flush()
         now = ctx.clock()
         occurred = (
-            aware(event.occurred_time.ToDatetime()) if event.HasField("occurred_time") else now
+            event.occurred_time.ToDatetime(UTC) if event.HasField("occurred_time") else now
         )
         code = event.code.lower() or "unspecified"
         await raise_signal(

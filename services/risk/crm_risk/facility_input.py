@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from crm.risk.v1 import facility_pb2
 from crm_risk.mapping import COLLATERALS, FACILITY_TYPES, GUARANTORS, PURPOSES
-from crm_risk.validation import CLIENT_RE, Violations, check_date, check_money
+from crm_risk.validation import CLIENT_NAME, Violations, check_date, check_money
 
 MAX_TERM_MONTHS = 360
 MAX_LIST = 100
@@ -104,7 +104,8 @@ def _guarantees(
             v.add(f"{path}.guarantor_kind", "is required")
         v.text(f"{path}.guarantor_display_name", guarantee.guarantor_display_name,
                required=True, limit=200)
-        if guarantee.guarantor_client and not CLIENT_RE.match(guarantee.guarantor_client):
+        client = guarantee.guarantor_client
+        if client and not CLIENT_NAME.regex.fullmatch(client):
             v.add(f"{path}.guarantor_client", "must look like clients/{client}")
         if (guarantee.guarantor_client
                 and guarantee.guarantor_kind == facility_pb2.GUARANTOR_KIND_INDIVIDUAL):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -104,16 +104,11 @@ def by_name(table: dict[int, str]) -> dict[str, Any]:
     return {v: k for k, v in table.items()}
 
 
-def aware(value: datetime) -> datetime:
-    """Return `value` with UTC attached when the store returned it without an offset."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp:
     """Return a Timestamp (unset for None)."""
     stamp = timestamp_pb2.Timestamp()
     if value is not None:
-        stamp.FromDatetime(aware(value))
+        stamp.FromDatetime(value)
     return stamp
 
 

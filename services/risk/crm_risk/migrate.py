@@ -1,9 +1,7 @@
 """Apply the risk service's migrations: `python -m crm_risk.migrate` (initContainer)."""
 
-from __future__ import annotations
-
-from crm_risk.app import migrate
-from crm_risk.config import RiskSettings
+from crm_risk.app import SPEC
+from crm_runtime import kit
 
 if __name__ == "__main__":
-    migrate(RiskSettings())
+    kit.migrate_main(SPEC)

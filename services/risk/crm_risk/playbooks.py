@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Final
 
-from crm_risk.monitoring.levels import LEVEL_RANK
+from crm_risk.levels import LEVEL_RANK
 
 BEIJING: Final = timezone(timedelta(hours=8))
 

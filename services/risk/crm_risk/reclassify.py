@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from crm_risk.models import ClassificationChangeRow, ClientFactRow, FacilityRow
 from crm_risk.models_monitoring import ExternalSignalRow
-from crm_risk.rating.classification import (
+from crm_risk.rating.model.classification import (
     CATEGORIES,
     Category,
     Classification,

@@ -12,7 +12,7 @@ from sqlmodel import col
 
 from crm_risk.context import RiskContext
 from crm_risk.models import ClientFactRow
-from crm_risk.rating_service import rate_client
+from crm_risk.rating.rate import rate_client
 from crm_runtime.errors import DomainError
 from crm_runtime.logging import get_logger
 

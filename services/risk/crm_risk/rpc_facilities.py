@@ -8,24 +8,23 @@ from datetime import datetime
 from decimal import Decimal
 
 import grpc
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from crm.risk.v1 import facility_pb2, risk_service_pb2
 from crm_risk import access
-from crm_risk.concentration_check import check_after_facilities
+from crm_risk.concentration.store import check_after_facilities
 from crm_risk.context import RiskContext
 from crm_risk.facility_input import FacilityInput, GuaranteeInput, parse_facility
 from crm_risk.mapping import facility_message
 from crm_risk.models import FacilityRow, GuaranteeRow
-from crm_risk.monitor.contexts import facility_context
+from crm_risk.monitoring.store.lookups import facility_context
 from crm_risk.reclassify import reclassify_clients
-from crm_risk.validation import FACILITY_RE, client_id_of, parse_name
-from crm_runtime import idempotency
+from crm_risk.store.facilities import facilities_page, guarantees_of, load_facility
+from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, current_principal, require_roles
-from crm_runtime.errors import FieldViolation, InvalidArgument, NotFound
+from crm_runtime.errors import FieldViolation, InvalidArgument
 from crm_runtime.pagination import page_size
+from crm_runtime.pii import mask_name
 
 GUARANTOR_NAME_CONTEXT = "risk_guarantee.name"
 
@@ -56,46 +55,6 @@ def _facility_row(client_id: str, parsed: FacilityInput, now: datetime) -> Facil
     )
 
 
-def mask_person_name(name: str) -> str:
-    """Return a natural person's name masked as bank practice shows it, e.g. 张*."""
-    return name[:1] + "*" * max(1, len(name) - 1)
-
-
-async def guarantees_of(session: AsyncSession, facility_seq: int | None) -> list[GuaranteeRow]:
-    """Return a facility's guarantees in entry order."""
-    return list(
-        (
-            await session.execute(
-                select(GuaranteeRow)
-                .where(col(GuaranteeRow.facility_seq) == facility_seq)
-                .order_by(col(GuaranteeRow.seq))
-            )
-        ).scalars()
-    )
-
-
-async def load_facility(
-    session: AsyncSession,
-    name: str,
-    principal: Principal,
-    *,
-    field: str = "name",
-    for_update: bool = False,
-) -> FacilityRow:
-    """Return the named facility if the caller may see its client."""
-    client_id, facility_id = parse_name(name, FACILITY_RE, field)
-    await access.check_client(session, principal, client_id)
-    statement = select(FacilityRow).where(
-        col(FacilityRow.id) == facility_id, col(FacilityRow.client_id) == client_id
-    )
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await session.execute(statement)).scalars().first()
-    if row is None:
-        raise NotFound(f"{name} does not exist", reason="FACILITY_NOT_FOUND")
-    return row
-
-
 class FacilitiesRpc:
     """Registration and reading of facilities."""
 
@@ -106,24 +65,22 @@ class FacilitiesRpc:
     ) -> facility_pb2.Facility:
         """Validate and register a facility; classify it and check concentration limits."""
         principal = require_roles(*access.FACILITY_ROLES)
-        idempotency.check_request_id(request.request_id)
-        client_id = client_id_of(request.parent, "parent")
+        client_id = names.parse(request, "parent")["client"]
         parsed = parse_facility(request.facility, self.ctx.settings.fx_rates())
-        method = "crm.risk.v1.RiskService/CreateFacility"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=facility_pb2.Facility,
-            )
-            if replay is not None:
-                return replay
+        made: list[FacilityRow] = []
+
+        async def register(session: AsyncSession) -> facility_pb2.Facility:
             ((row, guarantees),) = await self._register(session, principal, [(client_id, parsed)])
-            response = facility_message(row, guarantees)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-        self.ctx.monitoring().facilities_added([facility_context(row)], prefetch=True)
+            made.append(row)
+            return facility_message(row, guarantees)
+
+        response = await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/CreateFacility",
+            subject=principal.subject, response_type=facility_pb2.Facility, work=register,
+        )
+        # Not on a replay: the first call already told the monitoring pipeline.
+        if made:
+            self.ctx.monitoring().facilities_added([facility_context(made[0])], prefetch=True)
         return response
 
     async def BatchCreateFacilities(  # noqa: N802
@@ -132,25 +89,23 @@ class FacilitiesRpc:
     ) -> risk_service_pb2.BatchCreateFacilitiesResponse:
         """Register up to 1,000 facilities in one transaction: all of them or none."""
         principal = require_roles(*access.FACILITY_ROLES)
-        idempotency.check_request_id(request.request_id)
         items = self._parse_batch(request)
-        method = "crm.risk.v1.RiskService/BatchCreateFacilities"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=risk_service_pb2.BatchCreateFacilitiesResponse,
-            )
-            if replay is not None:
-                return replay
-            made = await self._register(session, principal, items)
-            response = risk_service_pb2.BatchCreateFacilitiesResponse(
-                facilities=[facility_message(row, guarantees) for row, guarantees in made])
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-        self.ctx.monitoring().facilities_added([facility_context(row) for row, _ in made],
-                                               prefetch=False)
+        made: list[FacilityRow] = []
+
+        async def register(session: AsyncSession) -> risk_service_pb2.BatchCreateFacilitiesResponse:
+            registered = await self._register(session, principal, items)
+            made.extend(row for row, _ in registered)
+            return risk_service_pb2.BatchCreateFacilitiesResponse(
+                facilities=[facility_message(row, guarantees) for row, guarantees in registered])
+
+        response = await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/BatchCreateFacilities",
+            subject=principal.subject,
+            response_type=risk_service_pb2.BatchCreateFacilitiesResponse, work=register,
+        )
+        if made:
+            self.ctx.monitoring().facilities_added([facility_context(row) for row in made],
+                                                   prefetch=False)
         return response
 
     def _parse_batch(
@@ -159,7 +114,7 @@ class FacilitiesRpc:
         """Return each request's client and validated facility, or INVALID_ARGUMENT naming
         every bad field as requests[i].…"""
         any_client = request.parent == "clients/-"
-        parent = "" if any_client else client_id_of(request.parent, "parent")
+        parent = "" if any_client else names.parse(request, "parent")["client"]
         if not 1 <= len(request.requests) <= MAX_BATCH:
             raise InvalidArgument.of("requests", f"1 to {MAX_BATCH} facilities")
         items: list[tuple[str, FacilityInput]] = []
@@ -168,7 +123,7 @@ class FacilitiesRpc:
         for index, item in enumerate(request.requests):
             path = f"requests[{index}]"
             try:
-                client_id = client_id_of(item.parent, f"{path}.parent")
+                client_id = names.parse(item, "parent", path=f"{path}.parent")["client"]
                 if not any_client and client_id != parent:
                     raise InvalidArgument.of(f"{path}.parent", "must match the batch's parent")
                 items.append((client_id, parse_facility(item.facility, fx)))
@@ -222,7 +177,7 @@ class FacilitiesRpc:
                     self.ctx.cipher.encrypt(g.name, context=GUARANTOR_NAME_CONTEXT)
                     if individual else None
                 ),
-                name_masked=mask_person_name(g.name) if individual else g.name,
+                name_masked=mask_name(g.name) if individual else g.name,
                 guarantor_client=g.guarantor_client,
                 amount=g.amount,
             ))
@@ -232,37 +187,23 @@ class FacilitiesRpc:
         self, request: risk_service_pb2.GetFacilityRequest, context: grpc.aio.ServicerContext
     ) -> facility_pb2.Facility:
         """Return one facility."""
-        principal = current_principal()
+        ids = names.parse(request, "name")
         async with self.ctx.db.read() as session:
-            row = await load_facility(session, request.name, principal)
+            row = await load_facility(session, ids, current_principal())
             return facility_message(row, await guarantees_of(session, row.seq))
 
     async def ListFacilities(  # noqa: N802
         self, request: risk_service_pb2.ListFacilitiesRequest, context: grpc.aio.ServicerContext
     ) -> risk_service_pb2.ListFacilitiesResponse:
         """Return a page of a client's facilities in registration order."""
-        principal = current_principal()
-        client_id = client_id_of(request.parent, "parent")
+        client_id = names.parse(request, "parent")["client"]
         size = page_size(request.page_size)
-        query = {"m": "ListFacilities", "c": client_id}
-        after = self.ctx.tokens.decode(request.page_token, query=query) or 0
         async with self.ctx.db.read() as session:
-            await access.check_client(session, principal, client_id)
-            rows = list(
-                (
-                    await session.execute(
-                        select(FacilityRow)
-                        .where(col(FacilityRow.client_id) == client_id,
-                               col(FacilityRow.seq) > after)
-                        .order_by(col(FacilityRow.seq))
-                        .limit(size + 1)
-                    )
-                ).scalars()
-            )
-            response = risk_service_pb2.ListFacilitiesResponse(
+            await access.check_client(session, current_principal(), client_id)
+            page = await facilities_page(session, client_id, tokens=self.ctx.tokens,
+                                         page_token=request.page_token, size=size)
+            return risk_service_pb2.ListFacilitiesResponse(
                 facilities=[facility_message(r, await guarantees_of(session, r.seq))
-                            for r in rows[:size]]
+                            for r in page.rows],
+                next_page_token=page.next_page_token,
             )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
-        return response

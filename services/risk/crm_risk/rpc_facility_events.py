@@ -7,8 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 import grpc
-from sqlalchemy import select
-from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.risk.v1 import facility_pb2, risk_service_pb2
 from crm_risk import access
@@ -16,9 +15,9 @@ from crm_risk.context import RiskContext
 from crm_risk.mapping import EVENT_TYPES, change_message, event_message, facility_message
 from crm_risk.models import ClassificationChangeRow, FacilityEventRow, FacilityRow
 from crm_risk.reclassify import reclassify_client
-from crm_risk.rpc_facilities import guarantees_of, load_facility
+from crm_risk.store.facilities import guarantees_of, history_page, load_facility
 from crm_risk.validation import Violations, check_date, check_money
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import FailedPrecondition
 from crm_runtime.pagination import page_size
@@ -89,18 +88,11 @@ class FacilityEventsRpc:
     ) -> facility_pb2.FacilityEvent:
         """Record an event, update balances and facts, and reclassify the client's facilities."""
         principal = require_roles(*access.FACILITY_ROLES)
-        idempotency.check_request_id(request.request_id)
+        ids = names.parse(request, "parent")
         now = self.ctx.clock()
-        method = "crm.risk.v1.RiskService/RecordFacilityEvent"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=facility_pb2.FacilityEvent,
-            )
-            if replay is not None:
-                return replay
-            row = await load_facility(session, request.parent, principal, field="parent",
-                                      for_update=True)
+
+        async def record(session: AsyncSession) -> facility_pb2.FacilityEvent:
+            row = await load_facility(session, ids, principal, for_update=True)
             amount, effective = _check_event(request.event, row.currency)
             kind = EVENT_TYPES[request.event.event_type]
             _apply(row, kind, amount, request.event)
@@ -109,25 +101,20 @@ class FacilityEventsRpc:
             session.add(row)
             assert row.seq is not None
             event = FacilityEventRow(
-                id=uuid.uuid4().hex,
-                facility_seq=row.seq,
-                event_type=kind,
-                amount=amount,
-                effective_date=effective,
-                days_past_due=request.event.days_past_due,
-                technical_delay=request.event.technical_delay,
-                note=request.event.note,
-                recorded_by=principal.subject,
-                create_time=now,
+                id=uuid.uuid4().hex, facility_seq=row.seq, event_type=kind, amount=amount,
+                effective_date=effective, days_past_due=request.event.days_past_due,
+                technical_delay=request.event.technical_delay, note=request.event.note,
+                recorded_by=principal.subject, create_time=now,
             )
             session.add(event)
             await reclassify_client(session, row.client_id, cause=kind, actor=principal.subject,
                                     now=now)
-            response = event_message(event, row)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
+            return event_message(event, row)
+
+        response = await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/RecordFacilityEvent",
+            subject=principal.subject, response_type=facility_pb2.FacilityEvent, work=record,
+        )
         self.ctx.review_wakeup.set()
         return response
 
@@ -137,26 +124,19 @@ class FacilityEventsRpc:
         context: grpc.aio.ServicerContext,
     ) -> risk_service_pb2.ListFacilityEventsResponse:
         """Return a page of a facility's events, newest first."""
-        principal = current_principal()
+        ids = names.parse(request, "parent")
         size = page_size(request.page_size)
-        query = {"m": "ListFacilityEvents", "f": request.parent}
-        before = self.ctx.tokens.decode(request.page_token, query=query)
         async with self.ctx.db.read() as session:
-            facility = await load_facility(session, request.parent, principal, field="parent")
-            statement = select(FacilityEventRow).where(
-                col(FacilityEventRow.facility_seq) == facility.seq
+            facility = await load_facility(session, ids, current_principal())
+            page = await history_page(
+                session, FacilityEventRow, facility, tokens=self.ctx.tokens,
+                page_token=request.page_token, size=size,
+                query={"m": "ListFacilityEvents", "f": request.parent},
             )
-            if before is not None:
-                statement = statement.where(col(FacilityEventRow.seq) < before)
-            rows = list((await session.execute(
-                statement.order_by(col(FacilityEventRow.seq).desc()).limit(size + 1)
-            )).scalars())
-        response = risk_service_pb2.ListFacilityEventsResponse(
-            events=[event_message(r, facility) for r in rows[:size]]
+        return risk_service_pb2.ListFacilityEventsResponse(
+            events=[event_message(r, facility) for r in page.rows],
+            next_page_token=page.next_page_token,
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
-        return response
 
     async def ReviewClassification(  # noqa: N802
         self,
@@ -165,7 +145,7 @@ class FacilityEventsRpc:
     ) -> facility_pb2.Facility:
         """Record judgement facts of a facility and reclassify the client's facilities."""
         principal = require_roles(*access.FACILITY_ROLES)
-        idempotency.check_request_id(request.request_id)
+        ids = names.parse(request, "name")
         v = Violations()
         for name in ("ecl_ratio", "share_of_debt_over_90dpd_all_banks"):
             if not 0.0 <= getattr(request, name) <= 1.0:
@@ -173,15 +153,9 @@ class FacilityEventsRpc:
         v.text("reason", request.reason, required=True)
         v.raise_if_any()
         now = self.ctx.clock()
-        method = "crm.risk.v1.RiskService/ReviewClassification"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=facility_pb2.Facility,
-            )
-            if replay is not None:
-                return replay
-            row = await load_facility(session, request.name, principal, for_update=True)
+
+        async def review(session: AsyncSession) -> facility_pb2.Facility:
+            row = await load_facility(session, ids, principal, for_update=True)
             row.credit_impaired = request.credit_impaired
             row.ecl_ratio = request.ecl_ratio
             row.evades_debt = request.evades_debt
@@ -196,11 +170,12 @@ class FacilityEventsRpc:
             await reclassify_client(session, row.client_id,
                                     cause=f"review: {request.reason}"[:64],
                                     actor=principal.subject, now=now)
-            response = facility_message(row, await guarantees_of(session, row.seq))
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
+            return facility_message(row, await guarantees_of(session, row.seq))
+
+        response = await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/ReviewClassification",
+            subject=principal.subject, response_type=facility_pb2.Facility, work=review,
+        )
         self.ctx.review_wakeup.set()
         return response
 
@@ -210,23 +185,16 @@ class FacilityEventsRpc:
         context: grpc.aio.ServicerContext,
     ) -> risk_service_pb2.ListClassificationChangesResponse:
         """Return a page of a facility's classification changes, newest first."""
-        principal = current_principal()
+        ids = names.parse(request, "parent")
         size = page_size(request.page_size)
-        query = {"m": "ListClassificationChanges", "f": request.parent}
-        before = self.ctx.tokens.decode(request.page_token, query=query)
         async with self.ctx.db.read() as session:
-            facility = await load_facility(session, request.parent, principal, field="parent")
-            statement = select(ClassificationChangeRow).where(
-                col(ClassificationChangeRow.facility_seq) == facility.seq
+            facility = await load_facility(session, ids, current_principal())
+            page = await history_page(
+                session, ClassificationChangeRow, facility, tokens=self.ctx.tokens,
+                page_token=request.page_token, size=size,
+                query={"m": "ListClassificationChanges", "f": request.parent},
             )
-            if before is not None:
-                statement = statement.where(col(ClassificationChangeRow.seq) < before)
-            rows = list((await session.execute(
-                statement.order_by(col(ClassificationChangeRow.seq).desc()).limit(size + 1)
-            )).scalars())
-        response = risk_service_pb2.ListClassificationChangesResponse(
-            changes=[change_message(r, facility) for r in rows[:size]]
+        return risk_service_pb2.ListClassificationChangesResponse(
+            changes=[change_message(r, facility) for r in page.rows],
+            next_page_token=page.next_page_token,
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
-        return response

@@ -6,41 +6,40 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC
 
 import grpc
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from crm.risk.v1 import monitoring_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.mapping import aware
-from crm_risk.models import FacilityRow, MonitoringProfileRow, RulesetConfigRow
-from crm_risk.monitor import backtest
-from crm_risk.monitor.contexts import RELATED_CONTEXT
-from crm_risk.monitor.profiles import P, masked_parties, parse_profile, profile_message
-from crm_risk.ruleset_config import current_config, parse_overrides, ruleset_message
-from crm_risk.validation import PROFILE_RE, parse_name
-from crm_runtime import idempotency
+from crm_risk.models import MonitoringProfileRow, RulesetConfigRow
+from crm_risk.monitoring.store import backtest
+from crm_risk.monitoring.store.profiles import (
+    P,
+    masked_update,
+    parse_profile,
+    profile_message,
+    save_profile,
+)
+from crm_risk.monitoring.store.rulesets import (
+    current_config,
+    masked_ruleset,
+    parse_overrides,
+    ruleset_message,
+)
+from crm_risk.store.facilities import facility_names
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import InvalidArgument, NotFound
 
 Response = risk_service_pb2.MonitorTransactionsResponse
+# A profile names itself (the resource's own name, not a reference to another).
+PROFILE_NAME = names.pattern_of(monitoring_pb2.MonitoringProfile)
 
 DEFAULT_BACKTEST_CHANGES = 100
 MAX_BACKTEST_CHANGES = 1000
-
-
-async def facility_names(session: AsyncSession, facility_ids: set[str]) -> dict[str, str]:
-    """Return the resource names of facilities by id."""
-    if not facility_ids:
-        return {}
-    rows = await session.execute(
-        select(col(FacilityRow.id), col(FacilityRow.client_id))
-        .where(col(FacilityRow.id).in_(facility_ids))
-    )
-    return {fid: f"clients/{cid}/facilities/{fid}" for fid, cid in rows}
 
 
 class MonitoringRpc:
@@ -102,8 +101,10 @@ class MonitoringRpc:
         context: grpc.aio.ServicerContext,
     ) -> monitoring_pb2.MonitoringRuleset:
         """Return the rule set in force with every effective parameter."""
-        if request.name != "monitoringRuleset":
-            raise InvalidArgument.of("name", "must be monitoringRuleset")
+        names.parse(request, "name")
+        return await self._ruleset_in_force()
+
+    async def _ruleset_in_force(self) -> monitoring_pb2.MonitoringRuleset:
         async with self.ctx.db.read() as session:
             row = await current_config(session)
         overrides = json.loads(row.overrides_json) if row else {}
@@ -116,29 +117,28 @@ class MonitoringRpc:
     ) -> monitoring_pb2.MonitoringRuleset:
         """Validate and store a rule-set version with overrides, then put it in force."""
         principal = require_roles(*access.RULESET_ROLES)
-        idempotency.check_request_id(request.request_id)
         if request.ruleset.name not in ("", "monitoringRuleset"):
             raise InvalidArgument.of("ruleset.name", "must be monitoringRuleset")
-        ruleset, overrides = parse_overrides(request.ruleset)
+        wanted = request.ruleset
+        if request.update_mask.paths:
+            wanted = masked_ruleset(await self._ruleset_in_force(), request.ruleset,
+                                    request.update_mask)
+        ruleset, overrides = parse_overrides(wanted)
         now = self.ctx.clock()
-        method = "crm.risk.v1.RiskService/UpdateMonitoringRuleset"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=monitoring_pb2.MonitoringRuleset,
-            )
-            if replay is not None:
-                return replay
+
+        async def store(session: AsyncSession) -> monitoring_pb2.MonitoringRuleset:
             row = RulesetConfigRow(
                 version=ruleset.version, overrides_json=json.dumps(overrides, sort_keys=True),
                 label=ruleset.label, updated_by=principal.subject, update_time=now,
             )
             session.add(row)
-            response = ruleset_message(ruleset, overrides, row)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
+            return ruleset_message(ruleset, overrides, row)
+
+        response = await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/UpdateMonitoringRuleset",
+            subject=principal.subject, response_type=monitoring_pb2.MonitoringRuleset,
+            work=store,
+        )
         await self.ctx.monitoring().switch_ruleset(ruleset)
         return response
 
@@ -156,8 +156,8 @@ class MonitoringRpc:
         proposed, _ = parse_overrides(request.ruleset)
         pipeline = self.ctx.monitoring()
         current = pipeline.ruleset
-        start = aware(request.start_time.ToDatetime()) if request.HasField("start_time") else None
-        end = aware(request.end_time.ToDatetime()) if request.HasField("end_time") else None
+        start = request.start_time.ToDatetime(UTC) if request.HasField("start_time") else None
+        end = request.end_time.ToDatetime(UTC) if request.HasField("end_time") else None
         if start is not None and end is not None and end <= start:
             raise InvalidArgument.of("end_time", "must be after start_time")
         if request.transactions:
@@ -185,7 +185,7 @@ class MonitoringRpc:
         context: grpc.aio.ServicerContext,
     ) -> monitoring_pb2.MonitoringProfile:
         """Return a client's monitoring profile (persons masked)."""
-        (client_id,) = parse_name(request.name, PROFILE_RE, "name")
+        client_id = names.parse(request, "name")["client"]
         async with self.ctx.db.read() as session:
             await access.check_client(session, current_principal(), client_id)
             row = await session.get(MonitoringProfileRow, client_id)
@@ -200,39 +200,21 @@ class MonitoringRpc:
     ) -> monitoring_pb2.MonitoringProfile:
         """Replace a client's profile; the engine uses it from the client's next transaction."""
         principal = require_roles(*access.PROFILE_ROLES)
-        idempotency.check_request_id(request.request_id)
-        (client_id,) = parse_name(request.profile.name, PROFILE_RE, f"{P}.name")
-        own, parties = parse_profile(request.profile)
+        client_id = PROFILE_NAME.parse(request.profile.name, f"{P}.name")["client"]
+        profile, paths = masked_update(request.profile, request.update_mask)
+        own, parties = parse_profile(profile)
         now = self.ctx.clock()
-        method = "crm.risk.v1.RiskService/UpdateMonitoringProfile"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=monitoring_pb2.MonitoringProfile,
-            )
-            if replay is not None:
-                return replay
+
+        async def store(session: AsyncSession) -> monitoring_pb2.MonitoringProfile:
             await access.check_client(session, principal, client_id)
-            row = await session.get(MonitoringProfileRow, client_id)
-            sealed = self.ctx.cipher.encrypt(json.dumps(parties, ensure_ascii=False),
-                                             context=RELATED_CONTEXT)
-            masked = json.dumps(masked_parties(parties), ensure_ascii=False)
-            group, name = request.profile.group.strip(), request.profile.registered_name.strip()
-            if row is None:
-                row = MonitoringProfileRow(client_id=client_id, own_accounts_json=json.dumps(own),
-                                           related_enc=sealed, related_masked_json=masked,
-                                           group_name=group, registered_name=name,
-                                           update_time=now)
-            else:
-                row.own_accounts_json, row.related_enc = json.dumps(own), sealed
-                row.related_masked_json, row.update_time = masked, now
-                row.group_name, row.registered_name = group, name
-                row.version += 1
-            session.add(row)
-            response = profile_message(row)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
+            row = await save_profile(session, client_id, profile, own, parties, paths=paths,
+                                     cipher=self.ctx.cipher, now=now)
+            return profile_message(row)
+
+        response = await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/UpdateMonitoringProfile",
+            subject=principal.subject, response_type=monitoring_pb2.MonitoringProfile,
+            work=store,
+        )
         self.ctx.monitoring().invalidate(client_id)
         return response

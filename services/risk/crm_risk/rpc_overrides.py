@@ -12,22 +12,22 @@ import uuid
 from datetime import datetime
 
 import grpc
-from sqlalchemy import select
+from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from crm.risk.v1 import rating_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.mapping import override_message
 from crm_risk.models import ClientFactRow, RatingOverrideRow, RatingRow
-from crm_risk.rating.policy import review_due, validate_override
-from crm_risk.rating.scale import grade_rank, is_grade, pd_midpoint
-from crm_risk.rating_service import latest_rating, record_rating
-from crm_risk.validation import OVERRIDE_RE, RATING_RE, Violations, client_id_of, parse_name
-from crm_runtime import idempotency
+from crm_risk.rating.model.policy import review_due, validate_override
+from crm_risk.rating.model.scale import grade_rank, is_grade, pd_midpoint
+from crm_risk.rating.rate import latest_rating, record_rating
+from crm_risk.store.ratings import load_override
+from crm_risk.validation import Violations
+from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, current_principal, require_roles
-from crm_runtime.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from crm_runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 
 RO = "rating_override"
 # The proposal is checked before anyone approves it: a placeholder stands in for the approver.
@@ -35,25 +35,35 @@ PENDING_APPROVER = "(pending approver)"
 
 
 async def _load_override(
-    session: AsyncSession, name: str, principal: Principal, *, for_update: bool = False
+    session: AsyncSession, request: Message, principal: Principal, *, for_update: bool = False
 ) -> RatingOverrideRow:
-    client_id, override_id = parse_name(name, OVERRIDE_RE, "name")
-    await access.check_client(session, principal, client_id)
-    statement = select(RatingOverrideRow).where(
-        col(RatingOverrideRow.id) == override_id, col(RatingOverrideRow.client_id) == client_id
-    )
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await session.execute(statement)).scalars().first()
-    if row is None:
-        raise NotFound(f"{name} does not exist", reason="OVERRIDE_NOT_FOUND")
-    return row
+    ids = names.parse(request, "name")
+    await access.check_client(session, principal, ids["client"])
+    return await load_override(session, ids, for_update=for_update)
 
 
 def _require_pending(row: RatingOverrideRow) -> None:
     if row.state != "proposed":
         raise FailedPrecondition(f"the override is {row.state}, not proposed",
                                  reason="OVERRIDE_NOT_PENDING")
+
+
+def _check_proposal(
+    current: RatingRow, proposal: rating_pb2.RatingOverride, proposer: str
+) -> None:
+    """Refuse a proposal the policy forbids or one that would lift a capped grade."""
+    problems = validate_override(
+        from_grade=current.grade, to_grade=proposal.to_grade,
+        proposer=proposer, approver=PENDING_APPROVER, reason=proposal.reason,
+    )
+    if problems:
+        raise InvalidArgument.of(f"{RO}.to_grade" if "grade" in problems[0]
+                                 else f"{RO}.reason", "; ".join(problems))
+    if json.loads(current.caps_json) and grade_rank(proposal.to_grade) < grade_rank(current.grade):
+        raise FailedPrecondition(
+            f"the grade is capped at {current.grade}; an override cannot lift it",
+            reason="OVERRIDE_EXCEEDS_CAP",
+        )
 
 
 class OverridesRpc:
@@ -68,44 +78,25 @@ class OverridesRpc:
     ) -> rating_pb2.RatingOverride:
         """Record a proposal; the rating in force does not change until it is approved."""
         principal = require_roles(*access.PROPOSE_ROLES)
-        idempotency.check_request_id(request.request_id)
-        client_id = client_id_of(request.parent, "parent")
+        client_id = names.parse(request, "parent")["client"]
         proposal = request.rating_override
-        rating_client, rating_id = parse_name(proposal.rating, RATING_RE, f"{RO}.rating")
+        rating = names.parse(proposal, "rating", path=f"{RO}.rating")
         v = Violations()
-        if rating_client != client_id:
+        if rating["client"] != client_id:
             v.add(f"{RO}.rating", "must be a rating of the parent client")
         if not is_grade(proposal.to_grade):
             v.add(f"{RO}.to_grade", "is not a grade of the master scale")
         v.text(f"{RO}.reason", proposal.reason, required=True)
         v.raise_if_any()
         now = self.ctx.clock()
-        method = "crm.risk.v1.RiskService/ProposeRatingOverride"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=rating_pb2.RatingOverride,
-            )
-            if replay is not None:
-                return replay
+
+        async def propose(session: AsyncSession) -> rating_pb2.RatingOverride:
             await access.check_client(session, principal, client_id)
             current = await latest_rating(session, client_id)
-            if current is None or current.id != rating_id:
+            if current is None or current.id != rating["rating"]:
                 raise FailedPrecondition("only the rating in force can be overridden",
                                          reason="RATING_SUPERSEDED")
-            problems = validate_override(
-                from_grade=current.grade, to_grade=proposal.to_grade,
-                proposer=principal.subject, approver=PENDING_APPROVER, reason=proposal.reason,
-            )
-            if problems:
-                raise InvalidArgument.of(f"{RO}.to_grade" if "grade" in problems[0]
-                                         else f"{RO}.reason", "; ".join(problems))
-            if (json.loads(current.caps_json)
-                    and grade_rank(proposal.to_grade) < grade_rank(current.grade)):
-                raise FailedPrecondition(
-                    f"the grade is capped at {current.grade}; an override cannot lift it",
-                    reason="OVERRIDE_EXCEEDS_CAP",
-                )
+            _check_proposal(current, proposal, principal.subject)
             row = RatingOverrideRow(
                 id=uuid.uuid4().hex, client_id=client_id, rating_id=current.id,
                 from_grade=current.grade, to_grade=proposal.to_grade,
@@ -113,12 +104,12 @@ class OverridesRpc:
                 create_time=now,
             )
             session.add(row)
-            response = override_message(row)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-        return response
+            return override_message(row)
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/ProposeRatingOverride",
+            subject=principal.subject, response_type=rating_pb2.RatingOverride, work=propose,
+        )
 
     async def GetRatingOverride(  # noqa: N802
         self,
@@ -128,7 +119,7 @@ class OverridesRpc:
         """Return one override."""
         async with self.ctx.db.read() as session:
             return override_message(
-                await _load_override(session, request.name, current_principal())
+                await _load_override(session, request, current_principal())
             )
 
     async def ApproveRatingOverride(  # noqa: N802
@@ -138,17 +129,10 @@ class OverridesRpc:
     ) -> rating_pb2.RatingOverride:
         """Approve as a credit approver who is not the proposer; the override takes effect."""
         principal = require_roles(*access.APPROVE_ROLES)
-        idempotency.check_request_id(request.request_id)
         now = self.ctx.clock()
-        method = "crm.risk.v1.RiskService/ApproveRatingOverride"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=rating_pb2.RatingOverride,
-            )
-            if replay is not None:
-                return replay
-            row = await _load_override(session, request.name, principal, for_update=True)
+
+        async def approve(session: AsyncSession) -> rating_pb2.RatingOverride:
+            row = await _load_override(session, request, principal, for_update=True)
             _require_pending(row)
             if principal.subject.casefold() == row.proposer.casefold():
                 raise PermissionDenied("the proposer cannot approve their own override",
@@ -170,12 +154,12 @@ class OverridesRpc:
             row.decision_comment, row.decide_time = request.comment, now
             row.resulting_rating_id = rating.id
             session.add(row)
-            response = override_message(row)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-        return response
+            return override_message(row)
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/ApproveRatingOverride",
+            subject=principal.subject, response_type=rating_pb2.RatingOverride, work=approve,
+        )
 
     @staticmethod
     def _override_rating(
@@ -206,27 +190,20 @@ class OverridesRpc:
     ) -> rating_pb2.RatingOverride:
         """Reject a proposal; the rating in force stays."""
         principal = require_roles(*access.APPROVE_ROLES)
-        idempotency.check_request_id(request.request_id)
         v = Violations()
         v.text("comment", request.comment, required=True)
         v.raise_if_any()
         now = self.ctx.clock()
-        method = "crm.risk.v1.RiskService/RejectRatingOverride"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=rating_pb2.RatingOverride,
-            )
-            if replay is not None:
-                return replay
-            row = await _load_override(session, request.name, principal, for_update=True)
+
+        async def reject(session: AsyncSession) -> rating_pb2.RatingOverride:
+            row = await _load_override(session, request, principal, for_update=True)
             _require_pending(row)
             row.state, row.approver = "rejected", principal.subject
             row.decision_comment, row.decide_time = request.comment, now
             session.add(row)
-            response = override_message(row)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-        return response
+            return override_message(row)
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/RejectRatingOverride",
+            subject=principal.subject, response_type=rating_pb2.RatingOverride, work=reject,
+        )

@@ -8,7 +8,7 @@ import grpc
 
 from crm.risk.v1 import portfolio_pb2, risk_service_pb2
 from crm_risk import access
-from crm_risk.concentration import (
+from crm_risk.concentration.model import (
     DIMENSIONS,
     Dimension,
     Usage,
@@ -20,11 +20,12 @@ from crm_risk.concentration import (
     usages,
     with_proposal,
 )
-from crm_risk.concentration_check import holding_for, limits_from, load_holdings
+from crm_risk.concentration.store import holding_for, limits_from, load_holdings
 from crm_risk.context import RiskContext
 from crm_risk.mapping import timestamp
 from crm_risk.models import ClientFactRow
-from crm_risk.validation import Violations, check_money, client_id_of, money_message
+from crm_risk.validation import Violations, check_money, money_message
+from crm_runtime import names
 from crm_runtime.auth import require_roles
 
 DIMENSION_NUMBERS: dict[Dimension, int] = {
@@ -108,7 +109,7 @@ class PortfolioRpc:
     ) -> risk_service_pb2.EvaluateProposedFacilityResponse:
         """Return the limits a proposed facility counts against, after it, and breaches."""
         require_roles(*access.PORTFOLIO_ROLES)
-        client_id = client_id_of(request.client, "client")
+        client_id = names.parse(request, "client")["client"]
         rates = self.ctx.settings.fx_rates()
         v = Violations()
         amount = check_money(v, "amount", request.amount, required=True,

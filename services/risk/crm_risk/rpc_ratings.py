@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import grpc
-from sqlalchemy import select
-from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.risk.v1 import rating_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.mapping import rating_message
-from crm_risk.models import RatingRow
-from crm_risk.rating_service import commit_rating, prepare_rating
-from crm_risk.validation import RATING_RE, Violations, client_id_of, parse_name
-from crm_runtime import idempotency
+from crm_risk.rating.rate import commit_rating, prepare_rating
+from crm_risk.store.ratings import load_rating, ratings_page
+from crm_risk.validation import Violations
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
-from crm_runtime.errors import NotFound
 from crm_runtime.pagination import page_size
 
 
@@ -30,14 +28,14 @@ class RatingsRpc:
         """Rate the client now; the new rating takes effect and RatingChanged goes out."""
         principal = require_roles(*access.RATE_ROLES)
         idempotency.check_request_id(request.request_id)
-        client_id = client_id_of(request.client, "client")
+        client_id = names.parse(request, "client")["client"]
         v = Violations()
         for name in ("floating_rate_debt_share", "fx_revenue_share"):
             if request.HasField(name) and not 0.0 <= getattr(request, name) <= 1.0:
                 v.add(name, "must be a fraction between 0 and 1")
         v.raise_if_any()
         now = self.ctx.clock()
-        method = "crm.risk.v1.RiskService/RateClient"
+        # Scoring reads much and writes nothing: it runs before the short write transaction.
         async with self.ctx.db.read() as session:
             await access.check_client(session, principal, client_id)
             prepared = await prepare_rating(
@@ -46,55 +44,34 @@ class RatingsRpc:
                           if request.HasField("floating_rate_debt_share") else None),
                 fx=request.fx_revenue_share if request.HasField("fx_revenue_share") else None,
             )
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=rating_pb2.Rating,
-            )
-            if replay is not None:
-                return replay
-            row = await commit_rating(session, self.ctx.outbox, prepared, now=now)
-            response = rating_message(row)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-        return response
+
+        async def commit(session: AsyncSession) -> rating_pb2.Rating:
+            return rating_message(await commit_rating(session, self.ctx.outbox, prepared, now=now))
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/RateClient",
+            subject=principal.subject, response_type=rating_pb2.Rating, work=commit,
+        )
 
     async def GetRating(  # noqa: N802
         self, request: risk_service_pb2.GetRatingRequest, context: grpc.aio.ServicerContext
     ) -> rating_pb2.Rating:
         """Return one rating."""
-        client_id, rating_id = parse_name(request.name, RATING_RE, "name")
+        ids = names.parse(request, "name")
         async with self.ctx.db.read() as session:
-            await access.check_client(session, current_principal(), client_id)
-            row = (await session.execute(
-                select(RatingRow).where(col(RatingRow.id) == rating_id,
-                                        col(RatingRow.client_id) == client_id)
-            )).scalars().first()
-        if row is None:
-            raise NotFound(f"{request.name} does not exist", reason="RATING_NOT_FOUND")
-        return rating_message(row)
+            await access.check_client(session, current_principal(), ids["client"])
+            return rating_message(await load_rating(session, ids))
 
     async def ListRatings(  # noqa: N802
         self, request: risk_service_pb2.ListRatingsRequest, context: grpc.aio.ServicerContext
     ) -> risk_service_pb2.ListRatingsResponse:
         """Return a page of the client's ratings, newest first."""
-        client_id = client_id_of(request.parent, "parent")
+        client_id = names.parse(request, "parent")["client"]
         size = page_size(request.page_size)
-        query = {"m": "ListRatings", "c": client_id}
-        before = self.ctx.tokens.decode(request.page_token, query=query)
         async with self.ctx.db.read() as session:
             await access.check_client(session, current_principal(), client_id)
-            statement = select(RatingRow).where(col(RatingRow.client_id) == client_id)
-            if before is not None:
-                statement = statement.where(col(RatingRow.seq) < before)
-            rows = list((await session.execute(
-                statement.order_by(col(RatingRow.seq).desc()).limit(size + 1)
-            )).scalars())
-        response = risk_service_pb2.ListRatingsResponse(
-            ratings=[rating_message(r) for r in rows[:size]]
+            page = await ratings_page(session, client_id, tokens=self.ctx.tokens,
+                                      page_token=request.page_token, size=size)
+        return risk_service_pb2.ListRatingsResponse(
+            ratings=[rating_message(r) for r in page.rows], next_page_token=page.next_page_token
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
-        return response

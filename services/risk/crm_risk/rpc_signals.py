@@ -3,18 +3,21 @@ cross-default at other banks become warnings (one open warning per client and si
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import grpc
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.risk.v1 import risk_service_pb2, warning_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
-from crm_risk.mapping import LEVELS, aware, warning_message
+from crm_risk.mapping import LEVELS, warning_message
 from crm_risk.models_monitoring import ExternalSignalRow
 from crm_risk.reclassify import reclassify_client
-from crm_risk.rpc_warnings import signals_of
-from crm_risk.validation import Violations, client_id_of
-from crm_runtime import idempotency
+from crm_risk.store.warnings import signals_of
+from crm_risk.validation import Violations
+from crm_runtime import idempotency, names
 from crm_runtime.auth import require_roles
 
 SIGNAL_TYPES = {
@@ -37,6 +40,28 @@ SIGNAL_RULE_VERSION = "EXT-2026.1"
 SIG = "signal"
 
 
+def _parse_signal(
+    signal: warning_pb2.ExternalSignal, now: datetime
+) -> tuple[str, str, datetime]:
+    """Return the signal's type, level and time, or INVALID_ARGUMENT naming every bad field."""
+    v = Violations()
+    kind = SIGNAL_TYPES.get(signal.signal_type)
+    if kind is None:
+        v.add(f"{SIG}.signal_type", "is required")
+    if signal.level and signal.level not in LEVELS:
+        v.add(f"{SIG}.level", "is not a known level")
+    v.text(f"{SIG}.summary", signal.summary, required=True, limit=500)
+    v.text(f"{SIG}.evidence", signal.evidence, required=False)
+    v.text(f"{SIG}.source_system", signal.source_system, required=False, limit=64)
+    v.raise_if_any()
+    assert kind is not None
+    occurred = signal.occur_time.ToDatetime(UTC) if signal.HasField("occur_time") else now
+    if occurred > now:
+        v.add(f"{SIG}.occur_time", "must not be in the future")
+        v.raise_if_any()
+    return kind, LEVELS[signal.level] if signal.level else DEFAULT_LEVELS[kind], occurred
+
+
 class SignalsRpc:
     """External risk signals."""
 
@@ -50,33 +75,12 @@ class SignalsRpc:
         """Store the signal, raise or fold its warning; a cross-default reclassifies."""
         principal = require_roles(*access.SIGNAL_ROLES)
         idempotency.check_request_id(request.request_id)
-        client_id = client_id_of(request.client, "client")
+        client_id = names.parse(request, "client")["client"]
         signal = request.signal
-        v = Violations()
-        kind = SIGNAL_TYPES.get(signal.signal_type)
-        if kind is None:
-            v.add(f"{SIG}.signal_type", "is required")
-        if signal.level and signal.level not in LEVELS:
-            v.add(f"{SIG}.level", "is not a known level")
-        v.text(f"{SIG}.summary", signal.summary, required=True, limit=500)
-        v.text(f"{SIG}.evidence", signal.evidence, required=False)
-        v.text(f"{SIG}.source_system", signal.source_system, required=False, limit=64)
-        v.raise_if_any()
-        assert kind is not None
         now = self.ctx.clock()
-        occurred = aware(signal.occur_time.ToDatetime()) if signal.HasField("occur_time") else now
-        if occurred > now:
-            v.add(f"{SIG}.occur_time", "must not be in the future")
-            v.raise_if_any()
-        level = LEVELS[signal.level] if signal.level else DEFAULT_LEVELS[kind]
-        method = "crm.risk.v1.RiskService/RecordExternalSignal"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=warning_pb2.Warning,
-            )
-            if replay is not None:
-                return replay
+        kind, level, occurred = _parse_signal(signal, now)
+
+        async def record(session: AsyncSession) -> warning_pb2.Warning:
             await access.check_client(session, principal, client_id)
             outcome = await raise_signal(
                 session, self.ctx.outbox,
@@ -101,10 +105,11 @@ class SignalsRpc:
                 await reclassify_client(session, client_id, cause="cross_default_signal",
                                         actor=principal.subject, now=now)
             signals = await signals_of(session, [warning.seq])
-            response = warning_message(warning, signals[warning.seq])
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
+            return warning_message(warning, signals[warning.seq])
+
+        response = await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/RecordExternalSignal",
+            subject=principal.subject, response_type=warning_pb2.Warning, work=record,
+        )
         self.ctx.review_wakeup.set()
         return response

@@ -7,51 +7,36 @@ import uuid
 from datetime import datetime
 
 import grpc
-from sqlalchemy import select
+from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from crm.risk.v1 import risk_service_pb2, statement_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.early_warnings import Signal, raise_signal, supersede
+from crm_risk.early_warnings import Signal, raise_signal
 from crm_risk.models import ClientFactRow, StatementRow
-from crm_risk.rating.ratio_warnings import RatioAssessment, assess
-from crm_risk.rating.ratios import RATIO_NAMES, Ratios, compute_ratios
-from crm_risk.rating.statement_checks import statement_violations
-from crm_risk.statement_input import (
+from crm_risk.rating.model.ratio_warnings import RatioAssessment, assess
+from crm_risk.rating.model.ratios import RATIO_NAMES, Ratios, compute_ratios
+from crm_risk.rating.model.statement_checks import statement_violations
+from crm_risk.rating.statement_input import (
     parse_statement,
     statement_message,
     statement_of,
     violations_error,
 )
-from crm_risk.validation import RATIOS_RE, STATEMENT_RE, client_id_of, parse_name
-from crm_runtime import idempotency
+from crm_risk.store.statements import (
+    load_statement,
+    previous_statement,
+    statements_of,
+    statements_slice,
+)
+from crm_risk.warning_lifecycle import supersede
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
-from crm_runtime.errors import NotFound
 from crm_runtime.pagination import page_size
 
 RATIO_RULE = "financial_ratios"
 STATEMENTS_ACTOR = "systems/risk-statements"
-
-
-async def previous_statement(
-    session: AsyncSession, client_id: str, before: StatementRow
-) -> StatementRow | None:
-    """Return the client's statement with the latest period ending before `before` starts."""
-    return (
-        (
-            await session.execute(
-                select(StatementRow)
-                .where(col(StatementRow.client_id) == client_id,
-                       col(StatementRow.period_end) < before.period_start)
-                .order_by(col(StatementRow.period_end).desc())
-                .limit(1)
-            )
-        )
-        .scalars()
-        .first()
-    )
 
 
 async def assess_ratios(session: AsyncSession, client_id: str, ratios: Ratios
@@ -103,24 +88,13 @@ class StatementsRpc:
     ) -> statement_pb2.FinancialStatement:
         """Validate and store a statement; warn on its ratio signals; ask for a re-rating."""
         principal = require_roles(*access.STATEMENT_ROLES)
-        idempotency.check_request_id(request.request_id)
-        client_id = client_id_of(request.parent, "parent")
+        client_id = names.parse(request, "parent")["client"]
         statement, document = parse_statement(request.statement)
         now = self.ctx.clock()
-        method = "crm.risk.v1.RiskService/CreateFinancialStatement"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=statement_pb2.FinancialStatement,
-            )
-            if replay is not None:
-                return replay
+
+        async def store(session: AsyncSession) -> statement_pb2.FinancialStatement:
             await access.check_client(session, principal, client_id)
-            existing = list(
-                (await session.execute(
-                    select(StatementRow).where(col(StatementRow.client_id) == client_id)
-                )).scalars()
-            )
+            existing = await statements_of(session, client_id)
             found = statement_violations(
                 statement, existing_periods=[(r.period_start, r.period_end) for r in existing]
             )
@@ -136,11 +110,13 @@ class StatementsRpc:
             await session.flush()
             if all(r.period_end < row.period_end for r in existing):
                 await self._on_latest(session, row, now=now, actor=principal.subject)
-            response = statement_message(row)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
+            return statement_message(row)
+
+        response = await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/CreateFinancialStatement",
+            subject=principal.subject, response_type=statement_pb2.FinancialStatement,
+            work=store,
+        )
         self.ctx.review_wakeup.set()
         return response
 
@@ -184,18 +160,10 @@ class StatementsRpc:
             fact.rerate_reason = "new financial statement"
             fact.update_time = now
 
-    async def _load(self, session: AsyncSession, name: str, pattern: object) -> StatementRow:
-        client_id, statement_id = parse_name(name, pattern, "name")  # type: ignore[arg-type]
-        await access.check_client(session, current_principal(), client_id)
-        row = (
-            (await session.execute(
-                select(StatementRow).where(col(StatementRow.id) == statement_id,
-                                           col(StatementRow.client_id) == client_id)
-            )).scalars().first()
-        )
-        if row is None:
-            raise NotFound(f"{name} does not exist", reason="STATEMENT_NOT_FOUND")
-        return row
+    async def _load(self, session: AsyncSession, request: Message) -> StatementRow:
+        ids = names.parse(request, "name")
+        await access.check_client(session, current_principal(), ids["client"])
+        return await load_statement(session, ids)
 
     async def GetFinancialStatement(  # noqa: N802
         self,
@@ -204,7 +172,7 @@ class StatementsRpc:
     ) -> statement_pb2.FinancialStatement:
         """Return one statement."""
         async with self.ctx.db.read() as session:
-            return statement_message(await self._load(session, request.name, STATEMENT_RE))
+            return statement_message(await self._load(session, request))
 
     async def ListFinancialStatements(  # noqa: N802
         self,
@@ -212,18 +180,13 @@ class StatementsRpc:
         context: grpc.aio.ServicerContext,
     ) -> risk_service_pb2.ListFinancialStatementsResponse:
         """Return a page of a client's statements, latest period first."""
-        client_id = client_id_of(request.parent, "parent")
+        client_id = names.parse(request, "parent")["client"]
         size = page_size(request.page_size)
         query = {"m": "ListFinancialStatements", "c": client_id}
         offset = int(str(self.ctx.tokens.decode(request.page_token, query=query) or 0))
         async with self.ctx.db.read() as session:
             await access.check_client(session, current_principal(), client_id)
-            rows = list((await session.execute(
-                select(StatementRow)
-                .where(col(StatementRow.client_id) == client_id)
-                .order_by(col(StatementRow.period_end).desc())
-                .offset(offset).limit(size + 1)
-            )).scalars())
+            rows = await statements_slice(session, client_id, offset=offset, limit=size + 1)
         response = risk_service_pb2.ListFinancialStatementsResponse(
             statements=[statement_message(r) for r in rows[:size]]
         )
@@ -236,7 +199,7 @@ class StatementsRpc:
     ) -> statement_pb2.StatementRatios:
         """Return the statement's ratios against the one before, and their signals."""
         async with self.ctx.db.read() as session:
-            row = await self._load(session, request.name, RATIOS_RE)
+            row = await self._load(session, request)
             previous = await previous_statement(session, row.client_id, row)
             ratios = compute_ratios(statement_of(row),
                                     statement_of(previous) if previous else None)

@@ -1,44 +1,24 @@
-"""Validation at the servicer edge: names, money, dates, field violations (INVALID_ARGUMENT)."""
+"""Validation at the servicer edge: money, dates, field violations (INVALID_ARGUMENT).
+
+Resource names are parsed by `crm_runtime.names` from the patterns the protos declare."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 
 from google.type import date_pb2, money_pb2
 
-from crm_runtime.errors import InvalidArgument
+from crm.risk.v1 import risk_service_pb2
+from crm_runtime import names
 from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
 
-# Client ids are the client service's; the risk service accepts any URL-safe id so that core
-# banking and test data with their own ids work too.
-_ID = r"[A-Za-z0-9_-]{1,64}"
-CLIENT_RE = re.compile(rf"^clients/({_ID})$")
-FACILITY_RE = re.compile(rf"^clients/({_ID})/facilities/([0-9a-f]{{32}})$")
-STATEMENT_RE = re.compile(rf"^clients/({_ID})/statements/([0-9a-f]{{32}})$")
-RATIOS_RE = re.compile(rf"^clients/({_ID})/statements/([0-9a-f]{{32}})/ratios$")
-RATING_RE = re.compile(rf"^clients/({_ID})/ratings/([0-9a-f]{{32}})$")
-OVERRIDE_RE = re.compile(rf"^clients/({_ID})/ratingOverrides/([0-9a-f]{{32}})$")
-PROFILE_RE = re.compile(rf"^clients/({_ID})/monitoringProfile$")
-WARNING_RE = re.compile(r"^warnings/([0-9a-f]{32})$")
-STAFF_RE = re.compile(r"^staff/[A-Za-z0-9._-]{1,64}$")
+# A client's name as the contract declares it (clients/{client}; the client service's ids, and
+# the ids core banking and test data use, all fit the one id rule of crm_runtime.names).
+CLIENT_NAME = names.field_pattern(risk_service_pb2.CreateFacilityRequest, "parent")
 MAX_MONEY_YUAN = Decimal("1e15")
 CENT = Decimal("0.01")
 MAX_TEXT = 2000
-
-
-def parse_name(value: str, pattern: re.Pattern[str], field: str) -> tuple[str, ...]:
-    """Return the ids inside a resource name, or raise INVALID_ARGUMENT."""
-    match = pattern.match(value)
-    if match is None:
-        raise InvalidArgument.of(field, f"must match {pattern.pattern[1:-1]}")
-    return match.groups()
-
-
-def client_id_of(value: str, field: str) -> str:
-    """Return the client id of a clients/{client} name, or raise INVALID_ARGUMENT."""
-    return parse_name(value, CLIENT_RE, field)[0]
 
 
 def to_date(value: date_pb2.Date) -> date | None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from crm_risk.monitoring.model import Channel, CounterpartyType, Direction, Transaction
+from crm_risk.monitoring.engine.model import Channel, CounterpartyType, Direction, Transaction
 
 DEFAULT_START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 Beijing, a Monday
 

@@ -21,9 +21,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from crm_risk.monitoring.config import load_ruleset
-from crm_risk.monitoring.engine import MonitoringEngine
-from crm_risk.monitoring.model import Alert
+from crm_risk.monitoring.engine.core import MonitoringEngine
+from crm_risk.monitoring.engine.model import Alert
+from crm_risk.monitoring.engine.ruleset import load_ruleset
 from crm_sim.monitoring.misuse import PATTERNS
 from crm_sim.monitoring.world import HARD_NEGATIVES, MisuseLabel, World, generate
 

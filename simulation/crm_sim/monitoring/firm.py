@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from crm_risk.monitoring.model import (
+from crm_risk.monitoring.engine.model import (
     Channel,
     ClientContext,
     Direction,

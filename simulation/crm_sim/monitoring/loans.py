@@ -9,7 +9,7 @@ Interest every month and principal on schedule to this bank; some loans mature i
 
 from __future__ import annotations
 
-from crm_risk.monitoring.model import Channel, FacilityType
+from crm_risk.monitoring.engine.model import Channel, FacilityType
 from crm_sim.monitoring.firm import THIS_BANK, Event, Firm, Loan
 from crm_sim.monitoring.names import CONTRACTOR_TRADES, Party
 

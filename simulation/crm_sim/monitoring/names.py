@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from crm_risk.monitoring.model import CounterpartyType
+from crm_risk.monitoring.engine.model import CounterpartyType
 
 CITIES = (
     "苏州", "无锡", "常州", "南通", "宁波", "温州", "绍兴", "嘉兴", "合肥", "芜湖", "佛山",

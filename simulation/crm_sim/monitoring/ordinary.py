@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from crm_risk.monitoring.model import Direction
+from crm_risk.monitoring.engine.model import Direction
 from crm_sim.monitoring.firm import CASH, THIS_BANK, Event, Firm
 from crm_sim.monitoring.names import Party
 

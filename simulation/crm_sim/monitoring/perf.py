@@ -15,8 +15,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from crm_risk.monitoring.config import load_ruleset
-from crm_risk.monitoring.engine import MonitoringEngine
+from crm_risk.monitoring.engine.core import MonitoringEngine
+from crm_risk.monitoring.engine.ruleset import load_ruleset
 from crm_sim.monitoring.world import World, generate
 
 

@@ -16,7 +16,7 @@ from google.type import date_pb2, money_pb2
 
 from crm.events.v1 import client_events_pb2, event_pb2, event_pb2_grpc
 from crm.risk.v1 import facility_pb2, monitoring_pb2, risk_service_pb2, risk_service_pb2_grpc
-from crm_risk.monitoring.model import ClientContext, FacilityContext
+from crm_risk.monitoring.engine.model import ClientContext, FacilityContext
 from crm_runtime.outbox import make_envelope
 from crm_sim.monitoring.world import START_DATE
 

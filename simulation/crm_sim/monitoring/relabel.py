@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from crm_risk.monitoring.model import ClientContext
+from crm_risk.monitoring.engine.model import ClientContext
 from crm_sim.monitoring.world import World
 
 

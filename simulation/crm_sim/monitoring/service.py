@@ -27,8 +27,8 @@ from crm.events.v1 import event_pb2_grpc
 from crm.risk.v1 import monitoring_pb2, risk_service_pb2, risk_service_pb2_grpc, warning_pb2
 from crm_risk.app import build, migrate
 from crm_risk.config import RiskSettings
-from crm_risk.monitor.convert import transaction_message
-from crm_risk.monitoring.model import Alert, Transaction
+from crm_risk.monitoring.engine.model import Alert, Transaction
+from crm_risk.monitoring.store.convert import transaction_message
 from crm_runtime.auth import Role
 from crm_runtime.logging import configure_logging
 from crm_runtime.server import start_service

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from crm_risk.monitoring.model import ClientContext, FacilityContext, Transaction
+from crm_risk.monitoring.engine.model import ClientContext, FacilityContext, Transaction
 from crm_sim.monitoring.firm import Event, Firm, Label
 from crm_sim.monitoring.group import group_daily
 from crm_sim.monitoring.loans import plan_loans

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
-from crm_risk.rating.statements import FinancialStatement
+from crm_risk.rating.model.statements import FinancialStatement
 from crm_sim.rating.cas import statement
 from crm_sim.rating.dynamics import founding_state, opening_state, operate
 from crm_sim.rating.funding import settle

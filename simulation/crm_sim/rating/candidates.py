@@ -7,7 +7,7 @@ statements (the issue asks for them). The fit weighs them like any other factor;
 when the evidence would drop one (a wrong sign, or z below the bar once the other factors
 are settled) is it kept with the small fixed coefficient POLICY_COEFFICIENT instead.
 
-Each candidate names a feature of ``crm_risk.rating.features`` and the direction in which
+Each candidate names a feature of ``crm_risk.rating.model.features`` and the direction in which
 risk rises. Peer-relative factors are measured against the client's peer group (value
 minus the group's median, over its inter-quartile spread), so a developer's leverage is
 judged against developers. ``missing`` says what an absent value means: its own bin, or

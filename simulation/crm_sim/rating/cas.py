@@ -11,7 +11,7 @@ import random
 from datetime import date
 from decimal import Decimal
 
-from crm_risk.rating.statements import (
+from crm_risk.rating.model.statements import (
     AuditOpinion,
     BalanceSheet,
     CashFlowStatement,

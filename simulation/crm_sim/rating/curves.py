@@ -5,7 +5,7 @@ Three monotone forms are fitted and compared (``recalibrate`` runs them):
 - ``linear``: PD = σ(a + b · z), the two-parameter logistic recalibration (Cox's
   calibration intercept and slope);
 - ``floor``: PD = c + (1 − c) · σ(a + b · z), the same with a lower asymptote c, the risk
-  no score removes (``crm_risk.rating.pd_curve``, the form the service reads);
+  no score removes (``crm_risk.rating.model.pd_curve``, the form the service reads);
 - ``isotonic``: pool-adjacent-violators over equal-count bins of z, interpolated in
   log-odds between the pooled blocks' centres, the non-parametric monotone curve.
 
@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from crm_risk.rating.pd_curve import CalibrationCurve, sigmoid
+from crm_risk.rating.model.pd_curve import CalibrationCurve, sigmoid
 from crm_sim.rating.logistic import inverse_diagonal, solve
 
 CELL_WIDTH: Final = 0.001

@@ -20,12 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from crm_risk.rating.features import STARTUP_YEARS
-from crm_risk.rating.ratio_warnings import assess
-from crm_risk.rating.scale import MASTER_SCALES
-from crm_risk.rating.scorecard import DEFAULT, RatingInputs, RatingResult, rate
-from crm_risk.rating.scorecard_config import SCORECARDS
-from crm_risk.rating.scorecard_model import load_model
+from crm_risk.rating.model.features import STARTUP_YEARS
+from crm_risk.rating.model.ratio_warnings import assess
+from crm_risk.rating.model.scale import MASTER_SCALES
+from crm_risk.rating.model.scorecard import DEFAULT, RatingInputs, RatingResult, rate
+from crm_risk.rating.model.scorecard_config import SCORECARDS
+from crm_risk.rating.model.scorecard_model import load_model
 from crm_sim.rating.book import RATING_YEARS, generate_book
 from crm_sim.rating.calibration import CALIBRATION_CLIENTS
 from crm_sim.rating.monotonic import monotonicity_test

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from crm_risk.rating.features import Feature
-from crm_risk.rating.scorecard_model import (
+from crm_risk.rating.model.features import Feature
+from crm_risk.rating.model.scorecard_model import (
     FITTED_DIR,
     PeerBenchmark,
     model_from_json,

@@ -24,14 +24,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from crm_risk.rating.ratio_warnings import (
+from crm_risk.rating.model.ratio_warnings import (
     RULES,
     WarningSet,
     assess,
     load_warning_set,
     raw_signals,
 )
-from crm_risk.rating.scorecard_model import FITTED_DIR
+from crm_risk.rating.model.scorecard_model import FITTED_DIR
 from crm_sim.rating.fit import CLIENTS_PER_SEED, DEVELOPMENT_SEEDS
 from crm_sim.rating.sample import Observation, observations, split
 

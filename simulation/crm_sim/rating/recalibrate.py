@@ -12,7 +12,7 @@ scores, points and reason codes do not change; only the map from the score to th
 2. The curve forms of ``curves`` are compared by leave-one-world-out cross-validation: each
    is fitted on eleven worlds and scored (log-likelihood) on the twelfth, so a flexible form
    gains nothing by fitting one world's noise.
-3. The floor form (``crm_risk.rating.pd_curve``) is fitted on all twelve worlds and written
+3. The floor form (``crm_risk.rating.model.pd_curve``) is fitted on all twelve worlds and written
    into ``fitted/<version>.json`` with its standard errors, the comparison and the observed
    default rate against the mean PD per grade band before and after.
 """
@@ -25,9 +25,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from crm_risk.rating.pd_curve import CalibrationCurve
-from crm_risk.rating.scale import grade_for_pd
-from crm_risk.rating.scorecard_model import FITTED_DIR, load_model
+from crm_risk.rating.model.pd_curve import CalibrationCurve
+from crm_risk.rating.model.scale import grade_for_pd
+from crm_risk.rating.model.scorecard_model import FITTED_DIR, load_model
 from crm_sim.rating.calibration import CALIBRATION_SEEDS
 from crm_sim.rating.curves import (
     PD_FLOOR,

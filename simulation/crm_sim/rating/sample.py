@@ -12,9 +12,9 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from crm_risk.rating.features import RatingFeatures, rating_features
-from crm_risk.rating.industry import industry_group
-from crm_risk.rating.statements import FinancialStatement
+from crm_risk.rating.model.features import RatingFeatures, rating_features
+from crm_risk.rating.model.industry import industry_group
+from crm_risk.rating.model.statements import FinancialStatement
 from crm_sim.rating.book import RATING_YEARS, Book, FirmHistory, generate_book
 
 

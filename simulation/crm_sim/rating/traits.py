@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final
 
-from crm_risk.rating.industry import industry_group
+from crm_risk.rating.model.industry import industry_group
 from crm_sim.rating.world import GROUPS, REVENUE_BANDS, SIZE_CLASSES, SIZE_MIX, GroupEconomics
 
 # Age mix of a book at the rating date: start-ups (under 3 years) are about one in eight.

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from crm_risk.rating.scale import MASTER_SCALES
-from crm_risk.rating.scorecard import DEFAULT
-from crm_risk.rating.scorecard_config import SCORECARDS
+from crm_risk.rating.model.scale import MASTER_SCALES
+from crm_risk.rating.model.scorecard import DEFAULT
+from crm_risk.rating.model.scorecard_config import SCORECARDS
 from crm_sim.rating.book import RATING_YEARS
 from crm_sim.rating.evaluate import Rated, rate_book, summary
 from crm_sim.rating.stats import hosmer_lemeshow, migration_matrix, population_stability

@@ -15,7 +15,7 @@ from typing import Final
 
 @dataclass(frozen=True)
 class GroupEconomics:
-    """Typical economics of one peer group (see crm_risk.rating.industry.INDUSTRY_GROUPS)."""
+    """Typical economics of one peer group (see crm_risk.rating.model.industry.INDUSTRY_GROUPS)."""
 
     weight: float  # share of the book
     classes: tuple[str, ...]  # GB/T 4754-2017 class codes drawn for its firms

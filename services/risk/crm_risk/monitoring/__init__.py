@@ -1,44 +1,7 @@
-"""Real-time transaction monitoring: fund tracing, rules engine, rule sets.
+"""Loan-purpose monitoring, in two halves a newcomer can tell apart by name.
 
-Pure Python, no I/O: the risk service feeds postings in, persists state bytes and turns
-``Alert`` objects into warnings::
-
-    engine = MonitoringEngine(load_ruleset(), clients=lookup, facilities=lookup)
-    alerts = engine.process_batch(batch)          # duplicates are ignored
-    blobs = engine.snapshot_units(engine.dirty_units())   # persist what changed
-    engine.mark_clean(blobs)
-    # after a restart: engine.restore_unit(unit_id, blob) for each stored blob
-
-How loan money is traced is ``ledger``; what each rule enforces is in ``rules``. Quality on
-the labelled synthetic world lives outside the service: ``python -m crm_sim.monitoring.evaluate``.
+``engine``: the pure model (rule sets, tracing of loan money, the rules); no SQL, no clock, no
+network, deterministic, and fast enough for the stream. ``store``: the service around it (the
+stream's conversion and pipeline, the batch log and unit checkpoints, context lookups from the
+store, profiles, stored rule sets, back-tests).
 """
-
-from __future__ import annotations
-
-from crm_risk.monitoring.config import (
-    DEFAULT_VERSION,
-    RULESETS,
-    Ruleset,
-    UnknownRuleParameter,
-    UnknownRulesetVersion,
-    load_ruleset,
-)
-from crm_risk.monitoring.context import ClientLookup, FacilityLookup
-from crm_risk.monitoring.engine import MonitoringEngine
-from crm_risk.monitoring.levels import LEVELS
-from crm_risk.monitoring.model import (
-    Alert,
-    ClientContext,
-    EntrustedPayee,
-    FacilityContext,
-    RelatedParty,
-    Transaction,
-    validate_transaction,
-)
-
-__all__ = [
-    "DEFAULT_VERSION", "LEVELS", "RULESETS", "Alert", "ClientContext", "ClientLookup",
-    "EntrustedPayee", "FacilityContext", "FacilityLookup", "MonitoringEngine", "RelatedParty",
-    "Ruleset", "Transaction", "UnknownRuleParameter", "UnknownRulesetVersion",
-    "load_ruleset", "validate_transaction",
-]
