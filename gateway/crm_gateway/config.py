@@ -91,6 +91,13 @@ class GatewaySettings(BaseServiceSettings):
             raise ValueError("JWT_ISSUER and JWT_AUDIENCE are required with a JWKS")
         if not has_jwt and self.api_keys_file is None:
             raise ValueError("configure JWKS_FILE/JWKS_URL or API_KEYS_FILE (no way to log in)")
+        if self.is_platform and not self.audit_chain_key:
+            # The fallback key is public: with it, whoever can write the audit store can
+            # rebuild a consistent chain over edited records.
+            raise ValueError(
+                f"AUDIT_CHAIN_KEY is required in {self.deployment_environment}"
+                " (base64 of 32 random bytes)"
+            )
         return self
 
     def upstreams(self) -> dict[str, str]:

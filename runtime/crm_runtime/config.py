@@ -14,6 +14,9 @@ class BaseServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", frozen=True)
 
     service_name: str = Field(default="service")
+    # Where this process runs (the overlays set dev, staging or prod). Settings that may fall
+    # back to a development default on a laptop are required where it says staging or prod.
+    deployment_environment: str = "local"
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     # SQLite file by default so one command runs everything on one machine; PostgreSQL in
@@ -57,6 +60,11 @@ class BaseServiceSettings(BaseSettings):
         if level not in {"debug", "info", "warning", "error"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @property
+    def is_platform(self) -> bool:
+        """Return True on a shared platform (staging, prod), where development fallbacks end."""
+        return self.deployment_environment.lower() in {"staging", "prod", "production"}
 
     def subscribers(self) -> dict[str, str]:
         """Return the configured event subscribers as name → address."""
