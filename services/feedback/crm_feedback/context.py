@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -36,6 +37,8 @@ class FeedbackContext:
     kpi_version: str
     kpi_weights: Mapping[str, float] | None
     clock: Callable[[], datetime] = _utc_now
+    # Set when the service stops; the scheduler's loop ends at its next wait.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True, slots=True)
