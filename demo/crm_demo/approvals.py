@@ -9,9 +9,9 @@ from google.protobuf import timestamp_pb2
 
 from crm.feedback.v1 import approval_pb2, feedback_service_pb2, feedback_service_pb2_grpc
 from crm_feedback.domain.approval_timelines import STAGES, Stage, StageEvent
-from crm_feedback.domain.synthetic import generate_approval_events
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit
+from crm_sim.feedback.world import generate_approval_events
 
 SLOW_BRANCH = "chengdu"
 SLOW_STAGE: Stage = "credit_review"

@@ -12,7 +12,7 @@ from feedback_harness import details, feedback_service, stamp
 
 from crm.feedback.v1 import approval_pb2, feedback_service_pb2
 from crm_feedback.domain.approval_timelines import STAGES, StageEvent
-from crm_feedback.domain.synthetic import generate_approval_events
+from crm_sim.feedback.world import generate_approval_events
 
 STAGE_NUMBER = {stage: number for number, stage in enumerate(STAGES, start=1)}
 KIND_NUMBER = {"entered": 1, "completed": 2}
