@@ -14,7 +14,7 @@ from crm.events.v1 import feedback_events_pb2
 from crm_feedback.context import FeedbackContext, client_info
 from crm_feedback.domain.surveys import TRIGGERS, schedule_for_event
 from crm_feedback.domain.tokens import mint_token
-from crm_feedback.mapping import aware, timestamp
+from crm_feedback.mapping import timestamp
 from crm_feedback.models import DispatchRow, SurveyRow
 from crm_runtime.logging import get_logger
 
@@ -121,7 +121,7 @@ async def schedule_triggered(
     product: str = "",
 ) -> DispatchRow | None:
     """Schedule the survey an event triggers (domain TRIGGERS); None if there is none."""
-    send_time = schedule_for_event(event_type, aware(occurred))
+    send_time = schedule_for_event(event_type, occurred)
     trigger = TRIGGERS.get(event_type)
     if send_time is None or trigger is None:
         return None

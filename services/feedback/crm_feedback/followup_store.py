@@ -24,6 +24,7 @@ from crm_feedback.domain.followups import (
 )
 from crm_feedback.models import FacilityRow, PlannedVisitRow, VisitRow
 from crm_feedback.validation import STAFF_RE, TEAM_RE, Violations, money_yuan, to_date
+from crm_runtime import ownership
 from crm_runtime.auth import Principal
 from crm_runtime.errors import InvalidArgument, NotFound
 
@@ -162,7 +163,7 @@ async def load_facility(
         if principal.sees_whole_portfolio:
             raise NotFound(f"{facility} has no follow-up plan", reason="FOLLOWUP_PLAN_NOT_FOUND")
         raise access.denied("facility")
-    if not access.owns(principal, row.relationship_manager, row.team):
+    if not ownership.owns(principal, row.relationship_manager, row.team):
         raise access.denied("facility")
     return row
 

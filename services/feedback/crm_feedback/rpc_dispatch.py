@@ -21,7 +21,6 @@ from crm_feedback.dispatching import (
     dispatch_name,
 )
 from crm_feedback.domain.tokens import verify_token
-from crm_feedback.mapping import aware
 from crm_feedback.models import AnswerRow, DispatchRow
 from crm_feedback.rpc_surveys import SERVICE, load_survey
 from crm_feedback.segments import segment_members
@@ -37,7 +36,7 @@ from crm_feedback.validation import (
     parse_name,
     to_datetime,
 )
-from crm_runtime import idempotency
+from crm_runtime import idempotency, ownership
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import FailedPrecondition, PermissionDenied
 from crm_runtime.pagination import page_size
@@ -149,7 +148,7 @@ class DispatchRpc:
         )
         if request.client:
             statement = statement.where(col(DispatchRow.client) == request.client)
-        clause = access.visible_clause(
+        clause = ownership.visible_clause(
             principal, col(DispatchRow.relationship_manager), col(DispatchRow.team)
         )
         if clause is not None:
@@ -213,7 +212,7 @@ class DispatchRpc:
                         "this survey has not been sent", reason="DISPATCH_NOT_SENT"
                     )
                 now = self.ctx.clock()
-                if aware(row.due_time) < now:
+                if row.due_time < now:
                     raise FailedPrecondition(
                         "the answer period has ended", reason="DISPATCH_EXPIRED"
                     )

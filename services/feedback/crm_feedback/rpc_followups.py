@@ -29,7 +29,7 @@ from crm_feedback.validation import (
     parse_name,
     to_datetime,
 )
-from crm_runtime import idempotency
+from crm_runtime import idempotency, ownership
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import AlreadyExists
 
@@ -163,17 +163,17 @@ class FollowupsRpc:
                 )
             ).scalar_one_or_none()
             if existing is not None:
-                if not access.owns(principal, existing.relationship_manager, existing.team):
+                if not ownership.owns(principal, existing.relationship_manager, existing.team):
                     # The answer for a facility that does not exist: no existence oracle.
                     raise access.denied("facility")
                 raise AlreadyExists("the facility has a plan", reason="FOLLOWUP_PLAN_EXISTS")
             # Who serves the client decides, not the RM or team the terms name: otherwise an
             # RM could plan (and then record visits on) another RM's client by naming themselves.
             client = await client_info(session, request.parent.split("/facilities/")[0])
-            if not access.owns(principal, client.relationship_manager, client.team):
+            if not ownership.owns(principal, client.relationship_manager, client.team):
                 raise access.denied("facility")
             row, _ = await create_facility(session, request.parent, terms, now)
-            if not access.owns(principal, row.relationship_manager, row.team):
+            if not ownership.owns(principal, row.relationship_manager, row.team):
                 # An RM may plan only facilities of clients they serve.
                 raise access.denied("facility")
             plans, visits = await plan_and_visits(session, row)

@@ -7,7 +7,6 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from crm.feedback.v1 import feedback_service_pb2, survey_pb2
-from crm_feedback import access
 from crm_feedback.context import FeedbackContext
 from crm_feedback.dispatching import SCHEDULED
 from crm_feedback.domain.metrics import AnswerRow as MetricRow
@@ -16,6 +15,7 @@ from crm_feedback.domain.themes import theme_counts
 from crm_feedback.models import AnswerRow, DispatchRow
 from crm_feedback.periods import GRANULARITY, label_of, optional_period
 from crm_feedback.validation import STAFF_RE, SURVEY_NAME_RE, TEAM_RE, Violations, parse_name
+from crm_runtime import ownership
 from crm_runtime.auth import current_principal
 
 DIMENSIONS = {
@@ -122,7 +122,7 @@ class ResultsRpc:
             )
         if request.team:
             statement = statement.where(col(DispatchRow.team) == request.team)
-        clause = access.visible_clause(
+        clause = ownership.visible_clause(
             principal, col(DispatchRow.relationship_manager), col(DispatchRow.team)
         )
         if clause is not None:

@@ -39,7 +39,7 @@ from crm_feedback.validation import (
     parse_name,
     to_date,
 )
-from crm_runtime import idempotency
+from crm_runtime import idempotency, ownership
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.pagination import page_size
 
@@ -249,7 +249,7 @@ class VisitsRpc:
             statement = statement.where(
                 col(FacilityRow.relationship_manager) == request.relationship_manager
             )
-        clause = access.visible_clause(
+        clause = ownership.visible_clause(
             principal, col(FacilityRow.relationship_manager), col(FacilityRow.team)
         )
         if clause is not None:

@@ -9,6 +9,8 @@ from google.protobuf import timestamp_pb2
 from google.type import date_pb2, money_pb2
 
 from crm_runtime.errors import InvalidArgument
+from crm_runtime.validation import STAFF_RE as STAFF_RE  # noqa: PLC0414 - re-exported
+from crm_runtime.validation import TEAM_RE as TEAM_RE  # noqa: PLC0414 - re-exported
 from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
 
 SURVEY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -22,8 +24,6 @@ PLAN_NAME_RE = re.compile(
     r"^(clients/[A-Za-z0-9_-]{1,64}/facilities/[A-Za-z0-9_-]{1,64})/followupPlan$"
 )
 SEGMENT_NAME_RE = re.compile(r"^segments/[a-z0-9]+(?:-[a-z0-9]+)*$")
-STAFF_RE = re.compile(r"^staff/[A-Za-z0-9._-]{1,64}$")
-TEAM_RE = re.compile(r"^teams/[A-Za-z0-9._-]{1,64}$")
 LOCALES = ("zh-CN", "en")
 MAX_MONEY_YUAN = 10**15
 
