@@ -17,6 +17,9 @@ from crm_runtime.db import Database
 from crm_runtime.outbox import Outbox
 from crm_runtime.pagination import PageTokens
 
+# The API's full name: idempotency records are kept per method, "<SERVICE>/<Method>".
+SERVICE = "crm.feedback.v1.FeedbackService"
+
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -16,7 +16,10 @@ from crm_feedback.domain.surveys import TRIGGERS, schedule_for_event
 from crm_feedback.domain.tokens import mint_token
 from crm_feedback.mapping import timestamp
 from crm_feedback.models import DispatchRow, SurveyRow
+from crm_runtime import ownership
+from crm_runtime.auth import Principal
 from crm_runtime.logging import get_logger
+from crm_runtime.pagination import Page, PageTokens, keyset_page
 
 log = get_logger("feedback-dispatch")
 
@@ -142,3 +145,42 @@ async def schedule_triggered(
         trigger_key=f"{event_type}:{trigger_key}",
     )
     return await create_dispatch(ctx, session, spec)
+
+
+async def dispatch_page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    survey_id: str,
+    client: str,
+    tokens: PageTokens,
+    page_token: str,
+    size: int,
+) -> Page[DispatchRow]:
+    """Return one page of a survey's dispatches the caller may see, oldest first."""
+    statement = select(DispatchRow).where(col(DispatchRow.survey_id) == survey_id)
+    if client:
+        statement = statement.where(col(DispatchRow.client) == client)
+    clause = ownership.visible_clause(
+        principal, col(DispatchRow.relationship_manager), col(DispatchRow.team)
+    )
+    if clause is not None:
+        statement = statement.where(clause)
+    query = {"m": "ListSurveyDispatches", "s": survey_id, "c": client, "p": principal.subject}
+    return await keyset_page(
+        session, statement, key=col(DispatchRow.seq), tokens=tokens, page_token=page_token,
+        size=size, query=query,
+    )
+
+
+async def send_now(
+    ctx: FeedbackContext, session: AsyncSession, clients: list[str], template: DispatchSpec,
+    *, limit: int,
+) -> list[str]:
+    """Send `template` to each client; return the names of the first `limit` dispatches."""
+    names: list[str] = []
+    for client in clients:
+        row = await create_dispatch(ctx, session, replace(template, client=client))
+        if row is not None and len(names) < limit:
+            names.append(dispatch_name(row))
+    return names
