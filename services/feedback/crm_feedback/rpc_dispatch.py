@@ -17,18 +17,8 @@ from crm_feedback.domain.tokens import verify_token
 from crm_feedback.segments import segment_members
 from crm_feedback.survey_mapping import dispatch_message
 from crm_feedback.survey_store import load_survey
-from crm_feedback.validation import (
-    CLIENT_NAME_RE,
-    DISPATCH_NAME_RE,
-    LOCALES,
-    SEGMENT_NAME_RE,
-    SURVEY_NAME_RE,
-    Violations,
-    is_set,
-    parse_name,
-    to_datetime,
-)
-from crm_runtime import idempotency
+from crm_feedback.validation import CLIENT, LOCALES, SEGMENT, Violations, is_set, to_datetime
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import FailedPrecondition
 from crm_runtime.pagination import page_size
@@ -46,12 +36,12 @@ class DispatchRpc:
         v = Violations()
         if bool(request.segment) == bool(request.clients):
             v.add("segment", "give either a segment or a list of clients")
-        if request.segment and not SEGMENT_NAME_RE.match(request.segment):
+        if request.segment and not SEGMENT.regex.fullmatch(request.segment):
             v.add("segment", "must look like segments/{segment}")
         if len(request.clients) > MAX_LISTED_CLIENTS:
             v.add("clients", f"at most {MAX_LISTED_CLIENTS} per call")
         for index, client in enumerate(request.clients):
-            if not CLIENT_NAME_RE.match(client):
+            if not CLIENT.regex.fullmatch(client):
                 v.add(f"clients[{index}]", "must look like clients/{client}")
         if request.locale and request.locale not in LOCALES:
             v.add("locale", f"must be one of {list(LOCALES)}")
@@ -67,7 +57,7 @@ class DispatchRpc:
         """Dispatch a survey now to a segment's members or to listed clients."""
         principal = require_roles(*access.SEND_ROLES)
         idempotency.check_request_id(request.request_id)
-        survey_id = parse_name(request.survey, SURVEY_NAME_RE, "survey").group(1)
+        survey_id = names.parse(request, "survey")["survey"]
         self._check_send(request)
         method = f"{SERVICE}/SendSurvey"
         async with self.ctx.db.read() as session:
@@ -118,9 +108,9 @@ class DispatchRpc:
     ) -> feedback_service_pb2.ListSurveyDispatchesResponse:
         """Return a survey's dispatches the caller may see, oldest first."""
         principal = current_principal()
-        survey_id = parse_name(request.parent, SURVEY_NAME_RE, "parent").group(1)
-        if request.client and not CLIENT_NAME_RE.match(request.client):
-            Violations.single("client", "must look like clients/{client}")
+        survey_id = names.parse(request, "parent")["survey"]
+        if request.client:
+            CLIENT.parse(request.client, "client")
         async with self.ctx.db.read() as session:
             page = await dispatch_page(
                 session, principal, survey_id=survey_id, client=request.client,
@@ -138,8 +128,8 @@ class DispatchRpc:
         """Store the one answer of a dispatch; the token must be this dispatch's own."""
         principal = require_roles(*access.ANSWER_ROLES)
         idempotency.check_request_id(request.request_id)
-        match = parse_name(request.dispatch, DISPATCH_NAME_RE, "dispatch")
-        survey_id, dispatch_id = match.group(1), match.group(2)
+        ids = names.parse(request, "dispatch")
+        survey_id, dispatch_id = ids["survey"], ids["dispatch"]
         if not request.answer_token:
             Violations.single("answer_token", "is required")
         claims = verify_token(self.ctx.answer_secret, request.answer_token)

@@ -12,14 +12,8 @@ from crm_feedback.followup_mapping import plan_message
 from crm_feedback.followup_store import create_plan, evaluate, load_facility, plan_and_visits
 from crm_feedback.loan_events import KIND_NAMES, record_loan_events
 from crm_feedback.plan_terms import PlanTerms, check_terms
-from crm_feedback.validation import (
-    FACILITY_NAME_RE,
-    PLAN_NAME_RE,
-    Violations,
-    is_set,
-    parse_name,
-)
-from crm_runtime import idempotency
+from crm_feedback.validation import FACILITY, Violations, is_set
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 
 MAX_LOAN_EVENTS = 500
@@ -39,7 +33,7 @@ def _check_events(
             v.add(f"{path}.event_id", "must be 1-128 characters")
         if event.kind not in KIND_NAMES:
             v.add(f"{path}.kind", "is required")
-        if not FACILITY_NAME_RE.match(event.facility):
+        if not FACILITY.regex.fullmatch(event.facility):
             v.add(f"{path}.facility", "must look like clients/{client}/facilities/{facility}")
         if not is_set(event.occur_time):
             v.add(f"{path}.occur_time", "is required")
@@ -81,7 +75,7 @@ class FollowupsRpc:
     ) -> followup_pb2.FollowupPlan:
         """Create a facility's plan from its terms (when no disbursement event made one)."""
         principal = require_roles(*access.PLAN_ROLES)
-        parse_name(request.parent, FACILITY_NAME_RE, "parent")
+        FACILITY.parse(request.parent, "parent")
         v = Violations()
         terms = check_terms(request.followup_plan, "followup_plan.", v)
         v.raise_if_any()
@@ -104,7 +98,7 @@ class FollowupsRpc:
     ) -> followup_pb2.FollowupPlan:
         """Return a facility's plan with each planned visit's outcome as of today."""
         principal = current_principal()
-        facility_name = parse_name(request.name, PLAN_NAME_RE, "name").group(1)
+        facility_name = FACILITY.format(**names.parse(request, "name"))
         async with self.ctx.db.read() as session:
             row = await load_facility(session, facility_name, principal)
             plans, visits = await plan_and_visits(session, row)

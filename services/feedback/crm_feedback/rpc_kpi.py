@@ -13,10 +13,11 @@ from crm_feedback.kpi_inputs import Subject, gather, subjects_with_data
 from crm_feedback.kpi_store import freeze, frozen_card, frozen_cards, is_frozen
 from crm_feedback.mapping import money, timestamp
 from crm_feedback.periods import Period, parse_period
-from crm_feedback.validation import STAFF_RE, TEAM_RE, Violations
+from crm_feedback.validation import Violations
 from crm_runtime import idempotency
 from crm_runtime.auth import Principal, Role, current_principal, require_roles
 from crm_runtime.errors import FailedPrecondition, NotFound, PermissionDenied
+from crm_runtime.validation import STAFF_RE, TEAM_RE
 
 
 def _scorecard_message(

@@ -10,8 +10,10 @@ from crm_feedback.domain.metrics import CsatResult, GroupResult, NpsResult, aggr
 from crm_feedback.domain.themes import theme_counts
 from crm_feedback.periods import GRANULARITY, optional_period
 from crm_feedback.results_store import ResultFilter, result_rows
-from crm_feedback.validation import STAFF_RE, SURVEY_NAME_RE, TEAM_RE, Violations, parse_name
+from crm_feedback.validation import Violations
+from crm_runtime import names
 from crm_runtime.auth import current_principal
+from crm_runtime.validation import STAFF_RE, TEAM_RE
 
 DIMENSIONS = {
     survey_pb2.RESULT_DIMENSION_RELATIONSHIP_MANAGER: "rm_id",
@@ -99,10 +101,7 @@ class ResultsRpc:
         v.raise_if_any()
         period = optional_period(request.period)
         where = ResultFilter(
-            survey_id=(
-                parse_name(request.survey, SURVEY_NAME_RE, "survey").group(1)
-                if request.survey else ""
-            ),
+            survey_id=names.parse(request, "survey")["survey"] if request.survey else "",
             period=period,
             relationship_manager=request.relationship_manager,
             team=request.team,

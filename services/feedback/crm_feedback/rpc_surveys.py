@@ -14,8 +14,8 @@ from crm_feedback.mapping import etag
 from crm_feedback.models import SurveyRow
 from crm_feedback.survey_mapping import definition_from_proto, questions_from_proto, survey_message
 from crm_feedback.survey_store import add_version, load_survey, survey_page
-from crm_feedback.validation import SURVEY_ID_RE, SURVEY_NAME_RE, Violations, parse_name
-from crm_runtime import idempotency
+from crm_feedback.validation import SURVEY_ID, Violations
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, AlreadyExists
 from crm_runtime.fieldmask import resolve_mask
@@ -44,7 +44,7 @@ class SurveysRpc:
     ) -> survey_pb2.Survey:
         """Create version 1 of a survey."""
         principal = require_roles(*access.SURVEY_ADMIN_ROLES)
-        if not SURVEY_ID_RE.match(request.survey_id):
+        if not SURVEY_ID.fullmatch(request.survey_id):
             Violations.single("survey_id", "must be 1-64 letters, digits, '_' or '-'")
         definition = definition_from_proto(request.survey_id, 1, request.survey)
         check_definition(definition, "survey.")
@@ -68,7 +68,7 @@ class SurveysRpc:
     ) -> survey_pb2.Survey:
         """Return a survey at its current version or the one asked for."""
         current_principal()
-        survey_id = parse_name(request.name, SURVEY_NAME_RE, "name").group(1)
+        survey_id = names.parse(request, "name")["survey"]
         if request.version < 0:
             Violations.single("version", "must not be negative")
         async with self.ctx.db.read() as session:
@@ -97,7 +97,8 @@ class SurveysRpc:
     ) -> survey_pb2.Survey:
         """Change a survey; changed content becomes the next version."""
         principal = require_roles(*access.SURVEY_ADMIN_ROLES)
-        survey_id = parse_name(request.survey.name, SURVEY_NAME_RE, "survey.name").group(1)
+        survey = names.pattern_of(survey_pb2.Survey)
+        survey_id = survey.parse(request.survey.name, "survey.name")["survey"]
         paths = resolve_mask(
             request.update_mask, mutable=SURVEY_MUTABLE, protected=(),
             resource=survey_pb2.Survey.DESCRIPTOR,
@@ -136,7 +137,7 @@ class SurveysRpc:
     ) -> empty_pb2.Empty:
         """Retire a survey: no new dispatches; its dispatches and answers stay for results."""
         principal = require_roles(*access.SURVEY_ADMIN_ROLES)
-        survey_id = parse_name(request.name, SURVEY_NAME_RE, "name").group(1)
+        survey_id = names.parse(request, "name")["survey"]
 
         async def retire(session: AsyncSession) -> empty_pb2.Empty:
             row, _ = await load_survey(session, survey_id, name=request.name)

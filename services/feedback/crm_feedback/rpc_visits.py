@@ -14,11 +14,12 @@ from crm_feedback.followup_mapping import ISSUE_CODES, PRODUCTION, visit_message
 from crm_feedback.followup_store import load_facility, plan_and_visits, record_of
 from crm_feedback.plan_terms import VISIT_KINDS
 from crm_feedback.signals import merge_signals
-from crm_feedback.validation import FACILITY_NAME_RE, STAFF_RE, Violations, parse_name, to_date
+from crm_feedback.validation import Violations, to_date
 from crm_feedback.visit_store import overdue_followups, store_visit, visit_page
-from crm_runtime import idempotency
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.pagination import page_size
+from crm_runtime.validation import STAFF_RE
 
 # Issues reported as codes carry this severity; text and structured fields may raise it.
 ISSUE_SEVERITY = {
@@ -97,7 +98,7 @@ class VisitsRpc:
     ) -> followup_pb2.Visit:
         """Store a visit; every risk signal in it goes to the risk service via the outbox."""
         principal = require_roles(*access.VISIT_ROLES)
-        parse_name(request.parent, FACILITY_NAME_RE, "parent")
+        names.parse(request, "parent")
         visit = request.visit
         v = Violations()
         visited_on = to_date(visit.visit_date, "visit.visit_date", v)
@@ -139,7 +140,7 @@ class VisitsRpc:
     ) -> feedback_service_pb2.ListVisitsResponse:
         """Return a facility's visits, most recently recorded first."""
         principal = current_principal()
-        parse_name(request.parent, FACILITY_NAME_RE, "parent")
+        names.parse(request, "parent")
         async with self.ctx.db.read() as session:
             facility = await load_facility(session, request.parent, principal)
             page = await visit_page(
