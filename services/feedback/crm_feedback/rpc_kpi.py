@@ -17,6 +17,7 @@ from crm_feedback.validation import Violations
 from crm_runtime import idempotency
 from crm_runtime.auth import Principal, Role, current_principal, require_roles
 from crm_runtime.errors import FailedPrecondition, NotFound, PermissionDenied
+from crm_runtime.pagination import offset_page, page_size
 from crm_runtime.validation import STAFF_RE, TEAM_RE
 
 
@@ -131,9 +132,28 @@ class KpiRpc:
         _scope_team(principal, request.team)
         period = parse_period(request.period)
         teams = request.scope == kpi_pb2.KPI_SCOPE_TEAM
+        query = {"m": "ListScorecards", "p": period.label, "s": teams, "t": request.team,
+                 "c": principal.subject}
+        size = page_size(request.page_size)
         async with self.ctx.db.read() as session:
-            cards, _ = await self._cards(session, period, teams=teams, team=request.team)
-        return feedback_service_pb2.ListScorecardsResponse(scorecards=cards)
+            if await is_frozen(session, period.label):
+                cards = await frozen_cards(session, period.label, teams=teams, team=request.team)
+                page = offset_page(
+                    cards, tokens=self.ctx.tokens, page_token=request.page_token, size=size,
+                    query=query,
+                )
+                return feedback_service_pb2.ListScorecardsResponse(
+                    scorecards=page.rows, next_page_token=page.next_page_token
+                )
+            # Only the page's subjects are computed: a scorecard costs several queries.
+            subjects = offset_page(
+                await subjects_with_data(session, period, teams=teams, team_filter=request.team),
+                tokens=self.ctx.tokens, page_token=request.page_token, size=size, query=query,
+            )
+            computed = [await self._compute(session, s, period) for s in subjects.rows]
+        return feedback_service_pb2.ListScorecardsResponse(
+            scorecards=computed, next_page_token=subjects.next_page_token
+        )
 
     async def RankScorecards(  # noqa: N802
         self, request: feedback_service_pb2.RankScorecardsRequest, context: grpc.aio.ServicerContext

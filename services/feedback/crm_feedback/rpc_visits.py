@@ -18,7 +18,7 @@ from crm_feedback.validation import Violations, to_date
 from crm_feedback.visit_store import overdue_followups, store_visit, visit_page
 from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
-from crm_runtime.pagination import page_size
+from crm_runtime.pagination import offset_page, page_size
 from crm_runtime.validation import STAFF_RE
 
 # Issues reported as codes carry this severity; text and structured fields may raise it.
@@ -161,18 +161,17 @@ class VisitsRpc:
         principal = current_principal()
         if request.relationship_manager and not STAFF_RE.match(request.relationship_manager):
             Violations.single("relationship_manager", "must look like staff/{staff}")
-        size = page_size(request.page_size)
         query = {"m": "ListOverdueFollowups", "r": request.relationship_manager,
                  "p": principal.subject}
-        offset = int(str(self.ctx.tokens.decode(request.page_token, query=query) or 0))
         async with self.ctx.db.read() as session:
             found = await overdue_followups(
                 session, principal, relationship_manager=request.relationship_manager,
                 today=self.ctx.clock().date(),
             )
-        response = feedback_service_pb2.ListOverdueFollowupsResponse(
-            overdue_followups=found[offset : offset + size]
+        page = offset_page(
+            found, tokens=self.ctx.tokens, page_token=request.page_token,
+            size=page_size(request.page_size), query=query,
         )
-        if len(found) > offset + size:
-            response.next_page_token = self.ctx.tokens.encode(offset + size, query=query)
-        return response
+        return feedback_service_pb2.ListOverdueFollowupsResponse(
+            overdue_followups=page.rows, next_page_token=page.next_page_token
+        )
