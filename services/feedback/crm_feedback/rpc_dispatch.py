@@ -56,7 +56,6 @@ class DispatchRpc:
     ) -> feedback_service_pb2.SendSurveyResponse:
         """Dispatch a survey now to a segment's members or to listed clients."""
         principal = require_roles(*access.SEND_ROLES)
-        idempotency.check_request_id(request.request_id)
         survey_id = names.parse(request, "survey")["survey"]
         self._check_send(request)
         method = f"{SERVICE}/SendSurvey"
@@ -84,16 +83,15 @@ class DispatchRpc:
 
         async def send(session: AsyncSession) -> feedback_service_pb2.SendSurveyResponse:
             survey, _ = await load_survey(session, survey_id, name=request.survey)
+            # One spec for every recipient; send_now fills in each client.
             template = DispatchSpec(
                 survey_id=survey_id, survey_version=survey.version, client="",
                 trigger="manual", send_time=now, due_time=due,
                 locale=request.locale or "zh-CN", channel_hint=request.channel_hint,
             )
-            names = await send_now(
-                self.ctx, session, clients, template, limit=MAX_NAMES_RETURNED
-            )
+            sent = await send_now(self.ctx, session, clients, template, limit=MAX_NAMES_RETURNED)
             return feedback_service_pb2.SendSurveyResponse(
-                dispatch_count=len(clients), dispatches=names
+                dispatch_count=len(clients), dispatches=sent
             )
 
         return await idempotency.mutation(
