@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import feedback_events_pb2
-from crm_feedback.context import FeedbackContext, client_info
+from crm_feedback.client_mirror import client_info
+from crm_feedback.context import FeedbackContext
 from crm_feedback.domain.surveys import TRIGGERS, schedule_for_event
 from crm_feedback.domain.tokens import mint_token
 from crm_feedback.mapping import timestamp

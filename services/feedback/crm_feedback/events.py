@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import client_events_pb2, event_pb2, risk_events_pb2
-from crm_feedback.context import FeedbackContext, client_info
+from crm_feedback.client_mirror import client_info
+from crm_feedback.context import FeedbackContext
 from crm_feedback.dispatching import schedule_triggered
 from crm_feedback.domain.kpi_sources import ack_sla, grade_move
 from crm_feedback.models import (

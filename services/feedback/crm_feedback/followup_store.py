@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm_feedback import access
-from crm_feedback.context import client_info
+from crm_feedback.client_mirror import client_info
 from crm_feedback.domain.followups import (
     ON_TIME_GRACE,
     PlannedVisit,
