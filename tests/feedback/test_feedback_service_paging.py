@@ -1,9 +1,10 @@
-"""Scorecards, stage statistics and bottlenecks page (AIP-158): every item once, in order;
-a caller that sends no page size gets the first 50 and a token."""
+"""Surveys, scorecards, stage statistics and bottlenecks page (AIP-158): every item once,
+in order; a caller that sends no page size gets the first 50 and a token."""
 
 from __future__ import annotations
 
-from feedback_harness import feedback_service, stamp, utc
+from feedback_harness import feedback_service, nps_csat_survey, stamp, text, utc
+from google.protobuf import field_mask_pb2
 
 from crm.events.v1 import client_events_pb2, risk_events_pb2
 from crm.feedback.v1 import approval_pb2, feedback_service_pb2, kpi_pb2
@@ -44,6 +45,39 @@ async def five_rms_with_warnings(h) -> None:
             raise_time=stamp(utc(2026, 8, 1)), sla_due_time=stamp(utc(2026, 8, 4)))
           for i in range(len(RMS))]
     )
+
+
+class TestSurveyPages:
+    async def test_live_surveys_page_by_id_at_their_current_versions(self, store_url, identity):
+        async with feedback_service(store_url, identity) as h:
+            for survey_id in ("s-a", "s-b", "s-c", "s-d"):
+                await h.stub.CreateSurvey(
+                    feedback_service_pb2.CreateSurveyRequest(
+                        survey=nps_csat_survey(), survey_id=survey_id
+                    ),
+                    metadata=h.ops(),
+                )
+            changed = nps_csat_survey()
+            changed.name = "surveys/s-c"
+            changed.title.CopyFrom(text("新标题", "New title"))
+            await h.stub.UpdateSurvey(
+                feedback_service_pb2.UpdateSurveyRequest(
+                    survey=changed, update_mask=field_mask_pb2.FieldMask(paths=["title"])
+                ),
+                metadata=h.ops(),
+            )
+            await h.stub.DeleteSurvey(
+                feedback_service_pb2.DeleteSurveyRequest(name="surveys/s-b"), metadata=h.ops()
+            )
+            listed, count = await pages(
+                lambda r: h.stub.ListSurveys(r, metadata=h.rm()),
+                feedback_service_pb2.ListSurveysRequest(), "surveys", page_size=2,
+            )
+        assert [(s.name, s.version) for s in listed] == [
+            ("surveys/s-a", 1), ("surveys/s-c", 2), ("surveys/s-d", 1)
+        ]
+        assert listed[1].title.en == "New title"
+        assert count == 2
 
 
 class TestScorecardPages:

@@ -57,6 +57,8 @@ async def survey_page(
         query={"m": "ListSurveys"},
     )
     rows: list[SurveyRow] = page.rows
+    if not rows:
+        return [], ""
     statement = select(SurveyVersionRow).where(
         tuple_(col(SurveyVersionRow.survey_id), col(SurveyVersionRow.version)).in_(
             [(row.survey_id, row.version) for row in rows]
