@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from google.api import resource_pb2
 
 from crm.feedback.v1 import feedback_service_pb2 as api
 from crm_feedback.validation import CLIENT, FACILITY, SEGMENT
@@ -26,6 +27,11 @@ from crm_runtime.errors import InvalidArgument
         (
             api.GetFollowupPlanRequest(name="clients/c1/facilities/F-01/followupPlan"),
             "name",
+            {"client": "c1", "facility": "F-01"},
+        ),
+        (
+            api.CreateFollowupPlanRequest(parent="clients/c1/facilities/F-01"),
+            "parent",
             {"client": "c1", "facility": "F-01"},
         ),
         (
@@ -65,3 +71,15 @@ def test_other_services_names_follow_the_same_rule():
     assert CLIENT.parse("clients/c-1", "client") == {"client": "c-1"}
     assert SEGMENT.regex.fullmatch("segments/demo-size-medium")
     assert not CLIENT.regex.fullmatch("clients/c1/facilities/f1")
+
+
+def test_every_name_and_parent_field_declares_its_resource():
+    service = api.DESCRIPTOR.services_by_name["FeedbackService"]
+    undeclared = [
+        f"{method.input_type.name}.{field.name}"
+        for method in service.methods
+        for field in method.input_type.fields
+        if field.name in ("name", "parent")
+        and not field.GetOptions().HasExtension(resource_pb2.resource_reference)
+    ]
+    assert undeclared == []

@@ -75,7 +75,7 @@ class FollowupsRpc:
     ) -> followup_pb2.FollowupPlan:
         """Create a facility's plan from its terms (when no disbursement event made one)."""
         principal = require_roles(*access.PLAN_ROLES)
-        FACILITY.parse(request.parent, "parent")
+        names.parse(request, "parent")
         v = Violations()
         terms = check_terms(request.followup_plan, "followup_plan.", v)
         v.raise_if_any()
