@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
-from google.protobuf import timestamp_pb2
 
 from crm.feedback.v1 import approval_pb2, feedback_service_pb2, feedback_service_pb2_grpc
-from crm_feedback.domain.approval_timelines import STAGES, Stage, StageEvent
-from crm_feedback.domain.synthetic import generate_approval_events
+from crm_feedback.domain.approval_timelines import Stage
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit
+from crm_sim.feedback.wire import record_stage_events
+from crm_sim.feedback.world import generate_approval_events
 
 SLOW_BRANCH = "chengdu"
 SLOW_STAGE: Stage = "credit_review"
-_STAGE_NUMBER: dict[str, Any] = {stage: n for n, stage in enumerate(STAGES, start=1)}
-_KIND_NUMBER: dict[str, Any] = {"entered": 1, "completed": 2}
-
-
-def _proto(event: StageEvent) -> approval_pb2.StageEvent:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(event.at)
-    return approval_pb2.StageEvent(
-        event_id=event.event_id,
-        case_id=event.case_id,
-        branch=event.branch,
-        product=event.product,
-        stage=_STAGE_NUMBER[event.stage],
-        kind=_KIND_NUMBER[event.kind],
-        event_time=stamp,
-        actor=event.actor,
-    )
 
 
 async def run(address: str, identity: IdentityKit) -> dict[str, object]:
@@ -39,19 +20,10 @@ async def run(address: str, identity: IdentityKit) -> dict[str, object]:
     data = generate_approval_events(n_cases=400, slow_branch=SLOW_BRANCH, slow_stage=SLOW_STAGE)
     origination = identity.metadata("systems/loan-origination", Role.SYSTEM)
     analyst = identity.metadata("staff/ops-demo", Role.OPS)
-    recorded = duplicates = 0
     async with grpc.aio.insecure_channel(address) as channel:
         stub = feedback_service_pb2_grpc.FeedbackServiceStub(channel)
         events = list(data.delivered)
-        for start in range(0, len(events), 500):
-            reply = await stub.RecordStageEvents(
-                feedback_service_pb2.RecordStageEventsRequest(
-                    events=[_proto(e) for e in events[start : start + 500]]
-                ),
-                metadata=origination,
-            )
-            recorded += reply.recorded_count
-            duplicates += reply.duplicate_count
+        recorded, duplicates = await record_stage_events(stub, events, metadata=origination)
         ranking = await stub.ListBottlenecks(
             feedback_service_pb2.ListBottlenecksRequest(
                 group_by=[approval_pb2.APPROVAL_DIMENSION_BRANCH], top=1

@@ -10,7 +10,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -109,3 +109,20 @@ async def keyset_page(
     last = rows[size - 1]
     mark = position(last) if position is not None else getattr(last, key.key)
     return Page(rows[:size], tokens.encode(mark, query=query))
+
+
+def offset_page(
+    items: Sequence[T], *, tokens: PageTokens, page_token: str, size: int, query: object
+) -> Page[T]:
+    """Return the page of an ordered list computed in memory, after the token's position.
+
+    For lists no stored key orders (aggregates, states derived on read): the token holds how
+    many items were served. The list is recomputed on every call, so a page may shift when
+    the data under it changes between calls, as AIP-158 allows for such lists. A token from
+    another `query` is INVALID_ARGUMENT.
+    """
+    position = tokens.decode(page_token, query=query)
+    start = position if isinstance(position, int) and position > 0 else 0
+    end = start + size
+    next_token = tokens.encode(end, query=query) if len(items) > end else ""
+    return Page(list(items[start:end]), next_token)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import NoReturn, Protocol
 
 from crm_runtime.errors import FieldViolation, InvalidArgument
 
 MAX_TEXT = 2000
+# People and teams are named by the bank's identity provider, not by a service, so they keep
+# its id rule (dots allowed: staff/zhang.wei) rather than the resource-id rule of `names`.
+STAFF_RE = re.compile(r"^staff/[A-Za-z0-9._-]{1,64}$")
+TEAM_RE = re.compile(r"^teams/[A-Za-z0-9._-]{1,64}$")
 
 
 class _Violation(Protocol):

@@ -8,39 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from feedback_harness import details, feedback_service, stamp
+from feedback_harness import details, feedback_service
 
 from crm.feedback.v1 import approval_pb2, feedback_service_pb2
-from crm_feedback.domain.approval_timelines import STAGES, StageEvent
-from crm_feedback.domain.synthetic import generate_approval_events
+from crm_feedback.domain.approval_timelines import StageEvent
+from crm_sim.feedback.wire import record_stage_events, stage_event
+from crm_sim.feedback.world import generate_approval_events
 
-STAGE_NUMBER = {stage: number for number, stage in enumerate(STAGES, start=1)}
-KIND_NUMBER = {"entered": 1, "completed": 2}
 BRANCH = [approval_pb2.APPROVAL_DIMENSION_BRANCH]
 
 
-def to_proto(event: StageEvent) -> approval_pb2.StageEvent:
-    """Return the wire form of a synthetic event."""
-    return approval_pb2.StageEvent(
-        event_id=event.event_id, case_id=event.case_id, branch=event.branch,
-        product=event.product, stage=STAGE_NUMBER[event.stage], kind=KIND_NUMBER[event.kind],
-        event_time=stamp(event.at), actor=event.actor,
-    )
-
-
 async def ingest(h, events, batch: int = 500) -> tuple[int, int]:
-    """Send events in batches through RecordStageEvents; return (recorded, duplicates)."""
-    recorded = duplicates = 0
-    for start in range(0, len(events), batch):
-        reply = await h.stub.RecordStageEvents(
-            feedback_service_pb2.RecordStageEventsRequest(
-                events=[to_proto(e) for e in events[start : start + batch]]
-            ),
-            metadata=h.system("systems/loan-origination"),
-        )
-        recorded += reply.recorded_count
-        duplicates += reply.duplicate_count
-    return recorded, duplicates
+    """Send events through RecordStageEvents as loan origination; return (recorded, dups)."""
+    return await record_stage_events(
+        h.stub, events, metadata=h.system("systems/loan-origination"), batch=batch
+    )
 
 
 def hand_p90_hours(clean: tuple[StageEvent, ...], branch: str, stage: str) -> float:
@@ -171,8 +153,8 @@ class TestBadInput:
     async def test_event_without_stage_names_the_field(self, sqlite_url, identity):
         """A batch with an event lacking a stage is INVALID_ARGUMENT naming it; nothing stored."""
         data = generate_approval_events(n_cases=2, seed=1)
-        good = to_proto(data.clean[0])
-        bad = to_proto(data.clean[1])
+        good = stage_event(data.clean[0])
+        bad = stage_event(data.clean[1])
         bad.ClearField("stage")
         async with feedback_service(sqlite_url, identity) as h:
             with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -17,13 +17,13 @@ from crm_feedback.domain.approvals import (
     trend,
 )
 from crm_feedback.domain.metrics import aggregate
-from crm_feedback.domain.synthetic import (
+from crm_feedback.domain.themes import themes_of
+from crm_sim.feedback.report import render_report
+from crm_sim.feedback.world import (
     SyntheticApprovals,
     generate_approval_events,
     generate_survey_answers,
 )
-from crm_feedback.domain.synthetic_report import render_report
-from crm_feedback.domain.themes import themes_of
 
 PLANTS = [
     ("chengdu", "credit_review", 3.0, 7),

@@ -1,24 +1,7 @@
 """Run the feedback service: `python -m crm_feedback`."""
 
-from __future__ import annotations
-
-from crm_feedback.app import build, migrate
-from crm_feedback.config import FeedbackSettings
-from crm_runtime.logging import configure_logging
-from crm_runtime.server import ServiceDefinition, run
-
-
-async def _definition() -> ServiceDefinition:
-    settings = FeedbackSettings()
-    configure_logging(level=settings.log_level, service=settings.service_name)
-    definition, _ = await build(settings)
-    return definition
-
+from crm_feedback.app import SPEC
+from crm_runtime import kit
 
 if __name__ == "__main__":
-    import os
-
-    # Embedded SQLite has no separate migration step, so the service migrates itself there.
-    if os.environ.get("MIGRATE_ON_START", "1") == "1":
-        migrate(FeedbackSettings())
-    run(_definition)
+    kit.main(SPEC)

@@ -6,11 +6,13 @@ import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from crm.feedback.v1 import survey_pb2
 from crm_feedback.context import FeedbackContext
-from crm_feedback.dispatching import ANSWERED, dispatch_name
+from crm_feedback.dispatching import ANSWERED, SCHEDULED, dispatch_name
 from crm_feedback.domain.risk_signals import risk_signals
 from crm_feedback.domain.surveys import SurveyDefinition, validate_answers
 from crm_feedback.domain.themes import themes_of
@@ -19,9 +21,14 @@ from crm_feedback.models import AnswerRow, DispatchRow, SurveyVersionRow
 from crm_feedback.signals import raise_signals
 from crm_feedback.survey_mapping import definition_from_json
 from crm_feedback.validation import Violations
-from crm_runtime.errors import FailedPrecondition
+from crm_runtime.errors import FailedPrecondition, PermissionDenied
 
 MAX_ANSWERS = 50
+
+
+def token_denied(reason: str) -> PermissionDenied:
+    """Return the error for an answer token that does not authorise this answer."""
+    return PermissionDenied("the answer token does not authorise this answer", reason=reason)
 
 
 def answer_mapping(answers: Iterable[survey_pb2.QuestionAnswer]) -> dict[str, object]:
@@ -106,6 +113,37 @@ async def store_answer(
         source=dispatch_name(dispatch), occurred=now,
     )
     return row, definition
+
+
+async def accept_answer(
+    ctx: FeedbackContext,
+    session: AsyncSession,
+    *,
+    survey_id: str,
+    dispatch_id: str,
+    recipient: str,
+    values: dict[str, object],
+    actor: str,
+) -> survey_pb2.SurveyAnswer:
+    """Store the one answer of a sent, unexpired dispatch addressed to `recipient`."""
+    row = (
+        await session.execute(
+            select(DispatchRow).where(col(DispatchRow.id) == dispatch_id).with_for_update()
+        )
+    ).scalar_one_or_none()
+    if row is None or row.survey_id != survey_id or row.recipient != recipient:
+        raise token_denied("ANSWER_TOKEN_MISMATCH")
+    if row.state == ANSWERED or await session.get(AnswerRow, dispatch_id) is not None:
+        raise FailedPrecondition(
+            "this survey has already been answered", reason="SURVEY_ALREADY_ANSWERED"
+        )
+    if row.state == SCHEDULED:
+        raise FailedPrecondition("this survey has not been sent", reason="DISPATCH_NOT_SENT")
+    now = ctx.clock()
+    if row.due_time < now:
+        raise FailedPrecondition("the answer period has ended", reason="DISPATCH_EXPIRED")
+    stored, definition = await store_answer(ctx, session, row, values=values, actor=actor, now=now)
+    return answer_message(row, stored, definition)
 
 
 def answer_message(

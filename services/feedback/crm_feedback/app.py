@@ -1,36 +1,21 @@
-"""Assembly of the feedback service: store, outbox, relay, inbox, servicer, scheduler."""
+"""The feedback service as the kit sees it: its context, servicer, event handlers, scheduler."""
 
 from __future__ import annotations
 
-import base64
+from collections.abc import Sequence
 from pathlib import Path
 
-import grpc
-
-from crm.events.v1 import event_pb2_grpc
 from crm.feedback.v1 import feedback_service_pb2_grpc
 from crm_feedback.config import FeedbackSettings
 from crm_feedback.context import FeedbackContext
 from crm_feedback.domain.kpi import KPI_WEIGHTS, check_weights
 from crm_feedback.events import handlers
-from crm_feedback.scheduler import Scheduler
+from crm_feedback.scheduler import scheduler
 from crm_feedback.servicer import FeedbackServicer
-from crm_runtime.db import Database
-from crm_runtime.inbox import EventSink
-from crm_runtime.migrations import upgrade_head
-from crm_runtime.outbox import Outbox
-from crm_runtime.outbox_relay import Relay
-from crm_runtime.pagination import PageTokens
-from crm_runtime.server import ServiceDefinition, build_signer
+from crm_runtime import kit
+from crm_runtime.server import BackgroundTask, ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-SERVICE_NAMES = ("crm.feedback.v1.FeedbackService", "crm.events.v1.EventSinkService")
-
-
-def migrate(settings: FeedbackSettings) -> None:
-    """Bring the store to the newest schema."""
-    Database(settings.database_url)  # Creates the SQLite folder when needed.
-    upgrade_head(MIGRATIONS, settings.database_url)
 
 
 def _kpi_weights(settings: FeedbackSettings) -> dict[str, float] | None:
@@ -47,57 +32,58 @@ def _kpi_weights(settings: FeedbackSettings) -> dict[str, float] | None:
     return weights
 
 
-async def build(settings: FeedbackSettings) -> tuple[ServiceDefinition, FeedbackContext]:
-    """Return the service definition and its context (tests use the context's clock)."""
-    database = Database(settings.database_url)
-    subscribers = settings.subscribers()
-    outbox = Outbox("feedback", subscribers)
-    signer = build_signer(settings)
-    ctx = FeedbackContext(
-        db=database,
-        outbox=outbox,
-        tokens=PageTokens(
-            base64.b64decode(settings.page_token_key) if settings.page_token_key else None
-        ),
+async def _context(parts: kit.Parts[FeedbackSettings]) -> FeedbackContext:
+    settings = parts.settings
+    return FeedbackContext(
+        db=parts.database,
+        outbox=parts.outbox,
+        tokens=parts.tokens,
         answer_secret=settings.answer_secret(),
         client_addr=settings.client_addr,
-        signer=signer,
+        signer=parts.signer,
         answer_window_days=settings.answer_window_days,
         kpi_version=settings.kpi_weights_version,
         kpi_weights=_kpi_weights(settings),
     )
-    relay = Relay(
-        database=database,
-        outbox=outbox,
-        addresses=subscribers,
-        signer=signer,
-        interval=settings.relay_interval_seconds,
-        batch_size=settings.relay_batch_size,
-    )
-    scheduler = Scheduler(ctx, settings.scheduler_interval_seconds)
 
-    def register(server: grpc.aio.Server) -> None:
-        feedback_service_pb2_grpc.add_FeedbackServiceServicer_to_server(
-            FeedbackServicer(ctx), server
+
+def _workers(
+    ctx: FeedbackContext, parts: kit.Parts[FeedbackSettings]
+) -> Sequence[BackgroundTask]:
+    # An interval of 0 turns the scheduler off: tests drive `run_once` themselves.
+    interval = parts.settings.scheduler_interval_seconds
+    return [scheduler(ctx, interval)] if interval > 0 else []
+
+
+def _stop(ctx: FeedbackContext) -> Sequence[kit.StopHook]:
+    async def stop_scheduler() -> None:
+        ctx.stopping.set()
+
+    return [stop_scheduler]
+
+
+SPEC = kit.ServiceSpec(
+    name="feedback",
+    settings=FeedbackSettings,
+    migrations=MIGRATIONS,
+    service="crm.feedback.v1.FeedbackService",
+    context=_context,
+    servicers=[
+        kit.Servicer(
+            feedback_service_pb2_grpc.add_FeedbackServiceServicer_to_server, FeedbackServicer
         )
-        event_pb2_grpc.add_EventSinkServiceServicer_to_server(
-            EventSink(database, handlers(ctx)), server
-        )
+    ],
+    event_handlers=handlers,
+    workers=_workers,
+    on_stop=_stop,
+)
 
-    async def stop_background() -> None:
-        await scheduler.stop()
-        await relay.stop()
-        await relay.deliver_once()
-        await relay.close()
 
-    definition = ServiceDefinition(
-        name="feedback",
-        settings=settings,
-        database=database,
-        service_names=SERVICE_NAMES,
-        register=register,
-        background=[relay.run, scheduler.run] if settings.scheduler_interval_seconds > 0
-        else [relay.run],
-        on_stop=[stop_background],
-    )
-    return definition, ctx
+def migrate(settings: FeedbackSettings) -> None:
+    """Bring the store to the newest schema."""
+    kit.migrate(SPEC, settings)
+
+
+async def build(settings: FeedbackSettings) -> tuple[ServiceDefinition, FeedbackContext]:
+    """Return the service definition and its context (tests use the context's clock)."""
+    return await kit.build(SPEC, settings)

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm_feedback.domain.approvals import CaseTimeline, StageEvent, reconstruct_cases
-from crm_feedback.mapping import aware
 from crm_feedback.models import ApprovalCaseRow, StageEventRow
 from crm_feedback.periods import Period
 
@@ -86,7 +85,7 @@ async def _update_cases(session: AsyncSession, events: Sequence[StageEvent]) -> 
     ).scalars()
     for row in rows:
         event = earliest[row.case_id]
-        if event.at < aware(row.start_time):
+        if event.at < row.start_time:
             row.start_time, row.branch, row.product = event.at, event.branch, event.product
             session.add(row)
 
@@ -118,11 +117,11 @@ async def load_cases(
     events: list[StageEvent] = []
     starts: dict[str, datetime] = {}
     for row, start in (await session.execute(statement)).all():
-        starts[row.case_id] = aware(start)
+        starts[row.case_id] = start
         events.append(
             StageEvent(
                 row.event_id, row.case_id, row.branch, row.product, row.stage,  # type: ignore[arg-type]
-                row.kind, aware(row.event_time), row.actor,  # type: ignore[arg-type]
+                row.kind, row.event_time, row.actor,  # type: ignore[arg-type]
             )
         )
     return Cases(reconstruct_cases(events), starts)

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
-
-from crm_feedback.models import ClientMirrorRow, ClientSegmentRow
 from crm_runtime.auth import TokenSigner
 from crm_runtime.db import Database
 from crm_runtime.outbox import Outbox
 from crm_runtime.pagination import PageTokens
+
+# The API's full name: idempotency records are kept per method, "<SERVICE>/<Method>".
+SERVICE = "crm.feedback.v1.FeedbackService"
 
 
 def _utc_now() -> datetime:
@@ -36,29 +35,5 @@ class FeedbackContext:
     kpi_version: str
     kpi_weights: Mapping[str, float] | None
     clock: Callable[[], datetime] = _utc_now
-
-
-@dataclass(frozen=True, slots=True)
-class ClientInfo:
-    """Who serves a client and the segments it is in, as far as feedback knows."""
-
-    relationship_manager: str
-    team: str
-    segments: tuple[str, ...]
-
-
-async def client_info(session: AsyncSession, client: str) -> ClientInfo:
-    """Return the mirrored RM, team and segments of a client (empty when unknown)."""
-    mirror = await session.get(ClientMirrorRow, client)
-    segments = (
-        await session.execute(
-            select(col(ClientSegmentRow.segment))
-            .where(col(ClientSegmentRow.client) == client)
-            .order_by(col(ClientSegmentRow.segment))
-        )
-    ).scalars()
-    return ClientInfo(
-        mirror.relationship_manager if mirror else "",
-        mirror.team if mirror else "",
-        tuple(segments),
-    )
+    # Set when the service stops; the scheduler's loop ends at its next wait.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -11,12 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import feedback_events_pb2
-from crm_feedback.context import FeedbackContext, client_info
+from crm_feedback.client_mirror import client_info
+from crm_feedback.context import FeedbackContext
 from crm_feedback.domain.surveys import TRIGGERS, schedule_for_event
 from crm_feedback.domain.tokens import mint_token
-from crm_feedback.mapping import aware, timestamp
+from crm_feedback.mapping import timestamp
 from crm_feedback.models import DispatchRow, SurveyRow
+from crm_runtime import ownership
+from crm_runtime.auth import Principal
 from crm_runtime.logging import get_logger
+from crm_runtime.pagination import Page, PageTokens, keyset_page
 
 log = get_logger("feedback-dispatch")
 
@@ -121,7 +125,7 @@ async def schedule_triggered(
     product: str = "",
 ) -> DispatchRow | None:
     """Schedule the survey an event triggers (domain TRIGGERS); None if there is none."""
-    send_time = schedule_for_event(event_type, aware(occurred))
+    send_time = schedule_for_event(event_type, occurred)
     trigger = TRIGGERS.get(event_type)
     if send_time is None or trigger is None:
         return None
@@ -142,3 +146,42 @@ async def schedule_triggered(
         trigger_key=f"{event_type}:{trigger_key}",
     )
     return await create_dispatch(ctx, session, spec)
+
+
+async def dispatch_page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    survey_id: str,
+    client: str,
+    tokens: PageTokens,
+    page_token: str,
+    size: int,
+) -> Page[DispatchRow]:
+    """Return one page of a survey's dispatches the caller may see, oldest first."""
+    statement = select(DispatchRow).where(col(DispatchRow.survey_id) == survey_id)
+    if client:
+        statement = statement.where(col(DispatchRow.client) == client)
+    clause = ownership.visible_clause(
+        principal, col(DispatchRow.relationship_manager), col(DispatchRow.team)
+    )
+    if clause is not None:
+        statement = statement.where(clause)
+    query = {"m": "ListSurveyDispatches", "s": survey_id, "c": client, "p": principal.subject}
+    return await keyset_page(
+        session, statement, key=col(DispatchRow.seq), tokens=tokens, page_token=page_token,
+        size=size, query=query,
+    )
+
+
+async def send_now(
+    ctx: FeedbackContext, session: AsyncSession, clients: list[str], template: DispatchSpec,
+    *, limit: int,
+) -> list[str]:
+    """Send `template` to each client; return the names of the first `limit` dispatches."""
+    names: list[str] = []
+    for client in clients:
+        row = await create_dispatch(ctx, session, replace(template, client=client))
+        if row is not None and len(names) < limit:
+            names.append(dispatch_name(row))
+    return names

@@ -3,7 +3,7 @@ warnings and ratings (risk service), for KPIs and warning-resolution surveys."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 from sqlalchemy import delete, update
@@ -11,10 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import client_events_pb2, event_pb2, risk_events_pb2
-from crm_feedback.context import FeedbackContext, client_info
+from crm_feedback.client_mirror import client_info
+from crm_feedback.context import FeedbackContext
 from crm_feedback.dispatching import schedule_triggered
 from crm_feedback.domain.kpi_sources import ack_sla, grade_move
-from crm_feedback.mapping import aware
 from crm_feedback.models import (
     ClientMirrorRow,
     ClientSegmentRow,
@@ -31,7 +31,7 @@ log = get_logger("feedback-events")
 def _when(stamp: timestamp_pb2.Timestamp, envelope: event_pb2.EventEnvelope) -> datetime:
     """Return the event's own time, or the envelope's occurrence time when it has none."""
     chosen = stamp if stamp.seconds or stamp.nanos else envelope.occurrence_time
-    return aware(chosen.ToDatetime())
+    return chosen.ToDatetime(tzinfo=UTC)
 
 
 async def _serve(
@@ -97,7 +97,7 @@ def handlers(ctx: FeedbackContext) -> dict[str, EventHandler]:
             return
         info = await client_info(session, event.client)
         due = (
-            aware(event.sla_due_time.ToDatetime())
+            event.sla_due_time.ToDatetime(tzinfo=UTC)
             if event.sla_due_time.seconds
             else raised + ack_sla(event.level)
         )

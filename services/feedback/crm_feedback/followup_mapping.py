@@ -7,9 +7,10 @@ from datetime import date
 from typing import Any
 
 from crm.feedback.v1 import followup_pb2
-from crm_feedback.followup_store import FACILITY_TYPES, RISK_TIERS, VISIT_KINDS, PlanState
+from crm_feedback.followup_store import PlanState
 from crm_feedback.mapping import date_msg, money, timestamp
 from crm_feedback.models import FacilityRow, VisitRow
+from crm_feedback.plan_terms import FACILITY_TYPES, RISK_TIERS, VISIT_KINDS
 
 FACILITY_TYPE_ENUM: dict[Any, Any] = {name: number for number, name in FACILITY_TYPES.items()}
 RISK_TIER_ENUM: dict[Any, Any] = {name: number for number, name in RISK_TIERS.items()}

@@ -5,103 +5,25 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from crm.feedback.v1 import followup_pb2
 from crm_feedback import access
-from crm_feedback.context import client_info
+from crm_feedback.client_mirror import client_info
 from crm_feedback.domain.followups import (
     ON_TIME_GRACE,
-    Milestone,
     PlannedVisit,
     VisitRecord,
     match_visits,
     plan_followups,
 )
 from crm_feedback.models import FacilityRow, PlannedVisitRow, VisitRow
-from crm_feedback.validation import STAFF_RE, TEAM_RE, Violations, money_yuan, to_date
+from crm_feedback.plan_terms import PlanTerms
+from crm_runtime import ownership
 from crm_runtime.auth import Principal
-from crm_runtime.errors import InvalidArgument, NotFound
-
-FACILITY_TYPES = {
-    followup_pb2.FACILITY_TYPE_PROJECT_FINANCE: "project_finance",
-    followup_pb2.FACILITY_TYPE_FIXED_ASSET: "fixed_asset",
-    followup_pb2.FACILITY_TYPE_WORKING_CAPITAL: "working_capital",
-}
-RISK_TIERS = {
-    followup_pb2.RISK_TIER_LOW: "low",
-    followup_pb2.RISK_TIER_MEDIUM: "medium",
-    followup_pb2.RISK_TIER_HIGH: "high",
-    followup_pb2.RISK_TIER_WATCH: "watch",
-}
-VISIT_KINDS = {
-    followup_pb2.VISIT_KIND_SITE_VISIT: "site_visit",
-    followup_pb2.VISIT_KIND_PROGRESS_CHECK: "progress_check",
-    followup_pb2.VISIT_KIND_MILESTONE_CHECK: "milestone_check",
-}
-MAX_MILESTONES = 50
-
-
-@dataclass(frozen=True, slots=True)
-class PlanTerms:
-    """Validated terms of a follow-up plan."""
-
-    facility_type: str
-    risk_tier: str
-    disbursed_on: date
-    maturity: date
-    milestones: tuple[Milestone, ...]
-    product: str
-    amount: Decimal
-    relationship_manager: str
-    team: str
-
-
-def check_terms(plan: followup_pb2.FollowupPlan, prefix: str, v: Violations) -> PlanTerms | None:
-    """Return the plan's terms, recording every problem under `prefix` (None if any)."""
-    start = len(v.items)
-    facility_type = FACILITY_TYPES.get(plan.facility_type, "")
-    if not facility_type:
-        v.add(f"{prefix}facility_type", "is required")
-    risk_tier = RISK_TIERS.get(plan.risk_tier, "")
-    if not risk_tier:
-        v.add(f"{prefix}risk_tier", "is required")
-    disbursed = to_date(plan.disbursement_date, f"{prefix}disbursement_date", v)
-    maturity = to_date(plan.maturity_date, f"{prefix}maturity_date", v)
-    if disbursed and maturity and maturity <= disbursed:
-        v.add(f"{prefix}maturity_date", "must be after the disbursement date")
-    milestones: list[Milestone] = []
-    if len(plan.milestones) > MAX_MILESTONES:
-        v.add(f"{prefix}milestones", f"at most {MAX_MILESTONES}")
-    for index, item in enumerate(plan.milestones):
-        path = f"{prefix}milestones[{index}]"
-        name = item.display_name.strip()
-        if not name or len(name) > 120:
-            v.add(f"{path}.display_name", "must be 1-120 characters")
-        elif name in {m.name for m in milestones}:
-            v.add(f"{path}.display_name", "must be unique")
-        due = to_date(item.due_date, f"{path}.due_date", v)
-        if due and disbursed and due <= disbursed:
-            v.add(f"{path}.due_date", "must be after the disbursement date")
-        if name and due:
-            milestones.append(Milestone(name, due))
-    if len(plan.product) > 64:
-        v.add(f"{prefix}product", "must be at most 64 characters")
-    amount = money_yuan(plan.amount, f"{prefix}amount", v)
-    if plan.relationship_manager and not STAFF_RE.match(plan.relationship_manager):
-        v.add(f"{prefix}relationship_manager", "must look like staff/{staff}")
-    if plan.team and not TEAM_RE.match(plan.team):
-        v.add(f"{prefix}team", "must look like teams/{team}")
-    if len(v.items) > start or disbursed is None or maturity is None:
-        return None
-    return PlanTerms(
-        facility_type, risk_tier, disbursed, maturity, tuple(milestones), plan.product,
-        Decimal(str(round(amount, 2))), plan.relationship_manager, plan.team,
-    )
+from crm_runtime.errors import AlreadyExists, InvalidArgument, NotFound
 
 
 async def create_facility(
@@ -150,19 +72,26 @@ async def create_facility(
     return row, len(planned)
 
 
+async def facility_by_name(
+    session: AsyncSession, facility: str, *, for_update: bool = False
+) -> FacilityRow | None:
+    """Return the stored facility (and its plan) of a facility name, or None."""
+    statement = select(FacilityRow).where(col(FacilityRow.facility) == facility)
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
 async def load_facility(
     session: AsyncSession, facility: str, principal: Principal, *, for_update: bool = False
 ) -> FacilityRow:
     """Return a facility the caller may see, or NOT_FOUND / PERMISSION_DENIED."""
-    statement = select(FacilityRow).where(col(FacilityRow.facility) == facility)
-    if for_update:
-        statement = statement.with_for_update()
-    row = (await session.execute(statement)).scalar_one_or_none()
+    row = await facility_by_name(session, facility, for_update=for_update)
     if row is None:
         if principal.sees_whole_portfolio:
             raise NotFound(f"{facility} has no follow-up plan", reason="FOLLOWUP_PLAN_NOT_FOUND")
         raise access.denied("facility")
-    if not access.owns(principal, row.relationship_manager, row.team):
+    if not ownership.owns(principal, row.relationship_manager, row.team):
         raise access.denied("facility")
     return row
 
@@ -232,3 +161,26 @@ async def plan_and_visits(
         ).scalars()
     )
     return plans, visits
+
+
+async def create_plan(
+    session: AsyncSession, facility: str, terms: PlanTerms, principal: Principal, now: datetime
+) -> tuple[FacilityRow, list[PlanState]]:
+    """Store the plan of a facility that has none, for a caller who serves its client."""
+    existing = await facility_by_name(session, facility)
+    if existing is not None:
+        if not ownership.owns(principal, existing.relationship_manager, existing.team):
+            # The answer for a facility that does not exist: no existence oracle.
+            raise access.denied("facility")
+        raise AlreadyExists("the facility has a plan", reason="FOLLOWUP_PLAN_EXISTS")
+    # Who serves the client decides, not the RM or team the terms name: otherwise an RM
+    # could plan (and then record visits on) another RM's client by naming themselves.
+    client = await client_info(session, facility.split("/facilities/", maxsplit=1)[0])
+    if not ownership.owns(principal, client.relationship_manager, client.team):
+        raise access.denied("facility")
+    row, _ = await create_facility(session, facility, terms, now)
+    if not ownership.owns(principal, row.relationship_manager, row.team):
+        # An RM may plan only facilities of clients they serve.
+        raise access.denied("facility")
+    plans, visits = await plan_and_visits(session, row)
+    return row, evaluate(row, plans, visits, now.date())

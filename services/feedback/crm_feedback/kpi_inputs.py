@@ -30,7 +30,6 @@ from crm_feedback.domain.kpi import KpiInputs, WarningRecord
 from crm_feedback.domain.kpi_sources import Exposure, exposure_at, resolve_sla
 from crm_feedback.domain.metrics import csat, nps
 from crm_feedback.followup_store import plan_and_visits, record_of
-from crm_feedback.mapping import aware
 from crm_feedback.models import (
     AnswerRow,
     DispatchRow,
@@ -86,17 +85,17 @@ async def _warnings(session: AsyncSession, subject: Subject, period: Period) -> 
     ).scalars()
     records: list[WarningRecord] = []
     for row in rows:
-        raised = aware(row.raise_time)
+        raised = row.raise_time
         # A response stamped before the raise (clock skew between systems) counts as instant.
-        acked = max(aware(row.acknowledged_time), raised) if row.acknowledged_time else None
-        resolved = max(aware(row.resolved_time), raised) if row.resolved_time else None
+        acked = max(row.acknowledged_time, raised) if row.acknowledged_time else None
+        resolved = max(row.resolved_time, raised) if row.resolved_time else None
         records.append(
             WarningRecord(
                 level=row.level,
                 raised_at=raised,
                 acknowledged_at=acked,
                 resolved_at=resolved,
-                sla_ack=max(aware(row.ack_due_time) - raised, timedelta(0)),
+                sla_ack=max(row.ack_due_time - raised, timedelta(0)),
                 sla_resolve=resolve_sla(row.level),
             )
         )

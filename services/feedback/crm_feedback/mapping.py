@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from google.protobuf import duration_pb2, timestamp_pb2
@@ -11,15 +11,10 @@ from google.type import date_pb2, money_pb2
 
 
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    """Return a Timestamp for a datetime (naive values are UTC, as SQLite returns them)."""
+    """Return a Timestamp for an aware datetime (stored times read back aware, in UTC)."""
     stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(aware(value))
+    stamp.FromDatetime(value)
     return stamp
-
-
-def aware(value: datetime) -> datetime:
-    """Return `value` as an aware UTC datetime (SQLite gives naive UTC back)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def date_msg(value: date | None) -> date_pb2.Date:

@@ -1,9 +1,7 @@
 """Apply the feedback service's migrations: `python -m crm_feedback.migrate` (initContainer)."""
 
-from __future__ import annotations
-
-from crm_feedback.app import migrate
-from crm_feedback.config import FeedbackSettings
+from crm_feedback.app import SPEC
+from crm_runtime import kit
 
 if __name__ == "__main__":
-    migrate(FeedbackSettings())
+    kit.migrate_main(SPEC)

@@ -65,8 +65,7 @@ def optional_period(text: str, field: str = "period") -> Period | None:
 
 def label_of(moment: datetime, granularity: str) -> str:
     """Return the label of the period of `granularity` that contains `moment`."""
-    # SQLite hands timestamps back naive; they are UTC.
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    moment = moment.astimezone(UTC)
     if granularity == "year":
         return f"{moment.year}"
     if granularity == "month":

@@ -2,36 +2,32 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import grpc
 
 from crm.feedback.v1 import approval_pb2, feedback_service_pb2
 from crm_feedback import access
+from crm_feedback.approval_mapping import (
+    DIRECTIONS,
+    SLA,
+    STAGE_BY_ENUM,
+    STAGE_ENUM,
+    bottleneck_messages,
+    grouped_stats,
+    set_duration,
+    stat_message,
+)
 from crm_feedback.approval_store import Cases, load_cases, store_events
 from crm_feedback.context import FeedbackContext
-from crm_feedback.domain.approvals import (
-    APPROVAL_SLAS,
-    CURRENT_SLA_VERSION,
-    STAGES,
-    Stage,
-    StageEvent,
-    StageStat,
-    bottlenecks,
-    stage_stats,
-    trend,
-)
-from crm_feedback.mapping import duration
-from crm_feedback.periods import GRANULARITY, label_of, optional_period, parse_period
+from crm_feedback.domain.approvals import StageEvent, stage_stats, trend
+from crm_feedback.periods import GRANULARITY, optional_period, parse_period
 from crm_feedback.validation import Violations, is_set, to_datetime
 from crm_runtime.auth import require_roles
+from crm_runtime.pagination import offset_page, page_size
 
 MAX_STAGE_EVENTS = 1_000
-STAGE_BY_ENUM: dict[int, Stage] = dict(enumerate(STAGES, start=1))
-STAGE_ENUM: dict[str, Any] = {stage: number for number, stage in STAGE_BY_ENUM.items()}
 KIND_BY_ENUM: dict[int, str] = {
     approval_pb2.STAGE_EVENT_KIND_ENTERED: "entered",
     approval_pb2.STAGE_EVENT_KIND_COMPLETED: "completed",
@@ -41,15 +37,6 @@ DIMENSIONS: dict[int, str] = {
     approval_pb2.APPROVAL_DIMENSION_PRODUCT: "product",
     approval_pb2.APPROVAL_DIMENSION_PERIOD: "period",
 }
-DIRECTIONS: dict[str, Any] = {
-    "slower": approval_pb2.TREND_DIRECTION_SLOWER,
-    "faster": approval_pb2.TREND_DIRECTION_FASTER,
-    "unchanged": approval_pb2.TREND_DIRECTION_UNCHANGED,
-    "new": approval_pb2.TREND_DIRECTION_NEW,
-    "gone": approval_pb2.TREND_DIRECTION_GONE,
-    "unmeasured": approval_pb2.TREND_DIRECTION_UNMEASURED,
-}
-SLA = APPROVAL_SLAS[CURRENT_SLA_VERSION]
 
 
 def _check_text(v: Violations, field: str, value: str, limit: int, *, required: bool) -> None:
@@ -101,52 +88,13 @@ def _dimensions(values: Sequence[int], *, allow_period: bool = True) -> list[str
     return names
 
 
-def _grouped_stats(cases: Cases, dims: list[str], granularity: str) -> list[tuple[str, StageStat]]:
-    """Return (period label or "", stat) pairs; period buckets come first in the key."""
-    by = tuple(d for d in dims if d != "period")
-    if "period" not in dims:
-        return [("", stat) for stat in stage_stats(cases.timelines, by=by, sla=SLA)]
-    buckets: dict[str, list[Any]] = defaultdict(list)
-    for case_id, timeline in cases.timelines.items():
-        buckets[label_of(cases.starts[case_id], granularity)].append(timeline)
-    return [
-        (label, stat)
-        for label in sorted(buckets)
-        for stat in stage_stats(buckets[label], by=by, sla=SLA)
-    ]
-
-
-def _key_fields(dims: list[str], group: tuple[str, ...], period: str) -> dict[str, str]:
-    fields = dict(zip([d for d in dims if d != "period"], group, strict=True))
-    if "period" in dims:
-        fields["period"] = period
-    return fields
-
-
-def _stat_message(dims: list[str], period: str, stat: StageStat) -> approval_pb2.StageStatistics:
-    message = approval_pb2.StageStatistics(
-        stage=STAGE_ENUM[stat.stage],
-        visit_count=stat.n,
-        measured_count=stat.measured,
-        rework_count=stat.rework_count,
-        sla_breach_count=stat.sla_breaches,
-    )
-    for field, value in _key_fields(dims, stat.group, period).items():
-        setattr(message, field, value)
-    for field in ("wait_p50", "wait_p90", "total_p50", "total_p90"):
-        _set_duration(message, field, getattr(stat, field))
-    _set_duration(message, "processing_p50", stat.proc_p50)
-    _set_duration(message, "processing_p90", stat.proc_p90)
-    _set_duration(message, "sla", SLA.get(stat.stage))
-    if stat.breach_rate is not None:
-        message.breach_rate = stat.breach_rate
-    return message
-
-
-def _set_duration(message: Any, field: str, value: timedelta | None) -> None:
-    converted = duration(value)
-    if converted is not None:
-        getattr(message, field).CopyFrom(converted)
+def _query(method: str, request: Any) -> dict[str, object]:
+    """Return what a page token of an approval listing is bound to: every filter given."""
+    return {
+        "m": method, "g": list(request.group_by), "p": request.period, "b": request.branch,
+        "r": request.product, "k": request.period_granularity,
+        "t": getattr(request, "top", 0),
+    }
 
 
 class ApprovalsRpc:
@@ -184,12 +132,17 @@ class ApprovalsRpc:
         dims = _dimensions(request.group_by)
         granularity = GRANULARITY.get(request.period_granularity, "quarter")
         cases = await self._cases(request.period, request.branch, request.product)
-        return feedback_service_pb2.ListStageStatisticsResponse(
-            statistics=[
-                _stat_message(dims, label, stat)
-                for label, stat in _grouped_stats(cases, dims, granularity)
+        page = offset_page(
+            [
+                stat_message(dims, label, stat)
+                for label, stat in grouped_stats(cases, dims, granularity)
             ],
-            case_count=len(cases.timelines),
+            tokens=self.ctx.tokens, page_token=request.page_token,
+            size=page_size(request.page_size), query=_query("ListStageStatistics", request),
+        )
+        return feedback_service_pb2.ListStageStatisticsResponse(
+            statistics=page.rows, case_count=len(cases.timelines),
+            next_page_token=page.next_page_token,
         )
 
     async def ListBottlenecks(  # noqa: N802
@@ -204,26 +157,14 @@ class ApprovalsRpc:
             Violations.single("top", "must not be negative")
         granularity = GRANULARITY.get(request.period_granularity, "quarter")
         cases = await self._cases(request.period, request.branch, request.product)
-        pairs = _grouped_stats(cases, dims, granularity)
-        by_label: dict[str, list[StageStat]] = defaultdict(list)
-        for label, stat in pairs:
-            by_label[label].append(stat)
-        response = feedback_service_pb2.ListBottlenecksResponse()
-        for label in sorted(by_label):
-            for item in bottlenecks(by_label[label]):
-                if request.top and item.rank > request.top:
-                    continue
-                message = response.bottlenecks.add(
-                    rank=item.rank,
-                    stage=STAGE_ENUM[item.stage],
-                    measured_count=item.measured,
-                    **_key_fields(dims, item.group, label),
-                )
-                _set_duration(message, "total_p90", item.total_p90)
-                _set_duration(message, "total_p50", item.total_p50)
-                if item.breach_rate is not None:
-                    message.breach_rate = item.breach_rate
-        return response
+        found = bottleneck_messages(grouped_stats(cases, dims, granularity), dims, request.top)
+        page = offset_page(
+            found, tokens=self.ctx.tokens, page_token=request.page_token,
+            size=page_size(request.page_size), query=_query("ListBottlenecks", request),
+        )
+        return feedback_service_pb2.ListBottlenecksResponse(
+            bottlenecks=page.rows, next_page_token=page.next_page_token
+        )
 
     async def CompareApprovalPeriods(  # noqa: N802
         self,
@@ -250,8 +191,8 @@ class ApprovalsRpc:
                 direction=DIRECTIONS[row.direction],
                 **dict(zip(dims, row.group, strict=True)),
             )
-            _set_duration(message, "total_p90_a", row.total_p90_a)
-            _set_duration(message, "total_p90_b", row.total_p90_b)
+            set_duration(message, "total_p90_a", row.total_p90_a)
+            set_duration(message, "total_p90_b", row.total_p90_b)
             for field in ("relative_change", "breach_rate_a", "breach_rate_b"):
                 value = getattr(row, field)
                 if value is not None:

@@ -5,49 +5,26 @@ from __future__ import annotations
 from datetime import timedelta
 
 import grpc
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.feedback.v1 import feedback_service_pb2, survey_pb2
 from crm_feedback import access
-from crm_feedback.answers import answer_mapping, answer_message, store_answer
-from crm_feedback.context import FeedbackContext
-from crm_feedback.dispatching import (
-    ANSWERED,
-    SCHEDULED,
-    DispatchSpec,
-    create_dispatch,
-    dispatch_name,
-)
+from crm_feedback.answers import accept_answer, answer_mapping, token_denied
+from crm_feedback.context import SERVICE, FeedbackContext
+from crm_feedback.dispatching import DispatchSpec, dispatch_page, send_now
 from crm_feedback.domain.tokens import verify_token
-from crm_feedback.mapping import aware
-from crm_feedback.models import AnswerRow, DispatchRow
-from crm_feedback.rpc_surveys import SERVICE, load_survey
 from crm_feedback.segments import segment_members
 from crm_feedback.survey_mapping import dispatch_message
-from crm_feedback.validation import (
-    CLIENT_NAME_RE,
-    DISPATCH_NAME_RE,
-    LOCALES,
-    SEGMENT_NAME_RE,
-    SURVEY_NAME_RE,
-    Violations,
-    is_set,
-    parse_name,
-    to_datetime,
-)
-from crm_runtime import idempotency
+from crm_feedback.survey_store import load_survey
+from crm_feedback.validation import CLIENT, LOCALES, SEGMENT, Violations, is_set, to_datetime
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
-from crm_runtime.errors import FailedPrecondition, PermissionDenied
+from crm_runtime.errors import FailedPrecondition
 from crm_runtime.pagination import page_size
 
 MAX_LISTED_CLIENTS = 1_000
 MAX_NAMES_RETURNED = 1_000
-
-
-def _token_denied(reason: str) -> PermissionDenied:
-    return PermissionDenied("the answer token does not authorise this answer", reason=reason)
 
 
 class DispatchRpc:
@@ -59,12 +36,12 @@ class DispatchRpc:
         v = Violations()
         if bool(request.segment) == bool(request.clients):
             v.add("segment", "give either a segment or a list of clients")
-        if request.segment and not SEGMENT_NAME_RE.match(request.segment):
+        if request.segment and not SEGMENT.regex.fullmatch(request.segment):
             v.add("segment", "must look like segments/{segment}")
         if len(request.clients) > MAX_LISTED_CLIENTS:
             v.add("clients", f"at most {MAX_LISTED_CLIENTS} per call")
         for index, client in enumerate(request.clients):
-            if not CLIENT_NAME_RE.match(client):
+            if not CLIENT.regex.fullmatch(client):
                 v.add(f"clients[{index}]", "must look like clients/{client}")
         if request.locale and request.locale not in LOCALES:
             v.add("locale", f"must be one of {list(LOCALES)}")
@@ -79,11 +56,11 @@ class DispatchRpc:
     ) -> feedback_service_pb2.SendSurveyResponse:
         """Dispatch a survey now to a segment's members or to listed clients."""
         principal = require_roles(*access.SEND_ROLES)
-        idempotency.check_request_id(request.request_id)
-        survey_id = parse_name(request.survey, SURVEY_NAME_RE, "survey").group(1)
+        survey_id = names.parse(request, "survey")["survey"]
         self._check_send(request)
         method = f"{SERVICE}/SendSurvey"
         async with self.ctx.db.read() as session:
+            # A retry gets its first answer without asking the client service for members.
             replay = await idempotency.replay(
                 session, method=method, request=request, subject=principal.subject,
                 response_type=feedback_service_pb2.SendSurveyResponse,
@@ -103,32 +80,24 @@ class DispatchRpc:
             if is_set(request.due_time)
             else now + timedelta(days=self.ctx.answer_window_days)
         )
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=feedback_service_pb2.SendSurveyResponse,
-            )
-            if replay is not None:
-                return replay
+
+        async def send(session: AsyncSession) -> feedback_service_pb2.SendSurveyResponse:
             survey, _ = await load_survey(session, survey_id, name=request.survey)
-            names: list[str] = []
-            for client in clients:
-                spec = DispatchSpec(
-                    survey_id=survey_id, survey_version=survey.version, client=client,
-                    trigger="manual", send_time=now, due_time=due,
-                    locale=request.locale or "zh-CN", channel_hint=request.channel_hint,
-                )
-                row = await create_dispatch(self.ctx, session, spec)
-                if row is not None and len(names) < MAX_NAMES_RETURNED:
-                    names.append(dispatch_name(row))
-            response = feedback_service_pb2.SendSurveyResponse(
-                dispatch_count=len(clients), dispatches=names
+            # One spec for every recipient; send_now fills in each client.
+            template = DispatchSpec(
+                survey_id=survey_id, survey_version=survey.version, client="",
+                trigger="manual", send_time=now, due_time=due,
+                locale=request.locale or "zh-CN", channel_hint=request.channel_hint,
             )
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
+            sent = await send_now(self.ctx, session, clients, template, limit=MAX_NAMES_RETURNED)
+            return feedback_service_pb2.SendSurveyResponse(
+                dispatch_count=len(clients), dispatches=sent
             )
-            return response
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method=method, subject=principal.subject,
+            response_type=feedback_service_pb2.SendSurveyResponse, work=send,
+        )
 
     async def ListSurveyDispatches(  # noqa: N802
         self,
@@ -137,34 +106,19 @@ class DispatchRpc:
     ) -> feedback_service_pb2.ListSurveyDispatchesResponse:
         """Return a survey's dispatches the caller may see, oldest first."""
         principal = current_principal()
-        survey_id = parse_name(request.parent, SURVEY_NAME_RE, "parent").group(1)
-        if request.client and not CLIENT_NAME_RE.match(request.client):
-            Violations.single("client", "must look like clients/{client}")
-        size = page_size(request.page_size)
-        query = {"m": "ListSurveyDispatches", "s": survey_id, "c": request.client,
-                 "p": principal.subject}
-        after = self.ctx.tokens.decode(request.page_token, query=query) or 0
-        statement = select(DispatchRow).where(
-            col(DispatchRow.survey_id) == survey_id, col(DispatchRow.seq) > after
-        )
+        survey_id = names.parse(request, "parent")["survey"]
         if request.client:
-            statement = statement.where(col(DispatchRow.client) == request.client)
-        clause = access.visible_clause(
-            principal, col(DispatchRow.relationship_manager), col(DispatchRow.team)
-        )
-        if clause is not None:
-            statement = statement.where(clause)
+            CLIENT.parse(request.client, "client")
         async with self.ctx.db.read() as session:
-            rows = list(
-                (await session.execute(statement.order_by(col(DispatchRow.seq)).limit(size + 1)))
-                .scalars()
+            page = await dispatch_page(
+                session, principal, survey_id=survey_id, client=request.client,
+                tokens=self.ctx.tokens, page_token=request.page_token,
+                size=page_size(request.page_size),
             )
-        response = feedback_service_pb2.ListSurveyDispatchesResponse(
-            dispatches=[dispatch_message(row) for row in rows[:size]]
+        return feedback_service_pb2.ListSurveyDispatchesResponse(
+            dispatches=[dispatch_message(row) for row in page.rows],
+            next_page_token=page.next_page_token,
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
-        return response
 
     async def AnswerSurvey(  # noqa: N802
         self, request: feedback_service_pb2.AnswerSurveyRequest, context: grpc.aio.ServicerContext
@@ -172,63 +126,30 @@ class DispatchRpc:
         """Store the one answer of a dispatch; the token must be this dispatch's own."""
         principal = require_roles(*access.ANSWER_ROLES)
         idempotency.check_request_id(request.request_id)
-        match = parse_name(request.dispatch, DISPATCH_NAME_RE, "dispatch")
-        survey_id, dispatch_id = match.group(1), match.group(2)
+        ids = names.parse(request, "dispatch")
+        survey_id, dispatch_id = ids["survey"], ids["dispatch"]
         if not request.answer_token:
             Violations.single("answer_token", "is required")
         claims = verify_token(self.ctx.answer_secret, request.answer_token)
         if claims is None:
-            raise _token_denied("ANSWER_TOKEN_INVALID")
+            raise token_denied("ANSWER_TOKEN_INVALID")
         if claims.dispatch_id != dispatch_id:
-            raise _token_denied("ANSWER_TOKEN_MISMATCH")
+            raise token_denied("ANSWER_TOKEN_MISMATCH")
         values = answer_mapping(request.answers)
-        method = f"{SERVICE}/AnswerSurvey"
+
+        async def answer(session: AsyncSession) -> survey_pb2.SurveyAnswer:
+            return await accept_answer(
+                self.ctx, session, survey_id=survey_id, dispatch_id=dispatch_id,
+                recipient=claims.recipient_id, values=values, actor=principal.subject,
+            )
+
         try:
-            async with self.ctx.db.write() as session:
-                replay = await idempotency.replay(
-                    session, method=method, request=request, subject=principal.subject,
-                    response_type=survey_pb2.SurveyAnswer,
-                )
-                if replay is not None:
-                    return replay
-                row = (
-                    await session.execute(
-                        select(DispatchRow)
-                        .where(col(DispatchRow.id) == dispatch_id)
-                        .with_for_update()
-                    )
-                ).scalar_one_or_none()
-                if (
-                    row is None
-                    or row.survey_id != survey_id
-                    or row.recipient != claims.recipient_id
-                ):
-                    raise _token_denied("ANSWER_TOKEN_MISMATCH")
-                if row.state == ANSWERED or await session.get(AnswerRow, dispatch_id) is not None:
-                    raise FailedPrecondition(
-                        "this survey has already been answered", reason="SURVEY_ALREADY_ANSWERED"
-                    )
-                if row.state == SCHEDULED:
-                    raise FailedPrecondition(
-                        "this survey has not been sent", reason="DISPATCH_NOT_SENT"
-                    )
-                now = self.ctx.clock()
-                if aware(row.due_time) < now:
-                    raise FailedPrecondition(
-                        "the answer period has ended", reason="DISPATCH_EXPIRED"
-                    )
-                stored, definition = await store_answer(
-                    self.ctx, session, row, values=values, actor=principal.subject, now=now
-                )
-                response = answer_message(row, stored, definition)
-                await idempotency.remember(
-                    session, method=method, request=request, subject=principal.subject,
-                    response=response,
-                )
-                return response
+            return await idempotency.mutation(
+                self.ctx.db, request, method=f"{SERVICE}/AnswerSurvey",
+                subject=principal.subject, response_type=survey_pb2.SurveyAnswer, work=answer,
+            )
         except IntegrityError as exc:
             # A concurrent answer won the primary key between our check and insert.
             raise FailedPrecondition(
                 "this survey has already been answered", reason="SURVEY_ALREADY_ANSWERED"
             ) from exc
-

@@ -3,23 +3,22 @@
 from __future__ import annotations
 
 import grpc
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from crm.feedback.v1 import feedback_service_pb2, kpi_pb2
 from crm_feedback import access
-from crm_feedback.context import FeedbackContext
+from crm_feedback.context import SERVICE, FeedbackContext
 from crm_feedback.domain.kpi import KpiInputs, Scorecard, rank, scorecard, warning_response
-from crm_feedback.kpi_inputs import Subject, gather, subjects_with_data, team_of
+from crm_feedback.kpi_inputs import Subject, gather, subjects_with_data
+from crm_feedback.kpi_store import freeze, frozen_card, frozen_cards, is_frozen
 from crm_feedback.mapping import money, timestamp
-from crm_feedback.models import KpiScorecardRow, KpiSnapshotRow
 from crm_feedback.periods import Period, parse_period
-from crm_feedback.rpc_surveys import SERVICE
-from crm_feedback.validation import STAFF_RE, TEAM_RE, Violations
+from crm_feedback.validation import Violations
 from crm_runtime import idempotency
 from crm_runtime.auth import Principal, Role, current_principal, require_roles
-from crm_runtime.errors import AlreadyExists, FailedPrecondition, NotFound, PermissionDenied
+from crm_runtime.errors import FailedPrecondition, NotFound, PermissionDenied
+from crm_runtime.pagination import offset_page, page_size
+from crm_runtime.validation import STAFF_RE, TEAM_RE
 
 
 def _scorecard_message(
@@ -96,25 +95,12 @@ class KpiRpc:
         card = scorecard(inputs, version=self.ctx.kpi_version, weights=self.ctx.kpi_weights)
         return _scorecard_message(card, inputs)
 
-    async def _frozen(self, session: AsyncSession, period: str) -> KpiSnapshotRow | None:
-        return await session.get(KpiSnapshotRow, period)
-
     async def _cards(
         self, session: AsyncSession, period: Period, *, teams: bool, team: str
     ) -> tuple[list[kpi_pb2.Scorecard], bool]:
         """Return the period's scorecards (frozen ones if the period was snapshotted)."""
-        if await self._frozen(session, period.label) is not None:
-            statement = select(KpiScorecardRow).where(
-                col(KpiScorecardRow.period) == period.label,
-                col(KpiScorecardRow.scope) == ("team" if teams else "rm"),
-            )
-            if team:
-                statement = statement.where(
-                    col(KpiScorecardRow.team if not teams else KpiScorecardRow.subject) == team
-                )
-            statement = statement.order_by(col(KpiScorecardRow.subject))
-            rows = (await session.execute(statement)).scalars()
-            return [kpi_pb2.Scorecard.FromString(row.body) for row in rows], True
+        if await is_frozen(session, period.label):
+            return await frozen_cards(session, period.label, teams=teams, team=team), True
         subjects = await subjects_with_data(session, period, teams=teams, team_filter=team)
         return [await self._compute(session, s, period) for s in subjects], False
 
@@ -128,22 +114,15 @@ class KpiRpc:
         if not _may_read(principal, request.subject):
             raise access.denied("scorecard")
         async with self.ctx.db.read() as session:
-            if await self._frozen(session, period.label) is not None:
-                row = (
-                    await session.execute(
-                        select(KpiScorecardRow).where(
-                            col(KpiScorecardRow.period) == period.label,
-                            col(KpiScorecardRow.subject) == request.subject,
-                        )
-                    )
-                ).scalar_one_or_none()
-                if row is None:
-                    raise NotFound(
-                        f"{request.subject} has no scorecard in the frozen period {period.label}",
-                        reason="SCORECARD_NOT_IN_SNAPSHOT",
-                    )
-                return kpi_pb2.Scorecard.FromString(row.body)
-            return await self._compute(session, request.subject, period)
+            if not await is_frozen(session, period.label):
+                return await self._compute(session, request.subject, period)
+            card = await frozen_card(session, period.label, request.subject)
+        if card is None:
+            raise NotFound(
+                f"{request.subject} has no scorecard in the frozen period {period.label}",
+                reason="SCORECARD_NOT_IN_SNAPSHOT",
+            )
+        return card
 
     async def ListScorecards(  # noqa: N802
         self, request: feedback_service_pb2.ListScorecardsRequest, context: grpc.aio.ServicerContext
@@ -153,9 +132,28 @@ class KpiRpc:
         _scope_team(principal, request.team)
         period = parse_period(request.period)
         teams = request.scope == kpi_pb2.KPI_SCOPE_TEAM
+        query = {"m": "ListScorecards", "p": period.label, "s": teams, "t": request.team,
+                 "c": principal.subject}
+        size = page_size(request.page_size)
         async with self.ctx.db.read() as session:
-            cards, _ = await self._cards(session, period, teams=teams, team=request.team)
-        return feedback_service_pb2.ListScorecardsResponse(scorecards=cards)
+            if await is_frozen(session, period.label):
+                cards = await frozen_cards(session, period.label, teams=teams, team=request.team)
+                page = offset_page(
+                    cards, tokens=self.ctx.tokens, page_token=request.page_token, size=size,
+                    query=query,
+                )
+                return feedback_service_pb2.ListScorecardsResponse(
+                    scorecards=page.rows, next_page_token=page.next_page_token
+                )
+            # Only the page's subjects are computed: a scorecard costs several queries.
+            subjects = offset_page(
+                await subjects_with_data(session, period, teams=teams, team_filter=request.team),
+                tokens=self.ctx.tokens, page_token=request.page_token, size=size, query=query,
+            )
+            computed = [await self._compute(session, s, period) for s in subjects.rows]
+        return feedback_service_pb2.ListScorecardsResponse(
+            scorecards=computed, next_page_token=subjects.next_page_token
+        )
 
     async def RankScorecards(  # noqa: N802
         self, request: feedback_service_pb2.RankScorecardsRequest, context: grpc.aio.ServicerContext
@@ -193,49 +191,18 @@ class KpiRpc:
     ) -> kpi_pb2.KpiSnapshot:
         """Freeze every RM's and team's scorecard of a finished period."""
         principal = require_roles(*access.SNAPSHOT_ROLES)
-        idempotency.check_request_id(request.request_id)
         period = parse_period(request.period)
         now = self.ctx.clock()
         if period.end > now:
             raise FailedPrecondition("the period has not ended", reason="PERIOD_NOT_ENDED")
-        method = f"{SERVICE}/SnapshotKpiPeriod"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=kpi_pb2.KpiSnapshot,
-            )
-            if replay is not None:
-                return replay
-            if await self._frozen(session, period.label) is not None:
-                raise AlreadyExists("the period is frozen already", reason="KPI_PERIOD_FROZEN")
-            count = 0
-            for teams in (False, True):
-                subjects = await subjects_with_data(session, period, teams=teams, team_filter="")
-                for subject in subjects:
-                    card = await self._compute(session, subject, period)
-                    home = subject if teams else await team_of(session, subject, period)
-                    card.frozen = True
-                    session.add(
-                        KpiScorecardRow(
-                            period=period.label, subject=subject, scope="team" if teams else "rm",
-                            team=home,
-                            body=card.SerializeToString(deterministic=True),
-                        )
-                    )
-                    count += 1
-            row = KpiSnapshotRow(
-                period=period.label, weights_version=self.ctx.kpi_version, scorecard_count=count,
-                snapshot_by=principal.subject, snapshot_time=now,
-            )
-            session.add(row)
-            response = kpi_pb2.KpiSnapshot(
-                name=f"kpiSnapshots/{period.label}", period=period.label,
-                snapshot_time=timestamp(now), snapshot_by=principal.subject,
-                scorecard_count=count, weights_version=self.ctx.kpi_version,
-            )
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-            return response
 
+        async def snapshot(session: AsyncSession) -> kpi_pb2.KpiSnapshot:
+            return await freeze(
+                session, period, self._compute, version=self.ctx.kpi_version,
+                actor=principal.subject, now=now,
+            )
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method=f"{SERVICE}/SnapshotKpiPeriod",
+            subject=principal.subject, response_type=kpi_pb2.KpiSnapshot, work=snapshot,
+        )

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import grpc
-from sqlalchemy import select
-from sqlmodel import col
 
 from crm.feedback.v1 import feedback_service_pb2, survey_pb2
-from crm_feedback import access
 from crm_feedback.context import FeedbackContext
-from crm_feedback.dispatching import SCHEDULED
-from crm_feedback.domain.metrics import AnswerRow as MetricRow
 from crm_feedback.domain.metrics import CsatResult, GroupResult, NpsResult, aggregate, csat, nps
 from crm_feedback.domain.themes import theme_counts
-from crm_feedback.models import AnswerRow, DispatchRow
-from crm_feedback.periods import GRANULARITY, label_of, optional_period
-from crm_feedback.validation import STAFF_RE, SURVEY_NAME_RE, TEAM_RE, Violations, parse_name
+from crm_feedback.periods import GRANULARITY, optional_period
+from crm_feedback.results_store import ResultFilter, result_rows
+from crm_feedback.validation import Violations
+from crm_runtime import names
 from crm_runtime.auth import current_principal
+from crm_runtime.validation import STAFF_RE, TEAM_RE
 
 DIMENSIONS = {
     survey_pb2.RESULT_DIMENSION_RELATIONSHIP_MANAGER: "rm_id",
@@ -103,46 +100,16 @@ class ResultsRpc:
             v.add("period_granularity", "is not a known granularity")
         v.raise_if_any()
         period = optional_period(request.period)
-        granularity = GRANULARITY[request.period_granularity]
-        statement = (
-            select(DispatchRow, AnswerRow)
-            .outerjoin(AnswerRow, col(AnswerRow.dispatch_id) == col(DispatchRow.id))
-            .where(col(DispatchRow.state) != SCHEDULED)
+        where = ResultFilter(
+            survey_id=names.parse(request, "survey")["survey"] if request.survey else "",
+            period=period,
+            relationship_manager=request.relationship_manager,
+            team=request.team,
         )
-        if request.survey:
-            survey_id = parse_name(request.survey, SURVEY_NAME_RE, "survey").group(1)
-            statement = statement.where(col(DispatchRow.survey_id) == survey_id)
-        if period is not None:
-            statement = statement.where(
-                col(DispatchRow.send_time) >= period.start, col(DispatchRow.send_time) < period.end
-            )
-        if request.relationship_manager:
-            statement = statement.where(
-                col(DispatchRow.relationship_manager) == request.relationship_manager
-            )
-        if request.team:
-            statement = statement.where(col(DispatchRow.team) == request.team)
-        clause = access.visible_clause(
-            principal, col(DispatchRow.relationship_manager), col(DispatchRow.team)
-        )
-        if clause is not None:
-            statement = statement.where(clause)
         async with self.ctx.db.read() as session:
-            pairs = (await session.execute(statement.order_by(col(DispatchRow.seq)))).all()
-        rows = [
-            MetricRow(
-                rm_id=dispatch.relationship_manager,
-                team_id=dispatch.team,
-                segment_ids=tuple(s for s in dispatch.segments.split(",") if s),
-                product=dispatch.product,
-                period=label_of(dispatch.send_time, granularity),
-                nps_score=answer.nps_score if answer else None,
-                csat_score=answer.csat_score if answer else None,
-                dispatched=True,
-                answered=answer is not None,
+            rows, texts = await result_rows(
+                session, principal, where, granularity=GRANULARITY[request.period_granularity]
             )
-            for dispatch, answer in pairs
-        ]
         groups = aggregate(rows, by)
         if not groups and not by:
             # Nothing sent: one empty overall group says so explicitly.
@@ -151,8 +118,6 @@ class ResultsRpc:
             groups=[_group_message(by, group) for group in groups.values()],
             themes=[
                 survey_pb2.ThemeSummary(theme=t.theme, count=t.count, example=t.example)
-                for t in theme_counts(
-                    a.free_text for _, a in pairs if a is not None and a.free_text
-                )
+                for t in theme_counts(texts)
             ],
         )

@@ -4,37 +4,24 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import empty_pb2
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from crm.feedback.v1 import feedback_service_pb2, survey_pb2
 from crm_feedback import access
-from crm_feedback.context import FeedbackContext
-from crm_feedback.domain.surveys import (
-    SurveyDefinition,
-    fingerprint,
-    revise,
-    validate_definition,
-)
+from crm_feedback.context import SERVICE, FeedbackContext
+from crm_feedback.domain.surveys import SurveyDefinition, revise, validate_definition
 from crm_feedback.mapping import etag
-from crm_feedback.models import SurveyRow, SurveyVersionRow
-from crm_feedback.survey_mapping import (
-    definition_from_json,
-    definition_from_proto,
-    definition_to_json,
-    questions_from_proto,
-    survey_message,
-)
-from crm_feedback.validation import SURVEY_ID_RE, SURVEY_NAME_RE, Violations, parse_name
-from crm_runtime import idempotency
+from crm_feedback.models import SurveyRow
+from crm_feedback.survey_mapping import definition_from_proto, questions_from_proto, survey_message
+from crm_feedback.survey_store import add_version, load_survey, survey_page
+from crm_feedback.validation import SURVEY_ID, Violations
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
-from crm_runtime.errors import Aborted, AlreadyExists, NotFound
+from crm_runtime.errors import Aborted, AlreadyExists
 from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.pagination import page_size
 
 SURVEY_MUTABLE = frozenset({"title", "questions"})
-SERVICE = "crm.feedback.v1.FeedbackService"
 
 
 def check_definition(definition: SurveyDefinition, prefix: str) -> None:
@@ -47,31 +34,6 @@ def check_definition(definition: SurveyDefinition, prefix: str) -> None:
     v.raise_if_any()
 
 
-async def load_survey(
-    session: AsyncSession, survey_id: str, *, version: int = 0, name: str = ""
-) -> tuple[SurveyRow, SurveyDefinition]:
-    """Return a live survey and one of its versions (0 = current), or NOT_FOUND."""
-    row = await session.get(SurveyRow, survey_id)
-    if row is None or row.deleted:
-        shown = name or f"surveys/{survey_id}"
-        raise NotFound(f"{shown} does not exist", reason="SURVEY_NOT_FOUND")
-    stored = await session.get(SurveyVersionRow, (survey_id, version or row.version))
-    if stored is None:
-        raise NotFound(f"version {version} does not exist", reason="SURVEY_VERSION_NOT_FOUND")
-    return row, definition_from_json(stored.definition)
-
-
-def _version_row(definition: SurveyDefinition, actor: str, row: SurveyRow) -> SurveyVersionRow:
-    return SurveyVersionRow(
-        survey_id=definition.survey_id,
-        version=definition.version,
-        definition=definition_to_json(definition),
-        fingerprint=fingerprint(definition),
-        changed_by=actor,
-        change_time=row.update_time,
-    )
-
-
 class SurveysRpc:
     """Survey definitions."""
 
@@ -82,38 +44,31 @@ class SurveysRpc:
     ) -> survey_pb2.Survey:
         """Create version 1 of a survey."""
         principal = require_roles(*access.SURVEY_ADMIN_ROLES)
-        idempotency.check_request_id(request.request_id)
-        if not SURVEY_ID_RE.match(request.survey_id):
+        if not SURVEY_ID.fullmatch(request.survey_id):
             Violations.single("survey_id", "must be 1-64 letters, digits, '_' or '-'")
         definition = definition_from_proto(request.survey_id, 1, request.survey)
         check_definition(definition, "survey.")
-        method = f"{SERVICE}/CreateSurvey"
         now = self.ctx.clock()
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=survey_pb2.Survey,
-            )
-            if replay is not None:
-                return replay
+
+        async def create(session: AsyncSession) -> survey_pb2.Survey:
             if await session.get(SurveyRow, request.survey_id) is not None:
                 raise AlreadyExists("a survey with this id exists", reason="SURVEY_EXISTS")
             row = SurveyRow(survey_id=request.survey_id, create_time=now, update_time=now)
             session.add(row)
-            session.add(_version_row(definition, principal.subject, row))
-            response = survey_message(row, definition)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-            return response
+            add_version(session, row, definition, principal.subject)
+            return survey_message(row, definition)
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method=f"{SERVICE}/CreateSurvey", subject=principal.subject,
+            response_type=survey_pb2.Survey, work=create,
+        )
 
     async def GetSurvey(  # noqa: N802
         self, request: feedback_service_pb2.GetSurveyRequest, context: grpc.aio.ServicerContext
     ) -> survey_pb2.Survey:
         """Return a survey at its current version or the one asked for."""
         current_principal()
-        survey_id = parse_name(request.name, SURVEY_NAME_RE, "name").group(1)
+        survey_id = names.parse(request, "name")["survey"]
         if request.version < 0:
             Violations.single("version", "must not be negative")
         async with self.ctx.db.read() as session:
@@ -128,55 +83,28 @@ class SurveysRpc:
         """Return live surveys ordered by id, at their current versions."""
         current_principal()
         size = page_size(request.page_size)
-        query = {"m": "ListSurveys"}
-        after = str(self.ctx.tokens.decode(request.page_token, query=query) or "")
         async with self.ctx.db.read() as session:
-            rows = list(
-                (
-                    await session.execute(
-                        select(SurveyRow, SurveyVersionRow)
-                        .join(
-                            SurveyVersionRow,
-                            (col(SurveyVersionRow.survey_id) == col(SurveyRow.survey_id))
-                            & (col(SurveyVersionRow.version) == col(SurveyRow.version)),
-                        )
-                        .where(col(SurveyRow.survey_id) > after, col(SurveyRow.deleted).is_(False))
-                        .order_by(col(SurveyRow.survey_id))
-                        .limit(size + 1)
-                    )
-                ).all()
+            surveys, next_token = await survey_page(
+                session, tokens=self.ctx.tokens, page_token=request.page_token, size=size
             )
-        response = feedback_service_pb2.ListSurveysResponse(
-            surveys=[
-                survey_message(row, definition_from_json(version.definition))
-                for row, version in rows[:size]
-            ]
+        return feedback_service_pb2.ListSurveysResponse(
+            surveys=[survey_message(row, definition) for row, definition in surveys],
+            next_page_token=next_token,
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(
-                rows[size - 1][0].survey_id, query=query
-            )
-        return response
 
     async def UpdateSurvey(  # noqa: N802
         self, request: feedback_service_pb2.UpdateSurveyRequest, context: grpc.aio.ServicerContext
     ) -> survey_pb2.Survey:
         """Change a survey; changed content becomes the next version."""
         principal = require_roles(*access.SURVEY_ADMIN_ROLES)
-        idempotency.check_request_id(request.request_id)
-        survey_id = parse_name(request.survey.name, SURVEY_NAME_RE, "survey.name").group(1)
+        survey = names.pattern_of(survey_pb2.Survey)
+        survey_id = survey.parse(request.survey.name, "survey.name")["survey"]
         paths = resolve_mask(
             request.update_mask, mutable=SURVEY_MUTABLE, protected=(),
             resource=survey_pb2.Survey.DESCRIPTOR,
         )
-        method = f"{SERVICE}/UpdateSurvey"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=survey_pb2.Survey,
-            )
-            if replay is not None:
-                return replay
+
+        async def update(session: AsyncSession) -> survey_pb2.Survey:
             row, current = await load_survey(session, survey_id, name=request.survey.name)
             if request.survey.etag and request.survey.etag != etag(row.survey_id, row.version):
                 raise Aborted("the survey changed since it was read", reason="ETAG_MISMATCH")
@@ -196,38 +124,31 @@ class SurveysRpc:
                 row.version = candidate.version
                 row.update_time = self.ctx.clock()
                 session.add(row)
-                session.add(_version_row(candidate, principal.subject, row))
-            response = survey_message(row, candidate)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-            return response
+                add_version(session, row, candidate, principal.subject)
+            return survey_message(row, candidate)
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method=f"{SERVICE}/UpdateSurvey", subject=principal.subject,
+            response_type=survey_pb2.Survey, work=update,
+        )
 
     async def DeleteSurvey(  # noqa: N802
         self, request: feedback_service_pb2.DeleteSurveyRequest, context: grpc.aio.ServicerContext
     ) -> empty_pb2.Empty:
         """Retire a survey: no new dispatches; its dispatches and answers stay for results."""
         principal = require_roles(*access.SURVEY_ADMIN_ROLES)
-        idempotency.check_request_id(request.request_id)
-        survey_id = parse_name(request.name, SURVEY_NAME_RE, "name").group(1)
-        method = f"{SERVICE}/DeleteSurvey"
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=empty_pb2.Empty,
-            )
-            if replay is not None:
-                return replay
+        survey_id = names.parse(request, "name")["survey"]
+
+        async def retire(session: AsyncSession) -> empty_pb2.Empty:
             row, _ = await load_survey(session, survey_id, name=request.name)
             if request.etag and request.etag != etag(row.survey_id, row.version):
                 raise Aborted("the survey changed since it was read", reason="ETAG_MISMATCH")
             row.deleted = True
             row.update_time = self.ctx.clock()
             session.add(row)
-            response = empty_pb2.Empty()
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-            return response
+            return empty_pb2.Empty()
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method=f"{SERVICE}/DeleteSurvey", subject=principal.subject,
+            response_type=empty_pb2.Empty, work=retire,
+        )

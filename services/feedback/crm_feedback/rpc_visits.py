@@ -2,46 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import uuid
-from datetime import UTC, datetime
-
 import grpc
-from sqlalchemy import select
-from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.feedback.v1 import feedback_service_pb2, followup_pb2
 from crm_feedback import access
-from crm_feedback.context import FeedbackContext
+from crm_feedback.context import SERVICE, FeedbackContext
 from crm_feedback.domain.followups import VisitRecord, validate_visit
 from crm_feedback.domain.risk_signals import RiskSignal, risk_signals
-from crm_feedback.followup_mapping import (
-    ISSUE_CODES,
-    PRODUCTION,
-    planned_message,
-    visit_message,
-    visit_name,
-)
-from crm_feedback.followup_store import (
-    VISIT_KINDS,
-    evaluate,
-    load_facility,
-    plan_and_visits,
-    record_of,
-)
-from crm_feedback.models import FacilityRow, VisitRow
-from crm_feedback.rpc_surveys import SERVICE
-from crm_feedback.signals import merge_signals, raise_signals
-from crm_feedback.validation import (
-    FACILITY_NAME_RE,
-    STAFF_RE,
-    Violations,
-    parse_name,
-    to_date,
-)
-from crm_runtime import idempotency
+from crm_feedback.followup_mapping import ISSUE_CODES, PRODUCTION, visit_message
+from crm_feedback.followup_store import load_facility, plan_and_visits, record_of
+from crm_feedback.plan_terms import VISIT_KINDS
+from crm_feedback.signals import merge_signals
+from crm_feedback.validation import Violations, to_date
+from crm_feedback.visit_store import overdue_followups, store_visit, visit_page
+from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
-from crm_runtime.pagination import page_size
+from crm_runtime.pagination import offset_page, page_size
+from crm_runtime.validation import STAFF_RE
 
 # Issues reported as codes carry this severity; text and structured fields may raise it.
 ISSUE_SEVERITY = {
@@ -120,8 +98,7 @@ class VisitsRpc:
     ) -> followup_pb2.Visit:
         """Store a visit; every risk signal in it goes to the risk service via the outbox."""
         principal = require_roles(*access.VISIT_ROLES)
-        idempotency.check_request_id(request.request_id)
-        parse_name(request.parent, FACILITY_NAME_RE, "parent")
+        names.parse(request, "parent")
         visit = request.visit
         v = Violations()
         visited_on = to_date(visit.visit_date, "visit.visit_date", v)
@@ -136,15 +113,9 @@ class VisitsRpc:
             regression_reason=visit.regression_reason or None,
             notes=visit.notes,
         )
-        method = f"{SERVICE}/RecordVisit"
         now = self.ctx.clock()
-        async with self.ctx.db.write() as session:
-            replay = await idempotency.replay(
-                session, method=method, request=request, subject=principal.subject,
-                response_type=followup_pb2.Visit,
-            )
-            if replay is not None:
-                return replay
+
+        async def record_visit(session: AsyncSession) -> followup_pb2.Visit:
             facility = await load_facility(session, request.parent, principal, for_update=True)
             _, visits = await plan_and_visits(session, facility)
             previous = max(visits, key=lambda r: (r.visit_date, r.seq or 0), default=None)
@@ -153,83 +124,33 @@ class VisitsRpc:
             ):
                 v.add(f"visit.{DOMAIN_FIELDS.get(item.field, item.field)}", item.description)
             v.raise_if_any()
-            signals = _signals(visit)
-            assert facility.seq is not None
-            row = VisitRow(
-                id=uuid.uuid4().hex,
-                facility_seq=facility.seq,
-                visit_date=visited_on,
-                kind=record.kind,
-                progress_pct=record.progress_pct,
-                planned_progress_pct=(
-                    visit.planned_progress_percent
-                    if visit.HasField("planned_progress_percent") else None
-                ),
-                milestone=visit.milestone,
-                issue_codes=",".join(ISSUE_CODES[c] for c in dict.fromkeys(visit.issue_codes)),
-                details=json.dumps(
-                    {
-                        "issues": list(visit.issues),
-                        "next_steps": visit.next_steps,
-                        "notes": visit.notes,
-                        "regression_reason": visit.regression_reason,
-                        "production_status": PRODUCTION.get(visit.production_status, ""),
-                        "key_staff_departed": list(visit.key_staff_departed),
-                        "controller_unreachable": visit.controller_unreachable,
-                        "litigation_pending": visit.litigation_pending,
-                        "payment_overdue_days": visit.payment_overdue_days,
-                        "missed_milestones": list(visit.missed_milestones),
-                    },
-                    ensure_ascii=False,
-                ),
-                signals=json.dumps(
-                    [{"code": s.code, "severity": s.severity, "evidence": s.evidence}
-                     for s in signals],
-                    ensure_ascii=False,
-                ),
-                recorded_by=principal.subject,
-                create_time=now,
+            row = store_visit(
+                self.ctx, session, facility, visit, record=record, signals=_signals(visit),
+                actor=principal.subject, now=now,
             )
-            session.add(row)
-            raise_signals(
-                self.ctx, session, signals, client=facility.client, facility=facility.facility,
-                source=visit_name(facility.facility, row.id),
-                occurred=datetime(visited_on.year, visited_on.month, visited_on.day, tzinfo=UTC),
-            )
-            response = visit_message(facility.facility, row)
-            await idempotency.remember(
-                session, method=method, request=request, subject=principal.subject,
-                response=response,
-            )
-            return response
+            return visit_message(facility.facility, row)
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method=f"{SERVICE}/RecordVisit", subject=principal.subject,
+            response_type=followup_pb2.Visit, work=record_visit,
+        )
 
     async def ListVisits(  # noqa: N802
         self, request: feedback_service_pb2.ListVisitsRequest, context: grpc.aio.ServicerContext
     ) -> feedback_service_pb2.ListVisitsResponse:
         """Return a facility's visits, most recently recorded first."""
         principal = current_principal()
-        parse_name(request.parent, FACILITY_NAME_RE, "parent")
-        size = page_size(request.page_size)
-        query = {"m": "ListVisits", "f": request.parent}
-        before = self.ctx.tokens.decode(request.page_token, query=query)
+        names.parse(request, "parent")
         async with self.ctx.db.read() as session:
             facility = await load_facility(session, request.parent, principal)
-            statement = select(VisitRow).where(col(VisitRow.facility_seq) == facility.seq)
-            if before is not None:
-                statement = statement.where(col(VisitRow.seq) < before)
-            rows = list(
-                (
-                    await session.execute(
-                        statement.order_by(col(VisitRow.seq).desc()).limit(size + 1)
-                    )
-                ).scalars()
+            page = await visit_page(
+                session, facility, tokens=self.ctx.tokens, page_token=request.page_token,
+                size=page_size(request.page_size),
             )
-        response = feedback_service_pb2.ListVisitsResponse(
-            visits=[visit_message(facility.facility, row) for row in rows[:size]]
+        return feedback_service_pb2.ListVisitsResponse(
+            visits=[visit_message(facility.facility, row) for row in page.rows],
+            next_page_token=page.next_page_token,
         )
-        if len(rows) > size:
-            response.next_page_token = self.ctx.tokens.encode(rows[size - 1].seq, query=query)
-        return response
 
     async def ListOverdueFollowups(  # noqa: N802
         self,
@@ -240,42 +161,17 @@ class VisitsRpc:
         principal = current_principal()
         if request.relationship_manager and not STAFF_RE.match(request.relationship_manager):
             Violations.single("relationship_manager", "must look like staff/{staff}")
-        size = page_size(request.page_size)
         query = {"m": "ListOverdueFollowups", "r": request.relationship_manager,
                  "p": principal.subject}
-        offset = int(str(self.ctx.tokens.decode(request.page_token, query=query) or 0))
-        statement = select(FacilityRow)
-        if request.relationship_manager:
-            statement = statement.where(
-                col(FacilityRow.relationship_manager) == request.relationship_manager
-            )
-        clause = access.visible_clause(
-            principal, col(FacilityRow.relationship_manager), col(FacilityRow.team)
-        )
-        if clause is not None:
-            statement = statement.where(clause)
-        today = self.ctx.clock().date()
-        found: list[followup_pb2.OverdueFollowup] = []
         async with self.ctx.db.read() as session:
-            statement = statement.order_by(col(FacilityRow.seq))
-            for facility in list((await session.execute(statement)).scalars()):
-                plans, visits = await plan_and_visits(session, facility)
-                for state in evaluate(facility, plans, visits, today):
-                    if state.state == "overdue":
-                        found.append(
-                            followup_pb2.OverdueFollowup(
-                                facility=facility.facility,
-                                client=facility.client,
-                                relationship_manager=facility.relationship_manager,
-                                team=facility.team,
-                                planned_visit=planned_message(facility.facility, state),
-                                days_overdue=(today - state.row.due).days,
-                            )
-                        )
-        found.sort(key=lambda item: (-item.days_overdue, item.facility, item.planned_visit.reason))
-        response = feedback_service_pb2.ListOverdueFollowupsResponse(
-            overdue_followups=found[offset : offset + size]
+            found = await overdue_followups(
+                session, principal, relationship_manager=request.relationship_manager,
+                today=self.ctx.clock().date(),
+            )
+        page = offset_page(
+            found, tokens=self.ctx.tokens, page_token=request.page_token,
+            size=page_size(request.page_size), query=query,
         )
-        if len(found) > offset + size:
-            response.next_page_token = self.ctx.tokens.encode(offset + size, query=query)
-        return response
+        return feedback_service_pb2.ListOverdueFollowupsResponse(
+            overdue_followups=page.rows, next_page_token=page.next_page_token
+        )

@@ -21,6 +21,7 @@ from crm_feedback.dispatching import EXPIRED, SCHEDULED, SENT, announce
 from crm_feedback.followup_store import evaluate, plan_and_visits
 from crm_feedback.models import DispatchRow, FacilityRow, SurveyRow
 from crm_runtime.logging import get_logger
+from crm_runtime.server import BackgroundTask
 
 log = get_logger("feedback-scheduler")
 
@@ -132,27 +133,19 @@ async def run_once(ctx: FeedbackContext) -> PassResult:
     )
 
 
-class Scheduler:
-    """Runs `run_once` every interval until stopped."""
+def scheduler(ctx: FeedbackContext, interval: float) -> BackgroundTask:
+    """Return a background loop running `run_once` every `interval` until `ctx.stopping`."""
 
-    def __init__(self, ctx: FeedbackContext, interval: float) -> None:
-        self._ctx = ctx
-        self._interval = interval
-        self._stopping = asyncio.Event()
-
-    async def run(self) -> None:
-        """Loop until stop(); a failing pass is logged and retried next interval."""
-        while not self._stopping.is_set():
+    async def run() -> None:
+        while not ctx.stopping.is_set():
             try:
-                result = await run_once(self._ctx)
+                result = await run_once(ctx)
                 if result.sent or result.expired or result.flagged:
                     log.info("scheduler pass", sent=result.sent, expired=result.expired,
                              flagged=result.flagged)
             except Exception as exc:  # A bad pass must not kill the loop.
                 log.error("scheduler pass failed", exc_info=exc)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), timeout=self._interval)
+                await asyncio.wait_for(ctx.stopping.wait(), timeout=interval)
 
-    async def stop(self) -> None:
-        """Ask the loop to end."""
-        self._stopping.set()
+    return run

@@ -8,32 +8,19 @@ from datetime import UTC, date, datetime
 from google.protobuf import timestamp_pb2
 from google.type import date_pb2, money_pb2
 
-from crm_runtime.errors import InvalidArgument
+from crm.feedback.v1 import followup_pb2
+from crm_runtime import names
 from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
 
-SURVEY_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-SURVEY_NAME_RE = re.compile(r"^surveys/([A-Za-z0-9][A-Za-z0-9_-]{0,63})$")
-DISPATCH_NAME_RE = re.compile(
-    r"^surveys/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/dispatches/([0-9a-f]{32})$"
-)
-CLIENT_NAME_RE = re.compile(r"^clients/([A-Za-z0-9_-]{1,64})$")
-FACILITY_NAME_RE = re.compile(r"^clients/([A-Za-z0-9_-]{1,64})/facilities/([A-Za-z0-9_-]{1,64})$")
-PLAN_NAME_RE = re.compile(
-    r"^(clients/[A-Za-z0-9_-]{1,64}/facilities/[A-Za-z0-9_-]{1,64})/followupPlan$"
-)
-SEGMENT_NAME_RE = re.compile(r"^segments/[a-z0-9]+(?:-[a-z0-9]+)*$")
-STAFF_RE = re.compile(r"^staff/[A-Za-z0-9._-]{1,64}$")
-TEAM_RE = re.compile(r"^teams/[A-Za-z0-9._-]{1,64}$")
+# Names are parsed by the patterns the protos declare (crm_runtime.names, one id rule).
+# A facility holds its follow-up plan and its visits: its name is the visits' parent.
+FACILITY = names.pattern_of(followup_pb2.Visit).parent()
+# The client service's clients and segments, which this API refers to by name.
+CLIENT = FACILITY.parent()
+SEGMENT = names.NamePattern.of("segments/{segment}")
+SURVEY_ID = re.compile(names.ID_SEGMENT)
 LOCALES = ("zh-CN", "en")
 MAX_MONEY_YUAN = 10**15
-
-
-def parse_name(value: str, pattern: re.Pattern[str], field: str) -> re.Match[str]:
-    """Return the match of a resource name, or raise INVALID_ARGUMENT."""
-    match = pattern.match(value)
-    if match is None:
-        raise InvalidArgument.of(field, f"must match {pattern.pattern[1:-1]}")
-    return match
 
 
 def to_date(value: date_pb2.Date, field: str, v: Violations) -> date | None:

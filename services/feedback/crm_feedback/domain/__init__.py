@@ -12,6 +12,7 @@ Modules:
 - ``themes``: keyword themes of free text; ``risk_signals``: risk signals in answers;
 - ``followups``: post-loan follow-up plans, overdue checks, visit validation;
 - ``kpi``: RM KPI scorecards with versioned weights and ranking;
-- ``approval_timelines`` / ``approvals``: approval-stage timelines, stats, bottlenecks;
-- ``synthetic``: deterministic generators with planted truth for tests and demos.
+- ``approval_timelines`` / ``approvals``: approval-stage timelines, stats, bottlenecks.
+
+Synthetic data with planted truth for tests and the demo lives in ``crm_sim.feedback``.
 """

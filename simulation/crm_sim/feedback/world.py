@@ -75,7 +75,7 @@ def generate_approval_events(
     if slow_branch not in branches or slow_stage not in STAGES or slowdown <= 0:
         msg = "slow_branch must be a branch, slow_stage a stage, slowdown > 0"
         raise ValueError(msg)
-    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not cryptography.
+    rng = random.Random(seed)
     clean: list[StageEvent] = []
     for number in range(n_cases):
         case_id = f"case-{number:05d}"
@@ -159,7 +159,7 @@ def generate_survey_answers(
     period: str = "2026-Q3",
 ) -> SyntheticSurvey:
     """Return shuffled answer rows whose NPS category counts are exactly as given."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible test data, not cryptography.
+    rng = random.Random(seed)
     # (NPS scores, CSAT scores) per category; CSAT follows NPS loosely, as in real data.
     plan = (
         [((9, 10), (4, 5))] * promoters

@@ -1,6 +1,6 @@
 """Print what the analytics find in the synthetic data.
 
-Run ``python -m crm_feedback.domain.synthetic_report``. The report shows the slowest
+Run ``python -m crm_sim.feedback.report``. The report shows the slowest
 approval stages per branch next to the planted truth, overall and per-RM NPS/CSAT, and
 the themes of the synthetic comments.
 """
@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from crm_feedback.domain.approvals import bottlenecks, reconstruct_cases, stage_stats
 from crm_feedback.domain.metrics import aggregate
-from crm_feedback.domain.synthetic import generate_approval_events, generate_survey_answers
 from crm_feedback.domain.themes import theme_counts
+from crm_sim.feedback.world import generate_approval_events, generate_survey_answers
 
 
 def _hours(value: timedelta | None) -> str:
