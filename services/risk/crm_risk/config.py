@@ -64,6 +64,9 @@ class RiskSettings(BaseServiceSettings):
     default_region_limit: float = 0.40
     # Share of a limit at which a warning is raised before the limit itself is reached.
     limit_warning_use: float = 0.8
+    # Project finance: how many percentage points cumulative drawdowns (share of the budget)
+    # may run ahead of verified physical progress before a warning (a plan may set its own).
+    project_margin_points: float = 20.0
     # Exchange rates to CNY for facilities in other currencies, "USD=7.10,EUR=7.80".
     fx_rates_to_cny: str = "USD=7.10,EUR=7.80,HKD=0.91,JPY=0.047"
 

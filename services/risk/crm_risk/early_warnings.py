@@ -25,6 +25,7 @@ from crm_risk.levels import up
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningActionRow, WarningRow, WarningSignalRow
 from crm_risk.playbooks import sla_due, worse
+from crm_risk.playbooks.actions import act_on_warnings
 from crm_runtime.outbox import Outbox
 from crm_runtime.wire import timestamp
 
@@ -175,6 +176,9 @@ async def raise_signals(
         outcomes.append(Outcome(row, created=True, escalated=row.level != signal.level))
     await session.flush()
     session.add_all(trail.rows(now))
+    # The playbook acts on what this call raised or escalated (RED freezes, ORANGE a visit).
+    acted = {o.warning.id: o.warning for o in outcomes if o.created or o.escalated}
+    await act_on_warnings(session, outbox, list(acted.values()), now=now, actor=actor)
     return outcomes
 
 

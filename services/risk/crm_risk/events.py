@@ -3,7 +3,8 @@
 From the client service: client facts and assignments (industry, region and group feed ratings
 and concentration; the relationship manager owns the client's warnings). From the feedback
 service: risk signals found in survey answers and post-loan visits (project delayed, payment
-difficulty, key staff gone, ...), which become external warnings like any other signal.
+difficulty, key staff gone, ...), which become external warnings like any other signal, and the
+visits themselves (VisitRecorded: required visits done, verified project progress).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningRow
+from crm_risk.visit_events import apply_visit
 from crm_runtime.inbox import EventHandler
 
 # Feedback grades its findings low / medium / high; DOMAIN §7 levels for what they signal.
@@ -140,7 +142,17 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
         )
         ctx.review_wakeup.set()
 
+    async def visit_recorded(
+        session: AsyncSession,
+        event: feedback_events_pb2.VisitRecorded,
+        envelope: event_pb2.EventEnvelope,
+    ) -> None:
+        await apply_visit(session, ctx, event, envelope)
+
     return {
+        "crm.events.v1.VisitRecorded": EventHandler(
+            feedback_events_pb2.VisitRecorded, visit_recorded
+        ),
         "crm.events.v1.ExternalSignalRaised": EventHandler(
             feedback_events_pb2.ExternalSignalRaised, feedback_signal
         ),

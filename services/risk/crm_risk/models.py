@@ -244,6 +244,8 @@ class RulesetConfigRow(SQLModel, table=True):
 
 
 from crm_risk import models_monitoring as _monitoring  # noqa: E402 - registers the other tables.
+from crm_risk.playbooks import models as _playbooks  # noqa: E402
+from crm_risk.projects import models as _projects  # noqa: E402
 
 RISK_TABLES = [
     "risk_client",
@@ -258,4 +260,6 @@ RISK_TABLES = [
     "risk_exposure_total",
     "risk_ruleset_config",
     *_monitoring.MONITORING_TABLES,
+    *_playbooks.PLAYBOOK_TABLES,
+    *_projects.PROJECT_TABLES,
 ]

@@ -14,6 +14,8 @@ from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.mapping import EVENT_TYPES, change_message, event_message, facility_message
 from crm_risk.models import ClassificationChangeRow, FacilityEventRow, FacilityRow
+from crm_risk.playbooks.actions import LimitFrozen, check_not_frozen, record_refusal
+from crm_risk.projects.monitor import check_project
 from crm_risk.reclassify import reclassify_client
 from crm_risk.store.facilities import guarantees_of, history_page, load_facility
 from crm_risk.validation import Violations, check_date, check_money
@@ -95,6 +97,9 @@ class FacilityEventsRpc:
             row = await load_facility(session, ids, principal, for_update=True)
             amount, effective = _check_event(request.event, row.currency)
             kind = EVENT_TYPES[request.event.event_type]
+            if kind == "drawdown":
+                assert amount is not None
+                await check_not_frozen(session, row, amount)  # RED playbook: limits frozen
             _apply(row, kind, amount, request.event)
             row.version += 1
             row.update_time = now
@@ -109,12 +114,21 @@ class FacilityEventsRpc:
             session.add(event)
             await reclassify_client(session, row.client_id, cause=kind, actor=principal.subject,
                                     now=now)
+            if kind == "drawdown":
+                await check_project(session, self.ctx, row, now=now, actor=principal.subject)
             return event_message(event, row)
 
-        response = await idempotency.mutation(
-            self.ctx.db, request, method="crm.risk.v1.RiskService/RecordFacilityEvent",
-            subject=principal.subject, response_type=facility_pb2.FacilityEvent, work=record,
-        )
+        try:
+            response = await idempotency.mutation(
+                self.ctx.db, request, method="crm.risk.v1.RiskService/RecordFacilityEvent",
+                subject=principal.subject, response_type=facility_pb2.FacilityEvent, work=record,
+            )
+        except LimitFrozen as frozen:
+            # The drawdown rolled back; its refusal is kept (and audited) on its own.
+            async with self.ctx.db.write() as session:
+                await record_refusal(session, self.ctx.outbox, frozen, actor=principal.subject,
+                                     now=now)
+            raise frozen.error() from None
         self.ctx.review_wakeup.set()
         return response
 

@@ -8,7 +8,9 @@ from crm_risk.rpc_facilities import FacilitiesRpc
 from crm_risk.rpc_facility_events import FacilityEventsRpc
 from crm_risk.rpc_monitoring import MonitoringRpc
 from crm_risk.rpc_overrides import OverridesRpc
+from crm_risk.rpc_playbooks import PlaybooksRpc
 from crm_risk.rpc_portfolio import PortfolioRpc
+from crm_risk.rpc_projects import ProjectsRpc
 from crm_risk.rpc_ratings import RatingsRpc
 from crm_risk.rpc_signals import SignalsRpc
 from crm_risk.rpc_statements import StatementsRpc
@@ -25,6 +27,8 @@ class RiskServicer(
     SignalsRpc,
     WarningsRpc,
     PortfolioRpc,
+    PlaybooksRpc,
+    ProjectsRpc,
     risk_service_pb2_grpc.RiskServiceServicer,
 ):
     """Implements crm.risk.v1.RiskService."""
