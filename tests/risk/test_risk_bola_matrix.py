@@ -36,7 +36,8 @@ from crm.risk.v1 import facility_pb2, monitoring_pb2, rating_pb2, risk_service_p
 
 SERVICE = risk_service_pb2.DESCRIPTOR.services_by_name["RiskService"]
 GHOST_ID = "00000000000000000000000000000000"
-COLLECTIONS = ("clients", "facilities", "statements", "ratings", "ratingOverrides", "warnings")
+COLLECTIONS = ("clients", "facilities", "statements", "ratings", "ratingOverrides", "warnings",
+               "playbookActions")
 DENIED = "CLIENT_ACCESS_DENIED"
 ROLE_REFUSED = "function-level: RMs refused by role"
 
@@ -59,6 +60,10 @@ NOT_OBJECT_SCOPED = {
     "BacktestMonitoringRuleset": f"{ROLE_REFUSED}: bank-wide configuration (risk officers)",
     "GetMonitoringRuleset": "the rule set is bank-wide configuration, not client data",
     "ListWarnings": "a list (the client is only a filter): checked below for B's rows",
+    "RequestLimitLift": f"{ROLE_REFUSED} (risk officers only)",
+    "ApproveLimitLift": f"{ROLE_REFUSED} (risk officers only)",
+    "SetProjectPlan": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
+    "RecordProjectProgress": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
 }
 
 
@@ -229,6 +234,11 @@ async def seed_client(h: Any, client_id: str, rm: str) -> Owned:
     assert warning.owner == rm
     ids["ratingOverrides"] = proposal.name.rsplit("/", 1)[1]
     ids["warnings"] = warning.name.rsplit("/", 1)[1]
+    # The (orange) litigation warning's playbook required a visit: the client's one action.
+    (action,) = (await h.stub.ListPlaybookActions(
+        risk_service_pb2.ListPlaybookActionsRequest(parent=client), metadata=h.officer()
+    )).playbook_actions
+    ids["playbookActions"] = action.name.rsplit("/", 1)[1]
     return Owned(ids)
 
 
@@ -334,7 +344,7 @@ async def test_rm_is_refused_by_role_whoever_owns_the_resource(store_url, identi
                 await call(h.stub, method, request_for(method, world, whose=whose), h.rm(RM_A))
                 for whose in ("own", "other", "ghost")
             }
-        assert len(answers) == 14
+        assert len(answers) == 18
         assert_refused_by_role(answers)
 
 

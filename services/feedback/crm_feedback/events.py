@@ -1,5 +1,6 @@
 """Events the feedback service consumes: who serves each client (client service) and
-warnings and ratings (risk service), for KPIs and warning-resolution surveys."""
+warnings and ratings (risk service), for KPIs and warning-resolution surveys, and the visits
+warning playbooks require (risk's PlaybookActionChanged)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from crm_feedback.models import (
     RatingChangeRow,
     WarningRow,
 )
+from crm_feedback.playbook_visits import plan_required_visit
 from crm_runtime.inbox import EventHandler
 from crm_runtime.logging import get_logger
 
@@ -154,7 +156,17 @@ def handlers(ctx: FeedbackContext) -> dict[str, EventHandler]:
             )
         )
 
+    async def playbook_action(
+        session: AsyncSession,
+        event: risk_events_pb2.PlaybookActionChanged,
+        envelope: event_pb2.EventEnvelope,
+    ) -> None:
+        await plan_required_visit(session, event, envelope)
+
     return {
+        "crm.events.v1.PlaybookActionChanged": EventHandler(
+            risk_events_pb2.PlaybookActionChanged, playbook_action
+        ),
         "crm.events.v1.ClientCreated": EventHandler(
             client_events_pb2.ClientCreated, client_created
         ),

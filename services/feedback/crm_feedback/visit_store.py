@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from crm.events.v1 import feedback_events_pb2
 from crm.feedback.v1 import followup_pb2
 from crm_feedback.context import FeedbackContext
 from crm_feedback.domain.followups import VisitRecord
@@ -53,7 +54,7 @@ def store_visit(
     actor: str,
     now: datetime,
 ) -> VisitRow:
-    """Store a checked visit and raise each of its risk signals to the risk service."""
+    """Store a checked visit, raise each of its risk signals and announce it (VisitRecorded)."""
     assert facility.seq is not None
     row = VisitRow(
         id=uuid.uuid4().hex,
@@ -76,10 +77,23 @@ def store_visit(
     )
     session.add(row)
     day = record.visited_on
+    name = visit_name(facility.facility, row.id)
     raise_signals(
         ctx, session, signals, client=facility.client, facility=facility.facility,
-        source=visit_name(facility.facility, row.id),
-        occurred=datetime(day.year, day.month, day.day, tzinfo=UTC),
+        source=name, occurred=datetime(day.year, day.month, day.day, tzinfo=UTC),
+    )
+    # Risk learns of every visit: it completes an ORANGE warning's required visit and, with
+    # progress, is the verified progress project drawdowns are compared with.
+    ctx.outbox.emit(
+        session,
+        feedback_events_pb2.VisitRecorded(
+            visit=name, client=facility.client, facility=facility.facility,
+            visit_date=day.isoformat(), kind=record.kind,
+            has_progress=record.progress_pct is not None,
+            progress_percent=record.progress_pct or 0.0, milestone=visit.milestone,
+            recorded_by=actor,
+        ),
+        subject=facility.client,
     )
     return row
 
