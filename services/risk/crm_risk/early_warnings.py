@@ -24,8 +24,8 @@ from crm.events.v1 import risk_events_pb2
 from crm_risk.levels import up
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningActionRow, WarningRow, WarningSignalRow
+from crm_risk.playbook_actions.actions import act_on_warnings
 from crm_risk.playbooks import sla_due, worse
-from crm_risk.playbooks.actions import act_on_warnings
 from crm_runtime.outbox import Outbox
 from crm_runtime.wire import timestamp
 

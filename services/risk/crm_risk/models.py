@@ -244,8 +244,8 @@ class RulesetConfigRow(SQLModel, table=True):
 
 
 from crm_risk import models_monitoring as _monitoring  # noqa: E402 - registers the other tables.
-from crm_risk.playbooks import models as _playbooks  # noqa: E402
-from crm_risk.projects import models as _projects  # noqa: E402
+from crm_risk import models_playbooks as _playbooks  # noqa: E402
+from crm_risk import models_projects as _projects  # noqa: E402
 
 RISK_TABLES = [
     "risk_client",

@@ -14,7 +14,7 @@ from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.mapping import EVENT_TYPES, change_message, event_message, facility_message
 from crm_risk.models import ClassificationChangeRow, FacilityEventRow, FacilityRow
-from crm_risk.playbooks.actions import LimitFrozen, check_not_frozen, record_refusal
+from crm_risk.playbook_actions.actions import LimitFrozen, check_not_frozen, record_refusal
 from crm_risk.projects.monitor import check_project
 from crm_risk.reclassify import reclassify_client
 from crm_risk.store.facilities import guarantees_of, history_page, load_facility

@@ -10,10 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import playbook_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.playbooks.actions import approve_lift, request_lift
-from crm_risk.playbooks.mapping import action_message
-from crm_risk.playbooks.models import PlaybookActionRow
-from crm_risk.playbooks.store import action_page, load_action, steps_of
+from crm_risk.models_playbooks import PlaybookActionRow
+from crm_risk.playbook_actions.actions import approve_lift, request_lift
+from crm_risk.playbook_actions.mapping import action_message
+from crm_risk.playbook_actions.store import action_page, load_action, steps_of
 from crm_risk.validation import Violations
 from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, Role, current_principal, require_roles

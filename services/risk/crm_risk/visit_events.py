@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.events.v1 import event_pb2, feedback_events_pb2
 from crm_risk.context import RiskContext
-from crm_risk.playbooks.actions import visit_made
+from crm_risk.playbook_actions.actions import visit_made
 from crm_risk.projects.monitor import check_project
 from crm_risk.projects.store import add_progress, facility_by_name, load_plan
 from crm_runtime.logging import get_logger

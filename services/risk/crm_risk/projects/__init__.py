@@ -1,0 +1,1 @@
+"""Project finance against progress: plans, verified progress and the gap."""

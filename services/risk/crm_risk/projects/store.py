@@ -13,8 +13,8 @@ from sqlmodel import col
 
 from crm_risk.models import FacilityRow
 from crm_risk.models_monitoring import WarningRow
+from crm_risk.models_projects import ProjectPlanRow, ProjectProgressRow
 from crm_risk.projects.compare import CurvePoint, Progress
-from crm_risk.projects.models import ProjectPlanRow, ProjectProgressRow
 
 
 def curve_of(plan: ProjectPlanRow) -> list[CurvePoint]:

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_risk.models import FacilityRow
 from crm_risk.models_monitoring import WarningRow
-from crm_risk.playbooks.models import PlaybookActionRow
-from crm_risk.playbooks.store import (
+from crm_risk.models_playbooks import PlaybookActionRow
+from crm_risk.playbook_actions.store import (
     FREEZE,
     REFUSAL,
     VISIT,

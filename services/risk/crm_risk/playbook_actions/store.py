@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
 from crm_risk.mapping import timestamp
-from crm_risk.playbooks.models import PlaybookActionRow, PlaybookStepRow
+from crm_risk.models_playbooks import PlaybookActionRow, PlaybookStepRow
 from crm_runtime.errors import NotFound
 from crm_runtime.outbox import Outbox
 from crm_runtime.pagination import Page, PageTokens, keyset_page

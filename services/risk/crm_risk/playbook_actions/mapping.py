@@ -6,8 +6,8 @@ from typing import Any
 
 from crm.risk.v1 import playbook_pb2
 from crm_risk.mapping import timestamp
-from crm_risk.playbooks.models import PlaybookActionRow, PlaybookStepRow
-from crm_risk.playbooks.store import action_name
+from crm_risk.models_playbooks import PlaybookActionRow, PlaybookStepRow
+from crm_risk.playbook_actions.store import action_name
 from crm_risk.validation import money_message
 
 KINDS: dict[str, Any] = {
