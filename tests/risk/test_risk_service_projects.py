@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from contract_support import details
-from risk_harness import RM_A, a_facility, cny, day, request_id, risk_service
+from risk_harness import RM_A, a_facility, cny, day, request_id, risk_service, test_settings
 
 from crm.events.v1 import feedback_events_pb2
 from crm.risk.v1 import facility_pb2, playbook_pb2, risk_service_pb2, warning_pb2
+from crm_risk.config import RiskSettings
 
 TODAY = datetime.now(UTC).date()
 
@@ -159,3 +160,29 @@ async def test_a_facility_without_a_plan_has_no_status_and_bad_plans_are_refused
             await h.stub.SetProjectPlan(
                 risk_service_pb2.SetProjectPlanRequest(), metadata=h.rm(RM_A))
         assert rm.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+@pytest.mark.parametrize("margin", [0.0, -5.0, 120.0])
+def test_the_configured_margin_must_be_a_share_of_points(sqlite_url, identity, margin):
+    """PROJECT_MARGIN_POINTS outside (0, 100] stops the service at start-up."""
+    values = test_settings("risk", sqlite_url, identity, pii=True, project_margin_points=margin)
+    with pytest.raises(ValueError, match="PROJECT_MARGIN_POINTS"):
+        RiskSettings(**values)  # type: ignore[arg-type]
+
+
+async def test_a_plan_may_widen_the_margin(store_url, identity):
+    """A plan's own margin (40 points) replaces the configured 20: 35 points ahead is fine."""
+    async with risk_service(store_url, identity) as h:
+        facility = await project(h, "c-prj-wide")
+        plan = playbook_pb2.ProjectPlan(
+            name=f"{facility}/projectPlan", budget=cny(10_000_000),
+            margin_percentage_points=40,
+            curve=[playbook_pb2.CurvePoint(date=day(TODAY), cumulative_percent=100)])
+        await h.stub.SetProjectPlan(risk_service_pb2.SetProjectPlanRequest(plan=plan),
+                                    metadata=h.officer())
+        await verify(h, facility, 15)
+        await draw(h, facility, 5_000_000)
+        assert await gap_warnings(h, "clients/c-prj-wide") == []
+        seen = await status(h, facility)
+        assert (seen.gap_percentage_points, seen.margin_percentage_points) == (35.0, 40.0)
+        assert not seen.ahead_of_works

@@ -97,6 +97,8 @@ class RiskSettings(BaseServiceSettings):
             raise ValueError("MONITORING_MAX_BATCH must be 1 to 10000")
         if not 0 <= self.monitoring_history_days <= 3650:
             raise ValueError("MONITORING_HISTORY_DAYS must be 0 to 3650")
+        if not 0 < self.project_margin_points <= 100:
+            raise ValueError("PROJECT_MARGIN_POINTS must be in (0, 100]")
         self.industry_limit_map()
         self.region_limit_map()
         self.fx_rates()
