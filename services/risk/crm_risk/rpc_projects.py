@@ -10,15 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import playbook_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.mapping import timestamp
 from crm_risk.projects.compare import CurvePoint, curve_problems
 from crm_risk.projects.monitor import check_project, project_status, status_message
 from crm_risk.projects.store import add_progress, set_plan
 from crm_risk.store.facilities import load_facility
-from crm_risk.validation import Violations, check_date, check_money, date_message, money_message
+from crm_risk.validation import Violations, check_date, check_money
 from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import FailedPrecondition
+from crm_runtime.wire import date_message, money_message, timestamp
 
 MAX_POINTS = 120
 

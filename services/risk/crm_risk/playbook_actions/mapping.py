@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from crm.risk.v1 import playbook_pb2
-from crm_risk.mapping import timestamp
 from crm_risk.models_playbooks import PlaybookActionRow, PlaybookStepRow
 from crm_risk.playbook_actions.store import action_name
-from crm_risk.validation import money_message
+from crm_runtime.wire import money_message, timestamp
 
 KINDS: dict[str, Any] = {
     "freeze_limits": playbook_pb2.PLAYBOOK_ACTION_KIND_FREEZE_LIMITS,

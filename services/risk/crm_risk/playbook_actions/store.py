@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
-from crm_risk.mapping import timestamp
 from crm_risk.models_playbooks import PlaybookActionRow, PlaybookStepRow
 from crm_runtime.errors import NotFound
 from crm_runtime.outbox import Outbox
 from crm_runtime.pagination import Page, PageTokens, keyset_page
+from crm_runtime.wire import timestamp
 
 FREEZE, REFUSAL, VISIT = "freeze_limits", "drawdown_refused", "visit_required"
 # A freeze stays in force until the lift is approved (a requested lift does not lift it).

@@ -18,7 +18,7 @@ from crm_risk.early_warnings import Signal, raise_signal
 from crm_risk.models import FacilityRow
 from crm_risk.projects.compare import Gap, compare
 from crm_risk.projects.store import curve_of, latest_progress, load_plan, open_gap_warning
-from crm_risk.validation import date_message
+from crm_runtime.wire import date_message
 
 RULE = "project_drawdown_ahead"
 RULE_VERSION = "PRJ-2026.1"
