@@ -31,10 +31,10 @@ async def client_with_facility(h, client_id: str) -> str:
     return created.name
 
 
-async def draw(h, facility: str, yuan: int) -> facility_pb2.FacilityEvent:
+async def draw(h, facility: str, yuan: int, rid: str = "") -> facility_pb2.FacilityEvent:
     return await h.stub.RecordFacilityEvent(
         risk_service_pb2.RecordFacilityEventRequest(
-            parent=facility, request_id=request_id(),
+            parent=facility, request_id=rid or request_id(),
             event=facility_pb2.FacilityEvent(
                 event_type=facility_pb2.FACILITY_EVENT_TYPE_DRAWDOWN, amount=cny(yuan),
                 effective_date=day(datetime.now(UTC).date()),
@@ -92,8 +92,9 @@ async def test_red_freezes_drawdowns_until_a_second_officer_approves_the_lift(
         assert freeze.state == P.PLAYBOOK_ACTION_STATE_ACTIVE
         assert freeze.warning == red.name
 
+        retried = request_id()
         with pytest.raises(grpc.aio.AioRpcError) as refused:
-            await draw(h, facility, 2_000_000)
+            await draw(h, facility, 2_000_000, retried)
         assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert details(refused.value)[0] == "LIMIT_FROZEN_BY_WARNING"
         assert red.name in refused.value.details()
@@ -120,7 +121,8 @@ async def test_red_freezes_drawdowns_until_a_second_officer_approves_the_lift(
         assert lifted.state == P.PLAYBOOK_ACTION_STATE_LIFTED
         assert (lifted.lift_requested_by, lifted.lift_approved_by) == (
             "staff/risk-1", "staff/risk-2")
-        assert (await draw(h, facility, 2_000_000)).amount.units == 2_000_000
+        # A refusal is not remembered as the request's answer: its retry now goes through.
+        assert (await draw(h, facility, 2_000_000, retried)).amount.units == 2_000_000
         got = await h.stub.GetFacility(risk_service_pb2.GetFacilityRequest(name=facility),
                                        metadata=h.officer())
         assert got.drawn_amount.units == 3_000_000
