@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
+from crm_risk.groups.policy import DEFAULT as DEFAULT_CONTAGION
+from crm_risk.groups.policy import LINKED_RULES, Policy
 from crm_risk.levels import up
 from crm_risk.mapping import timestamp
 from crm_risk.models import ClientFactRow
@@ -122,10 +124,12 @@ class _Trail:
 
 
 async def raise_signal(
-    session: AsyncSession, outbox: Outbox, signal: Signal, *, now: datetime, actor: str
+    session: AsyncSession, outbox: Outbox, signal: Signal, *, now: datetime, actor: str,
+    contagion: Policy | None = DEFAULT_CONTAGION,
 ) -> Outcome:
     """Open a warning for `signal` or fold it into the open one with the same key."""
-    (outcome,) = await raise_signals(session, outbox, [signal], now=now, actor=actor)
+    (outcome,) = await raise_signals(session, outbox, [signal], now=now, actor=actor,
+                                     contagion=contagion)
     return outcome
 
 
@@ -136,10 +140,12 @@ async def raise_signals(
     *,
     now: datetime,
     actor: str,
+    contagion: Policy | None = DEFAULT_CONTAGION,
 ) -> list[Outcome]:
     """Apply signals in order, as `raise_signal` one by one would, with a fixed number of
     statements: the clients' open warnings and facts are read once, new warnings are inserted
-    together and their signal and audit rows after them."""
+    together and their signal and audit rows after them. A warning that turns red spreads
+    to related clients under the `contagion` policy (None: not at all)."""
     if not signals:
         return []
     clients = sorted({s.client_id for s in signals})
@@ -175,7 +181,25 @@ async def raise_signals(
         outcomes.append(Outcome(row, created=True, escalated=row.level != signal.level))
     await session.flush()
     session.add_all(trail.rows(now))
+    if contagion is not None:
+        await _spread_red(session, outbox, outcomes, contagion, now)
     return outcomes
+
+
+async def _spread_red(
+    session: AsyncSession, outbox: Outbox, outcomes: Sequence[Outcome], policy: Policy,
+    now: datetime,
+) -> None:
+    """Warn the clients related to each client whose warning just turned red."""
+    red = sorted({o.warning.client_id for o in outcomes
+                  if (o.created or o.escalated) and o.warning.level == "red"
+                  and o.warning.rule not in LINKED_RULES})
+    if not red:
+        return
+    # Imported here: contagion raises its linked warnings through this module.
+    from crm_risk.groups.contagion import spread
+    for client_id in red:
+        await spread(session, outbox, client_id, cause="red warning", now=now, policy=policy)
 
 
 def _open(

@@ -18,6 +18,7 @@ from crm.events.v1 import client_events_pb2, event_pb2, feedback_events_pb2
 from crm_risk.concentration.totals import move_client, placement
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.groups import events as group_events
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningRow
 from crm_runtime.inbox import EventHandler
@@ -141,6 +142,7 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
         ctx.review_wakeup.set()
 
     return {
+        **group_events.handlers(ctx),
         "crm.events.v1.ExternalSignalRaised": EventHandler(
             feedback_events_pb2.ExternalSignalRaised, feedback_signal
         ),

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import facility_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
+from crm_risk.groups.contagion import after_reclassification
+from crm_risk.groups.policy import Policy
 from crm_risk.mapping import EVENT_TYPES, change_message, event_message, facility_message
 from crm_risk.models import ClassificationChangeRow, FacilityEventRow, FacilityRow
 from crm_risk.reclassify import reclassify_client
@@ -107,8 +109,10 @@ class FacilityEventsRpc:
                 recorded_by=principal.subject, create_time=now,
             )
             session.add(event)
-            await reclassify_client(session, row.client_id, cause=kind, actor=principal.subject,
-                                    now=now)
+            changes = await reclassify_client(session, row.client_id, cause=kind,
+                                              actor=principal.subject, now=now)
+            await after_reclassification(session, self.ctx.outbox, row.client_id, changes,
+                                         now=now, policy=Policy.of(self.ctx.settings))
             return event_message(event, row)
 
         response = await idempotency.mutation(
@@ -167,9 +171,11 @@ class FacilityEventsRpc:
             row.version += 1
             row.update_time = now
             session.add(row)
-            await reclassify_client(session, row.client_id,
-                                    cause=f"review: {request.reason}"[:64],
-                                    actor=principal.subject, now=now)
+            changes = await reclassify_client(session, row.client_id,
+                                              cause=f"review: {request.reason}"[:64],
+                                              actor=principal.subject, now=now)
+            await after_reclassification(session, self.ctx.outbox, row.client_id, changes,
+                                         now=now, policy=Policy.of(self.ctx.settings))
             return facility_message(row, await guarantees_of(session, row.seq))
 
         response = await idempotency.mutation(

@@ -6,6 +6,7 @@ from crm.risk.v1 import risk_service_pb2_grpc
 from crm_risk.context import RiskContext
 from crm_risk.rpc_facilities import FacilitiesRpc
 from crm_risk.rpc_facility_events import FacilityEventsRpc
+from crm_risk.rpc_groups import GroupsRpc
 from crm_risk.rpc_monitoring import MonitoringRpc
 from crm_risk.rpc_overrides import OverridesRpc
 from crm_risk.rpc_portfolio import PortfolioRpc
@@ -25,6 +26,7 @@ class RiskServicer(
     SignalsRpc,
     WarningsRpc,
     PortfolioRpc,
+    GroupsRpc,
     risk_service_pb2_grpc.RiskServiceServicer,
 ):
     """Implements crm.risk.v1.RiskService."""
