@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
-from crm_risk.groups.policy import DEFAULT as DEFAULT_CONTAGION
-from crm_risk.groups.policy import LINKED_RULES, Policy
 from crm_risk.levels import up
+from crm_risk.linked import LINKED_RULES, Linked
 from crm_risk.mapping import timestamp
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningActionRow, WarningRow, WarningSignalRow
@@ -125,7 +124,7 @@ class _Trail:
 
 async def raise_signal(
     session: AsyncSession, outbox: Outbox, signal: Signal, *, now: datetime, actor: str,
-    contagion: Policy | None = DEFAULT_CONTAGION,
+    contagion: Linked | None = None,
 ) -> Outcome:
     """Open a warning for `signal` or fold it into the open one with the same key."""
     (outcome,) = await raise_signals(session, outbox, [signal], now=now, actor=actor,
@@ -140,12 +139,12 @@ async def raise_signals(
     *,
     now: datetime,
     actor: str,
-    contagion: Policy | None = DEFAULT_CONTAGION,
+    contagion: Linked | None = None,
 ) -> list[Outcome]:
     """Apply signals in order, as `raise_signal` one by one would, with a fixed number of
     statements: the clients' open warnings and facts are read once, new warnings are inserted
     together and their signal and audit rows after them. A warning that turns red spreads
-    to related clients under the `contagion` policy (None: not at all)."""
+    to related clients through `contagion` (None: not at all)."""
     if not signals:
         return []
     clients = sorted({s.client_id for s in signals})
@@ -187,7 +186,7 @@ async def raise_signals(
 
 
 async def _spread_red(
-    session: AsyncSession, outbox: Outbox, outcomes: Sequence[Outcome], policy: Policy,
+    session: AsyncSession, outbox: Outbox, outcomes: Sequence[Outcome], contagion: Linked,
     now: datetime,
 ) -> None:
     """Warn the clients related to each client whose warning just turned red."""
@@ -196,10 +195,8 @@ async def _spread_red(
                   and o.warning.rule not in LINKED_RULES})
     if not red:
         return
-    # Imported here: contagion raises its linked warnings through this module.
-    from crm_risk.groups.contagion import spread
     for client_id in red:
-        await spread(session, outbox, client_id, cause="red warning", now=now, policy=policy)
+        await contagion.spread(session, outbox, client_id, cause="red warning", now=now)
 
 
 def _open(

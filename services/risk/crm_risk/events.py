@@ -19,6 +19,7 @@ from crm_risk.concentration.totals import move_client, placement
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
 from crm_risk.groups import events as group_events
+from crm_risk.groups.contagion import Contagion
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningRow
 from crm_runtime.inbox import EventHandler
@@ -138,6 +139,7 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
             ),
             now=now,
             actor=f"systems/{envelope.source}",
+            contagion=Contagion.of(ctx.settings),
         )
         ctx.review_wakeup.set()
 

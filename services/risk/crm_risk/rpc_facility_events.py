@@ -12,8 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import facility_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.groups.contagion import after_reclassification
-from crm_risk.groups.policy import Policy
+from crm_risk.groups.contagion import Contagion, after_reclassification
 from crm_risk.mapping import EVENT_TYPES, change_message, event_message, facility_message
 from crm_risk.models import ClassificationChangeRow, FacilityEventRow, FacilityRow
 from crm_risk.reclassify import reclassify_client
@@ -112,7 +111,7 @@ class FacilityEventsRpc:
             changes = await reclassify_client(session, row.client_id, cause=kind,
                                               actor=principal.subject, now=now)
             await after_reclassification(session, self.ctx.outbox, row.client_id, changes,
-                                         now=now, policy=Policy.of(self.ctx.settings))
+                                         now=now, contagion=Contagion.of(self.ctx.settings))
             return event_message(event, row)
 
         response = await idempotency.mutation(
@@ -175,7 +174,7 @@ class FacilityEventsRpc:
                                               cause=f"review: {request.reason}"[:64],
                                               actor=principal.subject, now=now)
             await after_reclassification(session, self.ctx.outbox, row.client_id, changes,
-                                         now=now, policy=Policy.of(self.ctx.settings))
+                                         now=now, contagion=Contagion.of(self.ctx.settings))
             return facility_message(row, await guarantees_of(session, row.seq))
 
         response = await idempotency.mutation(

@@ -12,8 +12,10 @@ guarantee is recorded put a warning on each circle member.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +23,6 @@ from sqlmodel import col
 
 from crm_risk.early_warnings import Signal, raise_signals
 from crm_risk.groups.graph import neighbours, related
-from crm_risk.groups.policy import Policy
 from crm_risk.groups.store import load_graph
 from crm_risk.models import ClassificationChangeRow, ClientFactRow
 from crm_risk.rating.model.classification import is_npl
@@ -32,6 +33,30 @@ CIRCLE_RULE = "guarantee_circle"
 RULE_VERSION = "CONTAGION-2026.1"
 ACTOR = "systems/risk-contagion"
 
+if TYPE_CHECKING:
+    from crm_risk.config import RiskSettings
+
+
+@dataclass(frozen=True)
+class Contagion:
+    """When contagion starts (a fall to `grade` or worse) and how far it reaches; the
+    crm_risk.linked.Linked that warning and rating code is handed."""
+
+    grade: str = "B-"
+    depth: int = 2
+
+    @classmethod
+    def of(cls, settings: RiskSettings) -> Contagion:
+        """Return the configured contagion (CONTAGION_GRADE, CONTAGION_DEPTH)."""
+        return cls(grade=settings.contagion_grade, depth=settings.contagion_depth)
+
+    async def spread(
+        self, session: AsyncSession, outbox: Outbox, client_id: str, *, cause: str,
+        now: datetime,
+    ) -> list[str]:
+        """Warn the clients related to `client_id`; return their ids."""
+        return await spread(session, outbox, client_id, cause=cause, now=now, depth=self.depth)
+
 
 def _name(client_id: str) -> str:
     return f"clients/{client_id}"
@@ -39,11 +64,11 @@ def _name(client_id: str) -> str:
 
 async def spread(
     session: AsyncSession, outbox: Outbox, source: str, *, cause: str, now: datetime,
-    policy: Policy,
+    depth: int,
 ) -> list[str]:
     """Warn the clients related to `source` and ask for their re-rating; return their ids."""
     graph = await load_graph(session)
-    reached = related(source, neighbours(graph.edges, graph.groups), policy.depth)
+    reached = related(source, neighbours(graph.edges, graph.groups), depth)
     if not reached:
         return []
     signals = [
@@ -58,7 +83,7 @@ async def spread(
         )
         for r in reached
     ]
-    await raise_signals(session, outbox, signals, now=now, actor=ACTOR, contagion=None)
+    await raise_signals(session, outbox, signals, now=now, actor=ACTOR)
     await session.flush()
     clients = [r.client for r in reached]
     await session.execute(
@@ -87,16 +112,16 @@ async def warn_circles(
         for circle, amount in found
         for member in circle
     ]
-    await raise_signals(session, outbox, signals, now=now, actor=ACTOR, contagion=None)
+    await raise_signals(session, outbox, signals, now=now, actor=ACTOR)
 
 
 async def after_reclassification(
     session: AsyncSession, outbox: Outbox, client_id: str,
-    changes: Iterable[ClassificationChangeRow], *, now: datetime, policy: Policy,
+    changes: Iterable[ClassificationChangeRow], *, now: datetime, contagion: Contagion,
 ) -> None:
     """Spread when one of the client's facilities just turned non-performing (a defaulting
     guarantor is one such client: its guarantees lead to the clients it guarantees)."""
     if any(c.previous_category and not is_npl(c.previous_category) and is_npl(c.category)
            for c in changes):
-        await spread(session, outbox, client_id, cause="facility non-performing", now=now,
-                     policy=policy)
+        await contagion.spread(session, outbox, client_id, cause="facility non-performing",
+                               now=now)

@@ -18,9 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
-from crm_risk.groups.contagion import spread
-from crm_risk.groups.policy import DEFAULT as DEFAULT_CONTAGION
-from crm_risk.groups.policy import Policy
+from crm_risk.linked import Linked
 from crm_risk.mapping import timestamp
 from crm_risk.models import (
     ClientFactRow,
@@ -36,6 +34,7 @@ from crm_risk.rating.model.classification import NPL_CATEGORIES, TECHNICAL_DELAY
 from crm_risk.rating.model.features import MAX_STATEMENTS, rating_features
 from crm_risk.rating.model.policy import review_due
 from crm_risk.rating.model.ratio_warnings import DEFAULT_RATIO_THRESHOLDS
+from crm_risk.rating.model.scale import falls_to
 from crm_risk.rating.model.scorecard import (
     RatingInputs,
     RatingResult,
@@ -182,7 +181,7 @@ async def prepare_rating(
 
 async def commit_rating(
     session: AsyncSession, outbox: Outbox, row: RatingRow, *, now: datetime,
-    contagion: Policy = DEFAULT_CONTAGION,
+    contagion: Linked | None = None,
 ) -> RatingRow:
     """Record a prepared rating against the rating in force at commit time."""
     fact = await session.get(ClientFactRow, row.client_id)
@@ -199,7 +198,7 @@ async def commit_rating(
 async def rate_client(
     database: Database, outbox: Outbox, client_id: str, *, trigger: str, actor: str,
     now: datetime, floating: float | None = None, fx: float | None = None,
-    contagion: Policy = DEFAULT_CONTAGION,
+    contagion: Linked | None = None,
 ) -> RatingRow:
     """Rate the client now and record the rating (read, then a short write transaction)."""
     async with database.read() as session:
@@ -255,7 +254,7 @@ def _rating_row(
 
 async def record_rating(
     session: AsyncSession, outbox: Outbox, fact: ClientFactRow, row: RatingRow,
-    previous: RatingRow | None, *, now: datetime, contagion: Policy = DEFAULT_CONTAGION,
+    previous: RatingRow | None, *, now: datetime, contagion: Linked | None = None,
 ) -> RatingRow:
     """Store a new rating, supersede pending overrides, schedule the review, announce it;
     a fall to the contagion grade warns the client's related clients."""
@@ -291,7 +290,8 @@ async def record_rating(
             subject=client,
         )
     await session.flush()
-    if previous is not None and contagion.downgrade_triggers(previous.grade, row.grade):
-        await spread(session, outbox, fact.client_id, now=now, policy=contagion,
-                     cause=f"downgraded from {previous.grade} to {row.grade}")
+    if contagion is not None and previous is not None and falls_to(
+            previous.grade, row.grade, contagion.grade):
+        await contagion.spread(session, outbox, fact.client_id, now=now,
+                               cause=f"downgraded from {previous.grade} to {row.grade}")
     return row
