@@ -97,9 +97,13 @@ class TestGroups:
                                                    metadata=h.rm("staff/rm-c")))
             ghost = await refused(h.stub.GetGroup(svc.GetGroupRequest(name="groups/ghost"),
                                                   metadata=h.rm("staff/rm-c")))
+            foreign = await refused(h.stub.CreateGroupMember(
+                svc.CreateGroupMemberRequest(parent=group.name, member=member(theirs, 10)),
+                metadata=h.rm(RM_A)))
             everything = await h.stub.ListGroups(
                 svc.ListGroupsRequest(), metadata=h.as_("staff/risk-1", Role.RISK_OFFICER))
         assert [m.client for m in seen_by_b.members] == [theirs]
+        assert foreign == (grpc.StatusCode.PERMISSION_DENIED, "CLIENT_ACCESS_DENIED")
         assert list(groups_of_c.groups) == []
         assert hidden == ghost == (grpc.StatusCode.PERMISSION_DENIED, "GROUP_ACCESS_DENIED")
         assert [g.name for g in everything.groups] == [group.name]

@@ -54,6 +54,7 @@ NOT_OBJECT_SCOPED = {
     "DismissWarning": f"{ROLE_REFUSED} (risk officers only)",
     "EvaluateProposedFacility": f"{ROLE_REFUSED}: portfolio roles only",
     "GetConcentrationReport": f"{ROLE_REFUSED}: portfolio roles only",
+    "ListGuaranteeCircles": f"{ROLE_REFUSED}: portfolio roles only",
     "MonitorTransactions": f"{ROLE_REFUSED}: bank systems only (transaction stream)",
     "UpdateMonitoringRuleset": f"{ROLE_REFUSED}: bank-wide configuration (risk officers)",
     "BacktestMonitoringRuleset": f"{ROLE_REFUSED}: bank-wide configuration (risk officers)",
@@ -334,7 +335,7 @@ async def test_rm_is_refused_by_role_whoever_owns_the_resource(store_url, identi
                 await call(h.stub, method, request_for(method, world, whose=whose), h.rm(RM_A))
                 for whose in ("own", "other", "ghost")
             }
-        assert len(answers) == 14
+        assert len(answers) == 15
         assert_refused_by_role(answers)
 
 

@@ -14,7 +14,7 @@ import asyncio
 import time
 
 import grpc
-from client_harness import RM_A, a_client, client_service, create_request, money
+from client_harness import a_client, client_service, create_request, money
 from google.type import date_pb2
 from risk_harness import a_facility, a_statement, cny, request_id, risk_service
 
@@ -95,8 +95,7 @@ async def test_group_circle_contagion_and_concentration(tmp_path, identity):
     async with risk_service(f"sqlite+aiosqlite:///{tmp_path}/risk.db", identity) as r, \
             client_service(f"sqlite+aiosqlite:///{tmp_path}/client.db", identity,
                            subscribers=f"risk={r.running.address}") as c:
-        names = await build_world(c)
-        ids = {label: name for label, name in names.items()}
+        ids = await build_world(c)
 
         async def circle_known():
             found = await r.stub.ListGuaranteeCircles(
