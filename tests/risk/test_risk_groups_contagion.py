@@ -3,10 +3,10 @@ client service's events delivered to the inbox directly)."""
 
 from __future__ import annotations
 
-from risk_harness import risk_service
+from risk_harness import a_facility, request_id, risk_service
 
 from crm.events.v1 import client_events_pb2 as ev
-from crm.risk.v1 import risk_service_pb2, warning_pb2
+from crm.risk.v1 import facility_pb2, risk_service_pb2, warning_pb2
 
 
 async def world(h) -> None:
@@ -63,3 +63,20 @@ async def test_depth_one_reaches_only_direct_relations(store_url, identity):
         await red_signal(h, "clients/m1")
         found = await linked(h)
     assert list(found) == ["clients/m2"]
+
+
+async def test_a_defaulting_guarantor_spreads_to_the_clients_it_guarantees(store_url, identity):
+    """x1's facility goes 91 days past due (substandard, non-performing): x2, which x1
+    guarantees, and m2, x1's guarantor, are warned; so is m1, two steps away via m2."""
+    async with risk_service(store_url, identity) as h:
+        await world(h)
+        loan = await h.stub.CreateFacility(risk_service_pb2.CreateFacilityRequest(
+            parent="clients/x1", facility=a_facility(), request_id=request_id()),
+            metadata=h.system())
+        await h.stub.RecordFacilityEvent(risk_service_pb2.RecordFacilityEventRequest(
+            parent=loan.name, event=facility_pb2.FacilityEvent(
+                event_type=facility_pb2.FACILITY_EVENT_TYPE_PAST_DUE, days_past_due=91,
+                effective_date=loan.start_date)), metadata=h.system())
+        found = await linked(h)
+    assert sorted(found) == ["clients/m1", "clients/m2", "clients/x2"]
+    assert all("facility non-performing" in summary for summary in found.values())
