@@ -129,3 +129,31 @@ class TestGuarantees:
         assert ended.HasField("valid_to")
         assert [g.name for g in on_b.guarantees] == [given.name]
         assert twice == (grpc.StatusCode.FAILED_PRECONDITION, "ALREADY_ENDED")
+
+
+async def test_member_and_guarantee_lists_are_paged(store_url, identity):
+    """Three members and three guarantees come back two, then one, in recording order."""
+    async with client_service(store_url, identity) as h:
+        group = await h.stub.CreateGroup(svc.CreateGroupRequest(
+            group=client_pb2.Group(display_name="万达"), group_id="paged"), metadata=h.ops())
+        clients = [await a_new_client(h, 10 + i) for i in range(4)]
+        for client in clients[:3]:
+            await h.stub.CreateGroupMember(svc.CreateGroupMemberRequest(
+                parent=group.name, member=member(client, 10)), metadata=h.rm())
+            await h.stub.CreateGuarantee(svc.CreateGuaranteeRequest(
+                parent=clients[3], guarantee=guarantee(client)), metadata=h.rm())
+        pages = []
+        for listing, request in (
+            (h.stub.ListGroupMembers, svc.ListGroupMembersRequest(parent=group.name,
+                                                                 page_size=2)),
+            (h.stub.ListGuarantees, svc.ListGuaranteesRequest(parent=clients[3], page_size=2)),
+        ):
+            first = await listing(request, metadata=h.rm())
+            request.page_token = first.next_page_token
+            second = await listing(request, metadata=h.rm())
+            pages.append((first, second))
+    (m1, m2), (g1, g2) = pages
+    assert [m.client for m in [*m1.members, *m2.members]] == clients[:3]
+    assert m2.next_page_token == ""
+    assert [g.beneficiary for g in [*g1.guarantees, *g2.guarantees]] == clients[:3]
+    assert g2.next_page_token == ""
