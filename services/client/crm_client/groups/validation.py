@@ -37,6 +37,8 @@ def check_member(request: client_service_pb2.CreateGroupMemberRequest) -> str:
         v.add("member.control_type", "is required")
     if not math.isfinite(m.share_percent) or not 0.0 <= m.share_percent <= 100.0:
         v.add("member.share_percent", "must be between 0 and 100")
+    if to_date(m.valid_from) is None:
+        v.add("member.valid_from", "is required")
     if not m.client:
         v.add("member.client", "is required")
     v.raise_if_any()

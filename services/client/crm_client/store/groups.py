@@ -26,6 +26,14 @@ from crm_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgumen
 from crm_runtime.outbox import Outbox
 
 
+def _check_end(valid_from: date, valid_to: date, now: datetime) -> None:
+    """An end is recorded once it happened (risk acts on it at once), never before the start."""
+    if valid_to > now.date():
+        raise InvalidArgument.of("valid_to", "must not be in the future")
+    if valid_to < valid_from:
+        raise InvalidArgument.of("valid_to", "must not be before valid_from")
+
+
 def _current(end: Any, today: date) -> Any:
     """Return the clause 'still valid on `today`' for a valid_to column."""
     return or_(end.is_(None), end >= today)
@@ -126,8 +134,7 @@ async def end_member(
     """End a current membership on `valid_to` (the row stays as history)."""
     if row.valid_to is not None:
         raise FailedPrecondition("the membership has already ended", reason="ALREADY_ENDED")
-    if valid_to < row.valid_from:
-        raise InvalidArgument.of("valid_to", "must not be before valid_from")
+    _check_end(row.valid_from, valid_to, now)
     row.valid_to = valid_to
     session.add(row)
     _emit_membership(outbox, session, row, client_id, now=now)
@@ -194,8 +201,7 @@ async def end_guarantee(
     """End a current guarantee on `valid_to` (the row stays as history)."""
     if row.valid_to is not None:
         raise FailedPrecondition("the guarantee has already ended", reason="ALREADY_ENDED")
-    if valid_to < row.valid_from:
-        raise InvalidArgument.of("valid_to", "must not be before valid_from")
+    _check_end(row.valid_from, valid_to, now)
     row.valid_to = valid_to
     session.add(row)
     outbox.emit(session, client_events_pb2.GuaranteeEnded(

@@ -16,7 +16,7 @@ from crm.events.v1 import client_events_pb2, event_pb2
 from crm_risk.context import RiskContext
 from crm_risk.groups.contagion import warn_circles
 from crm_risk.groups.graph import circles
-from crm_risk.groups.models import ClientGuaranteeRow, CreditGroupRow, GroupMemberRow
+from crm_risk.groups.models import ClientGuaranteeRow, CreditGroupRow, RiskGroupMemberRow
 from crm_risk.groups.store import load_graph
 from crm_runtime.inbox import EventHandler
 from crm_runtime.outbox import Outbox
@@ -63,8 +63,8 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
         session: AsyncSession, event: client_events_pb2.GroupMembershipChanged,
         _envelope: event_pb2.EventEnvelope,
     ) -> None:
-        row = await session.get(GroupMemberRow, _id(event.member))
-        row = row or GroupMemberRow(id=_id(event.member), group_id=_id(event.group),
+        row = await session.get(RiskGroupMemberRow, _id(event.member))
+        row = row or RiskGroupMemberRow(id=_id(event.member), group_id=_id(event.group),
                                     client_id=_id(event.client))
         row.share_percent = event.share_percent
         row.ended = event.ended

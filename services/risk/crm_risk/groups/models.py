@@ -22,7 +22,7 @@ class CreditGroupRow(SQLModel, table=True):
     parent_id: str = Field(default="", max_length=63)
 
 
-class GroupMemberRow(SQLModel, table=True):
+class RiskGroupMemberRow(SQLModel, table=True):
     """A client's membership of a group."""
 
     __tablename__ = "risk_group_member"

@@ -11,7 +11,7 @@ from sqlmodel import col
 
 from crm_risk.groups.exposure import Guarantee, members_with_descendants
 from crm_risk.groups.graph import Edge
-from crm_risk.groups.models import ClientGuaranteeRow, CreditGroupRow, GroupMemberRow
+from crm_risk.groups.models import ClientGuaranteeRow, CreditGroupRow, RiskGroupMemberRow
 from crm_risk.models import FacilityRow
 
 
@@ -36,8 +36,8 @@ async def load_graph(session: AsyncSession) -> Graph:
     ).all()}
     direct: dict[str, set[str]] = {}
     for group_id, client_id in (await session.execute(
-        select(col(GroupMemberRow.group_id), col(GroupMemberRow.client_id))
-        .where(col(GroupMemberRow.ended).is_(False))
+        select(col(RiskGroupMemberRow.group_id), col(RiskGroupMemberRow.client_id))
+        .where(col(RiskGroupMemberRow.ended).is_(False))
     )).all():
         direct.setdefault(group_id, set()).add(client_id)
     guarantees = [
