@@ -17,11 +17,13 @@ import grpc
 from client_harness import a_client, client_service, create_request, money
 from google.type import date_pb2
 from risk_harness import a_facility, a_statement, cny, request_id, risk_service
+from sqlalchemy import select
 
 from crm.client.v1 import client_pb2
 from crm.client.v1 import client_service_pb2 as csvc
 from crm.risk.v1 import portfolio_pb2, rating_pb2, risk_service_pb2, warning_pb2
 from crm_client.domain.credit_code import make_credit_code
+from crm_risk.models import ClientFactRow
 
 START = date_pb2.Date(year=2026, month=1, day=1)
 BILLION = 1_000_000_000
@@ -114,6 +116,10 @@ async def test_group_circle_contagion_and_concentration(tmp_path, identity):
 
         await downgrade(r, ids["A"], "B-")
         linked = {label: await contagion_warnings(r, name) for label, name in ids.items()}
+        async with r.ctx.db.read() as session:
+            facts = (await session.execute(select(ClientFactRow))).scalars()
+            reviews = {f.client_id: f.rerate_reason for f in facts
+                       if f.rerate_requested and f.rerate_reason.startswith("contagion")}
         report = await r.stub.GetConcentrationReport(
             risk_service_pb2.GetConcentrationReportRequest(), metadata=r.officer())
         what_if = await r.stub.EvaluateProposedFacility(
@@ -135,6 +141,9 @@ async def test_group_circle_contagion_and_concentration(tmp_path, identity):
     assert linked["X2"][0].level == warning_pb2.WARNING_LEVEL_YELLOW
     assert f"{ids['A']} → {ids['X1']} → {ids['X2']}" in linked["X2"][0].summary
     assert linked["B"][0].level == warning_pb2.WARNING_LEVEL_ORANGE
+    # Each linked client asks for an event-triggered re-rating naming the source.
+    assert {f"clients/{c}" for c in reviews} == {ids[label] for label in warned}
+    assert set(reviews.values()) == {f"contagion from {ids['A']}"}
 
     (group,) = [g for g in report.group_exposures if g.group == "groups/huaxin"]
     assert group.member_exposure.units == 5 * BILLION
