@@ -13,8 +13,9 @@ from crm_client.domain.industry import miit_sector_of
 from crm_client.domain.size_class import SizeResult, classify_size, yuan_to_wan
 from crm_client.mapping import OWNERSHIP
 from crm_client.models import ClientRow
-from crm_client.validation import money_to_decimal, to_date
+from crm_client.validation import to_date
 from crm_runtime.errors import InvalidArgument
+from crm_runtime.wire import money_to_decimal
 
 CREATE_FIELDS = (
     "display_name",

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
-from google.protobuf import timestamp_pb2
-from google.type import date_pb2, money_pb2
 from sqlalchemy import Row
 
 from crm.client.v1 import client_pb2
@@ -23,6 +18,7 @@ from crm_client.models import (
 )
 from crm_client.segmentation.features import credit_tier
 from crm_runtime.enums import stored_names
+from crm_runtime.wire import date_message, etag, money_message, timestamp
 
 # Stored names of the proto enums (crm_runtime.enums): OWNERSHIP_TYPE_STATE_OWNED is
 # "state_owned" in the store. Number -> name to store, name -> number to answer.
@@ -41,32 +37,8 @@ def _enum(table: Mapping[str, Any], key: str) -> Any:
     return table.get(key, 0)
 
 
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    """Return a Timestamp for an aware datetime."""
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
-def date_msg(value: date | None) -> date_pb2.Date:
-    """Return a google.type.Date (unset for None)."""
-    if value is None:
-        return date_pb2.Date()
-    return date_pb2.Date(year=value.year, month=value.month, day=value.day)
-
-
-def money(amount: Decimal | None) -> money_pb2.Money:
-    """Return CNY Money for a yuan amount (unset for None)."""
-    if amount is None:
-        return money_pb2.Money()
-    units = int(amount)
-    nanos = int((amount - units) * 10**9)
-    return money_pb2.Money(currency_code="CNY", units=units, nanos=nanos)
-
-
-def etag(row_id: str, version: int) -> str:
-    """Return an opaque etag for a row version."""
-    return hashlib.sha256(f"{row_id}:{version}".encode()).hexdigest()[:20]
 
 
 def client_message(row: ClientRow | Row[Any]) -> client_pb2.Client:
@@ -78,12 +50,12 @@ def client_message(row: ClientRow | Row[Any]) -> client_pb2.Client:
         industry_code=row.industry_code,
         region_code=row.region_code,
         ownership_type=_enum(OWNERSHIP_BY_NAME, row.ownership_type),
-        founding_date=date_msg(row.founding_date),
-        registered_capital=money(row.registered_capital),
+        founding_date=date_message(row.founding_date),
+        registered_capital=money_message(row.registered_capital),
         employee_count=row.employee_count,
-        annual_revenue=money(row.annual_revenue),
-        total_assets=money(row.total_assets),
-        previous_annual_revenue=money(row.previous_annual_revenue),
+        annual_revenue=money_message(row.annual_revenue),
+        total_assets=money_message(row.total_assets),
+        previous_annual_revenue=money_message(row.previous_annual_revenue),
         group=row.group_name,
         state=_enum(STATE, row.state),
         size_class=_enum(SIZE, row.size_class),
@@ -109,7 +81,7 @@ def key_person_message(
         name=f"clients/{client_id}/keyPersons/{row.id}",
         role=_enum(ROLE_BY_NAME, row.role),
         gender=_enum(GENDER_BY_NAME, row.gender),
-        birth_date=date_msg(row.birth_date),
+        birth_date=date_message(row.birth_date),
         education=_enum(EDUCATION_BY_NAME, row.education),
         occupation=row.occupation,
         create_time=timestamp(row.create_time),

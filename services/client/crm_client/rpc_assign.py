@@ -10,7 +10,7 @@ from crm.client.v1 import client_pb2, client_service_pb2
 from crm.events.v1 import client_events_pb2
 from crm_client import access
 from crm_client.context import ClientContext, load_client
-from crm_client.mapping import assignment_message, client_message, etag
+from crm_client.mapping import assignment_message, client_message
 from crm_client.models import AssignmentRow
 from crm_client.store.clients import assignment_history, reassign
 from crm_client.validation import STAFF_RE, TEAM_RE, Violations
@@ -18,6 +18,7 @@ from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, InvalidArgument
 from crm_runtime.pagination import keyset_page, page_size
+from crm_runtime.wire import etag
 
 
 class AssignRpc:

@@ -21,7 +21,7 @@ from crm_client.client_fields import (
 )
 from crm_client.context import ClientContext, load_client, read_client
 from crm_client.domain.size_class import SizeResult
-from crm_client.mapping import client_message, etag
+from crm_client.mapping import client_message
 from crm_client.models import ClientRow
 from crm_client.people import check_people, person_row
 from crm_client.store.clients import add_client, credit_code_taken, visible_clients
@@ -32,6 +32,7 @@ from crm_runtime.errors import Aborted, AlreadyExists, InvalidArgument, Permissi
 from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.ownership import owns
 from crm_runtime.pagination import keyset_page, page_size
+from crm_runtime.wire import etag
 
 # CREATE_FIELDS is re-exported: the demo loader checks its clients against the same list.
 __all__ = ["CREATE_FIELDS", "ClientsRpc"]

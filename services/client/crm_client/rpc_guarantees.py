@@ -15,11 +15,12 @@ from crm_client.models_groups import GuaranteeRow
 from crm_client.store.clients import client_by_id
 from crm_client.store.groups import add_guarantee, end_guarantee, guarantee, guarantees_of
 from crm_client.store.segments import client_ids
-from crm_client.validation import money_to_decimal, to_date
+from crm_client.validation import to_date
 from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import NotFound
 from crm_runtime.pagination import keyset_page, page_size
+from crm_runtime.wire import money_to_decimal
 
 
 class GuaranteesRpc:

@@ -9,7 +9,7 @@ from sqlmodel import col
 from crm.client.v1 import client_pb2, client_service_pb2
 from crm_client import access
 from crm_client.context import ClientContext
-from crm_client.mapping import SEGMENT_KIND, etag, segment_message
+from crm_client.mapping import SEGMENT_KIND, segment_message
 from crm_client.models import SegmentRow
 from crm_client.segmentation.engine import CompiledSegment
 from crm_client.segmentation.expr import CompiledExpression, ExpressionError, compile_expression
@@ -21,6 +21,7 @@ from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.pagination import keyset_page, page_size
+from crm_runtime.wire import etag
 
 SEGMENT_NAME = names.pattern_of(client_pb2.Segment)
 SEGMENT_MUTABLE = frozenset({"display_name", "display_name_zh", "description", "expression"})

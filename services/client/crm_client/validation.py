@@ -15,6 +15,7 @@ from crm_client.domain.industry import miit_sector_of, parse_industry
 from crm_client.domain.person_id import mobile_problem, person_id_problem
 from crm_client.domain.region import region_problem
 from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
+from crm_runtime.wire import money_to_decimal
 
 # The id a new segment may take (its name's shape is declared in the proto, see
 # crm_runtime.names); built-in and user segments alike read well in URLs and rule text.
@@ -30,10 +31,6 @@ def to_date(value: date_pb2.Date) -> date | None:
         return None
     return date(value.year, value.month, value.day)
 
-
-def money_to_decimal(value: money_pb2.Money) -> Decimal:
-    """Return the amount of a Money message in yuan."""
-    return Decimal(value.units) + Decimal(value.nanos) / Decimal(10**9)
 
 
 def check_money(v: Violations, field: str, value: money_pb2.Money, *, required: bool) -> None:

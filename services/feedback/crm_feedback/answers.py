@@ -16,12 +16,12 @@ from crm_feedback.dispatching import ANSWERED, SCHEDULED, dispatch_name
 from crm_feedback.domain.risk_signals import risk_signals
 from crm_feedback.domain.surveys import SurveyDefinition, validate_answers
 from crm_feedback.domain.themes import themes_of
-from crm_feedback.mapping import timestamp
 from crm_feedback.models import AnswerRow, DispatchRow, SurveyVersionRow
 from crm_feedback.signals import raise_signals
 from crm_feedback.survey_mapping import definition_from_json
 from crm_feedback.validation import Violations
 from crm_runtime.errors import FailedPrecondition, PermissionDenied
+from crm_runtime.wire import timestamp
 
 MAX_ANSWERS = 50
 

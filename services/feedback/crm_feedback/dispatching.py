@@ -15,12 +15,12 @@ from crm_feedback.client_mirror import client_info
 from crm_feedback.context import FeedbackContext
 from crm_feedback.domain.surveys import TRIGGERS, schedule_for_event
 from crm_feedback.domain.tokens import mint_token
-from crm_feedback.mapping import timestamp
 from crm_feedback.models import DispatchRow, SurveyRow
 from crm_runtime import ownership
 from crm_runtime.auth import Principal
 from crm_runtime.logging import get_logger
 from crm_runtime.pagination import Page, PageTokens, keyset_page
+from crm_runtime.wire import timestamp
 
 log = get_logger("feedback-dispatch")
 

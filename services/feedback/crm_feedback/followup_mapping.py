@@ -8,9 +8,9 @@ from typing import Any
 
 from crm.feedback.v1 import followup_pb2
 from crm_feedback.followup_store import PlanState
-from crm_feedback.mapping import date_msg, money, timestamp
 from crm_feedback.models import FacilityRow, VisitRow
 from crm_feedback.plan_terms import FACILITY_TYPES, RISK_TIERS, VISIT_KINDS
+from crm_runtime.wire import date_message, money_message, timestamp
 
 FACILITY_TYPE_ENUM: dict[Any, Any] = {name: number for number, name in FACILITY_TYPES.items()}
 RISK_TIER_ENUM: dict[Any, Any] = {name: number for number, name in RISK_TIERS.items()}
@@ -45,7 +45,7 @@ def visit_name(facility: str, visit_id: str) -> str:
 def planned_message(facility: str, state: PlanState) -> followup_pb2.PlannedVisit:
     """Return a PlannedVisit with its outcome."""
     message = followup_pb2.PlannedVisit(
-        due_date=date_msg(state.row.due),
+        due_date=date_message(state.row.due),
         kind=VISIT_KIND_ENUM.get(state.row.kind, 0),
         reason=state.row.reason,
         milestone=state.row.milestone,
@@ -64,23 +64,23 @@ def plan_message(row: FacilityRow, states: list[PlanState]) -> followup_pb2.Foll
         facility=row.facility,
         facility_type=FACILITY_TYPE_ENUM.get(row.facility_type, 0),
         risk_tier=RISK_TIER_ENUM.get(row.risk_tier, 0),
-        disbursement_date=date_msg(row.disbursed_on),
-        maturity_date=date_msg(row.maturity),
+        disbursement_date=date_message(row.disbursed_on),
+        maturity_date=date_message(row.maturity),
         milestones=[
             followup_pb2.Milestone(
-                display_name=m["name"], due_date=date_msg(date.fromisoformat(m["due"]))
+                display_name=m["name"], due_date=date_message(date.fromisoformat(m["due"]))
             )
             for m in json.loads(row.milestones)
         ],
         product=row.product,
-        amount=money(row.amount),
+        amount=money_message(row.amount),
         relationship_manager=row.relationship_manager,
         team=row.team,
         planned_visits=[planned_message(row.facility, state) for state in states],
         create_time=timestamp(row.create_time),
     )
     if row.completed_on is not None:
-        message.completion_date.CopyFrom(date_msg(row.completed_on))
+        message.completion_date.CopyFrom(date_message(row.completed_on))
     return message
 
 
@@ -89,7 +89,7 @@ def visit_message(facility: str, row: VisitRow) -> followup_pb2.Visit:
     details = json.loads(row.details)
     message = followup_pb2.Visit(
         name=visit_name(facility, row.id),
-        visit_date=date_msg(row.visit_date),
+        visit_date=date_message(row.visit_date),
         kind=VISIT_KIND_ENUM.get(row.kind, 0),
         milestone=row.milestone,
         issue_codes=[ISSUE_ENUM[c] for c in row.issue_codes.split(",") if c in ISSUE_ENUM],

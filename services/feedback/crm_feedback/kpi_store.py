@@ -11,10 +11,10 @@ from sqlmodel import col
 
 from crm.feedback.v1 import kpi_pb2
 from crm_feedback.kpi_inputs import subjects_with_data, team_of
-from crm_feedback.mapping import timestamp
 from crm_feedback.models import KpiScorecardRow, KpiSnapshotRow
 from crm_feedback.periods import Period
 from crm_runtime.errors import AlreadyExists
+from crm_runtime.wire import timestamp
 
 # Computes one subject's scorecard for a period as of now.
 Compute = Callable[[AsyncSession, str, Period], Awaitable[kpi_pb2.Scorecard]]

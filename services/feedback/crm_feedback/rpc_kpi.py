@@ -11,7 +11,6 @@ from crm_feedback.context import SERVICE, FeedbackContext
 from crm_feedback.domain.kpi import KpiInputs, Scorecard, rank, scorecard, warning_response
 from crm_feedback.kpi_inputs import Subject, gather, subjects_with_data
 from crm_feedback.kpi_store import freeze, frozen_card, frozen_cards, is_frozen
-from crm_feedback.mapping import money, timestamp
 from crm_feedback.periods import Period, parse_period
 from crm_feedback.validation import Violations
 from crm_runtime import idempotency
@@ -19,6 +18,7 @@ from crm_runtime.auth import Principal, Role, current_principal, require_roles
 from crm_runtime.errors import FailedPrecondition, NotFound, PermissionDenied
 from crm_runtime.pagination import offset_page, page_size
 from crm_runtime.validation import STAFF_RE, TEAM_RE
+from crm_runtime.wire import money_message, timestamp
 
 
 def _scorecard_message(
@@ -39,8 +39,8 @@ def _scorecard_message(
         resolved_within_sla_count=response.resolved_within_sla,
         followups_due_count=inputs.followups_planned,
         followups_on_time_count=inputs.followups_on_time,
-        exposure_start=money(inputs.exposure_start),
-        exposure_end=money(inputs.exposure_end),
+        exposure_start=money_message(inputs.exposure_start),
+        exposure_end=money_message(inputs.exposure_end),
         grade_upgrade_count=inputs.grade_upgrades,
         grade_downgrade_count=inputs.grade_downgrades,
     )

@@ -10,7 +10,6 @@ from crm.feedback.v1 import feedback_service_pb2, survey_pb2
 from crm_feedback import access
 from crm_feedback.context import SERVICE, FeedbackContext
 from crm_feedback.domain.surveys import SurveyDefinition, revise, validate_definition
-from crm_feedback.mapping import etag
 from crm_feedback.models import SurveyRow
 from crm_feedback.survey_mapping import definition_from_proto, questions_from_proto, survey_message
 from crm_feedback.survey_store import add_version, load_survey, survey_page
@@ -20,6 +19,7 @@ from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, AlreadyExists
 from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.pagination import page_size
+from crm_runtime.wire import etag
 
 SURVEY_MUTABLE = frozenset({"title", "questions"})
 

@@ -14,8 +14,8 @@ from crm_feedback.domain.surveys import (
     QuestionKind,
     SurveyDefinition,
 )
-from crm_feedback.mapping import etag, timestamp
 from crm_feedback.models import DispatchRow, SurveyRow
+from crm_runtime.wire import etag, timestamp
 
 KIND_BY_ENUM: dict[Any, Any] = {
     survey_pb2.QUESTION_KIND_NPS: "nps",

@@ -23,11 +23,11 @@ from sqlmodel import col
 from crm.events.v1 import risk_events_pb2
 from crm_risk.levels import up
 from crm_risk.linked import LINKED_RULES, Linked
-from crm_risk.mapping import timestamp
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningActionRow, WarningRow, WarningSignalRow
 from crm_risk.playbooks import sla_due, worse
 from crm_runtime.outbox import Outbox
+from crm_runtime.wire import timestamp
 
 RERATE_LEVELS = frozenset({"orange", "red"})
 MAX_KEY = 255

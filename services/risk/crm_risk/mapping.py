@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
-
-from google.protobuf import timestamp_pb2
 
 from crm.risk.v1 import facility_pb2, rating_pb2, warning_pb2
 from crm_risk.models import (
@@ -21,8 +17,8 @@ from crm_risk.models import (
 )
 from crm_risk.models_monitoring import WarningRow, WarningSignalRow
 from crm_risk.playbooks import PLAYBOOKS
-from crm_risk.validation import date_message, money_message
 from crm_runtime.enums import stored_names
+from crm_runtime.wire import date_message, etag, money_message, timestamp
 
 FACILITY_TYPES: dict[int, str] = {
     facility_pb2.FACILITY_TYPE_WORKING_CAPITAL: "working_capital",
@@ -101,17 +97,6 @@ def by_name(table: dict[int, str]) -> dict[str, Any]:
     return {v: k for k, v in table.items()}
 
 
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp:
-    """Return a Timestamp (unset for None)."""
-    stamp = timestamp_pb2.Timestamp()
-    if value is not None:
-        stamp.FromDatetime(value)
-    return stamp
-
-
-def etag(row_id: str, version: int) -> str:
-    """Return an opaque etag for a row version."""
-    return hashlib.sha256(f"{row_id}:{version}".encode()).hexdigest()[:20]
 
 
 def facility_message(row: FacilityRow, guarantees: list[GuaranteeRow]) -> facility_pb2.Facility:

@@ -23,11 +23,11 @@ from crm_risk.concentration.model import (
 from crm_risk.concentration.store import holding_for, limits_from, load_holdings
 from crm_risk.context import RiskContext
 from crm_risk.groups.report import proposal_group_uses, report_groups
-from crm_risk.mapping import timestamp
 from crm_risk.models import ClientFactRow
-from crm_risk.validation import Violations, check_money, money_message
+from crm_risk.validation import Violations, check_money
 from crm_runtime import names
 from crm_runtime.auth import require_roles
+from crm_runtime.wire import money_message, timestamp
 
 DIMENSION_NUMBERS: dict[Dimension, int] = {
     "client": portfolio_pb2.CONCENTRATION_DIMENSION_CLIENT,

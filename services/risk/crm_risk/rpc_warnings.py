@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import risk_service_pb2, warning_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
-from crm_risk.mapping import SOURCE_NAMES, STATE_NAMES, etag, warning_message
+from crm_risk.mapping import SOURCE_NAMES, STATE_NAMES, warning_message
 from crm_risk.models_monitoring import WarningRow
 from crm_risk.reclassify import reclassify_client
 from crm_risk.store.facilities import facility_by_id
@@ -27,6 +27,7 @@ from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
 from crm_runtime.errors import Aborted, FailedPrecondition, PermissionDenied
 from crm_runtime.pagination import page_size
+from crm_runtime.wire import etag
 
 DIVERSION_RULES = frozenset({
     "round_trip", "fast_in_fast_out", "securities_investment", "real_estate", "related_party",

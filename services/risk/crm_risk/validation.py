@@ -12,6 +12,7 @@ from google.type import date_pb2, money_pb2
 from crm.risk.v1 import risk_service_pb2
 from crm_runtime import names
 from crm_runtime.validation import Violations as Violations  # noqa: PLC0414 - re-exported
+from crm_runtime.wire import money_to_decimal, to_date
 
 # A client's name as the contract declares it (clients/{client}; the client service's ids, and
 # the ids core banking and test data use, all fit the one id rule of crm_runtime.names).
@@ -20,15 +21,6 @@ MAX_MONEY_YUAN = Decimal("1e15")
 CENT = Decimal("0.01")
 MAX_TEXT = 2000
 
-
-def to_date(value: date_pb2.Date) -> date | None:
-    """Return a Python date, or None when the message is unset or not a real date."""
-    if value.year == 0 and value.month == 0 and value.day == 0:
-        return None
-    try:
-        return date(value.year, value.month, value.day)
-    except ValueError:
-        return None
 
 
 def check_date(v: Violations, field: str, value: date_pb2.Date, *, required: bool) -> date | None:
@@ -46,10 +38,6 @@ def money_is_set(value: money_pb2.Money) -> bool:
     """Return True unless the Money message is entirely empty."""
     return bool(value.currency_code or value.units or value.nanos)
 
-
-def money_to_decimal(value: money_pb2.Money) -> Decimal:
-    """Return the amount of a Money message."""
-    return Decimal(value.units) + Decimal(value.nanos) / Decimal(10**9)
 
 
 def check_money(
@@ -89,18 +77,3 @@ def check_money(
         return amount
     return None
 
-
-def money_message(amount: Decimal | None, currency: str = "CNY") -> money_pb2.Money:
-    """Return a Money message for an amount (unset for None)."""
-    if amount is None:
-        return money_pb2.Money()
-    units = int(amount)
-    nanos = int((amount - units) * 10**9)
-    return money_pb2.Money(currency_code=currency, units=units, nanos=nanos)
-
-
-def date_message(value: date | None) -> date_pb2.Date:
-    """Return a google.type.Date (unset for None)."""
-    if value is None:
-        return date_pb2.Date()
-    return date_pb2.Date(year=value.year, month=value.month, day=value.day)

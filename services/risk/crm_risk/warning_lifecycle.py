@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
-from crm_risk.mapping import timestamp
 from crm_risk.models_monitoring import WarningActionRow, WarningRow
 from crm_runtime.outbox import Outbox
+from crm_runtime.wire import timestamp
 
 OPEN_STATES = frozenset({"open", "acknowledged"})
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from crm.client.v1 import client_pb2
-from crm_client.mapping import date_msg, money, timestamp
 from crm_client.models_groups import GroupMemberRow, GroupRow, GuaranteeRow
 from crm_runtime.enums import stored_names
+from crm_runtime.wire import date_message, money_message, timestamp
 
 CONTROL, CONTROL_BY_NAME = stored_names(client_pb2.ControlType)
 GUARANTEE_TYPE, GUARANTEE_TYPE_BY_NAME = stored_names(client_pb2.GuaranteeType)
@@ -25,11 +25,11 @@ def member_message(row: GroupMemberRow, client_id: str) -> client_pb2.GroupMembe
     message = client_pb2.GroupMember(
         name=f"groups/{row.group_id}/members/{row.id}", client=f"clients/{client_id}",
         control_type=CONTROL_BY_NAME.get(row.control_type, 0),  # type: ignore[arg-type]
-        share_percent=row.share_percent, valid_from=date_msg(row.valid_from),
+        share_percent=row.share_percent, valid_from=date_message(row.valid_from),
         create_time=timestamp(row.create_time),
     )
     if row.valid_to is not None:
-        message.valid_to.CopyFrom(date_msg(row.valid_to))
+        message.valid_to.CopyFrom(date_message(row.valid_to))
     return message
 
 
@@ -40,10 +40,10 @@ def guarantee_message(
     message = client_pb2.Guarantee(
         name=f"clients/{guarantor_id}/guarantees/{row.id}",
         guarantor=f"clients/{guarantor_id}", beneficiary=f"clients/{beneficiary_id}",
-        facility=row.facility, amount=money(row.amount),
+        facility=row.facility, amount=money_message(row.amount),
         guarantee_type=GUARANTEE_TYPE_BY_NAME.get(row.guarantee_type, 0),  # type: ignore[arg-type]
-        valid_from=date_msg(row.valid_from), create_time=timestamp(row.create_time),
+        valid_from=date_message(row.valid_from), create_time=timestamp(row.create_time),
     )
     if row.valid_to is not None:
-        message.valid_to.CopyFrom(date_msg(row.valid_to))
+        message.valid_to.CopyFrom(date_message(row.valid_to))
     return message

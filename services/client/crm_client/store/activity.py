@@ -8,7 +8,8 @@ from sqlmodel import col
 
 from crm.client.v1 import client_pb2
 from crm_client.models import ActivityRow, ClientRow
-from crm_client.validation import money_to_decimal, to_date
+from crm_client.validation import to_date
+from crm_runtime.wire import money_to_decimal
 
 
 async def upsert_activity(

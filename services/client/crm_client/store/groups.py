@@ -18,12 +18,12 @@ from sqlmodel import col
 from crm.events.v1 import client_events_pb2
 from crm_client.access import visible_clause
 from crm_client.domain.groups import ancestry_problem, guarantee_problem, share_problem
-from crm_client.mapping import timestamp
 from crm_client.models import ClientRow
 from crm_client.models_groups import GroupMemberRow, GroupRow, GuaranteeRow
 from crm_runtime.auth import Principal
 from crm_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from crm_runtime.outbox import Outbox
+from crm_runtime.wire import timestamp
 
 
 def _check_end(valid_from: date, valid_to: date, now: datetime) -> None:

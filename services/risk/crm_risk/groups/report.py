@@ -11,7 +11,7 @@ from crm_risk.concentration.model import Limits
 from crm_risk.groups.exposure import REASON, GroupExposure, group_exposures
 from crm_risk.groups.graph import circles
 from crm_risk.groups.store import Graph, client_exposures, load_graph
-from crm_risk.validation import money_message
+from crm_runtime.wire import money_message
 
 
 def _clients(ids: tuple[str, ...]) -> list[str]:

@@ -19,7 +19,6 @@ from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
 from crm_risk.linked import Linked
-from crm_risk.mapping import timestamp
 from crm_risk.models import (
     ClientFactRow,
     FacilityEventRow,
@@ -46,6 +45,7 @@ from crm_risk.rating.statement_input import statement_of
 from crm_runtime.db import Database
 from crm_runtime.errors import FailedPrecondition
 from crm_runtime.outbox import Outbox
+from crm_runtime.wire import timestamp
 
 YEAR = timedelta(days=365)
 WATCH_LEVELS = frozenset({"yellow", "orange", "red"})

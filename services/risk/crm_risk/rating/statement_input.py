@@ -11,7 +11,6 @@ from typing import Any
 from google.protobuf.message import Message
 
 from crm.risk.v1 import statement_pb2
-from crm_risk.mapping import timestamp
 from crm_risk.models import StatementRow
 from crm_risk.rating.model.statements import (
     BalanceSheet,
@@ -19,14 +18,9 @@ from crm_risk.rating.model.statements import (
     FinancialStatement,
     IncomeStatement,
 )
-from crm_risk.validation import (
-    Violations,
-    check_date,
-    check_money,
-    date_message,
-    money_message,
-)
+from crm_risk.validation import Violations, check_date, check_money
 from crm_runtime.errors import FieldViolation, InvalidArgument
+from crm_runtime.wire import date_message, money_message, timestamp
 
 S = "statement"
 OPINIONS: dict[int, str] = {

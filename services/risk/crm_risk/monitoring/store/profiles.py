@@ -15,7 +15,6 @@ from google.protobuf import field_mask_pb2
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.risk.v1 import monitoring_pb2
-from crm_risk.mapping import timestamp
 from crm_risk.models import MonitoringProfileRow
 from crm_risk.monitoring.engine.model import PERSON_RELATIONS
 from crm_risk.monitoring.store.lookups import RELATED_CONTEXT
@@ -23,6 +22,7 @@ from crm_risk.validation import CLIENT_NAME, Violations
 from crm_runtime.crypto import FieldCipher
 from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.pii import mask_name
+from crm_runtime.wire import timestamp
 
 RELATIONS: dict[int, str] = {
     monitoring_pb2.PARTY_RELATION_SHAREHOLDER: "shareholder",

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.risk.v1 import monitoring_pb2
-from crm_risk.mapping import timestamp
 from crm_risk.models import RulesetConfigRow
 from crm_risk.monitoring.engine.ruleset import (
     Ruleset,
@@ -24,6 +23,7 @@ from crm_risk.monitoring.engine.ruleset_versions import RULESETS
 from crm_runtime.errors import InvalidArgument
 from crm_runtime.fieldmask import resolve_mask
 from crm_runtime.logging import get_logger
+from crm_runtime.wire import timestamp
 
 log = get_logger("monitoring")
 R = "ruleset"
