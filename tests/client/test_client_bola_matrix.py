@@ -8,7 +8,7 @@ object-scoped when its request names a client or key person (`name`, `parent`, `
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bola_support import (
@@ -22,7 +22,7 @@ from bola_support import (
 )
 from client_harness import RM_A, RM_B, a_client, client_service, create_request
 from google.protobuf import field_mask_pb2, message
-from google.type import date_pb2
+from google.type import date_pb2, money_pb2
 
 from crm.client.v1 import client_pb2, client_service_pb2
 from crm_client.domain.credit_code import make_credit_code
@@ -44,7 +44,15 @@ NOT_OBJECT_SCOPED = {
     "CreateSegment": "operations only (function-level rule)",
     "UpdateSegment": "operations only (function-level rule)",
     "ListSegmentMembers": "a list: checked below for B's rows",
+    "CreateGroup": "creates a group (bank-wide master data); no client data in it",
+    "ListGroups": "a list: checked below for B's groups",
+    "CreateGroupMember": (
+        "the group is shared master data; the member client is checked like any client "
+        "(test_client_groups: B's client cannot be added by A)"
+    ),
 }
+GROUP_DENIED = "GROUP_ACCESS_DENIED"
+GHOST_GROUP = "groups/ghost-group"
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,33 @@ class World:
     own_person: str
     other_client: str
     other_person: str
+    own_group: str = ""
+    other_group: str = ""
+    own_member: str = ""
+    other_member: str = ""
+    own_guarantee: str = ""
+    other_guarantee: str = ""
+
+
+def group_target(method: Any, world: World, *, whose: str) -> str | None:
+    """Return the group, membership or guarantee `method` takes, or None for other methods."""
+    name = method.name
+    if name in ("GetGroup", "ListGroupMembers"):
+        return {"own": world.own_group, "other": world.other_group, "ghost": GHOST_GROUP}[whose]
+    if name == "EndGroupMember":
+        return {"own": world.own_member, "other": world.other_member,
+                "ghost": f"{GHOST_GROUP}/members/00000000000000000000000000000000"}[whose]
+    if name == "EndGuarantee":
+        return {"own": world.own_guarantee, "other": world.other_guarantee,
+                "ghost": f"{GHOST_CLIENT}/guarantees/00000000000000000000000000000000"}[whose]
+    return None
 
 
 def target(method: Any, world: World, *, whose: str) -> str:
     """Return the resource name of the kind `method` takes: A's, B's or a nonexistent one."""
+    special = group_target(method, world, whose=whose)
+    if special is not None:
+        return special
     person = "KeyPerson" in method.name and not method.name.startswith(("Create", "List"))
     if whose == "ghost":
         return GHOST_PERSON if person else GHOST_CLIENT
@@ -88,6 +119,10 @@ BODIES: dict[str, Callable[[Any], None]] = {
         setattr(r, "reason", "portfolio rebalancing"),
     ),
     "CreateKeyPerson": lambda r: r.key_person.CopyFrom(key_person()),
+    "CreateGuarantee": lambda r: r.guarantee.CopyFrom(client_pb2.Guarantee(
+        amount=money_pb2.Money(currency_code="CNY", units=1_000_000),
+        valid_from=date_pb2.Date(year=2026, month=1, day=1),
+        guarantee_type=client_pb2.GUARANTEE_TYPE_GENERAL)),
 }
 
 
@@ -99,7 +134,10 @@ CALLER_ROLES = {"AssignClient": Role.TEAM_LEAD}
 def request_for(method: Any, world: World, whose: str) -> message.Message:
     """Return the method's request naming A's, B's or a nonexistent resource."""
     resource = target(method, world, whose=whose)
-    return build_request(method, resource_field(method), resource, BODIES.get(method.name))
+    request = build_request(method, resource_field(method), resource, BODIES.get(method.name))
+    if method.name == "CreateGuarantee":  # for B's client, whoever's guarantor it is
+        request.guarantee.beneficiary = world.other_client  # type: ignore[attr-defined]
+    return request
 
 
 async def call_as(h: Any, method: Any, request: message.Message, who: str) -> Outcome:
@@ -121,7 +159,31 @@ async def seed(h: Any) -> World:
             metadata=h.rm(rm),
         )
         made[rm] = (client.name, person.name)
-    return World(made[RM_A][0], made[RM_A][1], made[RM_B][0], made[RM_B][1])
+    world = World(made[RM_A][0], made[RM_A][1], made[RM_B][0], made[RM_B][1])
+    return await seed_groups(h, world)
+
+
+async def seed_groups(h: Any, world: World) -> World:
+    """Give each RM's client a group of its own (membership) and a guarantee."""
+    names: dict[str, tuple[str, str, str]] = {}
+    for rm, client, other in ((RM_A, world.own_client, world.other_client),
+                              (RM_B, world.other_client, world.own_client)):
+        group = await h.stub.CreateGroup(client_service_pb2.CreateGroupRequest(
+            group=client_pb2.Group(display_name=f"{rm} 集团")), metadata=h.ops())
+        member = await h.stub.CreateGroupMember(client_service_pb2.CreateGroupMemberRequest(
+            parent=group.name, member=client_pb2.GroupMember(
+                client=client, share_percent=10,
+                valid_from=date_pb2.Date(year=2026, month=1, day=1),
+                control_type=client_pb2.CONTROL_TYPE_OTHER)), metadata=h.rm(rm))
+        guarantee = await h.stub.CreateGuarantee(client_service_pb2.CreateGuaranteeRequest(
+            parent=client, guarantee=client_pb2.Guarantee(
+                beneficiary=other, amount=money_pb2.Money(currency_code="CNY", units=1_000_000),
+                valid_from=date_pb2.Date(year=2026, month=1, day=1),
+                guarantee_type=client_pb2.GUARANTEE_TYPE_GENERAL)), metadata=h.rm(rm))
+        names[rm] = (group.name, member.name, guarantee.name)
+    return replace(world, own_group=names[RM_A][0], other_group=names[RM_B][0],
+                   own_member=names[RM_A][1], other_member=names[RM_B][1],
+                   own_guarantee=names[RM_A][2], other_guarantee=names[RM_B][2])
 
 
 def test_every_method_is_classified():
@@ -144,7 +206,8 @@ async def test_bola_matrix(store_url, identity, capsys):
             scoped,
             request_for=lambda method, whose: request_for(method, world, whose),
             call_as_a=lambda method, request: call_as(h, method, request, RM_A),
-            reason_for=lambda method: DENIED,
+            reason_for=lambda method: GROUP_DENIED if method.name in (
+                "GetGroup", "ListGroupMembers", "EndGroupMember") else DENIED,
             capsys=capsys,
         )
         after = await h.stub.GetClient(
@@ -179,3 +242,6 @@ async def test_lists_never_include_the_other_managers_clients(store_url, identit
             seen.update(m.client for m in members.memberships)
         assert world.other_client not in seen
         assert world.own_client in seen
+        groups = await h.stub.ListGroups(client_service_pb2.ListGroupsRequest(),
+                                         metadata=h.rm(RM_A))
+        assert [g.name for g in groups.groups] == [world.own_group]

@@ -55,6 +55,7 @@ NOT_OBJECT_SCOPED = {
     "DismissWarning": f"{ROLE_REFUSED} (risk officers only)",
     "EvaluateProposedFacility": f"{ROLE_REFUSED}: portfolio roles only",
     "GetConcentrationReport": f"{ROLE_REFUSED}: portfolio roles only",
+    "ListGuaranteeCircles": f"{ROLE_REFUSED}: portfolio roles only",
     "MonitorTransactions": f"{ROLE_REFUSED}: bank systems only (transaction stream)",
     "UpdateMonitoringRuleset": f"{ROLE_REFUSED}: bank-wide configuration (risk officers)",
     "BacktestMonitoringRuleset": f"{ROLE_REFUSED}: bank-wide configuration (risk officers)",
@@ -344,7 +345,7 @@ async def test_rm_is_refused_by_role_whoever_owns_the_resource(store_url, identi
                 await call(h.stub, method, request_for(method, world, whose=whose), h.rm(RM_A))
                 for whose in ("own", "other", "ghost")
             }
-        assert len(answers) == 18
+        assert len(answers) == 19
         assert_refused_by_role(answers)
 
 

@@ -76,3 +76,13 @@ def denied() -> PermissionDenied:
 def unmasks_for_delivery(principal: Principal, reason: str) -> bool:
     """Return True for a system asking for a mobile number to deliver a notification."""
     return principal.has(Role.SYSTEM) and reason.strip() == DELIVERY_UNMASK_REASON
+
+
+# Credit groups: recorded by whoever records client data, plus risk officers (group master
+# data often comes from the credit review).
+GROUP_ROLES = (*UPDATE_ROLES, Role.RISK_OFFICER)
+
+
+def group_denied() -> PermissionDenied:
+    """Return the one error for a group the caller may not see and one that does not exist."""
+    return PermissionDenied("the caller may not access this group", reason="GROUP_ACCESS_DENIED")

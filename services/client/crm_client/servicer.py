@@ -7,6 +7,8 @@ from crm_client.context import ClientContext
 from crm_client.rpc_activity import ActivityRpc
 from crm_client.rpc_assign import AssignRpc
 from crm_client.rpc_clients import ClientsRpc
+from crm_client.rpc_groups import GroupsRpc
+from crm_client.rpc_guarantees import GuaranteesRpc
 from crm_client.rpc_memberships import MembershipsRpc
 from crm_client.rpc_people import PeopleRpc
 from crm_client.rpc_segments import SegmentsRpc
@@ -19,6 +21,8 @@ class ClientServicer(
     SegmentsRpc,
     MembershipsRpc,
     ActivityRpc,
+    GroupsRpc,
+    GuaranteesRpc,
     client_service_pb2_grpc.ClientServiceServicer,
 ):
     """Implements crm.client.v1.ClientService."""

@@ -83,6 +83,12 @@ class RiskSettings(BaseServiceSettings):
     review_pause_seconds: float = 0.2
     review_busy_pause_seconds: float = 2.0
 
+    # Contagion through groups and guarantees (docs/GROUPS.md): a downgrade to this grade or
+    # worse, a red warning or a non-performing facility warns the clients within this many
+    # steps (guarantees either way, shared groups).
+    contagion_grade: str = "B-"
+    contagion_depth: int = 2
+
     @model_validator(mode="after")
     def _check(self) -> RiskSettings:
         if not self.pii_encryption_key or not self.pii_index_key:
@@ -99,6 +105,8 @@ class RiskSettings(BaseServiceSettings):
             raise ValueError("MONITORING_HISTORY_DAYS must be 0 to 3650")
         if not 0 < self.project_margin_points <= 100:
             raise ValueError("PROJECT_MARGIN_POINTS must be in (0, 100]")
+        if not 1 <= self.contagion_depth <= 10:
+            raise ValueError("CONTAGION_DEPTH must be 1 to 10")
         self.industry_limit_map()
         self.region_limit_map()
         self.fx_rates()

@@ -22,6 +22,7 @@ from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
 from crm_risk.levels import up
+from crm_risk.linked import LINKED_RULES, Linked
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningActionRow, WarningRow, WarningSignalRow
 from crm_risk.playbook_actions.actions import act_on_warnings
@@ -123,10 +124,12 @@ class _Trail:
 
 
 async def raise_signal(
-    session: AsyncSession, outbox: Outbox, signal: Signal, *, now: datetime, actor: str
+    session: AsyncSession, outbox: Outbox, signal: Signal, *, now: datetime, actor: str,
+    contagion: Linked | None = None,
 ) -> Outcome:
     """Open a warning for `signal` or fold it into the open one with the same key."""
-    (outcome,) = await raise_signals(session, outbox, [signal], now=now, actor=actor)
+    (outcome,) = await raise_signals(session, outbox, [signal], now=now, actor=actor,
+                                     contagion=contagion)
     return outcome
 
 
@@ -137,10 +140,12 @@ async def raise_signals(
     *,
     now: datetime,
     actor: str,
+    contagion: Linked | None = None,
 ) -> list[Outcome]:
     """Apply signals in order, as `raise_signal` one by one would, with a fixed number of
     statements: the clients' open warnings and facts are read once, new warnings are inserted
-    together and their signal and audit rows after them."""
+    together and their signal and audit rows after them. A warning that turns red spreads
+    to related clients through `contagion` (None: not at all)."""
     if not signals:
         return []
     clients = sorted({s.client_id for s in signals})
@@ -179,7 +184,23 @@ async def raise_signals(
     # The playbook acts on what this call raised or escalated (RED freezes, ORANGE a visit).
     acted = {o.warning.id: o.warning for o in outcomes if o.created or o.escalated}
     await act_on_warnings(session, outbox, list(acted.values()), now=now, actor=actor)
+    if contagion is not None:
+        await _spread_red(session, outbox, outcomes, contagion, now)
     return outcomes
+
+
+async def _spread_red(
+    session: AsyncSession, outbox: Outbox, outcomes: Sequence[Outcome], contagion: Linked,
+    now: datetime,
+) -> None:
+    """Warn the clients related to each client whose warning just turned red."""
+    red = sorted({o.warning.client_id for o in outcomes
+                  if (o.created or o.escalated) and o.warning.level == "red"
+                  and o.warning.rule not in LINKED_RULES})
+    if not red:
+        return
+    for client_id in red:
+        await contagion.spread(session, outbox, client_id, cause="red warning", now=now)
 
 
 def _open(

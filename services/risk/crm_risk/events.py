@@ -19,6 +19,8 @@ from crm.events.v1 import client_events_pb2, event_pb2, feedback_events_pb2
 from crm_risk.concentration.totals import move_client, placement
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.groups import events as group_events
+from crm_risk.groups.contagion import Contagion
 from crm_risk.models import ClientFactRow
 from crm_risk.models_monitoring import WarningRow
 from crm_risk.visit_events import apply_visit
@@ -139,6 +141,7 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
             ),
             now=now,
             actor=f"systems/{envelope.source}",
+            contagion=Contagion.of(ctx.settings),
         )
         ctx.review_wakeup.set()
 
@@ -153,6 +156,7 @@ def handlers(ctx: RiskContext) -> dict[str, EventHandler]:
         "crm.events.v1.VisitRecorded": EventHandler(
             feedback_events_pb2.VisitRecorded, visit_recorded
         ),
+        **group_events.handlers(ctx),
         "crm.events.v1.ExternalSignalRaised": EventHandler(
             feedback_events_pb2.ExternalSignalRaised, feedback_signal
         ),

@@ -17,6 +17,7 @@ from crm_risk.models import (
 )
 from crm_risk.models_monitoring import WarningRow, WarningSignalRow
 from crm_risk.playbooks import PLAYBOOKS
+from crm_runtime.enums import stored_names
 from crm_runtime.wire import date_message, etag, money_message, timestamp
 
 FACILITY_TYPES: dict[int, str] = {
@@ -73,12 +74,8 @@ STATES: dict[str, Any] = {
     "dismissed": warning_pb2.WARNING_STATE_DISMISSED,
 }
 STATE_NAMES: dict[int, str] = {v: k for k, v in STATES.items()}
-SOURCES: dict[str, Any] = {
-    "transactions": warning_pb2.WARNING_SOURCE_TRANSACTIONS,
-    "statements": warning_pb2.WARNING_SOURCE_STATEMENTS,
-    "external": warning_pb2.WARNING_SOURCE_EXTERNAL,
-    "concentration": warning_pb2.WARNING_SOURCE_CONCENTRATION,
-}
+# transactions, statements, external, concentration, contagion, guarantee_circle.
+SOURCES: dict[str, Any] = dict(stored_names(warning_pb2.WarningSource).by_name)
 SOURCE_NAMES: dict[int, str] = {v: k for k, v in SOURCES.items()}
 TRIGGERS: dict[str, Any] = {
     "initial": rating_pb2.RATING_TRIGGER_INITIAL,

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlmodel import col
 
 from crm_risk.context import RiskContext
+from crm_risk.groups.contagion import Contagion
 from crm_risk.models import ClientFactRow
 from crm_risk.rating.rate import rate_client
 from crm_runtime.errors import DomainError
@@ -39,7 +40,7 @@ async def review_once(ctx: RiskContext, *, limit: int = BATCH) -> int:
         try:
             await rate_client(ctx.db, ctx.outbox, client_id,
                               trigger="event" if requested else "periodic", actor=ACTOR,
-                              now=ctx.clock())
+                              now=ctx.clock(), contagion=Contagion.of(ctx.settings))
             rated += 1
         except DomainError as exc:
             log.warning("re-rating skipped", client=client_id, reason=exc.reason)

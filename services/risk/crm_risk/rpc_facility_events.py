@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import facility_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
+from crm_risk.groups.contagion import Contagion, after_reclassification
 from crm_risk.mapping import EVENT_TYPES, change_message, event_message, facility_message
 from crm_risk.models import ClassificationChangeRow, FacilityEventRow, FacilityRow
 from crm_risk.playbook_actions.actions import LimitFrozen, check_not_frozen, record_refusal
@@ -112,8 +113,10 @@ class FacilityEventsRpc:
                 recorded_by=principal.subject, create_time=now,
             )
             session.add(event)
-            await reclassify_client(session, row.client_id, cause=kind, actor=principal.subject,
-                                    now=now)
+            changes = await reclassify_client(session, row.client_id, cause=kind,
+                                              actor=principal.subject, now=now)
+            await after_reclassification(session, self.ctx.outbox, row.client_id, changes,
+                                         now=now, contagion=Contagion.of(self.ctx.settings))
             if kind == "drawdown":
                 await check_project(session, self.ctx, row, now=now, actor=principal.subject)
             return event_message(event, row)
@@ -181,9 +184,11 @@ class FacilityEventsRpc:
             row.version += 1
             row.update_time = now
             session.add(row)
-            await reclassify_client(session, row.client_id,
-                                    cause=f"review: {request.reason}"[:64],
-                                    actor=principal.subject, now=now)
+            changes = await reclassify_client(session, row.client_id,
+                                              cause=f"review: {request.reason}"[:64],
+                                              actor=principal.subject, now=now)
+            await after_reclassification(session, self.ctx.outbox, row.client_id, changes,
+                                         now=now, contagion=Contagion.of(self.ctx.settings))
             return facility_message(row, await guarantees_of(session, row.seq))
 
         response = await idempotency.mutation(

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import rating_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
+from crm_risk.groups.contagion import Contagion
 from crm_risk.mapping import override_message
 from crm_risk.models import ClientFactRow, RatingOverrideRow, RatingRow
 from crm_risk.rating.model.policy import review_due, validate_override
@@ -149,7 +150,8 @@ class OverridesRpc:
                 raise FailedPrecondition("a newer rating superseded the override",
                                          reason="RATING_SUPERSEDED")
             rating = self._override_rating(current, row, principal.subject, now)
-            await record_rating(session, self.ctx.outbox, fact, rating, current, now=now)
+            await record_rating(session, self.ctx.outbox, fact, rating, current, now=now,
+                                contagion=Contagion.of(self.ctx.settings))
             row.state, row.approver = "approved", principal.subject
             row.decision_comment, row.decide_time = request.comment, now
             row.resulting_rating_id = rating.id

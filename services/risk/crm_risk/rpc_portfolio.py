@@ -22,6 +22,7 @@ from crm_risk.concentration.model import (
 )
 from crm_risk.concentration.store import holding_for, limits_from, load_holdings
 from crm_risk.context import RiskContext
+from crm_risk.groups.report import proposal_group_uses, report_groups
 from crm_risk.models import ClientFactRow
 from crm_risk.validation import Violations, check_money
 from crm_runtime import names
@@ -75,6 +76,7 @@ class PortfolioRpc:
         limits = limits_from(self.ctx.settings)
         async with self.ctx.db.read() as session:
             holdings = await load_holdings(session)
+            groups = await report_groups(session, limits, top_n)
         whole = total(holdings)
         base = max(whole, limits.loan_book)
         net = limits.net_capital
@@ -86,6 +88,7 @@ class PortfolioRpc:
             top10_share=float(top10 / whole) if whole > 0 else 0.0,
             top10_share_of_net_capital=float(top10 / net),
             compute_time=timestamp(self.ctx.clock()),
+            group_exposures=groups,
         )
         for dimension, amounts in exposures(holdings).items():
             for key, amount in sorted(amounts.items(), key=lambda kv: -kv[1])[:top_n]:
@@ -117,15 +120,16 @@ class PortfolioRpc:
         v.raise_if_any()
         assert amount is not None
         amount_cny = amount * rates[request.amount.currency_code]
+        limits = limits_from(self.ctx.settings)
         async with self.ctx.db.read() as session:
             holdings = await load_holdings(session)
             fact = await session.get(ClientFactRow, client_id)
+            groups = await proposal_group_uses(session, limits, client_id, Decimal(amount_cny))
         proposal = holding_for(client_id, Decimal(amount_cny), fact)
-        after = with_proposal(holdings, proposal)
-        uses = usages(after, limits_from(self.ctx.settings), only=keys_of(proposal))
+        uses = [usage_message(u) for u in usages(with_proposal(holdings, proposal), limits,
+                                                 only=keys_of(proposal))] + groups
         response = risk_service_pb2.EvaluateProposedFacilityResponse(
-            limits=[usage_message(u) for u in uses],
-            breaches=[usage_message(u) for u in uses if u.breached],
+            limits=uses, breaches=[u for u in uses if u.breached],
         )
         response.would_breach = bool(response.breaches)
         return response

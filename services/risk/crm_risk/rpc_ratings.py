@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crm.risk.v1 import rating_pb2, risk_service_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
+from crm_risk.groups.contagion import Contagion
 from crm_risk.mapping import rating_message
 from crm_risk.rating.rate import commit_rating, prepare_rating
 from crm_risk.store.ratings import load_rating, ratings_page
@@ -46,7 +47,9 @@ class RatingsRpc:
             )
 
         async def commit(session: AsyncSession) -> rating_pb2.Rating:
-            return rating_message(await commit_rating(session, self.ctx.outbox, prepared, now=now))
+            return rating_message(await commit_rating(
+                session, self.ctx.outbox, prepared, now=now,
+                contagion=Contagion.of(self.ctx.settings)))
 
         return await idempotency.mutation(
             self.ctx.db, request, method="crm.risk.v1.RiskService/RateClient",

@@ -12,6 +12,7 @@ from crm.risk.v1 import risk_service_pb2, warning_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.groups.contagion import Contagion
 from crm_risk.mapping import LEVELS, warning_message
 from crm_risk.models_monitoring import ExternalSignalRow
 from crm_risk.reclassify import reclassify_client
@@ -90,7 +91,7 @@ class SignalsRpc:
                     detect_time=occurred,
                     facts={"source_system": signal.source_system, "evidence": signal.evidence},
                 ),
-                now=now, actor=principal.subject,
+                now=now, actor=principal.subject, contagion=Contagion.of(self.ctx.settings),
             )
             warning = outcome.warning
             assert warning.seq is not None

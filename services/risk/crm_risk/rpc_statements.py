@@ -14,6 +14,7 @@ from crm.risk.v1 import risk_service_pb2, statement_pb2
 from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.early_warnings import Signal, raise_signal
+from crm_risk.groups.contagion import Contagion
 from crm_risk.models import ClientFactRow, StatementRow
 from crm_risk.rating.model.ratio_warnings import RatioAssessment, assess
 from crm_risk.rating.model.ratios import RATIO_NAMES, Ratios, compute_ratios
@@ -152,7 +153,7 @@ class StatementsRpc:
                     facts={"evidence": round(found.evidence, 4),
                            **{s.code: round(s.value, 6) for s in found.signals}},
                 ),
-                now=now, actor=actor,
+                now=now, actor=actor, contagion=Contagion.of(self.ctx.settings),
             )
         fact = await session.get(ClientFactRow, row.client_id)
         if fact is not None:

@@ -6,6 +6,7 @@ from crm.risk.v1 import risk_service_pb2_grpc
 from crm_risk.context import RiskContext
 from crm_risk.rpc_facilities import FacilitiesRpc
 from crm_risk.rpc_facility_events import FacilityEventsRpc
+from crm_risk.rpc_groups import GroupsRpc
 from crm_risk.rpc_monitoring import MonitoringRpc
 from crm_risk.rpc_overrides import OverridesRpc
 from crm_risk.rpc_playbooks import PlaybooksRpc
@@ -27,6 +28,7 @@ class RiskServicer(
     SignalsRpc,
     WarningsRpc,
     PortfolioRpc,
+    GroupsRpc,
     PlaybooksRpc,
     ProjectsRpc,
     risk_service_pb2_grpc.RiskServiceServicer,

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm.events.v1 import risk_events_pb2
+from crm_risk.linked import Linked
 from crm_risk.models import (
     ClientFactRow,
     FacilityEventRow,
@@ -32,6 +33,7 @@ from crm_risk.rating.model.classification import NPL_CATEGORIES, TECHNICAL_DELAY
 from crm_risk.rating.model.features import MAX_STATEMENTS, rating_features
 from crm_risk.rating.model.policy import review_due
 from crm_risk.rating.model.ratio_warnings import DEFAULT_RATIO_THRESHOLDS
+from crm_risk.rating.model.scale import falls_to
 from crm_risk.rating.model.scorecard import (
     RatingInputs,
     RatingResult,
@@ -178,7 +180,8 @@ async def prepare_rating(
 
 
 async def commit_rating(
-    session: AsyncSession, outbox: Outbox, row: RatingRow, *, now: datetime
+    session: AsyncSession, outbox: Outbox, row: RatingRow, *, now: datetime,
+    contagion: Linked | None = None,
 ) -> RatingRow:
     """Record a prepared rating against the rating in force at commit time."""
     fact = await session.get(ClientFactRow, row.client_id)
@@ -188,26 +191,21 @@ async def commit_rating(
     row.previous_grade = previous.grade if previous is not None else ""
     if previous is None:
         row.trigger = "initial"
-    return await record_rating(session, outbox, fact, row, previous, now=now)
+    return await record_rating(session, outbox, fact, row, previous, now=now,
+                               contagion=contagion)
 
 
 async def rate_client(
-    database: Database,
-    outbox: Outbox,
-    client_id: str,
-    *,
-    trigger: str,
-    actor: str,
-    now: datetime,
-    floating: float | None = None,
-    fx: float | None = None,
+    database: Database, outbox: Outbox, client_id: str, *, trigger: str, actor: str,
+    now: datetime, floating: float | None = None, fx: float | None = None,
+    contagion: Linked | None = None,
 ) -> RatingRow:
     """Rate the client now and record the rating (read, then a short write transaction)."""
     async with database.read() as session:
         row = await prepare_rating(session, client_id, trigger=trigger, actor=actor, now=now,
                                    floating=floating, fx=fx)
     async with database.write() as session:
-        return await commit_rating(session, outbox, row, now=now)
+        return await commit_rating(session, outbox, row, now=now, contagion=contagion)
 
 
 def _rating_row(
@@ -255,15 +253,11 @@ def _rating_row(
 
 
 async def record_rating(
-    session: AsyncSession,
-    outbox: Outbox,
-    fact: ClientFactRow,
-    row: RatingRow,
-    previous: RatingRow | None,
-    *,
-    now: datetime,
+    session: AsyncSession, outbox: Outbox, fact: ClientFactRow, row: RatingRow,
+    previous: RatingRow | None, *, now: datetime, contagion: Linked | None = None,
 ) -> RatingRow:
-    """Store a new rating, supersede pending overrides, schedule the review, announce it."""
+    """Store a new rating, supersede pending overrides, schedule the review, announce it;
+    a fall to the contagion grade warns the client's related clients."""
     session.add(row)
     await session.execute(
         update(RatingOverrideRow)
@@ -296,4 +290,8 @@ async def record_rating(
             subject=client,
         )
     await session.flush()
+    if contagion is not None and previous is not None and falls_to(
+            previous.grade, row.grade, contagion.grade):
+        await contagion.spread(session, outbox, fact.client_id, now=now,
+                               cause=f"downgraded from {previous.grade} to {row.grade}")
     return row

@@ -146,3 +146,12 @@ def worse_of(first: str, second: str, *, version: str = DEFAULT_MASTER_SCALE) ->
     if grade_rank(first, version=version) >= grade_rank(second, version=version):
         return first
     return second
+
+
+def falls_to(previous: str, grade: str, line: str, *, version: str = DEFAULT_MASTER_SCALE) -> bool:
+    """Return True when a grade moves from better than `line` to `line` or worse (unknown
+    grades never do)."""
+    if not all(is_grade(g, version=version) for g in (previous, grade, line)):
+        return False
+    mark = grade_rank(line, version=version)
+    return grade_rank(previous, version=version) < mark <= grade_rank(grade, version=version)
