@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crm_demo import approvals, monitoring, ratings, through_gateway
+from crm_demo import approvals, groups, monitoring, ratings, through_gateway
 from crm_demo.launcher import ROOT, new_platform
 from crm_demo.loader import load_portfolio
 from crm_demo.portfolio import generate_portfolio
@@ -41,6 +41,10 @@ async def _main(args: argparse.Namespace) -> int:
             )
         if "risk" in platform.services:
             figures["ratings"] = await ratings.run(
+                platform.services["risk"], client, platform.identity, portfolio, loaded
+            )
+        if "risk" in platform.services:
+            figures["groups"] = await groups.run(
                 platform.services["risk"], client, platform.identity, portfolio, loaded
             )
         if "gateway" in platform.services:

@@ -80,3 +80,23 @@ async def test_a_defaulting_guarantor_spreads_to_the_clients_it_guarantees(store
         found = await linked(h)
     assert sorted(found) == ["clients/m1", "clients/m2", "clients/x2"]
     assert all("facility non-performing" in summary for summary in found.values())
+
+
+async def test_a_red_warning_from_the_monitoring_stream_spreads_too(store_url, identity):
+    """Loan money traced back to m1 (a round trip of most of a small facility) is RED: the
+    stream's warning reaches m2 and x1 like any other red warning, and freezes m1's limits."""
+    from risk_harness import cny, round_trip, stream
+
+    async with risk_service(store_url, identity) as h:
+        await world(h)
+        loan = await h.stub.CreateFacility(risk_service_pb2.CreateFacilityRequest(
+            parent="clients/m1", facility=a_facility(amount=cny(5_000_000)),
+            request_id=request_id()), metadata=h.system())
+        await stream(h.stub, [round_trip("m1", loan.name)], h.system())
+        own = await h.stub.ListWarnings(risk_service_pb2.ListWarningsRequest(
+            client="clients/m1", source=warning_pb2.WARNING_SOURCE_TRANSACTIONS),
+            metadata=h.officer())
+        found = await linked(h)
+    assert [w.level for w in own.warnings] == [warning_pb2.WARNING_LEVEL_RED]
+    assert sorted(found) == ["clients/m2", "clients/x1"]
+    assert "contagion from clients/m1" in found["clients/x1"]

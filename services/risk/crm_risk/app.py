@@ -11,6 +11,7 @@ from crm.risk.v1 import risk_service_pb2_grpc
 from crm_risk.config import RiskSettings
 from crm_risk.context import RiskContext
 from crm_risk.events import handlers
+from crm_risk.groups.contagion import Contagion
 from crm_risk.monitoring.store.pipeline import MonitoringPipeline
 from crm_risk.monitoring.store.rulesets import current_config, ruleset_from
 from crm_risk.monitoring.store.wal import WalCheckpointer
@@ -45,6 +46,7 @@ async def _context(parts: kit.Parts[RiskSettings]) -> RiskContext:
         clock=ctx.clock,
         on_rerate=ctx.review_wakeup.set,
         history_days=settings.monitoring_history_days,
+        contagion=Contagion.of(settings),
     )
     await pipeline.start()
     ctx.pipeline = pipeline

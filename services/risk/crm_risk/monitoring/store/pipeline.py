@@ -32,6 +32,7 @@ from opentelemetry import metrics
 
 from crm.risk.v1 import risk_service_pb2
 from crm_risk.early_warnings import Signal, raise_signals
+from crm_risk.linked import Linked
 from crm_risk.monitoring.engine.model import Alert, Transaction
 from crm_risk.monitoring.engine.ruleset import Ruleset
 from crm_risk.monitoring.store import batch_log
@@ -104,10 +105,11 @@ class MonitoringPipeline(DurableEngine):
         clock: Callable[[], datetime],
         on_rerate: Callable[[], None] = lambda: None,
         history_days: float = 90.0,
+        contagion: Linked | None = None,  # a RED alert spreads to the client's related clients
     ) -> None:
         super().__init__(database=database, cipher=cipher, ruleset=ruleset,
                          partition=partition, clock=clock, history_days=history_days)
-        self._outbox = outbox
+        self._outbox, self._contagion = outbox, contagion
         self._on_rerate = on_rerate
         self._max_batch = max_batch
         self._checkpoint_seconds = checkpoint_ms / 1000
@@ -116,8 +118,6 @@ class MonitoringPipeline(DurableEngine):
         self._queue: list[_Pending] = []
         self.batches = 0
         self.last_batch_time = float("-inf")  # time.monotonic() of the last batch received
-
-    # ------------------------------------------------------------------ batches
 
     async def process(
         self, request: risk_service_pb2.MonitorTransactionsRequest, *, received: float
@@ -292,7 +292,7 @@ class MonitoringPipeline(DurableEngine):
         """Turn every alert of the group into warnings; name them in each batch's ack."""
         signals = [_signal(alert) for _, alerts in applied for alert in alerts]
         outcomes = iter(await raise_signals(session, self._outbox, signals, now=now,
-                                            actor=ACTOR))
+                                            actor=ACTOR, contagion=self._contagion))
         for response, alerts in applied:
             names = [f"warnings/{next(outcomes).warning.id}" for _ in alerts]
             response.warnings.extend(dict.fromkeys(names))
