@@ -37,7 +37,13 @@ from crm_runtime.db import Database
 from crm_runtime.logging import get_logger
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.pagination import PageTokens
-from crm_runtime.server import RunningService, ServiceDefinition, build_signer, start_service
+from crm_runtime.server import (
+    RunningService,
+    ServiceDefinition,
+    build_admission,
+    build_signer,
+    start_service,
+)
 
 log = get_logger("gateway")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -137,11 +143,13 @@ async def build(settings: GatewaySettings) -> Gateway:
         max_message_bytes=settings.max_receive_message_bytes,
     )
     routes = Routes(methods, upstreams, api.methods())
+    admission = build_admission(settings)  # Shared by both faces: one process, one limit.
     proxy = GrpcProxy(
         gate,
         routes,
         default_deadline=settings.default_deadline_seconds,
         default_stream_deadline=settings.default_stream_deadline_seconds,
+        admission=admission,
     )
     openapi = build_openapi(methods.values())
     http = HttpFace(
@@ -151,6 +159,7 @@ async def build(settings: GatewaySettings) -> Gateway:
         openapi,
         default_deadline=settings.default_deadline_seconds,
         max_body_bytes=settings.max_http_body_bytes,
+        admission=admission,
     )
 
     def register(server: grpc.aio.Server) -> None:

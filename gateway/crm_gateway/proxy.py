@@ -26,6 +26,7 @@ from opentelemetry.trace import SpanKind
 from crm_gateway.gate import CallScope, Gate
 from crm_gateway.routing import Metadata, Route, Routes
 from crm_runtime import requestctx
+from crm_runtime.admission import Admission
 from crm_runtime.auth import IDENTITY_METADATA_KEY
 from crm_runtime.errors import DomainError, Unavailable, internal_status, to_status
 from crm_runtime.logging import get_logger
@@ -80,7 +81,11 @@ class GrpcProxy(grpc.GenericRpcHandler):
         *,
         default_deadline: float,
         default_stream_deadline: float,
+        admission: Admission | None = None,
     ) -> None:
+        # Refuses calls past the process's limits at once (RESOURCE_EXHAUSTED, audited):
+        # gRPC's own limit would queue them until the caller gave up (CANCELLED).
+        self._admission = admission
         self._gate = gate
         self._routes = routes
         self._default_deadline = default_deadline
@@ -148,12 +153,24 @@ class GrpcProxy(grpc.GenericRpcHandler):
             remaining = self._stream_deadline if stream else self._default_deadline
         return outgoing, max(remaining, 0.001)
 
+    def _enter(self, route: Route, *, stream: bool) -> bool:
+        if self._admission is None:
+            return False
+        self._admission.enter(route.path, stream=stream)
+        return True
+
+    def _leave(self, entered: bool, *, stream: bool) -> None:
+        if entered and self._admission is not None:
+            self._admission.leave(stream=stream)
+
     def _unary_out(self, route: Route, *, streaming_in: bool) -> Any:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> bytes:
             scope, incoming = self._open(route, context)
             if not streaming_in:
                 scope.payload = request  # Refused attempts name their resource too.
+            entered = False
             try:
+                entered = self._enter(route, stream=streaming_in)
                 metadata, seconds = self._outgoing(scope, incoming, context, streaming_in)
                 if streaming_in:
                     target: Any = route.target
@@ -170,6 +187,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
                 scope.outcome = "CANCELLED"
                 raise
             finally:
+                self._leave(entered, stream=streaming_in)
                 scope.finish()
 
         return handle
@@ -180,7 +198,9 @@ class GrpcProxy(grpc.GenericRpcHandler):
             if kind == "unary_stream":
                 scope.payload = request
             call = None
+            entered = False
             try:
+                entered = self._enter(route, stream=True)
                 metadata, seconds = self._outgoing(scope, incoming, context, True)
                 call = getattr(route.target, kind)(request, seconds, metadata)
                 await context.send_initial_metadata(((REQUEST_ID_KEY, scope.request_id),))
@@ -195,6 +215,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
             finally:
                 if call is not None and not call.done():
                     call.cancel()
+                self._leave(entered, stream=True)
                 scope.finish()
 
         return handle
