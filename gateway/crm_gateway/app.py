@@ -29,6 +29,7 @@ from crm_gateway.http_app import HttpFace
 from crm_gateway.jwks import JwksSource, JwtVerifier
 from crm_gateway.limits import InFlight, TokenBuckets
 from crm_gateway.openapi import build_openapi
+from crm_gateway.origins import ClientAddresses
 from crm_gateway.proxy import GrpcProxy
 from crm_gateway.routing import Routes, Upstreams, UpstreamTls
 from crm_gateway.servicer import SERVICE_NAME, GatewayApi
@@ -144,12 +145,16 @@ async def build(settings: GatewaySettings) -> Gateway:
     )
     routes = Routes(methods, upstreams, api.methods())
     admission = build_admission(settings)  # Shared by both faces: one process, one limit.
+    addresses = ClientAddresses(
+        settings.trusted_proxy_header, settings.trusted_proxies.split(",")
+    )
     proxy = GrpcProxy(
         gate,
         routes,
         default_deadline=settings.default_deadline_seconds,
         default_stream_deadline=settings.default_stream_deadline_seconds,
         admission=admission,
+        addresses=addresses,
     )
     openapi = build_openapi(methods.values())
     http = HttpFace(
@@ -160,6 +165,7 @@ async def build(settings: GatewaySettings) -> Gateway:
         default_deadline=settings.default_deadline_seconds,
         max_body_bytes=settings.max_http_body_bytes,
         admission=admission,
+        addresses=addresses,
     )
 
     def register(server: grpc.aio.Server) -> None:
@@ -234,6 +240,8 @@ async def start(gateway: Gateway) -> RunningGateway:
         port=settings.http_port,
         lifespan="off",
         access_log=False,
+        # The client address comes from HttpFace with the gateway's own trusted-proxy rules.
+        proxy_headers=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.grace_seconds),
     )

@@ -70,8 +70,14 @@ class GatewaySettings(BaseServiceSettings):
     rate_limit_per_second: float = 100.0
     rate_limit_burst: float = 200.0
     max_in_flight_per_principal: int = 64
-    # Failed authentications per origin before RESOURCE_EXHAUSTED (brute force).
+    # Failed authentications per client address, and per presented credential, before
+    # RESOURCE_EXHAUSTED (brute force). A credential that authenticated recently is still
+    # admitted from a locked address, so a noisy neighbour cannot lock a valid caller out.
     auth_failures_per_minute: float = 30.0
+    # The client address behind the ingress: this header (e.g. "x-forwarded-for") is believed
+    # only from peers in TRUSTED_PROXIES (comma-separated CIDRs); unset: the peer's address.
+    trusted_proxy_header: str = ""
+    trusted_proxies: str = ""
     max_http_body_bytes: int = 4 * 1024 * 1024
 
     # Audit writer: batches off the hot path; calls are refused when the backlog is full.

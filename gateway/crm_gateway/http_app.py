@@ -29,6 +29,7 @@ from crm_gateway.errors import (
     status_of_rpc_error,
 )
 from crm_gateway.gate import CallScope, Gate
+from crm_gateway.origins import ClientAddresses
 from crm_gateway.routing import Routes
 from crm_gateway.transcode import HttpRouter, build_request, response_json
 from crm_runtime import requestctx
@@ -62,8 +63,10 @@ class HttpFace:
         default_deadline: float,
         max_body_bytes: int,
         admission: Admission | None = None,
+        addresses: ClientAddresses | None = None,
     ) -> None:
         self._admission = admission
+        self._addresses = addresses or ClientAddresses()
         self._gate = gate
         self._routes = routes
         self._router = router
@@ -96,7 +99,7 @@ class HttpFace:
             method,
             found[0].info if found else None,
             transport="http",
-            origin=request.client.host if request.client else "",
+            origin=self._origin(request),
             request_id=request_id,
         )
         entered = False
@@ -130,8 +133,12 @@ class HttpFace:
         self, request: Request, scope: CallScope, route: Any, variables: dict[str, str]
     ) -> Response:
         scope.resource = next(iter(variables.values()), "")[:256]
+        headers = request.headers
+        authorizations, keys = headers.getlist("authorization"), headers.getlist("x-api-key")
         token = scope.admit(
-            request.headers.get("authorization", ""), request.headers.get("x-api-key", "")
+            authorizations[0] if authorizations else "",
+            keys[0] if keys else "",
+            ambiguous=len(authorizations) > 1 or len(keys) > 1,
         )
         body = None
         if route.binding.body:
@@ -157,6 +164,12 @@ class HttpFace:
         reply = route.info.response_class().FromString(raw)
         scope.outcome = "OK"
         return JSONResponse(response_json(route, reply), headers={"x-request-id": scope.request_id})
+
+    def _origin(self, request: Request) -> str:
+        """Return the client address (uvicorn's own proxy-header handling is off)."""
+        peer = request.client.host if request.client else ""
+        header = self._addresses.header
+        return self._addresses.resolve(peer, request.headers.get(header, "") if header else "")
 
     async def _read_json(self, request: Request, *, whole: bool) -> Any:
         """Return the parsed body; with `whole` (body "*") it must be a JSON object.

@@ -24,6 +24,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from crm_gateway.gate import CallScope, Gate
+from crm_gateway.origins import ClientAddresses, peer_address
 from crm_gateway.routing import Metadata, Route, Routes
 from crm_runtime import requestctx
 from crm_runtime.admission import Admission
@@ -44,25 +45,33 @@ _DETAILS_KEY = "grpc-status-details-bin"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
-def origin_of(peer: str) -> str:
-    """Return the caller's address without its port ("ipv4:10.0.0.7")."""
-    return peer.rpartition(":")[0] or peer
-
-
 class _Incoming:
     """The parts of a caller's metadata the gateway uses, read in one pass."""
 
-    __slots__ = ("api_key", "authorization", "passthrough", "request_id", "trace")
+    __slots__ = (
+        "ambiguous",
+        "api_key",
+        "authorization",
+        "forwarded",
+        "passthrough",
+        "request_id",
+        "trace",
+    )
 
-    def __init__(self, context: grpc.aio.ServicerContext) -> None:
-        self.authorization = self.api_key = self.request_id = ""
+    def __init__(self, context: grpc.aio.ServicerContext, forwarded_header: str) -> None:
+        self.authorization = self.api_key = self.request_id = self.forwarded = ""
+        self.ambiguous = False
         self.passthrough: list[tuple[str, str]] = []
         self.trace: dict[str, str] = {}
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
+                self.ambiguous |= bool(self.authorization)
                 self.authorization = str(value)
             elif key == "x-api-key":
+                self.ambiguous |= bool(self.api_key)
                 self.api_key = str(value)
+            elif key == forwarded_header:
+                self.forwarded = str(value)
             elif key == REQUEST_ID_KEY:
                 self.request_id = str(value) if _REQUEST_ID_RE.match(str(value)) else ""
             elif key in TRACE_METADATA:
@@ -82,7 +91,9 @@ class GrpcProxy(grpc.GenericRpcHandler):
         default_deadline: float,
         default_stream_deadline: float,
         admission: Admission | None = None,
+        addresses: ClientAddresses | None = None,
     ) -> None:
+        self._addresses = addresses or ClientAddresses()
         # Refuses calls past the process's limits at once (RESOURCE_EXHAUSTED, audited):
         # gRPC's own limit would queue them until the caller gave up (CANCELLED).
         self._admission = admission
@@ -117,13 +128,14 @@ class GrpcProxy(grpc.GenericRpcHandler):
 
     def _open(self, route: Route, context: grpc.aio.ServicerContext) -> tuple[CallScope, _Incoming]:
         """Open the call's scope and server span (the scope ends the span in finish)."""
-        incoming = _Incoming(context)
+        incoming = _Incoming(context, self._addresses.header)
+        peer = peer_address(context.peer() or "")
         scope = CallScope(
             self._gate,
             route.path,
             route.info,
             transport="grpc",
-            origin=origin_of(context.peer() or ""),
+            origin=self._addresses.resolve(peer, incoming.forwarded),
             request_id=incoming.request_id or requestctx.new_request_id(),
         )
         scope.span = _tracer.start_span(
@@ -138,7 +150,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
     def _outgoing(
         self, scope: CallScope, incoming: _Incoming, context: grpc.aio.ServicerContext, stream: bool
     ) -> tuple[Metadata, float]:
-        token = scope.admit(incoming.authorization, incoming.api_key)
+        token = scope.admit(incoming.authorization, incoming.api_key, ambiguous=incoming.ambiguous)
         outgoing = [
             (IDENTITY_METADATA_KEY, token),
             (REQUEST_ID_KEY, scope.request_id),
