@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from contextlib import asynccontextmanager
 
 import grpc
 import pytest
 from gateway_harness import NOTIFY, gateway_service, gateway_with_echo
 from google.rpc import error_details_pb2, status_pb2
+from test_gateway_audit import record_calls
 
 from crm_gateway.access import AccessRules, Rule
+from crm_gateway.app import MIGRATIONS
+from crm_gateway.audit import AuditLog
+from crm_gateway.audit_query import verify_chains
 from crm_runtime.auth import Role
+from crm_runtime.db import Database
+from crm_runtime.migrations import upgrade_head
 
 GATEWAY = "/crm.gateway.v1.GatewayService"
 # Field 1, length 5, one byte present: truncated whatever the message type.
@@ -227,3 +234,38 @@ class TestAmbiguousCredentials:
         reply = await gw.http.get("/v1/auditRecords", headers=[
             ("authorization", f"Bearer {valid}"), ("authorization", "Bearer forged")])
         assert reply.status_code == 401
+
+
+class CancelAfterCommit(Database):
+    """The real store, with the writer cancelled once right after its batch committed: what a
+    stop or a loaded event loop does between the commit and the coroutine's next step."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.cancel_next = True
+
+    @asynccontextmanager
+    async def write(self):
+        async with super().write() as session:
+            yield session
+        if self.cancel_next:
+            self.cancel_next = False
+            raise asyncio.CancelledError
+
+
+class TestAuditBatchesWrittenOnce:
+    async def test_batch_committed_then_cancelled_is_not_written_again(self, store_url):
+        """Defect 10: a batch that committed but whose coroutine was cancelled is written
+        once: the retry (and the graceful stop's final flush) finds it stored and moves on."""
+        database = CancelAfterCommit(store_url)
+        upgrade_head(MIGRATIONS, database.url)
+        log = AuditLog(database, instance="t", batch_size=10)
+        record_calls(log, 25)
+        with pytest.raises(asyncio.CancelledError):
+            await log.flush()
+        await log.close()  # Before the fix: UNIQUE constraint failed (chain, seq).
+        record_calls(log, 5)
+        await log.close()
+        result = await verify_chains(database, log.key, chain=log.chain)
+        assert (result.intact, result.record_count) == (True, 30)
+        await database.dispose()
