@@ -104,6 +104,7 @@ async def build(settings: GatewaySettings) -> Gateway:
             leeway_seconds=settings.jwt_leeway_seconds,
             roles_claim=settings.jwt_roles_claim,
             teams_claim=settings.jwt_teams_claim,
+            max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
         )
         jwks_source = JwksSource(
             jwt_verifier,

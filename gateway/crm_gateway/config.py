@@ -54,6 +54,8 @@ class GatewaySettings(BaseServiceSettings):
     jwt_leeway_seconds: int = 30
     jwt_roles_claim: str = "roles"
     jwt_teams_claim: str = "teams"
+    # Tokens whose expiry lies further ahead than this are refused (no everlasting tokens).
+    jwt_max_lifetime_seconds: int = 86_400
     # Systems: API keys stored as hashes in a JSON file, reloaded when it changes.
     api_keys_file: Path | None = None
     # Optional secret mixed into API key hashes (HMAC-SHA256) so a stolen file is not enough.

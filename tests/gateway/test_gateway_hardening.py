@@ -269,3 +269,17 @@ class TestAuditBatchesWrittenOnce:
         result = await verify_chains(database, log.key, chain=log.chain)
         assert (result.intact, result.record_count) == (True, 30)
         await database.dispose()
+
+
+class TestTokenLifetime:
+    @pytest.mark.parametrize(
+        "exp", [str(2_000_000_000), 2**63, 2_000_000_000.5 * 100, True],
+        ids=["string", "2^63", "far-future", "bool"])
+    async def test_everlasting_or_odd_expiry_is_refused(self, gw, exp):
+        """Defect 12: exp must be a number within the maximum lifetime."""
+        token = gw.sso.token("aud-1", Role.AUDITOR, exp=exp)
+        assert await _grpc_list(gw, token, "") is grpc.StatusCode.UNAUTHENTICATED
+
+    async def test_normal_token_still_works(self, gw):
+        assert await _grpc_list(gw, gw.sso.token("aud-1", Role.AUDITOR), "") \
+            is grpc.StatusCode.OK
