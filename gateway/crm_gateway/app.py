@@ -131,6 +131,7 @@ async def build(settings: GatewaySettings) -> Gateway:
             settings.auth_failures_per_minute / 60, settings.auth_failures_per_minute
         ),
         in_flight=InFlight(settings.max_in_flight_per_principal),
+        streams=InFlight(settings.max_streams_per_principal),
         minter=IdentityMinter(signer),
         audit=audit,
     )

@@ -72,6 +72,8 @@ class GatewaySettings(BaseServiceSettings):
     rate_limit_per_second: float = 100.0
     rate_limit_burst: float = 200.0
     max_in_flight_per_principal: int = 64
+    # Open streams per principal, counted apart from unary calls (issue 11, defect 7).
+    max_streams_per_principal: int = 1024
     # Failed authentications per client address, and per presented credential, before
     # RESOURCE_EXHAUSTED (brute force). A credential that authenticated recently is still
     # admitted from a locked address, so a noisy neighbour cannot lock a valid caller out.

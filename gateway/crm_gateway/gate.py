@@ -82,6 +82,7 @@ class Gate:
         in_flight: InFlight,
         minter: IdentityMinter,
         audit: AuditLog,
+        streams: InFlight | None = None,
     ) -> None:
         self.rules = rules
         self._jwt = jwt
@@ -89,6 +90,10 @@ class Gate:
         self.rates = rates
         self._auth_failures = auth_failures
         self.in_flight = in_flight
+        # Long-lived streams have their own per-caller count: a system holding its monitoring
+        # streams must still make unary calls, and a burst of unary calls must not stop a
+        # caller from opening its push stream.
+        self.streams = streams or InFlight(in_flight.limit)
         self._minter = minter
         self.audit = audit
         # Fingerprints of credentials that authenticated recently → until when they count.
@@ -139,10 +144,11 @@ class Gate:
             raise Unauthenticated("API keys are not accepted", reason="CREDENTIALS_INVALID")
         return self._api_keys.verify(api_key)
 
-    def admit(self, method: str, principal: Principal) -> str:
+    def admit(self, method: str, principal: Principal, *, stream: bool = False) -> str:
         """Check role, rate and in-flight limits; return the identity token to forward.
 
-        A successful admit holds an in-flight slot: call `release` when the call ends.
+        A successful admit holds an in-flight slot (of streams when `stream`): call `release`
+        with the same `stream` when the call ends.
         """
         self.rules.check(method, principal)
         wait = self.rates.take(principal.subject)
@@ -152,17 +158,18 @@ class Gate:
             )
         if self.audit.full:
             raise Unavailable("audit log backlog is full", reason="AUDIT_BACKLOG_FULL")
-        if not self.in_flight.acquire(principal.subject):
+        slots = self.streams if stream else self.in_flight
+        if not slots.acquire(principal.subject):
             raise ResourceExhausted(
-                "too many calls in flight",
+                "too many streams open" if stream else "too many calls in flight",
                 reason="TOO_MANY_IN_FLIGHT",
                 retry_after_seconds=0.1,
             )
         return self._minter.token_for(principal)
 
-    def release(self, principal: Principal) -> None:
+    def release(self, principal: Principal, *, stream: bool = False) -> None:
         """Free the in-flight slot taken by `admit`."""
-        self.in_flight.release(principal.subject)
+        (self.streams if stream else self.in_flight).release(principal.subject)
 
 
 class CallScope(AuditEntry):
@@ -217,9 +224,15 @@ class CallScope(AuditEntry):
                 "more than one credential was presented", reason="CREDENTIALS_AMBIGUOUS"
             )
         self.caller = self.gate.authenticate(authorization, api_key, self.origin)
-        token = self.gate.admit(self.method, self.caller)
+        token = self.gate.admit(self.method, self.caller, stream=self.streaming)
         self.admitted = True
         return token
+
+    @property
+    def streaming(self) -> bool:
+        """Return True for a streaming method (counted against the caller's stream slots)."""
+        info = self.info
+        return info is not None and (info.client_streaming or info.server_streaming)
 
     def failed(self, error: DomainError) -> None:
         """Note a refusal or error raised by the gateway itself."""
@@ -231,7 +244,7 @@ class CallScope(AuditEntry):
         if caller is not None:
             self.principal = caller.subject
             if self.admitted:
-                self.gate.release(caller)
+                self.gate.release(caller, stream=self.streaming)
         span = self.span
         if span is not None:
             if self.outcome != "OK":

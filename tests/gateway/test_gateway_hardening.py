@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 import grpc
 import pytest
-from gateway_harness import NOTIFY, gateway_service, gateway_with_echo
+from gateway_harness import NOTIFY, RISK, gateway_service, gateway_with_echo
 from google.rpc import error_details_pb2, status_pb2
 from test_gateway_audit import record_calls
 
@@ -283,3 +283,29 @@ class TestTokenLifetime:
     async def test_normal_token_still_works(self, gw):
         assert await _grpc_list(gw, gw.sso.token("aud-1", Role.AUDITOR), "") \
             is grpc.StatusCode.OK
+
+
+class TestStreamsApartFromUnary:
+    async def test_open_streams_do_not_use_up_unary_slots(self, identity, tmp_path):
+        """Defect 7 (per caller): a system holding its monitoring streams can still make
+        unary calls; streams have their own per-caller limit."""
+        async with gateway_with_echo(
+            tmp_path, identity, max_in_flight_per_principal=2, max_streams_per_principal=3
+        ) as (gw, _):
+            calls = [gw.channel.stream_stream(f"{RISK}/MonitorTransactions")(
+                metadata=gw.system()) for _ in range(3)]
+            try:
+                for index, call in enumerate(calls):  # Three streams open and answering.
+                    await call.write(f"s{index}".encode())
+                    assert await call.read() == f"s{index}".encode()[::-1]
+                reply = await gw.channel.unary_unary(f"{NOTIFY}/GetMessage")(
+                    b"x", metadata=gw.system())
+                assert reply == b"echo:x"
+                fourth = gw.channel.stream_stream(f"{RISK}/MonitorTransactions")(
+                    metadata=gw.system())
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    await fourth.read()
+                assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
+            finally:
+                for call in calls:
+                    call.cancel()
