@@ -18,52 +18,18 @@ import grpc
 import pytest
 from client_harness import client_service
 from feedback_harness import feedback_service
-from google.protobuf import descriptor
+from fuzz_support import ALL_ROLES, fuzz_inputs
 from notify_harness import notify_service
 from risk_harness import risk_service
 
-from crm_gateway.descriptors import MethodInfo, discover
-from crm_runtime.auth import Role
+from crm_gateway.descriptors import discover
 
 PER_METHOD = int(os.environ.get("FUZZ_PER_METHOD", "50"))
 FORBIDDEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
-ALL_ROLES = tuple(r for r in Role if r is not Role.SYSTEM)
 SERVICES: dict[str, Callable] = {
     "crm.client.": client_service, "crm.risk.": risk_service,
     "crm.notify.": notify_service, "crm.feedback.": feedback_service,
 }
-
-
-def _seed(message, depth: int = 0) -> None:
-    """Fill string fields with name-like values so mutations reach past the first check."""
-    for field in message.DESCRIPTOR.fields:
-        if field.type == descriptor.FieldDescriptor.TYPE_STRING and not field.is_repeated:
-            setattr(message, field.name, "clients/c-1" if "name" in field.name else "x")
-        elif field.type == descriptor.FieldDescriptor.TYPE_MESSAGE and depth < 2 and \
-                not field.is_repeated and \
-                not field.message_type.full_name.startswith("google."):
-            _seed(getattr(message, field.name), depth + 1)
-
-
-def _inputs(info: MethodInfo, count: int, rng: random.Random) -> list[bytes]:
-    request = info.request_class()()
-    _seed(request)
-    base = request.SerializeToString()
-    inputs = [bytes.fromhex("0a02fffe"), bytes.fromhex("0a05ff"), b"\xff" * 8]
-    while len(inputs) < count:
-        kind = rng.randrange(4)
-        if kind == 0 or not base:
-            inputs.append(rng.randbytes(rng.randrange(1, 64)))
-        elif kind == 1:
-            data = bytearray(base)
-            for _ in range(rng.randrange(1, 4)):
-                data[rng.randrange(len(data))] ^= 1 << rng.randrange(8)
-            inputs.append(bytes(data))
-        elif kind == 2:
-            inputs.append(base[: rng.randrange(len(base))])
-        else:
-            inputs.append(base + rng.randbytes(rng.randrange(1, 16)))
-    return inputs[:count]
 
 
 async def fuzz_service(prefix: str, store_url: str, identity, count: int) -> Counter:
@@ -76,7 +42,7 @@ async def fuzz_service(prefix: str, store_url: str, identity, count: int) -> Cou
     async with SERVICES[prefix](store_url, identity) as h:
         for info in methods:
             call = h.channel.unary_unary(info.path)
-            for raw in _inputs(info, count, rng):
+            for raw in fuzz_inputs(info, count, rng):
                 try:
                     await call(raw, metadata=metadata, timeout=10)
                     code = grpc.StatusCode.OK
