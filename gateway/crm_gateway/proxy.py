@@ -95,7 +95,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
     ) -> None:
         self._addresses = addresses or ClientAddresses()
         # Refuses calls past the process's limits at once (RESOURCE_EXHAUSTED, audited):
-        # gRPC's own limit would queue them until the caller gave up (CANCELLED).
+        # gRPC's own limit refused them unrecorded, without RetryInfo.
         self._admission = admission
         self._gate = gate
         self._routes = routes

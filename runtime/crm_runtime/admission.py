@@ -1,10 +1,12 @@
 """Admission of calls into a process: a limit for unary calls and a separate one for streams.
 
-grpc.aio's own `maximum_concurrent_rpcs` queues the calls past the limit until the caller's
-deadline, so an overloaded process answered CANCELLED or DEADLINE_EXCEEDED, reached no audit
-record and was never retried. Refusing at once with RESOURCE_EXHAUSTED and a RetryInfo tells
-a client to back off and retry. Long-lived streams have their own limit, so monitoring or push
-streams never starve unary calls of their slots, and the other way round.
+grpc.aio's own `maximum_concurrent_rpcs` refuses in its core, before any interceptor runs: a
+bare RESOURCE_EXHAUSTED ("Concurrent RPC limit exceeded!") with no RetryInfo, no log line, no
+metric and no audit record, and under load callers saw CANCELLED (issue 11). Refusing here,
+at once, with RESOURCE_EXHAUSTED and a RetryInfo tells a client to back off and retry, and the
+refusal is counted, logged and (at the gateway) audited. Long-lived streams have their own
+limit, so monitoring or push streams never starve unary calls of their slots, and the other
+way round.
 """
 
 from __future__ import annotations

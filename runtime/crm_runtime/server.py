@@ -97,8 +97,8 @@ def build_admission(settings: BaseServiceSettings) -> Admission:
 
 
 def grpc_call_cap(settings: BaseServiceSettings) -> int:
-    """Return gRPC's own cap: above ours, so ours refuses first (gRPC's would queue calls
-    until their deadline), with room for health probes and the refusals themselves."""
+    """Return gRPC's own cap: above ours, so ours refuses first (gRPC's refusal is bare and
+    unrecorded), with room for health probes and the refusals themselves."""
     return settings.max_concurrent_rpcs + settings.max_concurrent_streams + 1_000
 
 

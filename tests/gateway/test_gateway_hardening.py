@@ -129,7 +129,7 @@ class TestBoundedCaches:
 class TestOverload:
     async def test_overload_is_resource_exhausted_and_audited(self, echo):
         """Defect 6: past the gateway's concurrency limit calls are refused at once with
-        RESOURCE_EXHAUSTED and a RetryInfo (not queued until CANCELLED), and audited."""
+        RESOURCE_EXHAUSTED, reason SERVER_OVERLOADED and a RetryInfo, and audited."""
         gw, _ = echo
         slow = gw.channel.unary_unary(f"{NOTIFY}/GetTemplate")
         results = await asyncio.gather(
