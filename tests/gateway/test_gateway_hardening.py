@@ -133,7 +133,7 @@ class TestOverload:
         gw, _ = echo
         slow = gw.channel.unary_unary(f"{NOTIFY}/GetTemplate")
         results = await asyncio.gather(
-            *(slow(b"x", metadata=gw.person(f"rm-{i}", Role.RELATIONSHIP_MANAGER), timeout=2.5)
+            *(slow(b"x", metadata=gw.person(f"rm-{i}", Role.RELATIONSHIP_MANAGER), timeout=15)
               for i in range(12)),
             return_exceptions=True)
         codes = [r.code() if isinstance(r, grpc.aio.AioRpcError) else grpc.StatusCode.OK

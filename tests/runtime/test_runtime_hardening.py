@@ -85,7 +85,7 @@ class TestOverload:
             f"/{SERVICE}/Slow", request_serializer=Value.SerializeToString,
             response_deserializer=Value.FromString)
         results = await asyncio.gather(
-            *(slow(Value(), metadata=metadata, timeout=1.5) for _ in range(12)),
+            *(slow(Value(), metadata=metadata, timeout=15) for _ in range(12)),
             return_exceptions=True)
         codes = [r.code() if isinstance(r, grpc.aio.AioRpcError) else grpc.StatusCode.OK
                  for r in results]
