@@ -76,10 +76,11 @@ async def fuzz_gateway(tmp_path, identity, count: int) -> tuple[Counter, Counter
             addresses[f"{name}_addr"] = h.running.address
         gw = await stack.enter_async_context(gateway_service(
             tmp_path, identity, rate_limit_per_second=1e6, rate_limit_burst=1e6, **addresses))
-        token = gw.sso.token("rm-a", *ALL_ROLES)
-        metadata = (("authorization", f"Bearer {token}"),)
         methods = [m for m in discover().values() if m.unary]
         for info in methods:
+            # A fresh token per method: SSO tokens live 5 minutes, a long run outlives one.
+            token = gw.sso.token("rm-a", *ALL_ROLES)
+            metadata = (("authorization", f"Bearer {token}"),)
             call = gw.channel.unary_unary(info.path)
             for raw in fuzz_inputs(info, count, rng):
                 try:
@@ -101,6 +102,9 @@ async def fuzz_gateway(tmp_path, identity, count: int) -> tuple[Counter, Counter
                         failures.append(f"http {binding.verb} {binding.template} "
                                         f"{reply.status_code} {reply.text[:200]}")
     assert not failures, "\n".join(failures[:20])
+    # Every call was judged on its content: none refused for an expired or locked-out caller.
+    assert not {"UNAUTHENTICATED", "RESOURCE_EXHAUSTED"} & set(grpc_codes)
+    assert not {401, 429} & set(http_codes)
     return grpc_codes, http_codes
 
 
