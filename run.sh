@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # One entry point for people and CI.
 #   ./run.sh demo     set up, start every service on SQLite, load the demo portfolio, report
-#   ./run.sh test     set up, then lint, type-check, buf lint and run the whole test suite
+#   ./run.sh test     set up, then lint, type-check, buf lint and run the default test suite
+#                     (everything but the soak, chaos and fuzz suites)
+#   ./run.sh soak     set up, then run the soak suite (pytest marker "soak", minutes)
+#   ./run.sh chaos    set up, then run the kill-and-restart suite (pytest marker "chaos")
+#   ./run.sh fuzz     set up, then fuzz every unary RPC 1,000 times (pytest marker "fuzz")
 #   ./run.sh bench    set up, then run the benchmarks (results in bench/results/)
 #   ./run.sh setup    only set up (.venv, dependencies, generated code)
 set -euo pipefail
@@ -69,7 +73,13 @@ run_tests() {
   log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
-  log "pytest"
+  run_pytest -m "not soak and not chaos and not fuzz" "$@"
+}
+
+run_pytest() {
+  # A later -m from the command line replaces ours. "No tests ran" (status 5) is a failure:
+  # a marker or path typo must not pass as a green suite.
+  log "pytest $*"
   set +e
   "$VENV/bin/pytest" -q -p no:cacheprovider "$@"
   local status=$?
@@ -90,7 +100,10 @@ cmd=${1:-help}; shift || true
 case "$cmd" in
   setup) setup ;;
   test) setup; run_tests "$@" ;;
+  soak) setup; ensure_postgres; run_pytest -m soak "$@" ;;
+  chaos) setup; ensure_postgres; run_pytest -m chaos "$@" ;;
+  fuzz) setup; run_pytest -m fuzz -s "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
   bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
-  *) sed -n '2,6p' "$0"; exit 2 ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

@@ -1,7 +1,9 @@
 """Method-level authorisation from a configuration table (access_rules.toml).
 
 The first rule whose pattern matches the full method decides; decisions are cached per method,
-so the table is read once per method, not once per call.
+so the table is read once per method, not once per call. The cache has a maximum size: method
+names come from callers, before authentication, so an unbounded cache was a memory leak any
+anonymous caller could drive (20,000 made-up names: +100 MB).
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def parse_rules(document: Mapping[str, Any]) -> list[Rule]:
 class AccessRules:
     """Decides per method whether it is exposed and which roles may call it."""
 
+    # Far above the number of real methods (a few hundred), so real ones stay cached.
+    MAX_CACHED_DECISIONS = 4_096
+
     def __init__(self, rules: Iterable[Rule]) -> None:
         self._rules = tuple(rules)
         self._decisions: dict[str, Rule] = {}
@@ -79,8 +84,15 @@ class AccessRules:
             rule = next(
                 (r for r in self._rules if fnmatch.fnmatchcase(method, r.pattern)), _DENY_ALL
             )
+            if len(self._decisions) >= self.MAX_CACHED_DECISIONS:
+                self._decisions.clear()  # Only made-up names fill it; real ones come back.
             self._decisions[method] = rule
         return rule
+
+    @property
+    def cached_decisions(self) -> int:
+        """Return how many decisions are cached (bounded by MAX_CACHED_DECISIONS)."""
+        return len(self._decisions)
 
     def exposed(self, method: str) -> bool:
         """Return True if external callers may see the method at all."""

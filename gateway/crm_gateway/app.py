@@ -29,6 +29,7 @@ from crm_gateway.http_app import HttpFace
 from crm_gateway.jwks import JwksSource, JwtVerifier
 from crm_gateway.limits import InFlight, TokenBuckets
 from crm_gateway.openapi import build_openapi
+from crm_gateway.origins import ClientAddresses
 from crm_gateway.proxy import GrpcProxy
 from crm_gateway.routing import Routes, Upstreams, UpstreamTls
 from crm_gateway.servicer import SERVICE_NAME, GatewayApi
@@ -37,7 +38,13 @@ from crm_runtime.db import Database
 from crm_runtime.logging import get_logger
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.pagination import PageTokens
-from crm_runtime.server import RunningService, ServiceDefinition, build_signer, start_service
+from crm_runtime.server import (
+    RunningService,
+    ServiceDefinition,
+    build_admission,
+    build_signer,
+    start_service,
+)
 
 log = get_logger("gateway")
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -97,6 +104,7 @@ async def build(settings: GatewaySettings) -> Gateway:
             leeway_seconds=settings.jwt_leeway_seconds,
             roles_claim=settings.jwt_roles_claim,
             teams_claim=settings.jwt_teams_claim,
+            max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
         )
         jwks_source = JwksSource(
             jwt_verifier,
@@ -123,6 +131,7 @@ async def build(settings: GatewaySettings) -> Gateway:
             settings.auth_failures_per_minute / 60, settings.auth_failures_per_minute
         ),
         in_flight=InFlight(settings.max_in_flight_per_principal),
+        streams=InFlight(settings.max_streams_per_principal),
         minter=IdentityMinter(signer),
         audit=audit,
     )
@@ -137,11 +146,17 @@ async def build(settings: GatewaySettings) -> Gateway:
         max_message_bytes=settings.max_receive_message_bytes,
     )
     routes = Routes(methods, upstreams, api.methods())
+    admission = build_admission(settings)  # Shared by both faces: one process, one limit.
+    addresses = ClientAddresses(
+        settings.trusted_proxy_header, settings.trusted_proxies.split(",")
+    )
     proxy = GrpcProxy(
         gate,
         routes,
         default_deadline=settings.default_deadline_seconds,
         default_stream_deadline=settings.default_stream_deadline_seconds,
+        admission=admission,
+        addresses=addresses,
     )
     openapi = build_openapi(methods.values())
     http = HttpFace(
@@ -151,6 +166,8 @@ async def build(settings: GatewaySettings) -> Gateway:
         openapi,
         default_deadline=settings.default_deadline_seconds,
         max_body_bytes=settings.max_http_body_bytes,
+        admission=admission,
+        addresses=addresses,
     )
 
     def register(server: grpc.aio.Server) -> None:
@@ -225,6 +242,8 @@ async def start(gateway: Gateway) -> RunningGateway:
         port=settings.http_port,
         lifespan="off",
         access_log=False,
+        # The client address comes from HttpFace with the gateway's own trusted-proxy rules.
+        proxy_headers=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.grace_seconds),
     )

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import message
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, func, insert, select
 
 from crm_gateway.audit_chain import PUBLIC_CHAIN_KEY, genesis_hash, record_hash
 from crm_gateway.audit_resource import resource_of
@@ -116,6 +116,9 @@ class AuditLog:
         self._batch_ready = asyncio.Event()
         self._lock = asyncio.Lock()
         self.written = 0
+        # A batch write began and its outcome is unknown (an error or a cancellation may have
+        # come after the commit): the next attempt asks the store before writing it again.
+        self._in_doubt = False
 
     @property
     def backlog(self) -> int:
@@ -175,8 +178,11 @@ class AuditLog:
                     rows += self._rows(batch, seq, previous)
                     seq, previous = rows[-1]["seq"], rows[-1]["record_hash"]
                     await asyncio.sleep(0)  # Let calls run between slices: keeps p99 low.
-                async with self._db.write() as session:
-                    await session.execute(insert(AUDIT_TABLE), rows)
+                if not (self._in_doubt and await self._stored_through(seq)):
+                    self._in_doubt = True
+                    async with self._db.write() as session:
+                        await session.execute(insert(AUDIT_TABLE), rows)
+                self._in_doubt = False
                 # Only a committed batch moves the chain head and leaves the queue.
                 for _ in range(count):
                     self._pending.popleft()
@@ -185,6 +191,19 @@ class AuditLog:
                 remaining -= count
         self.written += written
         return written
+
+    async def _stored_through(self, seq: int) -> bool:
+        """Return True if this chain's records up to `seq` are stored.
+
+        A batch is one transaction, so its last record being there means all of it is: the
+        batch committed before its coroutine was cancelled and must not be written twice.
+        """
+        async with self._db.read() as session:
+            statement = select(func.max(AUDIT_TABLE.c.seq)).where(
+                AUDIT_TABLE.c.chain == self.chain
+            )
+            stored = (await session.execute(statement)).scalar()
+        return stored is not None and int(stored) >= seq
 
     async def run(self) -> None:
         """Write batches until cancelled; on a store error keep the entries and retry."""

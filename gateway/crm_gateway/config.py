@@ -54,6 +54,8 @@ class GatewaySettings(BaseServiceSettings):
     jwt_leeway_seconds: int = 30
     jwt_roles_claim: str = "roles"
     jwt_teams_claim: str = "teams"
+    # Tokens whose expiry lies further ahead than this are refused (no everlasting tokens).
+    jwt_max_lifetime_seconds: int = 86_400
     # Systems: API keys stored as hashes in a JSON file, reloaded when it changes.
     api_keys_file: Path | None = None
     # Optional secret mixed into API key hashes (HMAC-SHA256) so a stolen file is not enough.
@@ -70,8 +72,16 @@ class GatewaySettings(BaseServiceSettings):
     rate_limit_per_second: float = 100.0
     rate_limit_burst: float = 200.0
     max_in_flight_per_principal: int = 64
-    # Failed authentications per origin before RESOURCE_EXHAUSTED (brute force).
+    # Open streams per principal, counted apart from unary calls (issue 11, defect 7).
+    max_streams_per_principal: int = 1024
+    # Failed authentications per client address, and per presented credential, before
+    # RESOURCE_EXHAUSTED (brute force). A credential that authenticated recently is still
+    # admitted from a locked address, so a noisy neighbour cannot lock a valid caller out.
     auth_failures_per_minute: float = 30.0
+    # The client address behind the ingress: this header (e.g. "x-forwarded-for") is believed
+    # only from peers in TRUSTED_PROXIES (comma-separated CIDRs); unset: the peer's address.
+    trusted_proxy_header: str = ""
+    trusted_proxies: str = ""
     max_http_body_bytes: int = 4 * 1024 * 1024
 
     # Audit writer: batches off the hot path; calls are refused when the backlog is full.

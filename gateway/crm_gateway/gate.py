@@ -19,11 +19,14 @@ from crm_gateway.audit import AuditEntry, AuditLog
 from crm_gateway.descriptors import MethodInfo
 from crm_gateway.jwks import JwtVerifier
 from crm_gateway.limits import InFlight, TokenBuckets
+from crm_gateway.origins import credential_fingerprint
 from crm_runtime.auth import Principal, TokenSigner
 from crm_runtime.errors import DomainError, ResourceExhausted, Unauthenticated, Unavailable
 
 ANONYMOUS = "anonymous"
 _MINTED_CACHE_SIZE = 10_000
+_KNOWN_GOOD_SIZE = 50_000
+_KNOWN_GOOD_SECONDS = 900.0
 
 
 class IdentityMinter:
@@ -79,6 +82,7 @@ class Gate:
         in_flight: InFlight,
         minter: IdentityMinter,
         audit: AuditLog,
+        streams: InFlight | None = None,
     ) -> None:
         self.rules = rules
         self._jwt = jwt
@@ -86,29 +90,49 @@ class Gate:
         self.rates = rates
         self._auth_failures = auth_failures
         self.in_flight = in_flight
+        # Long-lived streams have their own per-caller count: a system holding its monitoring
+        # streams must still make unary calls, and a burst of unary calls must not stop a
+        # caller from opening its push stream.
+        self.streams = streams or InFlight(in_flight.limit)
         self._minter = minter
         self.audit = audit
+        # Fingerprints of credentials that authenticated recently → until when they count.
+        self._known_good: dict[str, float] = {}
 
     def authenticate(self, authorization: str, api_key: str, origin: str) -> Principal:
         """Return the caller behind a bearer token or API key, or raise UNAUTHENTICATED.
 
-        Failed attempts are counted per origin; past the limit the origin is refused with
-        RESOURCE_EXHAUSTED before any credential is checked (brute force).
+        Failed attempts are counted per client address (`origin`) and per presented
+        credential; past the limit of either, the call is refused with RESOURCE_EXHAUSTED
+        before the credential is checked (brute force), unless that very credential
+        authenticated recently: a valid caller is never locked out by others' failures.
         """
-        wait = self._auth_failures.wait_needed(origin)
-        if wait > 0:
+        if not authorization and not api_key:
+            raise Unauthenticated("credentials are missing", reason="CREDENTIALS_MISSING")
+        fingerprint = credential_fingerprint(authorization, api_key)
+        credential_key = f"credential:{fingerprint}"
+        now = time.monotonic()
+        wait = max(
+            self._auth_failures.wait_needed(origin),
+            self._auth_failures.wait_needed(credential_key),
+        )
+        if wait > 0 and self._known_good.get(fingerprint, 0.0) <= now:
             raise ResourceExhausted(
-                "too many failed authentications from this origin",
+                "too many failed authentications; retry later",
                 reason="AUTHENTICATION_ATTEMPTS_EXHAUSTED",
                 retry_after_seconds=wait,
             )
-        if not authorization and not api_key:
-            raise Unauthenticated("credentials are missing", reason="CREDENTIALS_MISSING")
         try:
-            return self._verify(authorization, api_key)
+            principal = self._verify(authorization, api_key)
         except Unauthenticated:
+            self._known_good.pop(fingerprint, None)
             self._auth_failures.take(origin)
+            self._auth_failures.take(credential_key)
             raise
+        if len(self._known_good) >= _KNOWN_GOOD_SIZE:
+            self._known_good.clear()
+        self._known_good[fingerprint] = now + _KNOWN_GOOD_SECONDS
+        return principal
 
     def _verify(self, authorization: str, api_key: str) -> Principal:
         if authorization:
@@ -120,10 +144,11 @@ class Gate:
             raise Unauthenticated("API keys are not accepted", reason="CREDENTIALS_INVALID")
         return self._api_keys.verify(api_key)
 
-    def admit(self, method: str, principal: Principal) -> str:
+    def admit(self, method: str, principal: Principal, *, stream: bool = False) -> str:
         """Check role, rate and in-flight limits; return the identity token to forward.
 
-        A successful admit holds an in-flight slot: call `release` when the call ends.
+        A successful admit holds an in-flight slot (of streams when `stream`): call `release`
+        with the same `stream` when the call ends.
         """
         self.rules.check(method, principal)
         wait = self.rates.take(principal.subject)
@@ -133,17 +158,18 @@ class Gate:
             )
         if self.audit.full:
             raise Unavailable("audit log backlog is full", reason="AUDIT_BACKLOG_FULL")
-        if not self.in_flight.acquire(principal.subject):
+        slots = self.streams if stream else self.in_flight
+        if not slots.acquire(principal.subject):
             raise ResourceExhausted(
-                "too many calls in flight",
+                "too many streams open" if stream else "too many calls in flight",
                 reason="TOO_MANY_IN_FLIGHT",
                 retry_after_seconds=0.1,
             )
         return self._minter.token_for(principal)
 
-    def release(self, principal: Principal) -> None:
+    def release(self, principal: Principal, *, stream: bool = False) -> None:
         """Free the in-flight slot taken by `admit`."""
-        self.in_flight.release(principal.subject)
+        (self.streams if stream else self.in_flight).release(principal.subject)
 
 
 class CallScope(AuditEntry):
@@ -185,14 +211,28 @@ class CallScope(AuditEntry):
         # A server span the scope owns and ends (gRPC face); None: use the current span.
         self.span: trace.Span | None = None
 
-    def admit(self, authorization: str, api_key: str) -> str:
-        """Authenticate and admit the caller; return the identity token to forward."""
+    def admit(self, authorization: str, api_key: str, *, ambiguous: bool = False) -> str:
+        """Authenticate and admit the caller; return the identity token to forward.
+
+        `ambiguous`: the call carried a credential header twice. gRPC read the last and HTTP
+        the first, so one request meant two callers; now neither face guesses.
+        """
         if not self.gate.rules.exposed(self.method):
             raise Unimplemented(f"method {self.method} is not available")
+        if ambiguous:
+            raise Unauthenticated(
+                "more than one credential was presented", reason="CREDENTIALS_AMBIGUOUS"
+            )
         self.caller = self.gate.authenticate(authorization, api_key, self.origin)
-        token = self.gate.admit(self.method, self.caller)
+        token = self.gate.admit(self.method, self.caller, stream=self.streaming)
         self.admitted = True
         return token
+
+    @property
+    def streaming(self) -> bool:
+        """Return True for a streaming method (counted against the caller's stream slots)."""
+        info = self.info
+        return info is not None and (info.client_streaming or info.server_streaming)
 
     def failed(self, error: DomainError) -> None:
         """Note a refusal or error raised by the gateway itself."""
@@ -204,7 +244,7 @@ class CallScope(AuditEntry):
         if caller is not None:
             self.principal = caller.subject
             if self.admitted:
-                self.gate.release(caller)
+                self.gate.release(caller, stream=self.streaming)
         span = self.span
         if span is not None:
             if self.outcome != "OK":

@@ -29,9 +29,11 @@ from crm_gateway.errors import (
     status_of_rpc_error,
 )
 from crm_gateway.gate import CallScope, Gate
+from crm_gateway.origins import ClientAddresses
 from crm_gateway.routing import Routes
 from crm_gateway.transcode import HttpRouter, build_request, response_json
 from crm_runtime import requestctx
+from crm_runtime.admission import Admission
 from crm_runtime.auth import IDENTITY_METADATA_KEY
 from crm_runtime.errors import (
     DomainError,
@@ -60,7 +62,11 @@ class HttpFace:
         *,
         default_deadline: float,
         max_body_bytes: int,
+        admission: Admission | None = None,
+        addresses: ClientAddresses | None = None,
     ) -> None:
+        self._admission = admission
+        self._addresses = addresses or ClientAddresses()
         self._gate = gate
         self._routes = routes
         self._router = router
@@ -93,13 +99,17 @@ class HttpFace:
             method,
             found[0].info if found else None,
             transport="http",
-            origin=request.client.host if request.client else "",
+            origin=self._origin(request),
             request_id=request_id,
         )
+        entered = False
         with _tracer.start_as_current_span(
             method, context=propagate.extract(dict(request.headers)), kind=SpanKind.SERVER
         ):
             try:
+                if self._admission is not None:
+                    self._admission.enter(method, stream=False)
+                    entered = True
                 if found is None:
                     scope.resource = path[:256]
                     raise NotFound("no API route matches this path", reason="ROUTE_NOT_FOUND")
@@ -115,16 +125,24 @@ class HttpFace:
                 scope.outcome = "INTERNAL"
                 return self._error(internal_status(domain="gateway"), request_id)
             finally:
+                if entered and self._admission is not None:
+                    self._admission.leave(stream=False)
                 scope.finish()
 
     async def _forward(
         self, request: Request, scope: CallScope, route: Any, variables: dict[str, str]
     ) -> Response:
         scope.resource = next(iter(variables.values()), "")[:256]
+        headers = request.headers
+        authorizations, keys = headers.getlist("authorization"), headers.getlist("x-api-key")
         token = scope.admit(
-            request.headers.get("authorization", ""), request.headers.get("x-api-key", "")
+            authorizations[0] if authorizations else "",
+            keys[0] if keys else "",
+            ambiguous=len(authorizations) > 1 or len(keys) > 1,
         )
-        body = await self._read_json(request) if route.binding.body else None
+        body = None
+        if route.binding.body:
+            body = await self._read_json(request, whole=route.binding.body == "*")
         call: message.Message = build_request(
             route, variables, body, request.query_params.multi_items()
         )
@@ -147,7 +165,18 @@ class HttpFace:
         scope.outcome = "OK"
         return JSONResponse(response_json(route, reply), headers={"x-request-id": scope.request_id})
 
-    async def _read_json(self, request: Request) -> Any:
+    def _origin(self, request: Request) -> str:
+        """Return the client address (uvicorn's own proxy-header handling is off)."""
+        peer = request.client.host if request.client else ""
+        header = self._addresses.header
+        return self._addresses.resolve(peer, request.headers.get(header, "") if header else "")
+
+    async def _read_json(self, request: Request, *, whole: bool) -> Any:
+        """Return the parsed body; with `whole` (body "*") it must be a JSON object.
+
+        Parser failures of every kind are INVALID_ARGUMENT with a fixed message: deep nesting
+        raised RecursionError and a non-object TypeError, both answered 500 before.
+        """
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._max_body:
             raise _too_large()
@@ -159,9 +188,12 @@ class HttpFace:
         if not data:
             return None
         try:
-            return json.loads(data)
-        except ValueError as exc:
+            parsed = json.loads(data)
+        except (ValueError, RecursionError) as exc:
             raise InvalidArgument.of("body", "is not valid JSON", reason="MALFORMED_JSON") from exc
+        if whole and not isinstance(parsed, dict):
+            raise InvalidArgument.of("body", "must be a JSON object", reason="MALFORMED_REQUEST")
+        return parsed
 
     @staticmethod
     def _error(status: status_pb2.Status, request_id: str) -> Response:

@@ -84,7 +84,9 @@ class JwtVerifier:
         leeway_seconds: int = 30,
         roles_claim: str = "roles",
         teams_claim: str = "teams",
+        max_lifetime_seconds: int = 86_400,
     ) -> None:
+        self._max_lifetime = max_lifetime_seconds
         self._issuer = issuer
         self._audience = audience
         self._algorithms = tuple(algorithms)
@@ -133,9 +135,17 @@ class JwtVerifier:
             raise _invalid("bearer token not valid yet") from exc
         except jwt.PyJWTError as exc:
             raise _invalid("bearer token rejected") from exc
-        if float(claims["exp"]) + self._leeway <= moment:
+        expires = claims["exp"]
+        # PyJWT accepts a numeric string and any far-future number: a token that never
+        # expires is a stolen credential forever, so exp must be a JSON number within the
+        # longest lifetime the SSO issues.
+        if isinstance(expires, bool) or not isinstance(expires, int | float):
+            raise _invalid("bearer token expiry is not a number")
+        if expires > moment + self._max_lifetime + self._leeway:
+            raise _invalid("bearer token lifetime is longer than allowed")
+        if float(expires) + self._leeway <= moment:
             raise Unauthenticated("bearer token expired", reason="CREDENTIALS_EXPIRED")
-        return self._principal(claims), float(claims["exp"]) + self._leeway
+        return self._principal(claims), float(expires) + self._leeway
 
     def _principal(self, claims: Mapping[str, Any]) -> Principal:
         subject = str(claims["sub"])

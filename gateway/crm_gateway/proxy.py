@@ -24,8 +24,10 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind
 
 from crm_gateway.gate import CallScope, Gate
+from crm_gateway.origins import ClientAddresses, peer_address
 from crm_gateway.routing import Metadata, Route, Routes
 from crm_runtime import requestctx
+from crm_runtime.admission import Admission
 from crm_runtime.auth import IDENTITY_METADATA_KEY
 from crm_runtime.errors import DomainError, Unavailable, internal_status, to_status
 from crm_runtime.logging import get_logger
@@ -43,25 +45,33 @@ _DETAILS_KEY = "grpc-status-details-bin"
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
-def origin_of(peer: str) -> str:
-    """Return the caller's address without its port ("ipv4:10.0.0.7")."""
-    return peer.rpartition(":")[0] or peer
-
-
 class _Incoming:
     """The parts of a caller's metadata the gateway uses, read in one pass."""
 
-    __slots__ = ("api_key", "authorization", "passthrough", "request_id", "trace")
+    __slots__ = (
+        "ambiguous",
+        "api_key",
+        "authorization",
+        "forwarded",
+        "passthrough",
+        "request_id",
+        "trace",
+    )
 
-    def __init__(self, context: grpc.aio.ServicerContext) -> None:
-        self.authorization = self.api_key = self.request_id = ""
+    def __init__(self, context: grpc.aio.ServicerContext, forwarded_header: str) -> None:
+        self.authorization = self.api_key = self.request_id = self.forwarded = ""
+        self.ambiguous = False
         self.passthrough: list[tuple[str, str]] = []
         self.trace: dict[str, str] = {}
         for key, value in context.invocation_metadata() or ():
             if key == "authorization":
+                self.ambiguous |= bool(self.authorization)
                 self.authorization = str(value)
             elif key == "x-api-key":
+                self.ambiguous |= bool(self.api_key)
                 self.api_key = str(value)
+            elif key == forwarded_header:
+                self.forwarded = str(value)
             elif key == REQUEST_ID_KEY:
                 self.request_id = str(value) if _REQUEST_ID_RE.match(str(value)) else ""
             elif key in TRACE_METADATA:
@@ -80,7 +90,13 @@ class GrpcProxy(grpc.GenericRpcHandler):
         *,
         default_deadline: float,
         default_stream_deadline: float,
+        admission: Admission | None = None,
+        addresses: ClientAddresses | None = None,
     ) -> None:
+        self._addresses = addresses or ClientAddresses()
+        # Refuses calls past the process's limits at once (RESOURCE_EXHAUSTED, audited):
+        # gRPC's own limit refused them unrecorded, without RetryInfo.
+        self._admission = admission
         self._gate = gate
         self._routes = routes
         self._default_deadline = default_deadline
@@ -112,13 +128,14 @@ class GrpcProxy(grpc.GenericRpcHandler):
 
     def _open(self, route: Route, context: grpc.aio.ServicerContext) -> tuple[CallScope, _Incoming]:
         """Open the call's scope and server span (the scope ends the span in finish)."""
-        incoming = _Incoming(context)
+        incoming = _Incoming(context, self._addresses.header)
+        peer = peer_address(context.peer() or "")
         scope = CallScope(
             self._gate,
             route.path,
             route.info,
             transport="grpc",
-            origin=origin_of(context.peer() or ""),
+            origin=self._addresses.resolve(peer, incoming.forwarded),
             request_id=incoming.request_id or requestctx.new_request_id(),
         )
         scope.span = _tracer.start_span(
@@ -133,7 +150,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
     def _outgoing(
         self, scope: CallScope, incoming: _Incoming, context: grpc.aio.ServicerContext, stream: bool
     ) -> tuple[Metadata, float]:
-        token = scope.admit(incoming.authorization, incoming.api_key)
+        token = scope.admit(incoming.authorization, incoming.api_key, ambiguous=incoming.ambiguous)
         outgoing = [
             (IDENTITY_METADATA_KEY, token),
             (REQUEST_ID_KEY, scope.request_id),
@@ -148,12 +165,24 @@ class GrpcProxy(grpc.GenericRpcHandler):
             remaining = self._stream_deadline if stream else self._default_deadline
         return outgoing, max(remaining, 0.001)
 
+    def _enter(self, route: Route, *, stream: bool) -> bool:
+        if self._admission is None:
+            return False
+        self._admission.enter(route.path, stream=stream)
+        return True
+
+    def _leave(self, entered: bool, *, stream: bool) -> None:
+        if entered and self._admission is not None:
+            self._admission.leave(stream=stream)
+
     def _unary_out(self, route: Route, *, streaming_in: bool) -> Any:
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> bytes:
             scope, incoming = self._open(route, context)
             if not streaming_in:
                 scope.payload = request  # Refused attempts name their resource too.
+            entered = False
             try:
+                entered = self._enter(route, stream=streaming_in)
                 metadata, seconds = self._outgoing(scope, incoming, context, streaming_in)
                 if streaming_in:
                     target: Any = route.target
@@ -170,6 +199,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
                 scope.outcome = "CANCELLED"
                 raise
             finally:
+                self._leave(entered, stream=streaming_in)
                 scope.finish()
 
         return handle
@@ -180,7 +210,9 @@ class GrpcProxy(grpc.GenericRpcHandler):
             if kind == "unary_stream":
                 scope.payload = request
             call = None
+            entered = False
             try:
+                entered = self._enter(route, stream=True)
                 metadata, seconds = self._outgoing(scope, incoming, context, True)
                 call = getattr(route.target, kind)(request, seconds, metadata)
                 await context.send_initial_metadata(((REQUEST_ID_KEY, scope.request_id),))
@@ -195,6 +227,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
             finally:
                 if call is not None and not call.done():
                     call.cancel()
+                self._leave(entered, stream=True)
                 scope.finish()
 
         return handle

@@ -180,6 +180,12 @@ def build_request(
         json_format.ParseDict(path_tree, request)
     except json_format.ParseError as exc:
         raise InvalidArgument.of("body", str(exc), reason="MALFORMED_REQUEST") from exc
+    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
+        # Shapes the JSON mapping does not expect (a list where an object belongs, nesting
+        # too deep for the parser): their text is Python's, so callers get a fixed one.
+        raise InvalidArgument.of(
+            "body", "does not match the request message", reason="MALFORMED_REQUEST"
+        ) from exc
     return request
 
 

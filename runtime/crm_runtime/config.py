@@ -28,7 +28,10 @@ class BaseServiceSettings(BaseSettings):
     # notice, then give in-flight calls grace_seconds to finish.
     drain_seconds: float = 0.0
     grace_seconds: float = 10.0
+    # Calls running at once; past these the process answers RESOURCE_EXHAUSTED with a
+    # RetryInfo at once (crm_runtime.admission). Long-lived streams have their own limit.
     max_concurrent_rpcs: int = 256
+    max_concurrent_streams: int = 12_000
     max_receive_message_bytes: int = 4 * 1024 * 1024
     # Connections are recycled so that clients re-resolve and spread over new replicas.
     max_connection_age_ms: int = 300_000

@@ -19,10 +19,12 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from crm_runtime import requestctx
+from crm_runtime.admission import Admission
 from crm_runtime.auth import IDENTITY_METADATA_KEY, TokenVerifier, set_current_principal
 from crm_runtime.errors import (
     DeadlineExceeded,
     DomainError,
+    InvalidArgument,
     Unauthenticated,
     internal_status,
     to_status,
@@ -39,13 +41,44 @@ _duration = _meter.create_histogram(
 # Infrastructure services answer without a caller identity (probes, grpcurl).
 PUBLIC_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
+Deserializer = Callable[[bytes], Any] | None
+
+
+def decode(deserializer: Deserializer, raw: Any) -> Any:
+    """Decode request bytes; bytes that are no valid message are INVALID_ARGUMENT.
+
+    The message says nothing of the parser: its own text names Python classes and what
+    exactly was wrong with the bytes, which helps an attacker more than a careless caller.
+    """
+    if deserializer is None:
+        return raw
+    try:
+        return deserializer(raw)
+    except Exception as exc:
+        raise InvalidArgument(
+            "the request is not a valid message of this method", reason="MALFORMED_REQUEST"
+        ) from exc
+
+
+async def _decode_each(deserializer: Deserializer, raws: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for raw in raws:
+        yield decode(deserializer, raw)
 
 
 class _RpcState:
-    __slots__ = ("code", "method", "peer", "principal", "span", "started")
+    __slots__ = ("admitted", "code", "method", "peer", "principal", "span", "started", "stream")
 
-    def __init__(self, method: str, span: trace.Span, context: grpc.aio.ServicerContext) -> None:
+    def __init__(
+        self,
+        method: str,
+        span: trace.Span,
+        context: grpc.aio.ServicerContext,
+        *,
+        stream: bool = False,
+    ) -> None:
         self.method = method
+        self.stream = stream
+        self.admitted = False
         self.span = span
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.OK
@@ -64,9 +97,16 @@ def _span_attributes(method: str) -> dict[str, str]:
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     """Traces, binds request context and identity, maps errors, writes the canonical log line."""
 
-    def __init__(self, *, domain: str, verifier: TokenVerifier | None) -> None:
+    def __init__(
+        self,
+        *,
+        domain: str,
+        verifier: TokenVerifier | None,
+        admission: Admission | None = None,
+    ) -> None:
         self._domain = domain
         self._verifier = verifier
+        self._admission = admission
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
@@ -86,24 +126,29 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
-        kwargs = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
+        # gRPC hands the wrapper raw bytes (no request_deserializer): the wrapper decodes them
+        # after admission and identity, so an anonymous caller's bytes are never parsed and
+        # malformed ones answer INVALID_ARGUMENT instead of gRPC's UNKNOWN with parser text.
+        decoder = handler.request_deserializer
+        kwargs = {"response_serializer": handler.response_serializer}
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method), **kwargs
+                self._wrap_unary(handler.unary_unary, method, decoder, streaming_in=False),
+                **kwargs,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(handler.stream_unary, method), **kwargs
+                self._wrap_unary(handler.stream_unary, method, decoder, streaming_in=True),
+                **kwargs,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method), **kwargs
+                self._wrap_stream(handler.unary_stream, method, decoder, streaming_in=False),
+                **kwargs,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(handler.stream_stream, method), **kwargs
+            self._wrap_stream(handler.stream_stream, method, decoder, streaming_in=True),
+            **kwargs,
         )
 
     def _start_span(self, metadata: dict[str, Any], method: str) -> Any:
@@ -119,6 +164,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     def _begin(
         self, context: grpc.aio.ServicerContext, state: _RpcState, metadata: dict[str, Any]
     ) -> None:
+        if self._admission is not None:
+            self._admission.enter(state.method, stream=state.stream)
+            state.admitted = True
         request_id = str(metadata.get(requestctx.REQUEST_ID_METADATA_KEY) or "")[:64]
         requestctx.bind(request_id or requestctx.new_request_id(), context.time_remaining())
         if self._verifier is None:
@@ -149,6 +197,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         await context.abort_with_status(rpc_status.to_status(status))
 
     def _finish(self, context: grpc.aio.ServicerContext, state: _RpcState) -> None:
+        if state.admitted and self._admission is not None:
+            self._admission.leave(stream=state.stream)
         elapsed_ms = (time.perf_counter() - state.started) * 1000
         code = state.code
         if code is grpc.StatusCode.OK and context.cancelled():
@@ -165,14 +215,23 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             peer=state.peer,
         )
 
-    def _wrap_unary(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+    def _wrap_unary(
+        self,
+        behavior: Callable[..., Any],
+        method: str,
+        decoder: Deserializer,
+        *,
+        streaming_in: bool,
+    ) -> Callable[..., Any]:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
             metadata = dict(context.invocation_metadata() or ())
             with self._start_span(metadata, method) as span:
                 state = _RpcState(method, span, context)
                 try:
                     self._begin(context, state, metadata)
-                    return await behavior(request, context)
+                    if streaming_in:
+                        return await behavior(_decode_each(decoder, request), context)
+                    return await behavior(decode(decoder, request), context)
                 except Exception as exc:
                     if isinstance(exc, grpc.aio.AbortError):
                         state.code = context.code() or grpc.StatusCode.UNKNOWN
@@ -184,14 +243,26 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
         return wrapper
 
-    def _wrap_stream(self, behavior: Callable[..., Any], method: str) -> Callable[..., Any]:
+    def _wrap_stream(
+        self,
+        behavior: Callable[..., Any],
+        method: str,
+        decoder: Deserializer,
+        *,
+        streaming_in: bool,
+    ) -> Callable[..., Any]:
         async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             metadata = dict(context.invocation_metadata() or ())
             with self._start_span(metadata, method) as span:
-                state = _RpcState(method, span, context)
+                state = _RpcState(method, span, context, stream=True)
                 try:
                     self._begin(context, state, metadata)
-                    async for item in behavior(request, context):
+                    decoded = (
+                        _decode_each(decoder, request)
+                        if streaming_in
+                        else decode(decoder, request)
+                    )
+                    async for item in behavior(decoded, context):
                         yield item
                 except Exception as exc:
                     if isinstance(exc, grpc.aio.AbortError):

@@ -29,7 +29,7 @@ from crm_runtime.config import BaseServiceSettings
 from crm_runtime.crypto import FieldCipher, decode_key
 from crm_runtime.db import Database
 from crm_runtime.inbox import EventHandler, EventSink
-from crm_runtime.janitor import DEFAULT_INTERVAL_SECONDS, janitor
+from crm_runtime.janitor import DEFAULT_INTERVAL_SECONDS, Purge, janitor
 from crm_runtime.logging import configure_logging
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.outbox import Outbox
@@ -97,6 +97,8 @@ class ServiceSpec(Generic[S, C]):
     # Run last, after the drain (close clients, files).
     on_close: Callable[[C], Sequence[StopHook]] = lambda ctx: ()
     janitor_interval_seconds: float = DEFAULT_INTERVAL_SECONDS
+    # The service's own housekeeping, run by the janitor with the shared purges.
+    purges: Callable[[C], Sequence[Purge]] = lambda ctx: ()
     # Run once by `main()` before serving, for process-wide settings (garbage-collector
     # thresholds) that tests and tools building the service in their own process must not get.
     prepare_process: Callable[[S], None] | None = None
@@ -156,7 +158,9 @@ async def build(spec: ServiceSpec[S, C], settings: S) -> tuple[ServiceDefinition
 
     background: list[BackgroundTask] = [
         relay.run,
-        janitor(database, relay, interval=spec.janitor_interval_seconds),
+        janitor(
+            database, relay, interval=spec.janitor_interval_seconds, purges=spec.purges(ctx)
+        ),
         *spec.workers(ctx, parts),
     ]
     definition = ServiceDefinition(

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from crm_runtime.admission import Admission
 from crm_runtime.auth import TokenSigner, TokenVerifier
 from crm_runtime.config import BaseServiceSettings
 from crm_runtime.db import Database
@@ -88,6 +89,19 @@ class RunningService:
         log.info("stopped", service=self.definition.name)
 
 
+def build_admission(settings: BaseServiceSettings) -> Admission:
+    """Return the process's call admission (unary and stream limits)."""
+    return Admission(
+        unary_limit=settings.max_concurrent_rpcs, stream_limit=settings.max_concurrent_streams
+    )
+
+
+def grpc_call_cap(settings: BaseServiceSettings) -> int:
+    """Return gRPC's own cap: above ours, so ours refuses first (gRPC's refusal is bare and
+    unrecorded), with room for health probes and the refusals themselves."""
+    return settings.max_concurrent_rpcs + settings.max_concurrent_streams + 1_000
+
+
 def build_verifier(settings: BaseServiceSettings) -> TokenVerifier | None:
     """Return the identity verifier, or None when no trusted keys are configured."""
     if settings.identity_trusted_keys_dir is None:
@@ -127,13 +141,19 @@ async def start_service(definition: ServiceDefinition) -> RunningService:
     settings = definition.settings
     configure_telemetry(definition.name)
     interceptors = (
-        [ServerInterceptor(domain=definition.name, verifier=build_verifier(settings))]
+        [
+            ServerInterceptor(
+                domain=definition.name,
+                verifier=build_verifier(settings),
+                admission=build_admission(settings),
+            )
+        ]
         if definition.interceptors is None
         else list(definition.interceptors)
     )
     server = grpc.aio.server(
         interceptors=interceptors,
-        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
+        maximum_concurrent_rpcs=grpc_call_cap(settings),
         options=[
             ("grpc.max_receive_message_length", settings.max_receive_message_bytes),
             ("grpc.max_connection_age_ms", settings.max_connection_age_ms),

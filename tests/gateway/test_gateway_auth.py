@@ -178,8 +178,8 @@ class TestApiKeys:
 
 class TestBruteForce:
     async def test_origin_locked_out_after_repeated_failures(self, sqlite_url, identity, tmp_path):
-        """After N failed authentications an origin gets RESOURCE_EXHAUSTED, even with a
-        valid key, until its bucket refills."""
+        """After N failed authentications an address gets RESOURCE_EXHAUSTED for any
+        credential that has not authenticated recently, until its bucket refills."""
         async with gateway_service(tmp_path, identity, auth_failures_per_minute=5) as gw:
             stub = client_service_pb2_grpc.ClientServiceStub(gw.channel)
             codes = []

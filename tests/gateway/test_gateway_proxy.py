@@ -148,14 +148,16 @@ class TestStreams:
             await call.read()
         assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    async def test_method_unknown_to_this_build_still_proxied(self, echo):
-        """A method the gateway has no descriptor for (a newer service) is proxied as a
-        generic stream: a client-streaming call works end to end."""
+    async def test_method_unknown_to_this_build_is_unimplemented(self, echo):
+        """A method the gateway has no descriptor for (a newer service) is UNIMPLEMENTED at
+        the gateway and never reaches the upstream (issue 11, defect 5): the gateway serves
+        exactly the methods of the descriptor set it was built with."""
         gw, upstream = echo
         call = gw.channel.stream_unary(f"{NOTIFY}/FutureUpload")
-        reply = await call(iter([b"a", b"b", b"c"]), metadata=gw.system())
-        assert reply == b"a|b|c"
-        assert upstream.calls[-1].principal == "systems/core-banking"
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call(iter([b"a", b"b", b"c"]), metadata=gw.system())
+        assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert upstream.calls == []
 
 
 class TestTracing:

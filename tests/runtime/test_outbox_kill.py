@@ -96,6 +96,7 @@ class TestOutboxSurvivesKill:
             producer.kill()
             await probe.stop()
 
+    @pytest.mark.chaos  # Five kills mid-delivery: `./run.sh chaos` (one kill above stays).
     async def test_kills_during_delivery_apply_each_event_once(self, tmp_path, identity):
         """SIGKILLs mid-delivery to a slow consumer cause redelivery, never a second effect."""
         db = tmp_path / "client.db"

@@ -24,7 +24,12 @@ from crm_client.domain.size_class import SizeResult
 from crm_client.mapping import client_message
 from crm_client.models import ClientRow
 from crm_client.people import check_people, person_row
-from crm_client.store.clients import add_client, credit_code_taken, visible_clients
+from crm_client.store.clients import (
+    add_client,
+    credit_code_holder_visible,
+    credit_code_taken,
+    visible_clients,
+)
 from crm_client.validation import STAFF_RE, TEAM_RE, Violations, check_client_fields
 from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, Role, current_principal, require_roles
@@ -42,8 +47,24 @@ UPDATE_METHOD = "crm.client.v1.ClientService/UpdateClient"
 CLIENT_NAME = names.pattern_of(client_pb2.Client)
 
 
-def _credit_code_exists() -> AlreadyExists:
-    return AlreadyExists("a client with this credit code exists", reason="CREDIT_CODE_EXISTS")
+def _create_denied() -> PermissionDenied:
+    return PermissionDenied(
+        "RMs may create clients only for themselves or their team", reason="CLIENT_ACCESS_DENIED"
+    )
+
+
+async def _credit_code_exists(
+    session: AsyncSession, credit_code: str, principal: Principal
+) -> AlreadyExists | PermissionDenied:
+    """Return the answer to a duplicate credit code (issue 11, defect 9).
+
+    ALREADY_EXISTS only for a client the caller may see; for any other the answer is the
+    same as any forbidden create, so no caller learns that a company it may not see banks
+    here (see docs/RELIABILITY.md, "Existence oracle").
+    """
+    if await credit_code_holder_visible(session, credit_code, principal):
+        return AlreadyExists("a client with this credit code exists", reason="CREDIT_CODE_EXISTS")
+    return _create_denied()
 
 
 class ClientsRpc:
@@ -102,10 +123,7 @@ class ClientsRpc:
         check_people(v, list(request.key_persons), today=now.date(), prefix="key_persons")
         v.raise_if_any()
         if not owns(principal, rm, request.team):
-            raise PermissionDenied(
-                "RMs may create clients only for themselves or their team",
-                reason="CLIENT_ACCESS_DENIED",
-            )
+            raise _create_denied()
         size = size_of(request.client)
 
         async def create(session: AsyncSession) -> client_pb2.Client:
@@ -131,9 +149,12 @@ class ClientsRpc:
                     subject=principal.subject,
                     response_type=client_pb2.Client,
                 )
+                refusal = await _credit_code_exists(
+                    session, request.client.credit_code, principal
+                )
             if twin is not None:
                 return twin
-            raise _credit_code_exists() from exc
+            raise refusal from exc
 
     async def _create(
         self,
@@ -146,7 +167,7 @@ class ClientsRpc:
     ) -> client_pb2.Client:
         """Store the client, its first assignment and key persons; segment it; announce it."""
         if await credit_code_taken(session, request.client.credit_code):
-            raise _credit_code_exists()
+            raise await _credit_code_exists(session, request.client.credit_code, principal)
         now = self.ctx.clock()
         row = new_client_row(
             request.client, size, relationship_manager=rm, team=request.team, now=now

@@ -11,6 +11,7 @@ from crm_notify.config import NotifySettings
 from crm_notify.context import NotifyContext
 from crm_notify.directory import ClientDirectory
 from crm_notify.events import handlers
+from crm_notify.retention import delivered_message_purge
 from crm_notify.senders import ChannelSenders
 from crm_notify.servicer import NotifyServicer
 from crm_notify.workers import Workers
@@ -57,6 +58,7 @@ SPEC = kit.ServiceSpec(
     seeds=[seed_builtin_templates],
     workers=_workers,
     on_close=_close,
+    purges=lambda ctx: [delivered_message_purge(ctx.settings.message_retention_days)],
 )
 
 

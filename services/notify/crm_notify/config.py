@@ -14,6 +14,10 @@ class NotifySettings(BaseServiceSettings):
     grpc_port: int = 50063
     database_url: str = "sqlite+aiosqlite:///var/notify.db"
 
+    # Finished messages (delivered, expired, dead-lettered, acknowledged push) are purged by
+    # the janitor this long after their last change.
+    message_retention_days: float = 180.0
+
     # The client service, for contacts' mobile numbers, key persons and segment members.
     client_addr: str = ""
 

@@ -65,11 +65,13 @@ def person_id_problem(value: str, *, today: datetime.date | None = None) -> str 
     shape = _shape_problem(value)
     if shape is not None:
         return shape
+    # The reasons never quote the number's digits: they are a person's birth date, and
+    # errors travel to callers, logs and audit records (issue 11, defect 12).
     birth = _parse_birth(value)
     if birth is None:
-        return f"invalid birth date '{value[6:14]}'"
+        return "invalid birth date"
     if birth > (today or datetime.date.today()):
-        return f"birth date {birth.isoformat()} is in the future"
+        return "birth date is in the future"
     expected = id_check_character(value[:17])
     if value[17] != expected:
         return f"wrong check character at position 18: expected '{expected}'"

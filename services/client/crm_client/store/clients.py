@@ -45,6 +45,14 @@ async def credit_code_taken(session: AsyncSession, credit_code: str) -> bool:
     return (await session.execute(statement)).first() is not None
 
 
+async def credit_code_holder_visible(
+    session: AsyncSession, credit_code: str, principal: Principal
+) -> bool:
+    """Return True if the client holding this credit code is one `principal` may see."""
+    statement = visible_clients(principal).where(col(ClientRow.credit_code) == credit_code)
+    return (await session.execute(statement.limit(1))).first() is not None
+
+
 def visible_clients(principal: Principal, relationship_manager: str = "") -> Select[Any]:
     """Return the query of the clients the caller may see, optionally of one RM."""
     statement = select(ClientRow)
