@@ -78,8 +78,8 @@ async def fuzz_gateway(tmp_path, identity, count: int) -> tuple[Counter, Counter
             tmp_path, identity, rate_limit_per_second=1e6, rate_limit_burst=1e6, **addresses))
         methods = [m for m in discover().values() if m.unary]
         for info in methods:
-            # A fresh token per method: SSO tokens live 5 minutes, a long run outlives one.
-            token = gw.sso.token("rm-a", *ALL_ROLES)
+            # A fresh one-hour token per method: a long run outlives a 5-minute SSO token.
+            token = gw.sso.token("rm-a", *ALL_ROLES, expires_in=3600)
             metadata = (("authorization", f"Bearer {token}"),)
             call = gw.channel.unary_unary(info.path)
             for raw in fuzz_inputs(info, count, rng):
