@@ -1,6 +1,6 @@
 """Fuzz through the gateway: every unary RPC of every service over gRPC and HTTP/JSON, with
 mutated bytes and hostile JSON, answers cleanly: no UNKNOWN, no INTERNAL, no HTTP 5xx
-(issue 11). The default suite sends FUZZ_PER_METHOD (50) per RPC and face; `./run.sh fuzz`
+(issue 11). The default suite sends FUZZ_PER_METHOD (10) per RPC and face; `./run.sh fuzz`
 sends 1,000 (marker "fuzz"). Methods and routes come from the descriptors.
 """
 
@@ -24,7 +24,7 @@ from risk_harness import risk_service
 
 from crm_gateway.descriptors import MethodInfo, discover
 
-PER_METHOD = int(os.environ.get("FUZZ_PER_METHOD", "50"))
+PER_METHOD = int(os.environ.get("FUZZ_PER_METHOD", "10"))
 FORBIDDEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
 _VARIABLE = re.compile(r"\{(\w[\w.]*)(?:=([^}]*))?\}")
 

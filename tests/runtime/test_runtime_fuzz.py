@@ -4,7 +4,7 @@ clean status: never UNKNOWN or INTERNAL (issue 11, defect 1, on the real service
 Methods come from the descriptors (crm_gateway.descriptors.discover), so a new RPC is fuzzed
 without a change here. Inputs per method: random bytes and mutations (bit flips, truncations,
 appended garbage) of a request carrying a plausible value in every string field. The default
-suite sends FUZZ_PER_METHOD (50) per method; `./run.sh fuzz` sends 1,000 (marker "fuzz").
+suite sends FUZZ_PER_METHOD (20) per method; `./run.sh fuzz` sends 1,000 (marker "fuzz").
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from risk_harness import risk_service
 
 from crm_gateway.descriptors import discover
 
-PER_METHOD = int(os.environ.get("FUZZ_PER_METHOD", "50"))
+PER_METHOD = int(os.environ.get("FUZZ_PER_METHOD", "20"))
 FORBIDDEN = {grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL}
 SERVICES: dict[str, Callable] = {
     "crm.client.": client_service, "crm.risk.": risk_service,
