@@ -12,6 +12,7 @@ writers. On PostgreSQL they go through the async driver as Core statements.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -74,6 +75,11 @@ class Database:
             )
             self.read_engine = self.write_engine
         self._fast_connection: Connection | None = None
+        self._open_writes = 0
+        self._no_open_writes = asyncio.Event()
+        self._no_open_writes.set()
+        self._writes_open = asyncio.Event()  # Cleared while shutdown holds new writes back.
+        self._writes_open.set()
         self._write_sessions = async_sessionmaker(
             self.write_engine, class_=AsyncSession, expire_on_commit=False
         )
@@ -84,6 +90,10 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """Yield a session in a write transaction; commit on success, roll back on error."""
+        if not self._writes_open.is_set():
+            await self._writes_open.wait()
+        self._open_writes += 1
+        self._no_open_writes.clear()
         try:
             async with self._write_sessions() as session, session.begin():
                 yield session
@@ -97,6 +107,35 @@ class Database:
                     retry_after_seconds=0.2,
                 ) from exc
             raise
+        finally:
+            self._open_writes -= 1
+            if not self._open_writes:
+                self._no_open_writes.set()
+
+    @asynccontextmanager
+    async def writes_paused(self, wait_seconds: float) -> AsyncIterator[bool]:
+        """Hold new write transactions at the door and wait (up to `wait_seconds`) for the
+        open ones to finish; yield True if none is open. Writes resume when the block ends.
+
+        Shutdown cancels its background tasks inside this block. A task cancelled while the
+        driver runs one of its statements leaves that connection behind with the transaction
+        still open (the driver's thread finishes the statement on its own), and on SQLite the
+        next writer, such as a stop hook saving state, then waits out the busy timeout and
+        fails with "database is locked". Paused, a task can only be cancelled outside a write
+        or while waiting at the door, holding no connection.
+        """
+        self._writes_open.clear()
+        try:
+            yield await self._settle(wait_seconds)
+        finally:
+            self._writes_open.set()
+
+    async def _settle(self, wait_seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._no_open_writes.wait(), wait_seconds)
+        except TimeoutError:
+            return False
+        return True
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -77,11 +77,14 @@ class RunningService:
         if drain > 0:
             await asyncio.sleep(drain)
         await self.server.stop(settings.grace_seconds)
-        for task in self.tasks:
-            task.cancel()
-        for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        # Background writers commit first: cancelling one inside a statement would leave its
+        # transaction open behind the stop hooks (see Database.writes_paused).
+        async with self.definition.database.writes_paused(settings.grace_seconds):
+            for task in self.tasks:
+                task.cancel()
+            for task in self.tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         for hook in self.definition.on_stop:
             await hook()
         await self.definition.database.dispose()

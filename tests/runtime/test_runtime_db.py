@@ -157,3 +157,63 @@ class TestPing:
             assert (tmp_path / "deep" / "er" / "store.db").exists()
         finally:
             await db.dispose()
+
+
+SLOW_COUNT = (
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200000) "
+    "SELECT count(*) FROM n"
+)
+
+
+class TestSettleWrites:
+    """Shutdown waits for open write transactions before it cancels background tasks."""
+
+    async def test_a_stop_hook_writes_after_a_busy_background_writer(self, database):
+        """A background task writing slow transactions in a loop; each round settles, cancels
+        it and writes as a stop hook would: never "database is locked" (without settling, a
+        task cancelled inside its statement intermittently left the lock held for > 5 s)."""
+
+        async def busy_writer() -> None:
+            while True:
+                async with database.write() as session:
+                    await session.execute(text(SLOW_COUNT))
+
+        for _ in range(5):
+            task = asyncio.create_task(busy_writer())
+            await asyncio.sleep(0.05)
+            async with database.writes_paused(10.0) as settled:
+                assert settled
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            started = time.perf_counter()
+            async with database.write() as session:
+                await session.execute(text("SELECT 1"))
+            assert time.perf_counter() - started < SQLITE_BUSY_TIMEOUT_MS / 1000
+
+    async def test_reports_a_write_still_open_at_the_deadline(self, database):
+        """A transaction held past the deadline: the pause reports it instead of hanging, and
+        a write arriving meanwhile waits for the pause to end."""
+        release = asyncio.Event()
+
+        async def holder() -> None:
+            async with database.write() as session:
+                await session.execute(text("SELECT 1"))
+                await release.wait()
+
+        async def late_writer() -> None:
+            async with database.write() as session:
+                await session.execute(text("SELECT 1"))
+
+        task = asyncio.create_task(holder())
+        await asyncio.sleep(0.05)
+        async with database.writes_paused(0.2) as settled:
+            assert not settled
+            late = asyncio.create_task(late_writer())
+            release.set()
+            await task
+            await asyncio.sleep(0.05)
+            assert not late.done()
+        await asyncio.wait_for(late, 5)
+        async with database.writes_paused(0.2) as settled:
+            assert settled
