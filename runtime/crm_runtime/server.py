@@ -16,7 +16,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from crm_runtime.admission import Admission
 from crm_runtime.auth import TokenSigner, TokenVerifier
@@ -24,6 +23,7 @@ from crm_runtime.config import BaseServiceSettings
 from crm_runtime.db import Database
 from crm_runtime.interceptors import ServerInterceptor
 from crm_runtime.logging import get_logger
+from crm_runtime.reflection import enable_reflection
 from crm_runtime.telemetry import configure_telemetry, shutdown_telemetry
 
 log = get_logger("server")
@@ -169,9 +169,7 @@ async def start_service(definition: ServiceDefinition) -> RunningService:
     for name in definition.service_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     if settings.reflection:
-        reflection.enable_server_reflection(
-            [*definition.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-        )
+        enable_reflection([*definition.service_names, health.SERVICE_NAME], server)
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
     running = RunningService(definition, server, port, health_servicer)
