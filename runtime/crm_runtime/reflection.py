@@ -32,7 +32,7 @@ def _v1_file_descriptor() -> descriptor_pb2.FileDescriptorProto:
     for message in proto.message_type:
         for field in message.field:
             if field.type_name.startswith(old_prefix):
-                field.type_name = f".{V1_PACKAGE}.{field.type_name[len(old_prefix):]}"
+                field.type_name = f".{V1_PACKAGE}.{field.type_name[len(old_prefix) :]}"
     for service in proto.service:
         for method in service.method:
             method.input_type = method.input_type.replace(old_prefix, f".{V1_PACKAGE}.")
@@ -59,9 +59,7 @@ def enable_reflection(service_names: Sequence[str], server: grpc.aio.Server) -> 
     )
     server.add_generic_rpc_handlers(
         [
-            grpc.method_handlers_generic_handler(
-                name, {"ServerReflectionInfo": handler}
-            )
+            grpc.method_handlers_generic_handler(name, {"ServerReflectionInfo": handler})
             for name in SERVICE_NAMES
         ]
     )
