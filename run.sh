@@ -75,6 +75,7 @@ run_tests() {
   log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
+  log "buf breaking"; "$PY" tools/buf_breaking.py
   run_pytest -m "not soak and not chaos and not fuzz and not contracts" "$@"
 }
 
