@@ -8,9 +8,8 @@ Each method falls in one class, decided from its contract, not from a list kept 
   the first outcome, so retrying the same request (same id) is safe: it retries the same codes.
 - `write`: any other unary method. Not retried by policy (gRPC still retries transparently a
   call that never left the client).
-- `stream`: client, server or bidirectional streaming. No deadline (it is long-lived);
-  UNAVAILABLE retried until the first message arrives, after which gRPC commits the call and
-  the caller resumes from its own cursor.
+- `stream`: client, server or bidirectional streaming. No deadline and no retry by policy: it
+  is long-lived, and after a break the caller reconnects and resumes from its own cursor.
 
 Use: `grpc.aio.insecure_channel(target, options=channel_options())`. Hedging is not used: it
 doubles load exactly when a service is slow, and writes would need it disabled anyway.
@@ -42,11 +41,12 @@ _RETRY = {
 POLICIES: dict[str, dict[str, Any]] = {
     "read": {"timeout": "5s", "waitForReady": False, "retryPolicy": _RETRY},
     "idempotent_write": {"timeout": "10s", "waitForReady": False, "retryPolicy": _RETRY},
-    "write": {"timeout": "10s", "waitForReady": False},
-    "stream": {
-        "waitForReady": False,
-        "retryPolicy": {**_RETRY, "retryableStatusCodes": ["UNAVAILABLE"]},
-    },
+    # Also the class of the long computations (back-tests, audit-chain checks): a longer
+    # deadline, and no retry that would start one twice.
+    "write": {"timeout": "30s", "waitForReady": False},
+    # No policy deadline or retry: a stream lives as long as its caller wants, and after a
+    # break the caller resumes from its own cursor (docs/NOTIFY.md, docs/MONITORING.md).
+    "stream": {"waitForReady": False},
 }
 # A client stops retrying while more than half its recent calls failed (token bucket), so
 # retries never multiply an outage.

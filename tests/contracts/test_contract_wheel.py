@@ -19,7 +19,7 @@ import pytest
 from client_harness import client_service
 from google.protobuf import descriptor_pb2
 
-from tools.build_contracts import build
+from tools.build_contracts import build, write_descriptor_set
 
 ROOT = Path(__file__).resolve().parents[2]
 CALLER = Path(__file__).with_name("contract_caller.py")
@@ -29,7 +29,20 @@ _PINNED = ("grpcio", "protobuf", "googleapis-common-protos")
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build(tmp_path_factory.mktemp("dist"))
+    """The wheel, packed by the package's own backend (what pip calls; `./run.sh contracts`
+    and the marked test below go through pip itself)."""
+    sys.path.insert(0, str(ROOT / "contracts"))
+    import contracts_backend
+
+    write_descriptor_set()
+    folder = tmp_path_factory.mktemp("dist")
+    return folder / contracts_backend.build_wheel(str(folder))
+
+
+@pytest.fixture
+def pip_built_wheel(tmp_path: Path) -> Path:
+    """The wheel as `./run.sh contracts` builds it: `pip wheel contracts/`."""
+    return build(tmp_path / "dist")
 
 
 def _pins() -> list[str]:
@@ -100,12 +113,12 @@ async def test_unpacked_wheel_alone_creates_and_reads_a_client(
 
 
 @pytest.fixture
-def caller_venv(wheel: Path, tmp_path: Path) -> Path:
+def caller_venv(pip_built_wheel: Path, tmp_path: Path) -> Path:
     """A fresh venv with the wheel pip-installed (dependencies at the runtime lock's pins)."""
     venv = tmp_path / "caller-venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     subprocess.run(
-        [venv / "bin" / "python", "-m", "pip", "install", "-q", *_pins(), str(wheel)],
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", *_pins(), str(pip_built_wheel)],
         check=True,
         timeout=600,
     )
@@ -122,3 +135,13 @@ async def test_pip_installed_wheel_in_a_clean_venv_makes_a_call(
     async with client_service(sqlite_url, identity) as h:
         answer = await _call([python, "-P"], h.running.address, h.rm(), {})
     _check_answer(answer, caller_venv)
+
+
+def test_docs_show_the_policies_the_wheel_applies() -> None:
+    """docs/CONTRACTS.md's policy block is the module's POLICIES, value for value."""
+    sys.path.insert(0, str(ROOT / "contracts"))
+    from crm_contracts.service_config import POLICIES
+
+    text = (ROOT / "docs" / "CONTRACTS.md").read_text()
+    block = text.split("<!-- policies -->\n```json\n", 1)[1].split("```", 1)[0]
+    assert json.loads(block) == POLICIES
