@@ -48,6 +48,9 @@ class ServiceDefinition:
     # Server interceptors; None means the standard ServerInterceptor. A service that does its
     # own admission, tracing and error mapping per call (the gateway) passes its own, or ().
     interceptors: Sequence[grpc.aio.ServerInterceptor] | None = None
+    # Services reflection lists besides service_names (and health): what a proxy routes, which
+    # it answers for without serving them itself, so tools pointed at it see them.
+    reflected_services: Sequence[str] = ()
 
 
 @dataclass
@@ -169,7 +172,8 @@ async def start_service(definition: ServiceDefinition) -> RunningService:
     for name in definition.service_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     if settings.reflection:
-        enable_reflection([*definition.service_names, health.SERVICE_NAME], server)
+        names = [*definition.service_names, *definition.reflected_services, health.SERVICE_NAME]
+        enable_reflection(names, server)
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
     running = RunningService(definition, server, port, health_servicer)

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+import pytest
 from client_harness import client_service
+from gateway_harness import gateway_service
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
 from crm_runtime.reflection import _v1_file_descriptor
@@ -75,3 +77,26 @@ async def test_both_versions_list_and_describe_the_service(sqlite_url, identity)
         assert "grpc.reflection.v1.ServerReflection" in _defined_services(itself)
         missing = await _ask(h.channel, "v1", file_containing_symbol="crm.nope.v1.Nothing")
         assert missing.error_response.error_code == grpc.StatusCode.NOT_FOUND.value[0]
+
+
+@pytest.mark.contracts
+async def test_gateway_grpc_face_answers_both_versions(identity, tmp_path):
+    """The gateway's gRPC face (its own interceptors, a catch-all proxy handler) answers
+    reflection v1 and v1alpha without credentials, listing the services it routes and
+    describing them."""
+    async with gateway_service(tmp_path, identity) as gw:
+        for version in ("v1", "v1alpha"):
+            listed = await _ask(gw.channel, version, list_services="")
+            names = {s.name for s in listed.list_services_response.service}
+            assert {
+                "crm.gateway.v1.GatewayService",
+                "crm.client.v1.ClientService",
+                "crm.risk.v1.RiskService",
+                "crm.notify.v1.NotificationService",
+                "grpc.reflection.v1.ServerReflection",
+            } <= names, (version, names)
+            assert "crm.events.v1.EventSinkService" not in names  # Not routed from outside.
+            found = await _ask(
+                gw.channel, version, file_containing_symbol="crm.risk.v1.RiskService"
+            )
+            assert "crm.risk.v1.RiskService" in _defined_services(found), version
