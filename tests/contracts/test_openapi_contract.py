@@ -8,10 +8,13 @@ import warnings
 
 import pytest
 from client_harness import client_service
+from feedback_harness import feedback_service
 from gateway_harness import gateway_service
 from hypothesis import strategies as st
 from hypothesis.errors import NonInteractiveExampleWarning
+from notify_harness import notify_service
 from openapi_schema_validator import OAS30ReadValidator
+from risk_harness import risk_service
 
 from crm_runtime.auth import Role
 
@@ -64,14 +67,16 @@ def _check_error_responses(document):
         assert example["details"][0]["@type"].endswith("google.rpc.ErrorInfo")
 
 
-async def _check_pattern_valid_names_pass_validation(stack, document):
-    """Every client-service GET route, with ids drawn from its declared path patterns, is
-    answered without INVALID_ARGUMENT; an id against the pattern is refused with it."""
-    headers = stack.person_headers("ops-1", Role.OPS)
+async def _check_pattern_valid_names_pass_validation(
+    stack, document, tags=("ClientService",), role=Role.OPS
+):
+    """Every GET route of the services tagged, with ids drawn from its declared path patterns,
+    is answered without INVALID_ARGUMENT; an id against the pattern is refused with it."""
+    headers = stack.person_headers("ops-1", role)
     routes = [
         (path, operation)
         for path, item in document["paths"].items()
-        if (operation := item.get("get")) and operation["tags"] == ["ClientService"]
+        if (operation := item.get("get")) and operation["tags"][0] in tags
     ]
     checked = 0
     for path, operation in routes:
@@ -93,3 +98,26 @@ async def _check_pattern_valid_names_pass_validation(stack, document):
         refused = await stack.http.get(bad, headers=headers)
         assert refused.status_code == 400, (bad, refused.text)
     assert checked >= 40, checked  # 12 routes today
+
+
+@pytest.mark.contracts
+async def test_pattern_valid_names_pass_validation_at_every_service(identity, tmp_path):
+    """The same check for the GET routes of all four services behind one gateway."""
+    stores = {name: f"sqlite+aiosqlite:///{tmp_path}/{name}.db" for name in ("c", "r", "n", "f")}
+    async with (
+        client_service(stores["c"], identity) as clients,
+        risk_service(stores["r"], identity) as risk,
+        notify_service(stores["n"], identity, workers=False) as notify,
+        feedback_service(stores["f"], identity) as feedback,
+        gateway_service(
+            tmp_path,
+            identity,
+            client_addr=clients.running.address,
+            risk_addr=risk.running.address,
+            notify_addr=notify.running.address,
+            feedback_addr=feedback.running.address,
+        ) as gw,
+    ):
+        document = (await gw.http.get("/openapi.json")).json()
+        services = ("ClientService", "RiskService", "NotificationService", "FeedbackService")
+        await _check_pattern_valid_names_pass_validation(gw, document, services)
