@@ -71,6 +71,10 @@ def _contents() -> dict[str, bytes]:
             files[path.relative_to(STUBS).as_posix()] = path.read_bytes()
     for path in sorted((PROTOS / "crm").rglob("*.proto")):
         files[path.relative_to(PROTOS).as_posix()] = path.read_bytes()
+    # `crm` is a namespace package: PEP 561 wants the marker in each package below it, so
+    # type checkers read the .pyi stubs of an installed wheel.
+    for service in sorted(p for p in (STUBS / "crm").iterdir() if p.is_dir()):
+        files[f"crm/{service.name}/py.typed"] = b""
     return files
 
 

@@ -88,6 +88,7 @@ def test_wheel_holds_stubs_protos_and_descriptor_set(wheel: Path) -> None:
             f"{stem}_pb2.pyi",
             f"{stem}_pb2_grpc.py",
             f"{stem}.proto",
+            f"crm/{service}/py.typed",
         } <= names
     assert not any(name.startswith("google/") for name in names)
     files = {f.name for f in descriptor_pb2.FileDescriptorSet.FromString(descriptor_set).file}
