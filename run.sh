@@ -8,6 +8,8 @@
 #   ./run.sh fuzz     set up, then fuzz every unary RPC 1,000 times (pytest marker "fuzz")
 #   ./run.sh bench    set up, then run the benchmarks (results in bench/results/)
 #   ./run.sh setup    only set up (.venv, dependencies, generated code)
+#   ./run.sh contracts  build dist/crm_contracts-<ver>-py3-none-any.whl, then pip-install it in a
+#                     fresh venv and call a service with it (pytest marker "contracts")
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -73,7 +75,8 @@ run_tests() {
   log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
-  run_pytest -m "not soak and not chaos and not fuzz" "$@"
+  log "buf breaking"; "$PY" tools/buf_breaking.py
+  run_pytest -m "not soak and not chaos and not fuzz and not contracts" "$@"
 }
 
 run_pytest() {
@@ -103,7 +106,8 @@ case "$cmd" in
   soak) setup; ensure_postgres; run_pytest -m soak "$@" ;;
   chaos) setup; ensure_postgres; run_pytest -m chaos "$@" ;;
   fuzz) setup; run_pytest -m fuzz -s "$@" ;;
+  contracts) setup; "$PY" tools/build_contracts.py; run_pytest -m contracts tests/contracts "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
   bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

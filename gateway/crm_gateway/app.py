@@ -189,6 +189,9 @@ async def build(settings: GatewaySettings) -> Gateway:
         # The proxy authenticates, traces and maps errors itself (see proxy.py); the shared
         # interceptor would demand an internal identity that external callers never carry.
         interceptors=(),
+        reflected_services=sorted(
+            {i.service for i in methods.values() if upstreams.address_for(i.service)}
+        ),
     )
     return Gateway(
         settings, definition, gate, routes, audit, api, openapi, http, jwt_verifier, api_keys

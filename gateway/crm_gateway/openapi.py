@@ -16,6 +16,12 @@ from google.api import field_behavior_pb2
 from google.protobuf import descriptor
 
 from crm_gateway.descriptors import HttpBinding, MethodInfo
+from crm_gateway.openapi_contract import (
+    error_response_refs,
+    error_responses,
+    path_parameter_schema,
+    string_constraints,
+)
 from crm_gateway.transcode import _VARIABLE
 
 FD = descriptor.FieldDescriptor
@@ -116,6 +122,8 @@ class SchemaBuilder:
                 values = [v.name for v in field.enum_type.values]
                 self.schemas[name] = {"type": "string", "enum": values}
             return {"$ref": f"#/components/schemas/{name}"}
+        if field.type == FD.TYPE_STRING:
+            return {**_SCALARS[field.type], **string_constraints(field)}
         return dict(_SCALARS[field.type])
 
 
@@ -154,7 +162,7 @@ def _operation(
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "string"},
+            "schema": path_parameter_schema(pattern),
             "description": f"Part of `{field}` ({pattern}).",
         }
         for name, field, pattern in params
@@ -185,12 +193,7 @@ def _operation(
     )
     operation["responses"] = {
         "200": {"description": "OK", "content": {"application/json": {"schema": response_schema}}},
-        "default": {
-            "description": "Error: google.rpc.Status; HTTP status per google.rpc.Code.",
-            "content": {
-                "application/json": {"schema": {"$ref": f"#/components/schemas/{STATUS_SCHEMA}"}}
-            },
-        },
+        **error_response_refs(),
     }
     return path, operation
 
@@ -245,6 +248,7 @@ def build_openapi(
         "paths": paths,
         "components": {
             "schemas": dict(sorted(schemas.schemas.items())),
+            "responses": error_responses(),
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},

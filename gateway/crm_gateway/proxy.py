@@ -29,7 +29,13 @@ from crm_gateway.routing import Metadata, Route, Routes
 from crm_runtime import requestctx
 from crm_runtime.admission import Admission
 from crm_runtime.auth import IDENTITY_METADATA_KEY
-from crm_runtime.errors import DomainError, Unavailable, internal_status, to_status
+from crm_runtime.errors import (
+    DomainError,
+    Unavailable,
+    internal_status,
+    retry_pushback,
+    to_status,
+)
 from crm_runtime.logging import get_logger
 
 log = get_logger("proxy")
@@ -253,7 +259,11 @@ async def _abort(
     context: grpc.aio.ServicerContext, status: status_pb2.Status, request_id: str
 ) -> None:
     grpc_status = rpc_status.to_status(status)
-    trailing = (*grpc_status.trailing_metadata, (REQUEST_ID_KEY, request_id))
+    trailing = (
+        *grpc_status.trailing_metadata,
+        *retry_pushback(status),
+        (REQUEST_ID_KEY, request_id),
+    )
     await context.abort(grpc_status.code, grpc_status.details, trailing)
 
 

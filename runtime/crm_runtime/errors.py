@@ -149,3 +149,21 @@ def to_status(error: DomainError, *, domain: str) -> status_pb2.Status:
 def internal_status(*, domain: str) -> status_pb2.Status:
     """Return the generic INTERNAL status used for unexpected exceptions (no internals leak)."""
     return to_status(DomainError("internal error"), domain=domain)
+
+
+RETRY_PUSHBACK_KEY = "grpc-retry-pushback-ms"
+
+
+def retry_pushback(status: status_pb2.Status) -> tuple[tuple[str, str], ...]:
+    """Return the trailer that makes gRPC's own retry policy wait the RetryInfo delay.
+
+    A caller's service config (crm_contracts.service_config) retries RESOURCE_EXHAUSTED with
+    exponential backoff; with this trailer gRPC waits the delay the server asked for instead.
+    """
+    for detail in status.details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            millis = max(1, int(info.retry_delay.ToNanoseconds()) // 1_000_000)
+            return ((RETRY_PUSHBACK_KEY, str(millis)),)
+    return ()

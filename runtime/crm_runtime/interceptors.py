@@ -27,6 +27,7 @@ from crm_runtime.errors import (
     InvalidArgument,
     Unauthenticated,
     internal_status,
+    retry_pushback,
     to_status,
 )
 from crm_runtime.logging import get_logger
@@ -194,7 +195,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             status = internal_status(domain=self._domain)
         state.code = _STATUS_BY_NUMBER.get(status.code, grpc.StatusCode.UNKNOWN)
         state.span.set_status(Status(StatusCode.ERROR, state.code.name))
-        await context.abort_with_status(rpc_status.to_status(status))
+        grpc_status = rpc_status.to_status(status)
+        await context.abort(
+            grpc_status.code,
+            grpc_status.details,
+            (*grpc_status.trailing_metadata, *retry_pushback(status)),
+        )
 
     def _finish(self, context: grpc.aio.ServicerContext, state: _RpcState) -> None:
         if state.admitted and self._admission is not None:

@@ -124,3 +124,8 @@ def parse(request: Message, field: str, *, path: str | None = None) -> dict[str,
     name inside a nested message).
     """
     return field_pattern(request, field).parse(str(getattr(request, field)), path or field)
+
+
+def reference_pattern(descriptor: Descriptor, field: str) -> NamePattern:
+    """Return the pattern of the resource `descriptor.<field>` references (LookupError if none)."""
+    return _field_pattern(descriptor.full_name, field, descriptor)

@@ -16,7 +16,6 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 
 from crm_runtime.admission import Admission
 from crm_runtime.auth import TokenSigner, TokenVerifier
@@ -24,6 +23,7 @@ from crm_runtime.config import BaseServiceSettings
 from crm_runtime.db import Database
 from crm_runtime.interceptors import ServerInterceptor
 from crm_runtime.logging import get_logger
+from crm_runtime.reflection import enable_reflection
 from crm_runtime.telemetry import configure_telemetry, shutdown_telemetry
 
 log = get_logger("server")
@@ -48,6 +48,9 @@ class ServiceDefinition:
     # Server interceptors; None means the standard ServerInterceptor. A service that does its
     # own admission, tracing and error mapping per call (the gateway) passes its own, or ().
     interceptors: Sequence[grpc.aio.ServerInterceptor] | None = None
+    # Services reflection lists besides service_names (and health): what a proxy routes, which
+    # it answers for without serving them itself, so tools pointed at it see them.
+    reflected_services: Sequence[str] = ()
 
 
 @dataclass
@@ -172,9 +175,8 @@ async def start_service(definition: ServiceDefinition) -> RunningService:
     for name in definition.service_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     if settings.reflection:
-        reflection.enable_server_reflection(
-            [*definition.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
-        )
+        names = [*definition.service_names, *definition.reflected_services, health.SERVICE_NAME]
+        enable_reflection(names, server)
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
     running = RunningService(definition, server, port, health_servicer)

@@ -23,10 +23,13 @@ from __future__ import annotations
 import re
 from typing import Final
 
-CHARSET: Final = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+from crm_runtime.formats import CREDIT_CODE_CHARSET, CREDIT_CODE_LENGTH
+
+# Declared in the runtime, where the gateway's OpenAPI pattern reads them too.
+CHARSET: Final = CREDIT_CODE_CHARSET
 """The 31 characters allowed in a credit code (no I, O, S, V, Z); index = value."""
 
-CODE_LENGTH: Final = 18
+CODE_LENGTH: Final = CREDIT_CODE_LENGTH
 
 # ISO 7064 MOD 31-3 weights W_i = 3^i mod 31 for positions 1..17.
 _CHECK_WEIGHTS: Final = tuple(pow(3, i, 31) for i in range(17))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Final
 
-REGION_CODE_LENGTH: Final = 6
+from crm_runtime import formats
+
+REGION_CODE_LENGTH: Final = formats.REGION_CODE_LENGTH  # shared with the OpenAPI pattern
 
 PROVINCE_NAMES: Final[dict[str, str]] = {
     "11": "Beijing",
