@@ -24,6 +24,7 @@ from crm_gateway.audit import AuditLog
 from crm_gateway.audit_chain import PUBLIC_CHAIN_KEY
 from crm_gateway.config import GatewaySettings
 from crm_gateway.descriptors import discover
+from crm_gateway.events import EventTickets
 from crm_gateway.gate import Gate, IdentityMinter
 from crm_gateway.http_app import HttpFace
 from crm_gateway.jwks import JwksSource, JwtVerifier
@@ -31,6 +32,7 @@ from crm_gateway.limits import InFlight, TokenBuckets
 from crm_gateway.openapi import build_openapi
 from crm_gateway.origins import ClientAddresses
 from crm_gateway.proxy import GrpcProxy
+from crm_gateway.push_events import PushEvents
 from crm_gateway.routing import Routes, Upstreams, UpstreamTls
 from crm_gateway.servicer import SERVICE_NAME, GatewayApi
 from crm_gateway.transcode import HttpRouter
@@ -159,6 +161,18 @@ async def build(settings: GatewaySettings) -> Gateway:
         addresses=addresses,
     )
     openapi = build_openapi(methods.values())
+    assert settings.identity_signing_key_file is not None  # Required by GatewaySettings.
+    events = PushEvents(
+        gate,
+        routes,
+        EventTickets(
+            settings.identity_signing_key_file.read_bytes(), settings.events_ticket_seconds
+        ),
+        addresses=addresses,
+        admission=admission,
+        stream_deadline=settings.default_stream_deadline_seconds,
+        heartbeat_seconds=settings.events_heartbeat_seconds,
+    )
     http = HttpFace(
         gate,
         routes,
@@ -168,6 +182,7 @@ async def build(settings: GatewaySettings) -> Gateway:
         max_body_bytes=settings.max_http_body_bytes,
         admission=admission,
         addresses=addresses,
+        extra_routes=events.routes(),
     )
 
     def register(server: grpc.aio.Server) -> None:
@@ -246,6 +261,7 @@ async def start(gateway: Gateway) -> RunningGateway:
         proxy_headers=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.grace_seconds),
+        **settings.http_tls_options(),
     )
     http_server = EmbeddedHttpServer(config)
     http_task = asyncio.create_task(http_server.serve())

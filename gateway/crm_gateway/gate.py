@@ -228,6 +228,16 @@ class CallScope(AuditEntry):
         self.admitted = True
         return token
 
+    def admit_principal(self, principal: Principal) -> str:
+        """Admit a caller already authenticated another way (an events ticket); return the
+        identity token to forward. Rules, limits and audit are those of `admit`."""
+        if not self.gate.rules.exposed(self.method):
+            raise Unimplemented(f"method {self.method} is not available")
+        self.caller = principal
+        token = self.gate.admit(self.method, principal, stream=self.streaming)
+        self.admitted = True
+        return token
+
     @property
     def streaming(self) -> bool:
         """Return True for a streaming method (counted against the caller's stream slots)."""

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from crm_runtime import tls
 from crm_runtime.admission import Admission
 from crm_runtime.auth import TokenSigner, TokenVerifier
 from crm_runtime.config import BaseServiceSettings
@@ -172,7 +173,7 @@ async def start_service(definition: ServiceDefinition) -> RunningService:
         reflection.enable_server_reflection(
             [*definition.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
         )
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    port = tls.bind(server, settings)  # TLS when GRPC_TLS_* say so.
     await server.start()
     running = RunningService(definition, server, port, health_servicer)
     running.tasks.append(asyncio.create_task(_watch_store(definition, health_servicer)))
