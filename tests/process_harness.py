@@ -58,10 +58,17 @@ class ServiceProcess:
         `host`, the name the server certificate carries)."""
         deadline = asyncio.get_running_loop().time() + timeout
         target = f"{host}:{self.port}"
+        # Reconnect quickly: gRPC's default backoff (1 s, growing) notices a process that is
+        # up seconds after it is.
+        options = [
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 300),
+        ]
         channel = (
-            grpc.aio.insecure_channel(target)
+            grpc.aio.insecure_channel(target, options=options)
             if credentials is None
-            else grpc.aio.secure_channel(target, credentials)
+            else grpc.aio.secure_channel(target, credentials, options=options)
         )
         async with channel:
             stub = health_pb2_grpc.HealthStub(channel)
