@@ -146,6 +146,8 @@ class EventStream(Response):
         self.headers["cache-control"] = "no-store"
         self.headers["x-accel-buffering"] = "no"  # nginx: pass each event on at once.
         self.headers["x-request-id"] = request_id
+        # Response sets Content-Length: 0 for a response built without a body; this one streams.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.outcome = "CANCELLED"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
