@@ -33,7 +33,7 @@ from crm_gateway.origins import ClientAddresses
 from crm_gateway.routing import Routes
 from crm_runtime.admission import Admission
 from crm_runtime.auth import IDENTITY_METADATA_KEY
-from crm_runtime.errors import DomainError, NotFound, internal_status
+from crm_runtime.errors import DomainError, NotFound, Unauthenticated, internal_status
 from crm_runtime.logging import get_logger
 from crm_runtime.requestctx import REQUEST_ID_METADATA_KEY
 
@@ -97,6 +97,18 @@ class PushEvents:
             ambiguous=len(authorizations) > 1 or len(keys) > 1,
         )
 
+    def _admit_caller(self, request: Request, scope: CallScope) -> str:
+        """Admit the caller of a stream by its headers or, for EventSource, its ticket."""
+        ticket = request.query_params.get("ticket", "")
+        if not ticket:
+            return self._admit_headers(request, scope)
+        if "authorization" in request.headers or "x-api-key" in request.headers:
+            # Two credentials would mean two callers; neither is guessed (as on other routes).
+            raise Unauthenticated(
+                "more than one credential was presented", reason="CREDENTIALS_AMBIGUOUS"
+            )
+        return scope.admit_principal(self._tickets.verify(ticket))
+
     async def _ticket(self, request: Request) -> Response:
         scope = self._scope(request, "ticket")
         try:
@@ -123,13 +135,10 @@ class PushEvents:
             if self._admission is not None:
                 self._admission.enter(STREAM_METHOD, stream=True)
                 entered = True
-            ticket = request.query_params.get("ticket", "")
-            if ticket and not request.headers.get("authorization"):
-                token = scope.admit_principal(self._tickets.verify(ticket))
-            else:
-                token = self._admit_headers(request, scope)
+            token = self._admit_caller(request, scope)
             call_request = stream_request(request)
-            scope.payload = call_request
+            # The audit record names whose messages were streamed.
+            scope.resource = ",".join(c.recipient for c in call_request.cursors)[:256]
             call = self._open(request, scope, token, call_request.SerializeToString())
             first = asyncio.ensure_future(call.read())
             await asyncio.wait({first}, timeout=SETTLE_SECONDS)

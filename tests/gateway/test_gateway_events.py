@@ -101,6 +101,10 @@ async def test_events_pass_the_gate_and_end_when_the_client_goes_away(identity, 
         assert (await gw.http.get(EVENTS, params={"recipient": RM_A})).status_code == 401
         forged = await gw.http.get(EVENTS, params={"recipient": RM_A, "ticket": "x.y.z"})
         assert forged.status_code == 401
+        both = await gw.http.get(
+            EVENTS, params={"recipient": RM_A, "ticket": "x.y.z"}, headers=rm_a
+        )
+        assert both.json()["details"][0]["reason"] == "CREDENTIALS_AMBIGUOUS"
         other = gw.person_headers("rm-b", Role.RELATIONSHIP_MANAGER)
         denied = await gw.http.get(EVENTS, params={"recipient": RM_A}, headers=other)
         assert denied.status_code == 403
@@ -124,17 +128,18 @@ async def test_events_pass_the_gate_and_end_when_the_client_goes_away(identity, 
         async with gw.running.gateway.definition.database.read() as session:
             rows = (
                 await session.execute(
-                    select(AuditRow.principal, AuditRow.outcome).where(
+                    select(AuditRow.principal, AuditRow.outcome, AuditRow.resource).where(
                         AuditRow.transport == "sse"
                     )
                 )
             ).all()
         assert sorted(rows) == sorted(
             [
-                ("anonymous", "UNAUTHENTICATED"),
-                ("anonymous", "UNAUTHENTICATED"),
-                ("staff/rm-b", "PERMISSION_DENIED"),
-                (RM_A, "CANCELLED"),
-                (RM_A, "RESOURCE_EXHAUSTED"),
+                ("anonymous", "UNAUTHENTICATED", ""),
+                ("anonymous", "UNAUTHENTICATED", ""),
+                ("anonymous", "UNAUTHENTICATED", ""),
+                ("staff/rm-b", "PERMISSION_DENIED", RM_A),
+                (RM_A, "CANCELLED", RM_A),
+                (RM_A, "RESOURCE_EXHAUSTED", ""),
             ]
         )
