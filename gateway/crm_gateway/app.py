@@ -72,6 +72,7 @@ class Gateway:
     http: HttpFace
     jwt: JwtVerifier | None
     api_keys: ApiKeyStore | None
+    events: PushEvents
 
 
 def _upstream_tls(settings: GatewaySettings) -> UpstreamTls | None:
@@ -206,7 +207,8 @@ async def build(settings: GatewaySettings) -> Gateway:
         interceptors=(),
     )
     return Gateway(
-        settings, definition, gate, routes, audit, api, openapi, http, jwt_verifier, api_keys
+        settings, definition, gate, routes, audit, api, openapi, http, jwt_verifier, api_keys,
+        events,
     )
 
 
@@ -241,6 +243,7 @@ class RunningGateway:
         drain = self.gateway.settings.drain_seconds if drain_seconds is None else drain_seconds
         if drain > 0:
             await asyncio.sleep(drain)
+        self.gateway.events.close_streams()  # Clients resume at another replica.
         self.http_server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await self.http_task

@@ -136,12 +136,15 @@ class EventStream(Response):
         call: Any,
         first: asyncio.Future[Any],
         close: Callable[[str], None],
+        *,
         heartbeat: float,
         request_id: str,
-
+        stopping: asyncio.Event,
     ) -> None:
         super().__init__(status_code=200, media_type="text/event-stream")
         self._call, self._first, self._close = call, first, close
+        self._stopping = stopping
+        self._started = False
         self._heartbeat = heartbeat
         self.headers["cache-control"] = "no-store"
         self.headers["x-accel-buffering"] = "no"  # nginx: pass each event on at once.
@@ -151,21 +154,30 @@ class EventStream(Response):
         self.outcome = "CANCELLED"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Write events; stop when the upstream ends or the client disconnects."""
+        """Write events; stop when the upstream ends, the client disconnects or the gateway
+        stops (the client then reconnects, to another replica, after its last event id)."""
         writer = asyncio.ensure_future(self._write(send))
         gone = asyncio.ensure_future(_until_disconnect(receive))
+        stop = asyncio.ensure_future(self._stopping.wait())
+        tasks = (writer, gone, stop)
         try:
-            await asyncio.wait({writer, gone}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (writer, gone):
+            ended_by_stop = stop.done() and not writer.done() and not gone.done()
+            for task in tasks:
                 task.cancel()
-            for task in (writer, gone):
+            for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            if ended_by_stop and self._started:
+                self.outcome = "UNAVAILABLE"
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
             self._close(self.outcome)
 
     async def _write(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+        self._started = True
         await _body(send, b"retry: 2000\n: connected\n\n")
         positions: dict[str, int] = {}
         pending = self._first

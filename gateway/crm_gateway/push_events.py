@@ -33,7 +33,13 @@ from crm_gateway.origins import ClientAddresses
 from crm_gateway.routing import Routes
 from crm_runtime.admission import Admission
 from crm_runtime.auth import IDENTITY_METADATA_KEY
-from crm_runtime.errors import DomainError, NotFound, Unauthenticated, internal_status
+from crm_runtime.errors import (
+    DomainError,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+    internal_status,
+)
 from crm_runtime.logging import get_logger
 from crm_runtime.requestctx import REQUEST_ID_METADATA_KEY
 
@@ -62,6 +68,13 @@ class PushEvents:
         self._admission = admission
         self._deadline = stream_deadline
         self._heartbeat = heartbeat_seconds
+        # Set when the gateway stops: open streams end at once instead of holding the HTTP
+        # server's shutdown for its whole grace period.
+        self._stopping = asyncio.Event()
+
+    def close_streams(self) -> None:
+        """End every open event stream (graceful stop); new ones are no longer accepted."""
+        self._stopping.set()
 
     def routes(self) -> list[BaseRoute]:
         """Return the Starlette routes (placed before the REST catch-all)."""
@@ -107,7 +120,8 @@ class PushEvents:
             raise Unauthenticated(
                 "more than one credential was presented", reason="CREDENTIALS_AMBIGUOUS"
             )
-        return scope.admit_principal(self._tickets.verify(ticket))
+        caller = self._gate.authenticate_ticket(ticket, scope.origin, self._tickets.verify)
+        return scope.admit_principal(caller)
 
     async def _ticket(self, request: Request) -> Response:
         scope = self._scope(request, "ticket")
@@ -132,6 +146,8 @@ class PushEvents:
         call: Any = None
         first: asyncio.Future[Any] | None = None
         try:
+            if self._stopping.is_set():
+                raise Unavailable("the gateway is stopping", reason="SERVER_STOPPING")
             if self._admission is not None:
                 self._admission.enter(STREAM_METHOD, stream=True)
                 entered = True
@@ -145,7 +161,12 @@ class PushEvents:
             if first.done():
                 first.result()  # Raises the upstream's refusal, answered below.
             stream = EventStream(
-                call, first, self._closer(scope, call, entered), self._heartbeat, scope.request_id
+                call,
+                first,
+                self._closer(scope, call, entered),
+                heartbeat=self._heartbeat,
+                request_id=scope.request_id,
+                stopping=self._stopping,
             )
             handed_over = True  # The stream owns the call, the slots and the audit now.
             return stream

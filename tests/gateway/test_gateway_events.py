@@ -88,6 +88,20 @@ async def test_http_client_receives_pushes_as_server_sent_events(identity, tmp_p
         assert json.loads(event["data"])["message"] == second.messages[0].name
         assert event["id"] == f"{RM_A}=2"
 
+        # The gateway stops: open streams end at once (clients resume elsewhere), new ones
+        # are refused, rather than holding the HTTP server's shutdown for its grace period.
+        async with gw.http.stream(
+            "GET", EVENTS, params={"recipient": RM_A}, headers=headers
+        ) as response:
+            lines = response.aiter_lines()
+            await anext(lines)
+            gw.running.gateway.events.close_streams()
+            async with asyncio.timeout(2):  # The response ends: iteration finishes.
+                rest = [line async for line in lines]
+        assert rest[-1] == ""  # The last event was written whole.
+        refused = await gw.http.get(EVENTS, params={"recipient": RM_A}, headers=headers)
+        assert refused.status_code == 503
+
 
 async def test_events_pass_the_gate_and_end_when_the_client_goes_away(identity, tmp_path):
     """Refusals come as HTTP errors before any event (EventSource then stops); the stream limit
