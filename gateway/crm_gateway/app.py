@@ -174,6 +174,7 @@ async def build(settings: GatewaySettings) -> Gateway:
         stream_deadline=settings.default_stream_deadline_seconds,
         heartbeat_seconds=settings.events_heartbeat_seconds,
     )
+    openapi["paths"].update(events.openapi_paths())
     http = HttpFace(
         gate,
         routes,

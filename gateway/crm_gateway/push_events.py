@@ -29,6 +29,7 @@ from crm_gateway.events import (
 )
 from crm_gateway.gate import CallScope, Gate
 from crm_gateway.http_app import error_response, request_id_of, request_origin
+from crm_gateway.openapi import STATUS_SCHEMA
 from crm_gateway.origins import ClientAddresses
 from crm_gateway.routing import Routes
 from crm_runtime.admission import Admission
@@ -82,6 +83,54 @@ class PushEvents:
             Route(EVENTS_PATH, self._events, methods=["GET"]),
             Route(TICKET_PATH, self._ticket, methods=["POST"]),
         ]
+
+    def openapi_paths(self) -> dict[str, Any]:
+        """Return the OpenAPI entries of both routes (an event stream is described, not typed:
+        OpenAPI 3.0 has no schema for one)."""
+        error = {
+            "description": "Error: google.rpc.Status; HTTP status per google.rpc.Code.",
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/"
+                                                                f"{STATUS_SCHEMA}"}}},
+        }
+        recipient = {"name": "recipient", "in": "query", "required": True,
+                     "schema": {"type": "array", "items": {"type": "string"}},
+                     "style": "form", "explode": True}
+        optional = [
+            {"name": n, "in": "query", "required": False, "schema": {"type": "string"},
+             "description": d}
+            for n, d in (
+                ("lastEventId", "Resume after this event id (or send Last-Event-ID)."),
+                ("ticket", "From POST /v1/messages:eventsTicket, for EventSource."),
+                ("pageSize", "Messages per upstream page, 1 to 500."),
+            )
+        ]
+        stream = {
+            "operationId": "NotificationService_StreamMessagesEvents",
+            "tags": ["NotificationService"],
+            "summary": "Push messages as server-sent events (docs/GATEWAY.md)",
+            "x-grpc-method": STREAM_METHOD,
+            "parameters": [recipient, *optional],
+            "responses": {
+                "200": {"description": "event: message, data: crm.notify.v1.PushMessage JSON",
+                        "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                "default": error,
+            },
+        }
+        ticket = {
+            "operationId": "NotificationService_IssueEventsTicket",
+            "tags": ["NotificationService"],
+            "summary": "A one-minute ticket for opening the event stream from EventSource",
+            "x-grpc-method": STREAM_METHOD,
+            "responses": {
+                "200": {"description": "The ticket and its lifetime in seconds.",
+                        "content": {"application/json": {"schema": {
+                            "type": "object",
+                            "properties": {"ticket": {"type": "string"},
+                                           "expiresIn": {"type": "integer"}}}}}},
+                "default": error,
+            },
+        }
+        return {EVENTS_PATH: {"get": stream}, TICKET_PATH: {"post": ticket}}
 
     def _scope(self, request: Request, transport: str) -> CallScope:
         route = self._routes.resolve(STREAM_METHOD)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 from gateway_harness import gateway_service
 from notify_harness import RM_A, notify_service
+from openapi_spec_validator import validate
 from sqlalchemy import select
 
 from crm_gateway.models import AuditRow
@@ -112,6 +113,9 @@ async def test_events_pass_the_gate_and_end_when_the_client_goes_away(identity, 
         tmp_path, identity, notify_addr=notify.running.address, max_streams_per_principal=1
     ) as gw:
         rm_a = gw.person_headers("rm-a", Role.RELATIONSHIP_MANAGER)
+        document = (await gw.http.get("/openapi.json")).json()
+        validate(document)
+        assert document["paths"][EVENTS]["get"]["x-grpc-method"].endswith("/StreamMessages")
         assert (await gw.http.get(EVENTS, params={"recipient": RM_A})).status_code == 401
         forged = await gw.http.get(EVENTS, params={"recipient": RM_A, "ticket": "x.y.z"})
         assert forged.status_code == 401
