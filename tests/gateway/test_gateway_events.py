@@ -66,7 +66,7 @@ async def test_http_client_receives_pushes_as_server_sent_events(identity, tmp_p
             assert response.headers["content-type"].startswith("text/event-stream")
             assert response.headers["x-accel-buffering"] == "no"
             events = _events(response.aiter_lines())
-            await asyncio.sleep(0.7)  # Idle: heartbeats only.
+            await asyncio.sleep(0.4)  # Idle: heartbeats only (every 0.3 s here).
             sent = await notify.send(RM_A, "templates/edge-notice", client_name="华东精密")
             event, comments = await _next_message(events)
         pushed = json.loads(event["data"])

@@ -71,8 +71,8 @@ async def _push_through(channel: grpc.aio.Channel, notify, token: str) -> messag
 
 async def test_streams_through_the_gateway_over_tls(identity, tmp_path):
     """MonitorTransactions (bidirectional) and StreamMessages (server stream) through a TLS
-    gateway process; a plaintext channel to the same port is refused; the HTTP face answers
-    over HTTPS with the same certificate."""
+    gateway process; a plaintext channel to the same port is refused; an HTTP-only client
+    receives the next push as a server-sent event over HTTPS with the same certificate."""
     pki = Pki(tmp_path).issue()
     sso = Sso()
     core_key, core_entry = new_api_key("core-1", "core-banking", [Role.SYSTEM])
@@ -120,10 +120,24 @@ async def test_streams_through_the_gateway_over_tls(identity, tmp_path):
                         health_pb2.HealthCheckRequest(), timeout=3
                     )
                 assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            # An HTTP-only client over HTTPS: the push arrives as a server-sent event.
             verify = ssl.create_default_context(cafile=str(pki.path("ca.crt")))
-            async with httpx.AsyncClient(verify=verify) as https:
-                reply = await https.get(f"https://127.0.0.1:{http_port}/openapi.json")
-                assert reply.status_code == 200
+            token = sso.token("rm-a", Role.RELATIONSHIP_MANAGER)
+            async with httpx.AsyncClient(verify=verify, timeout=10) as https, https.stream(
+                "GET",
+                f"https://127.0.0.1:{http_port}/v1/messages:events",
+                params={"recipient": RM_A, "lastEventId": f"{RM_A}=1"},
+                headers={"authorization": f"Bearer {token}"},
+            ) as events:
+                assert events.status_code == 200
+                lines = events.aiter_lines()
+                await anext(lines)  # The stream is open before the message is written.
+                sent = await notify.send(RM_A, "templates/edge-notice", client_name="第二家")
+                async with asyncio.timeout(10):
+                    async for line in lines:
+                        if line.startswith("data:"):
+                            break
+            assert json.loads(line.removeprefix("data:"))["message"] == sent.messages[0].name
     finally:
         code = gateway.terminate()
     assert code == 0, gateway.log_path.read_text()[-2000:]
