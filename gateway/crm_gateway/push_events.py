@@ -174,6 +174,7 @@ class PushEvents:
 
     async def _ticket(self, request: Request) -> Response:
         scope = self._scope(request, "ticket")
+        scope.info = None  # A unary call: it takes an in-flight slot, not one of the streams.
         try:
             self._admit_headers(request, scope)
             assert scope.caller is not None  # Set by a successful admit.
@@ -186,6 +187,10 @@ class PushEvents:
         except DomainError as error:
             scope.failed(error)
             return error_response(status_of_domain_error(error), scope.request_id)
+        except Exception as exc:
+            log.error("unhandled exception", rpc_method=TICKET_PATH, exc_info=exc)
+            scope.outcome = "INTERNAL"
+            return error_response(internal_status(domain="gateway"), scope.request_id)
         finally:
             scope.finish()
 

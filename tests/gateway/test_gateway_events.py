@@ -136,6 +136,9 @@ async def test_events_pass_the_gate_and_end_when_the_client_goes_away(identity, 
             assert len(notify.ctx.hub._waiters.get(RM_A, ())) == 1
             second = await gw.http.get(EVENTS, params={"recipient": RM_A}, headers=rm_a)
             assert second.status_code == 429
+            # A ticket is a unary call: the open stream does not hold it back.
+            ticket = await gw.http.post("/v1/messages:eventsTicket", headers=rm_a)
+            assert ticket.status_code == 200
         for _ in range(100):  # The client left: upstream stream and slot end soon after.
             if not (gw.running.gateway.gate.streams.current(RM_A) or notify.ctx.hub._waiters):
                 break
