@@ -32,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 from crm.notify.v1 import message_pb2, notify_service_pb2
 from crm_gateway.errors import status_json, status_of_rpc_error
 from crm_runtime.auth import Principal, TokenSigner, TokenVerifier
-from crm_runtime.errors import InvalidArgument
+from crm_runtime.errors import InvalidArgument, Unauthenticated
 
 STREAM_METHOD = "/crm.notify.v1.NotificationService/StreamMessages"
 EVENTS_PATH = "/v1/messages:events"
@@ -67,8 +67,14 @@ class EventTickets:
         return self._signer.mint(principal.subject, principal.roles, teams=principal.teams)
 
     def verify(self, ticket: str) -> Principal:
-        """Return the caller a ticket names, or raise UNAUTHENTICATED."""
-        return self._verifier.verify(ticket)
+        """Return the caller a ticket names, or raise UNAUTHENTICATED (reason TICKET_EXPIRED:
+        fetch a new one; TICKET_INVALID: not a ticket of this platform)."""
+        try:
+            return self._verifier.verify(ticket)
+        except Unauthenticated as error:
+            if error.reason == "IDENTITY_EXPIRED":
+                raise Unauthenticated("events ticket expired", reason="TICKET_EXPIRED") from None
+            raise Unauthenticated("events ticket rejected", reason="TICKET_INVALID") from None
 
 
 def parse_event_id(event_id: str) -> dict[str, int]:
