@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from ipaddress import IPv4Address
 from pathlib import Path
 from typing import Any
 
@@ -411,12 +412,31 @@ class Pki:
                 .serial_number(x509.random_serial_number())
                 .not_valid_before(now - datetime.timedelta(minutes=1))
                 .not_valid_after(now + datetime.timedelta(hours=1))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
+                .add_extension(
+                    x509.SubjectAlternativeName(
+                        [x509.DNSName("localhost"), x509.IPAddress(IPv4Address("127.0.0.1"))]
+                    ),
+                    False,
+                )
                 .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
                 .sign(ca_key, hashes.SHA256())
             )
             self._write(name, key, cert)
         return self
+
+    def path(self, name: str) -> Path:
+        """Return the file of `name` (ca.crt, server.key, gateway.crt...)."""
+        return self.directory / name
+
+    def channel_credentials(self, *, client_cert: bool = False) -> grpc.ChannelCredentials:
+        """Return a caller's TLS credentials trusting this CA, with the client certificate
+        ("gateway", issued for client authentication) when `client_cert`."""
+        read = lambda name: (self.directory / name).read_bytes()  # noqa: E731
+        if not client_cert:
+            return grpc.ssl_channel_credentials(read("ca.crt"))
+        return grpc.ssl_channel_credentials(
+            read("ca.crt"), read("gateway.key"), read("gateway.crt")
+        )
 
     def server_credentials(self) -> grpc.ServerCredentials:
         """Return credentials of an upstream that requires a client certificate."""

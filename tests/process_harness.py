@@ -46,10 +46,31 @@ class ServiceProcess:
         )
         log.close()
 
-    async def wait_serving(self, service: str, timeout: float = 30.0) -> None:
-        """Wait until health reports `service` SERVING."""
+    async def wait_serving(
+        self,
+        service: str,
+        timeout: float = 30.0,
+        *,
+        credentials: grpc.ChannelCredentials | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        """Wait until health reports `service` SERVING (over TLS with `credentials`, to
+        `host`, the name the server certificate carries)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        async with grpc.aio.insecure_channel(self.address) as channel:
+        target = f"{host}:{self.port}"
+        # Reconnect quickly: gRPC's default backoff (1 s, growing) notices a process that is
+        # up seconds after it is.
+        options = [
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 300),
+        ]
+        channel = (
+            grpc.aio.insecure_channel(target, options=options)
+            if credentials is None
+            else grpc.aio.secure_channel(target, credentials, options=options)
+        )
+        async with channel:
             stub = health_pb2_grpc.HealthStub(channel)
             while True:
                 if self.proc is not None and self.proc.poll() is not None:

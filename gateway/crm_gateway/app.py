@@ -24,6 +24,7 @@ from crm_gateway.audit import AuditLog
 from crm_gateway.audit_chain import PUBLIC_CHAIN_KEY
 from crm_gateway.config import GatewaySettings
 from crm_gateway.descriptors import discover
+from crm_gateway.events import EventTickets
 from crm_gateway.gate import Gate, IdentityMinter
 from crm_gateway.http_app import HttpFace
 from crm_gateway.jwks import JwksSource, JwtVerifier
@@ -31,6 +32,7 @@ from crm_gateway.limits import InFlight, TokenBuckets
 from crm_gateway.openapi import build_openapi
 from crm_gateway.origins import ClientAddresses
 from crm_gateway.proxy import GrpcProxy
+from crm_gateway.push_events import PushEvents
 from crm_gateway.routing import Routes, Upstreams, UpstreamTls
 from crm_gateway.servicer import SERVICE_NAME, GatewayApi
 from crm_gateway.transcode import HttpRouter
@@ -70,6 +72,7 @@ class Gateway:
     http: HttpFace
     jwt: JwtVerifier | None
     api_keys: ApiKeyStore | None
+    events: PushEvents
 
 
 def _upstream_tls(settings: GatewaySettings) -> UpstreamTls | None:
@@ -159,6 +162,19 @@ async def build(settings: GatewaySettings) -> Gateway:
         addresses=addresses,
     )
     openapi = build_openapi(methods.values())
+    assert settings.identity_signing_key_file is not None  # Required by GatewaySettings.
+    events = PushEvents(
+        gate,
+        routes,
+        EventTickets(
+            settings.identity_signing_key_file.read_bytes(), settings.events_ticket_seconds
+        ),
+        addresses=addresses,
+        admission=admission,
+        stream_deadline=settings.default_stream_deadline_seconds,
+        heartbeat_seconds=settings.events_heartbeat_seconds,
+    )
+    openapi["paths"].update(events.openapi_paths())
     http = HttpFace(
         gate,
         routes,
@@ -168,6 +184,7 @@ async def build(settings: GatewaySettings) -> Gateway:
         max_body_bytes=settings.max_http_body_bytes,
         admission=admission,
         addresses=addresses,
+        extra_routes=events.routes(),
     )
 
     def register(server: grpc.aio.Server) -> None:
@@ -194,7 +211,8 @@ async def build(settings: GatewaySettings) -> Gateway:
         ),
     )
     return Gateway(
-        settings, definition, gate, routes, audit, api, openapi, http, jwt_verifier, api_keys
+        settings, definition, gate, routes, audit, api, openapi, http, jwt_verifier, api_keys,
+        events,
     )
 
 
@@ -229,6 +247,7 @@ class RunningGateway:
         drain = self.gateway.settings.drain_seconds if drain_seconds is None else drain_seconds
         if drain > 0:
             await asyncio.sleep(drain)
+        self.gateway.events.close_streams()  # Clients resume at another replica.
         self.http_server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
             await self.http_task
@@ -249,6 +268,7 @@ async def start(gateway: Gateway) -> RunningGateway:
         proxy_headers=False,
         log_config=None,
         timeout_graceful_shutdown=int(settings.grace_seconds),
+        **settings.http_tls_options(),
     )
     http_server = EmbeddedHttpServer(config)
     http_task = asyncio.create_task(http_server.serve())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
+from typing import Any
 
 from pydantic import AliasChoices, Field, model_validator
 
@@ -83,6 +85,14 @@ class GatewaySettings(BaseServiceSettings):
     trusted_proxy_header: str = ""
     trusted_proxies: str = ""
     max_http_body_bytes: int = 4 * 1024 * 1024
+    # Serve the HTTP face over TLS too, with the gRPC face's certificate (GRPC_TLS_CERT_FILE,
+    # GRPC_TLS_KEY_FILE) and, under GRPC_TLS_CLIENT_AUTH=require, its client CA.
+    http_tls: bool = False
+    # Push to HTTP-only clients (server-sent events): a comment line this often keeps idle
+    # connections open through proxies; tickets let EventSource, which cannot set headers,
+    # open a stream without putting a long-lived credential in a URL.
+    events_heartbeat_seconds: float = 15.0
+    events_ticket_seconds: int = 60
 
     # Audit writer: batches off the hot path; calls are refused when the backlog is full.
     audit_flush_seconds: float = 0.2
@@ -101,6 +111,8 @@ class GatewaySettings(BaseServiceSettings):
             raise ValueError("JWT_ISSUER and JWT_AUDIENCE are required with a JWKS")
         if not has_jwt and self.api_keys_file is None:
             raise ValueError("configure JWKS_FILE/JWKS_URL or API_KEYS_FILE (no way to log in)")
+        if self.http_tls and (self.grpc_tls_cert_file is None or self.grpc_tls_key_file is None):
+            raise ValueError("HTTP_TLS needs GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE")
         if self.is_platform and not self.audit_chain_key:
             # The fallback key is public: with it, whoever can write the audit store can
             # rebuild a consistent chain over edited records.
@@ -117,3 +129,16 @@ class GatewaySettings(BaseServiceSettings):
     def algorithms(self) -> tuple[str, ...]:
         """Return the pinned JWT algorithms."""
         return tuple(a.strip() for a in self.jwt_algorithms.split(",") if a.strip())
+
+    def http_tls_options(self) -> dict[str, Any]:
+        """Return uvicorn's TLS options: the gRPC face's certificate, when HTTP_TLS is on."""
+        if not self.http_tls:
+            return {}
+        options: dict[str, Any] = {
+            "ssl_certfile": str(self.grpc_tls_cert_file),
+            "ssl_keyfile": str(self.grpc_tls_key_file),
+        }
+        if self.grpc_tls_client_auth == "require" and self.grpc_tls_client_ca_file:
+            options["ssl_ca_certs"] = str(self.grpc_tls_client_ca_file)
+            options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+        return options

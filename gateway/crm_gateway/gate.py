@@ -109,7 +109,25 @@ class Gate:
         """
         if not authorization and not api_key:
             raise Unauthenticated("credentials are missing", reason="CREDENTIALS_MISSING")
-        fingerprint = credential_fingerprint(authorization, api_key)
+        return self._guarded(
+            credential_fingerprint(authorization, api_key),
+            origin,
+            lambda: self._verify(authorization, api_key),
+        )
+
+    def authenticate_ticket(
+        self, ticket: str, origin: str, verify: Callable[[str], Principal]
+    ) -> Principal:
+        """Return the caller an events ticket names; failures count as for any credential."""
+        return self._guarded(
+            credential_fingerprint(f"ticket {ticket}", ""), origin, lambda: verify(ticket)
+        )
+
+    def _guarded(
+        self, fingerprint: str, origin: str, verify: Callable[[], Principal]
+    ) -> Principal:
+        """Run `verify` unless failures from `origin` or with this credential are past the
+        limit (and it did not succeed recently); count its failures."""
         credential_key = f"credential:{fingerprint}"
         now = time.monotonic()
         wait = max(
@@ -123,7 +141,7 @@ class Gate:
                 retry_after_seconds=wait,
             )
         try:
-            principal = self._verify(authorization, api_key)
+            principal = verify()
         except Unauthenticated:
             self._known_good.pop(fingerprint, None)
             self._auth_failures.take(origin)
@@ -225,6 +243,16 @@ class CallScope(AuditEntry):
             )
         self.caller = self.gate.authenticate(authorization, api_key, self.origin)
         token = self.gate.admit(self.method, self.caller, stream=self.streaming)
+        self.admitted = True
+        return token
+
+    def admit_principal(self, principal: Principal) -> str:
+        """Admit a caller already authenticated another way (an events ticket); return the
+        identity token to forward. Rules, limits and audit are those of `admit`."""
+        if not self.gate.rules.exposed(self.method):
+            raise Unimplemented(f"method {self.method} is not available")
+        self.caller = principal
+        token = self.gate.admit(self.method, principal, stream=self.streaming)
         self.admitted = True
         return token
 

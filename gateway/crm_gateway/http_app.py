@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import grpc
@@ -18,6 +19,7 @@ from opentelemetry.trace import SpanKind
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
 from starlette.routing import Route as StarletteRoute
 
 from crm_gateway.errors import (
@@ -64,7 +66,9 @@ class HttpFace:
         max_body_bytes: int,
         admission: Admission | None = None,
         addresses: ClientAddresses | None = None,
+        extra_routes: Sequence[BaseRoute] = (),
     ) -> None:
+        self._extra_routes = list(extra_routes)
         self._admission = admission
         self._addresses = addresses or ClientAddresses()
         self._gate = gate
@@ -79,6 +83,7 @@ class HttpFace:
         return Starlette(
             routes=[
                 StarletteRoute("/openapi.json", self._openapi_document, methods=["GET"]),
+                *self._extra_routes,  # Push to HTTP-only clients (events.py).
                 StarletteRoute("/{path:path}", self._dispatch, methods=_VERBS),
             ]
         )
@@ -87,8 +92,7 @@ class HttpFace:
         return JSONResponse(self._openapi)
 
     async def _dispatch(self, request: Request) -> Response:
-        supplied = request.headers.get("x-request-id", "")
-        request_id = supplied if _REQUEST_ID_RE.match(supplied) else requestctx.new_request_id()
+        request_id = request_id_of(request)
         requestctx.bind(request_id, self._deadline)
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
         path = raw_path.decode("latin-1").partition("?")[0]
@@ -167,9 +171,7 @@ class HttpFace:
 
     def _origin(self, request: Request) -> str:
         """Return the client address (uvicorn's own proxy-header handling is off)."""
-        peer = request.client.host if request.client else ""
-        header = self._addresses.header
-        return self._addresses.resolve(peer, request.headers.get(header, "") if header else "")
+        return request_origin(self._addresses, request)
 
     async def _read_json(self, request: Request, *, whole: bool) -> Any:
         """Return the parsed body; with `whole` (body "*") it must be a JSON object.
@@ -197,16 +199,34 @@ class HttpFace:
 
     @staticmethod
     def _error(status: status_pb2.Status, request_id: str) -> Response:
-        headers = {"x-request-id": request_id}
-        retry = retry_after_seconds(status)
-        if retry is not None:
-            headers["retry-after"] = str(retry)
-        code = http_status(status.code)
-        if status.code == code_pb2.UNAUTHENTICATED:
-            headers["www-authenticate"] = "Bearer"
-        if error_reason(status) == "MESSAGE_TOO_LARGE":
-            code = 413
-        return JSONResponse(status_json(status), status_code=code, headers=headers)
+        return error_response(status, request_id)
+
+
+def error_response(status: status_pb2.Status, request_id: str) -> Response:
+    """Return a google.rpc.Status as JSON with its HTTP status, Retry-After and WWW-Authenticate."""
+    headers = {"x-request-id": request_id}
+    retry = retry_after_seconds(status)
+    if retry is not None:
+        headers["retry-after"] = str(retry)
+    code = http_status(status.code)
+    if status.code == code_pb2.UNAUTHENTICATED:
+        headers["www-authenticate"] = "Bearer"
+    if error_reason(status) == "MESSAGE_TOO_LARGE":
+        code = 413
+    return JSONResponse(status_json(status), status_code=code, headers=headers)
+
+
+def request_origin(addresses: ClientAddresses, request: Request) -> str:
+    """Return the client address of an HTTP request (uvicorn's proxy-header handling is off)."""
+    peer = request.client.host if request.client else ""
+    header = addresses.header
+    return addresses.resolve(peer, request.headers.get(header, "") if header else "")
+
+
+def request_id_of(request: Request) -> str:
+    """Return the caller's x-request-id when well-formed, else a new one."""
+    supplied = request.headers.get("x-request-id", "")
+    return supplied if _REQUEST_ID_RE.match(supplied) else requestctx.new_request_id()
 
 
 def _too_large() -> ResourceExhausted:

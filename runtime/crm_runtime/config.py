@@ -36,6 +36,13 @@ class BaseServiceSettings(BaseSettings):
     # Connections are recycled so that clients re-resolve and spread over new replicas.
     max_connection_age_ms: int = 300_000
     health_check_interval_seconds: float = 1.0
+    # TLS on this process's gRPC port (crm_runtime.tls): certificate chain and key, PEM.
+    # Plaintext when unset (one machine, or a mesh terminating TLS). With a client CA,
+    # GRPC_TLS_CLIENT_AUTH=require admits only callers presenting a certificate it signed.
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    grpc_tls_client_ca_file: Path | None = None
+    grpc_tls_client_auth: str = "none"
 
     # Caller identity: trusted public keys (one PEM file per key id, file name = kid) and,
     # for services that call others, this service's own signing key.
@@ -63,6 +70,16 @@ class BaseServiceSettings(BaseSettings):
         if level not in {"debug", "info", "warning", "error"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @field_validator("grpc_tls_client_auth")
+    @classmethod
+    def _known_client_auth(cls, value: str) -> str:
+        mode = value.lower()
+        if mode not in {"none", "require"}:
+            # gRPC's server credentials either require and verify a client certificate or do
+            # not ask for one: a middle mode would accept unverified certificates.
+            raise ValueError(f"GRPC_TLS_CLIENT_AUTH must be none or require, not {value!r}")
+        return mode
 
     @property
     def is_platform(self) -> bool:

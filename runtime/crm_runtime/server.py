@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from crm_runtime import tls
 from crm_runtime.admission import Admission
 from crm_runtime.auth import TokenSigner, TokenVerifier
 from crm_runtime.config import BaseServiceSettings
@@ -177,7 +178,7 @@ async def start_service(definition: ServiceDefinition) -> RunningService:
     if settings.reflection:
         names = [*definition.service_names, *definition.reflected_services, health.SERVICE_NAME]
         enable_reflection(names, server)
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    port = tls.bind(server, settings)  # TLS when GRPC_TLS_* say so.
     await server.start()
     running = RunningService(definition, server, port, health_servicer)
     running.tasks.append(asyncio.create_task(_watch_store(definition, health_servicer)))

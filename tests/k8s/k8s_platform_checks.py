@@ -221,7 +221,8 @@ def _check_workload_flows(policies: list[dict[str, Any]], pods: dict[str, Endpoi
             problems.append(f"{source_name} may reach the collector on a non-OTLP port")
         ingress_controller = _outside(INGRESS_NAMESPACE, INGRESS_LABELS)
         for port in sorted(set(source.named_ports.values())):
-            wanted = source_name == "gateway" and port == HTTP_PORT
+            # HTTP/JSON (and server-sent events) and gRPC through the gateway only.
+            wanted = source_name == "gateway" and port in (HTTP_PORT, GRPC_PORT)
             if connection_allowed(policies, ingress_controller, source, port) != wanted:
                 verb = "cannot reach" if wanted else "may reach"
                 problems.append(f"the ingress controller {verb} {source_name}:{port}")

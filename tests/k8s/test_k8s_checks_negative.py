@@ -283,9 +283,10 @@ CASES: list[tuple[str, Callable[[], list[str]], str]] = [
         lambda m: policy(m, "client")["egress"].append(
             {"to": [{"ipBlock": {"cidr": "8.8.8.8/32"}}], "ports": [{"port": 443}]}), _netpol),
      "client reaches the internet on [443]"),
-    ("ingress-any-port", _mutate(
-        lambda m: _drop_key(policy(m, "gateway")["ingress"][0], "ports"), _netpol),
-     "the ingress controller may reach gateway:50051"),
+    ("ingress-to-a-service", _mutate(
+        lambda m: policy(m, "risk")["ingress"].append(policy(m, "gateway")["ingress"][0]),
+        _netpol),
+     "the ingress controller may reach risk:50051"),
     ("collector-any-port", _mutate(
         lambda m: _drop_key(policy(m, "risk")["egress"][2], "ports"), _netpol),
      "risk may reach the collector on a non-OTLP port"),
