@@ -29,7 +29,7 @@ from crm_gateway.events import (
 )
 from crm_gateway.gate import CallScope, Gate
 from crm_gateway.http_app import error_response, request_id_of, request_origin
-from crm_gateway.openapi import STATUS_SCHEMA
+from crm_gateway.openapi_contract import error_response_refs
 from crm_gateway.origins import ClientAddresses
 from crm_gateway.routing import Routes
 from crm_runtime.admission import Admission
@@ -87,11 +87,6 @@ class PushEvents:
     def openapi_paths(self) -> dict[str, Any]:
         """Return the OpenAPI entries of both routes (an event stream is described, not typed:
         OpenAPI 3.0 has no schema for one)."""
-        error = {
-            "description": "Error: google.rpc.Status; HTTP status per google.rpc.Code.",
-            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/"
-                                                                f"{STATUS_SCHEMA}"}}},
-        }
         recipient = {"name": "recipient", "in": "query", "required": True,
                      "schema": {"type": "array", "items": {"type": "string"}},
                      "style": "form", "explode": True}
@@ -113,7 +108,7 @@ class PushEvents:
             "responses": {
                 "200": {"description": "event: message, data: crm.notify.v1.PushMessage JSON",
                         "content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                "default": error,
+                **error_response_refs(),
             },
         }
         ticket = {
@@ -127,7 +122,7 @@ class PushEvents:
                             "type": "object",
                             "properties": {"ticket": {"type": "string"},
                                            "expiresIn": {"type": "integer"}}}}}},
-                "default": error,
+                **error_response_refs(),
             },
         }
         return {EVENTS_PATH: {"get": stream}, TICKET_PATH: {"post": ticket}}
