@@ -41,7 +41,7 @@ setup() {
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   printf '%s\n' "$ROOT/gen/python" "$ROOT/runtime" "$ROOT/services/client" \
     "$ROOT/services/risk" "$ROOT/services/notify" "$ROOT/services/feedback" \
-    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" > "$site/crm-src.pth"
+    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" "$ROOT/admin" > "$site/crm-src.pth"
   "$PY" tools/gen_protos.py >/dev/null
 }
 
@@ -70,7 +70,7 @@ PYEOF
 run_tests() {
   ensure_postgres
   log "ruff"; "$VENV/bin/ruff" check .
-  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation
+  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation admin
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
   run_pytest -m "not soak and not chaos and not fuzz" "$@"
