@@ -15,7 +15,6 @@ import argparse
 import sys
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from crm_admin import apikeys, audit, keys, migrate
 
@@ -39,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
         # Configuration and usage mistakes: one line, no traceback, no secret values.
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except SQLAlchemyError as exc:
+    except Exception as exc:
+        if not type(exc).__module__.startswith("sqlalchemy."):
+            raise
         # Most often a store that is not there or not migrated: say what the driver said.
         print(f"error: store: {getattr(exc, 'orig', None) or exc}", file=sys.stderr)
         return 2

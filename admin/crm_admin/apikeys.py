@@ -11,10 +11,12 @@ import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from crm_admin.settings import AdminGatewaySettings
-from crm_gateway.apikeys import new_api_key, read_keys_file, write_keys_file
-from crm_runtime.auth import Role
+# The roles a system may hold (crm_runtime.auth.Role), listed here so that `--help` does not
+# import the platform; run() checks them against Role itself.
+ROLES = ("relationship_manager", "team_lead", "risk_officer", "credit_approver", "ops",
+         "auditor", "system")
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +27,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     create.add_argument("key_id", help="the key's id (lower-case letters, digits, hyphens)")
     create.add_argument("--system", required=True, help="the calling system's name")
     create.add_argument(
-        "--role", action="append", required=True, choices=[str(r) for r in Role],
+        "--role", action="append", required=True, choices=ROLES,
         help="a role the system acts with (repeat for several)",
     )
     revoke = sub.add_parser("revoke", help="revoke a key (kept, marked revoked)")
@@ -37,7 +39,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.set_defaults(run=run)
 
 
-def _file(args: argparse.Namespace, settings: AdminGatewaySettings) -> Path:
+def _file(args: argparse.Namespace, settings: Any) -> Path:
     file: Path | None = args.file or settings.api_keys_file
     if file is None:
         raise ValueError("give --file or set API_KEYS_FILE")
@@ -46,6 +48,12 @@ def _file(args: argparse.Namespace, settings: AdminGatewaySettings) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Run an apikey sub-command; return the exit status."""
+    # Imported here: every command pays only for what it uses (an operator's shell is slow
+    # enough already on a busy node).
+    from crm_admin.settings import AdminGatewaySettings
+    from crm_gateway.apikeys import new_api_key, read_keys_file, write_keys_file
+    from crm_runtime.auth import Role
+
     settings = AdminGatewaySettings()
     file = _file(args, settings)
     entries = {e.key_id: e for e in read_keys_file(file)}

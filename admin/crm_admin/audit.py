@@ -10,10 +10,6 @@ import argparse
 import asyncio
 import json
 
-from crm_admin.settings import AdminGatewaySettings
-from crm_gateway.audit_query import verify_chains
-from crm_runtime.db import Database
-
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the audit sub-commands."""
@@ -27,6 +23,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 async def _verify(args: argparse.Namespace) -> int:
+    from crm_admin.settings import AdminGatewaySettings
+    from crm_gateway.audit_query import verify_chains
+    from crm_runtime.db import Database
+
     settings = AdminGatewaySettings()
     database = Database(args.database_url or settings.database_url)
     try:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_admin import services
 from crm_runtime.crypto import FieldCipher, decode_key
-from crm_runtime.db import Database
 from crm_runtime.keyring import KeyringError, check_key_id, new_key
-from crm_runtime.rekey import KeyStatus, key_status, missing_keys_message, reencrypt_pass
+
+if TYPE_CHECKING:
+    from crm_runtime.rekey import KeyStatus
 
 # Exit status when stored data names a key the ring lacks (distinct from usage errors).
 MISSING_KEY_STATUS = 3
@@ -69,6 +70,9 @@ def _report(service: str, status: KeyStatus, *, as_json: bool, moved: int | None
 
 
 async def _run(args: argparse.Namespace) -> int:
+    from crm_runtime.db import Database
+    from crm_runtime.rekey import key_status, missing_keys_message, reencrypt_pass
+
     spec = services.spec(args.service)
     settings = services.settings(args.service, args.database_url)
     cipher = _cipher(settings)

@@ -11,11 +11,6 @@ from __future__ import annotations
 import argparse
 
 from crm_admin import services
-from crm_admin.settings import AdminGatewaySettings
-from crm_gateway.app import MIGRATIONS as GATEWAY_MIGRATIONS
-from crm_runtime import kit
-from crm_runtime.db import Database
-from crm_runtime.migrations import upgrade_head
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,6 +22,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _migrate(name: str, database_url: str) -> None:
+    from crm_admin.settings import AdminGatewaySettings
+    from crm_gateway.app import MIGRATIONS as GATEWAY_MIGRATIONS
+    from crm_runtime import kit
+    from crm_runtime.db import Database
+    from crm_runtime.migrations import upgrade_head
+
     if name == "gateway":
         url = database_url or AdminGatewaySettings().database_url
         Database(url)  # Creates the SQLite folder when needed, as the gateway does.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crm_runtime import kit
+if TYPE_CHECKING:
+    from crm_runtime import kit
 
 SERVICES = ("client", "risk", "notify", "feedback")
 # `migrate all` also brings the gateway's audit store up to date.

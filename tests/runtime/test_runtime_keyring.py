@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from typing import ClassVar
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -106,7 +107,7 @@ class TestCiphertexts:
 
 
 class TestPageTokens:
-    QUERY = {"parent": "clients/1"}
+    QUERY: ClassVar[dict[str, str]] = {"parent": "clients/1"}
 
     def test_open_pages_survive_a_rotation(self):
         """A token made under k1 still resumes after the ring rotates to k2."""
