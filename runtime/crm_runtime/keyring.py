@@ -111,7 +111,7 @@ def parse_keyring(ring: str, active: str, *, legacy: str = "", name: str) -> Key
         keys[LEGACY_KEY_ID] = legacy_key
     if not keys:
         if active:
-            raise KeyringError(f"active key id {active!r} given without a keyring")
+            raise KeyringError(f"active key id {active!r} given without {name}")
         return None
     if not active:
         # Only an unambiguous ring may leave the active id unsaid: one key, or one key

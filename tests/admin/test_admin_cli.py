@@ -10,12 +10,10 @@ import base64
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
+from admin_support import cli
 from sqlalchemy import select, update
 
 from crm_gateway.apikeys import ApiKeyStore
@@ -29,22 +27,7 @@ from crm_runtime.db import Database
 from crm_runtime.errors import Unauthenticated
 from crm_runtime.keyring import Keyring, new_key
 
-ROOT = Path(__file__).resolve().parents[2]
-# Settings the parent test process may carry that must not leak into the operator's shell.
-_SCRUBBED = ("DATABASE_URL", "PII_KEYRING", "PII_ACTIVE_KEY_ID", "PII_ENCRYPTION_KEY",
-             "PII_INDEX_KEY", "API_KEYS_FILE", "AUDIT_CHAIN_KEY", "DEPLOYMENT_ENVIRONMENT")
-
-
-def cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
-) -> subprocess.CompletedProcess[str]:
-    """Run `python -m crm_admin <args>` with `env` added to a clean environment."""
-    base = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-    return subprocess.run(
-        [sys.executable, "-m", "crm_admin", *args], env={**base, **(env or {})}, cwd=cwd,
-        capture_output=True, text=True, timeout=120, check=False,
-    )
-
+pytestmark = pytest.mark.keys
 
 class TestApiKeys:
     def test_create_list_revoke_as_the_gateway_sees_them(self, tmp_path):

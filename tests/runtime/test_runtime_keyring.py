@@ -49,7 +49,7 @@ class TestConfiguration:
         (f"k1{_b64(K1)}", "", "key_id:base64"),
         ("k1:c2hvcnQ=", "", "32 bytes"),
         ("[1]", "", "JSON object"),
-        ("", "k1", "without a keyring"),
+        ("", "k1", "given without PII_KEYRING"),
     ])
     def test_mistakes_fail_fast_without_showing_keys(self, ring, active, message):
         """A wrong ring is refused at startup with a message naming the problem, not the key."""
