@@ -107,5 +107,5 @@ case "$cmd" in
   keys) setup; ensure_postgres; run_pytest -m keys "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
   bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+  *) sed -n '2,11p' "$0"; exit 2 ;;
 esac
