@@ -110,7 +110,9 @@ async def test_rotation_end_to_end(tmp_path: Path, identity):
         assert process.terminate() == 0
     assert set(original["plain"]) == set(names)
     # Name and ID number are always set, mobile and income band too here: 4 values a person.
-    assert _status(rotated)["pending"] == 4 * PEOPLE
+    written = _status(rotated)
+    print(f"written under k1: {written['columns']}")
+    assert written["pending"] == 4 * PEOPLE
 
     # Retiring k1 now would strand those values: the service refuses to start, naming k1.
     early = ServiceProcess("crm_client", retired, tmp_path / "early.log")
@@ -132,6 +134,7 @@ async def test_rotation_end_to_end(tmp_path: Path, identity):
             if status["pending"] == 0:
                 break
             await asyncio.sleep(0.2)
+        print(f"after background re-encryption: {status['columns']}")
         assert status["pending"] == 0
         assert status["columns"]["key_person.id_number_enc"] == {"k1": 0, "k2": PEOPLE, "?": 0}
     finally:
@@ -146,4 +149,6 @@ async def test_rotation_end_to_end(tmp_path: Path, identity):
     finally:
         assert process.terminate() == 0
     assert (after["masked"], after["plain"]) == (original["masked"], original["plain"])
-    assert _status(retired)["unreadable"] == 0
+    final = _status(retired)
+    print(f"ring {{k2}} only: {final['columns']}, unreadable {final['unreadable']}")
+    assert final["unreadable"] == 0
