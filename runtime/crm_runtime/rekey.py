@@ -160,10 +160,12 @@ async def _rewrite(session: Any, cipher: FieldCipher, table: EncryptedTable, row
             context = table.columns[attribute]
             try:
                 plaintext = cipher.decrypt(value, context=context)
-            except (MissingKeyError, InvalidTag):
-                # A key the ring lacks is reported by key_status; a value that does not open
-                # under its own key is damaged. Either way it is left as it is, never lost.
-                log.error("value not re-encrypted", table=table.name, column=attribute)
+            except MissingKeyError:
+                continue  # Counted and named by key_status; left as it is, never lost.
+            except InvalidTag:
+                # It does not open under its own key: damaged. Left as it is for a person.
+                log.error("value does not decrypt; left as it is", table=table.name,
+                          column=attribute, key=str(row[0]))
                 continue
             old[attribute], new[attribute] = value, cipher.encrypt(plaintext, context=context)
     if not new:
@@ -219,9 +221,12 @@ def rekeyer(
     """
 
     async def run() -> None:
+        # The count taken at startup (kit) serves the first round: one scan, not two.
+        counted = progress.status
         while True:
             try:
-                status = await key_status(database, cipher, tables)
+                status = counted or await key_status(database, cipher, tables)
+                counted = None
                 progress.status = status
                 if status.pending == status.unreadable:
                     if status.unreadable:

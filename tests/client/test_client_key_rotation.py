@@ -42,6 +42,20 @@ def _ring(**keys: bytes) -> str:
     return ",".join(f"{kid}:{base64.b64encode(k).decode()}" for kid, k in keys.items())
 
 
+async def _add_person(process: ServiceProcess, identity, client: str, n: int) -> str:
+    """Create key person `n` of `client` as its RM; return the person's resource name."""
+    rm = identity.metadata(RM_A, Role.RELATIONSHIP_MANAGER)
+    person = client_pb2.KeyPerson(
+        display_name=f"王建{n}", role=client_pb2.KEY_PERSON_ROLE_LEGAL_REPRESENTATIVE,
+        id_number=_id_number(n), mobile_number=f"1381234567{n}",
+        income_band=client_pb2.INCOME_BAND_ABOVE_2M)
+    async with grpc.aio.insecure_channel(process.address) as channel:
+        stub = client_service_pb2_grpc.ClientServiceStub(channel)
+        created = await stub.CreateKeyPerson(client_service_pb2.CreateKeyPersonRequest(
+            parent=client, key_person=person), metadata=rm)
+    return str(created.name)
+
+
 async def _write_people(process: ServiceProcess, identity) -> tuple[str, list[str], str]:
     """Create a client and its key persons; return the client, person names, a page token."""
     rm = identity.metadata(RM_A, Role.RELATIONSHIP_MANAGER)
@@ -49,15 +63,7 @@ async def _write_people(process: ServiceProcess, identity) -> tuple[str, list[st
         stub = client_service_pb2_grpc.ClientServiceStub(channel)
         client = await stub.CreateClient(client_service_pb2.CreateClientRequest(
             client=a_client(), request_id=str(uuid.uuid4())), metadata=rm)
-        names = []
-        for n in range(PEOPLE):
-            person = client_pb2.KeyPerson(
-                display_name=f"王建{n}", role=client_pb2.KEY_PERSON_ROLE_LEGAL_REPRESENTATIVE,
-                id_number=_id_number(n), mobile_number=f"1381234567{n}",
-                income_band=client_pb2.INCOME_BAND_ABOVE_2M)
-            created = await stub.CreateKeyPerson(client_service_pb2.CreateKeyPersonRequest(
-                parent=client.name, key_person=person), metadata=rm)
-            names.append(created.name)
+        names = [await _add_person(process, identity, client.name, n) for n in range(PEOPLE)]
         first = await stub.ListKeyPersons(client_service_pb2.ListKeyPersonsRequest(
             parent=client.name, page_size=2), metadata=rm)
         return client.name, names, first.next_page_token
@@ -129,6 +135,8 @@ async def test_rotation_end_to_end(tmp_path: Path, identity):
         await process.wait_serving(SERVICE)
         # Readable at once, whatever the background task has reached; the old page resumes.
         assert await _read_people(process, identity, client, token) == original
+        # A write during re-encryption is sealed with k2 and is not overwritten by the task.
+        await _add_person(process, identity, client, PEOPLE)
         for _ in range(300):
             status = _status(rotated)
             if status["pending"] == 0:
@@ -136,7 +144,7 @@ async def test_rotation_end_to_end(tmp_path: Path, identity):
             await asyncio.sleep(0.2)
         print(f"after background re-encryption: {status['columns']}")
         assert status["pending"] == 0
-        assert status["columns"]["key_person.id_number_enc"] == {"k1": 0, "k2": PEOPLE, "?": 0}
+        assert status["columns"]["key_person.id_number_enc"] == {"k1": 0, "k2": PEOPLE + 1, "?": 0}
     finally:
         assert process.terminate() == 0
     assert "re-encryption complete" in log.read_text()
@@ -148,7 +156,12 @@ async def test_rotation_end_to_end(tmp_path: Path, identity):
         after = await _read_people(process, identity, client, "")
     finally:
         assert process.terminate() == 0
-    assert (after["masked"], after["plain"]) == (original["masked"], original["plain"])
+    added = set(after["plain"]) - set(original["plain"])
+    assert len(added) == 1
+    assert after["plain"][added.pop()] == ("王建6", _id_number(PEOPLE), f"1381234567{PEOPLE}")
+    for name in original["plain"]:
+        assert after["plain"][name] == original["plain"][name]
+        assert after["masked"][name] == original["masked"][name]
     final = _status(retired)
     print(f"ring {{k2}} only: {final['columns']}, unreadable {final['unreadable']}")
     assert final["unreadable"] == 0
