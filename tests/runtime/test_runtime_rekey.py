@@ -136,3 +136,17 @@ async def test_background_task_finishes_and_stops(sqlite_database):
     assert progress.status is not None
     assert progress.status.pending == 0
     assert (await key_status(sqlite_database, ROTATED, [TABLE])).rows_under("k2") == ROWS + 13
+
+
+async def test_a_damaged_value_is_left_alone_and_the_rest_move(sqlite_database):
+    """A value that does not open under its own key is neither lost nor blocks the others."""
+    async with sqlite_database.write() as session:
+        blob = (await session.execute(select(Probe.secret_enc).where(Probe.seq == 3))).scalar_one()
+        damaged = blob[:-1] + bytes([blob[-1] ^ 0x01])
+        await session.execute(update(Probe).where(Probe.seq == 3).values(secret_enc=damaged))
+    moved = await reencrypt_pass(sqlite_database, ROTATED, TABLE, batch_size=4)
+    assert moved == ROWS + 13 - 1
+    async with sqlite_database.read() as session:
+        kept = (await session.execute(select(Probe.secret_enc).where(Probe.seq == 3))).scalar_one()
+    assert kept == damaged
+    assert (await key_status(sqlite_database, ROTATED, [TABLE])).pending == 1
