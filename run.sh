@@ -6,6 +6,7 @@
 #   ./run.sh soak     set up, then run the soak suite (pytest marker "soak", minutes)
 #   ./run.sh chaos    set up, then run the kill-and-restart suite (pytest marker "chaos")
 #   ./run.sh fuzz     set up, then fuzz every unary RPC 1,000 times (pytest marker "fuzz")
+#   ./run.sh keys     set up, then the operator CLI and key-rotation suite (marker "keys")
 #   ./run.sh bench    set up, then run the benchmarks (results in bench/results/)
 #   ./run.sh setup    only set up (.venv, dependencies, generated code)
 #   ./run.sh contracts  build dist/crm_contracts-<ver>-py3-none-any.whl, then pip-install it in a
@@ -43,7 +44,7 @@ setup() {
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   printf '%s\n' "$ROOT/gen/python" "$ROOT/runtime" "$ROOT/services/client" \
     "$ROOT/services/risk" "$ROOT/services/notify" "$ROOT/services/feedback" \
-    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" > "$site/crm-src.pth"
+    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" "$ROOT/admin" > "$site/crm-src.pth"
   "$PY" tools/gen_protos.py >/dev/null
 }
 
@@ -72,11 +73,11 @@ PYEOF
 run_tests() {
   ensure_postgres
   log "ruff"; "$VENV/bin/ruff" check .
-  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation
+  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation admin
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
   log "buf breaking"; "$PY" tools/buf_breaking.py
-  run_pytest -m "not soak and not chaos and not fuzz and not contracts" "$@"
+  run_pytest -m "not soak and not chaos and not fuzz and not contracts and not keys" "$@"
 }
 
 run_pytest() {
@@ -107,7 +108,8 @@ case "$cmd" in
   chaos) setup; ensure_postgres; run_pytest -m chaos "$@" ;;
   fuzz) setup; run_pytest -m fuzz -s "$@" ;;
   contracts) setup; "$PY" tools/build_contracts.py; run_pytest -m contracts tests/contracts "$@" ;;
+  keys) setup; ensure_postgres; run_pytest -m keys "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
   bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

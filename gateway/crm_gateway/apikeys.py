@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import time
@@ -77,6 +78,22 @@ def _entry(raw: Mapping[str, Any]) -> ApiKeyEntry:
         digest=str(raw["hash"]),
         revoked=bool(raw.get("revoked", False)),
     )
+
+
+def read_keys_file(file: Path) -> list[ApiKeyEntry]:
+    """Return the entries of a keys file (none when the file does not exist yet)."""
+    if not file.exists():
+        return []
+    return [_entry(raw) for raw in json.loads(file.read_text()).get("keys", [])]
+
+
+def write_keys_file(file: Path, entries: Iterable[ApiKeyEntry]) -> None:
+    """Replace a keys file atomically: a gateway reloading it sees the old or the new whole."""
+    document = {"keys": [e.to_json() for e in sorted(entries, key=lambda e: e.key_id)]}
+    staging = file.with_name(f".{file.name}.{os.getpid()}.tmp")
+    staging.write_text(json.dumps(document, indent=2) + "\n")
+    staging.chmod(0o600)
+    staging.replace(file)
 
 
 class ApiKeyStore:

@@ -138,9 +138,7 @@ async def build(settings: GatewaySettings) -> Gateway:
         minter=IdentityMinter(signer),
         audit=audit,
     )
-    tokens = PageTokens(
-        base64.b64decode(settings.page_token_key) if settings.page_token_key else None
-    )
+    tokens = PageTokens(settings.page_token_keys())
     api = GatewayApi(database, audit.key, tokens)
     methods = discover()
     upstreams = Upstreams(

@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from crm_runtime.keyring import Keyring, parse_keyring
+
 
 class BaseServiceSettings(BaseSettings):
     """Settings every service shares; services subclass it to add their own."""
@@ -58,6 +60,16 @@ class BaseServiceSettings(BaseSettings):
     # Key for opaque page tokens, base64 of 32 bytes; random per process when empty.
     page_token_key: str = ""
 
+    # Keyrings (crm_runtime.keyring): "kid:base64,kid:base64" or a JSON object, and the id of
+    # the key new data is sealed with. The single keys above join their ring as "legacy".
+    pii_keyring: str = ""
+    pii_active_key_id: str = ""
+    page_token_keyring: str = ""
+    page_token_active_key_id: str = ""
+    # Background re-encryption of personal data not under the active key (crm_runtime.rekey).
+    reencrypt_interval_seconds: float = 60.0
+    reencrypt_batch_size: int = 100
+
     # Event subscribers of this service's outbox: "name=host:port,name2=host:port".
     event_subscribers: str = ""
     relay_interval_seconds: float = 0.2
@@ -99,3 +111,17 @@ class BaseServiceSettings(BaseSettings):
     def human_issuers(self) -> frozenset[str]:
         """Return key ids that may assert human roles."""
         return frozenset(k.strip() for k in self.identity_human_issuers.split(",") if k.strip())
+
+    def pii_keys(self) -> Keyring | None:
+        """Return the personal-data keyring, or None when no key is configured."""
+        return parse_keyring(
+            self.pii_keyring, self.pii_active_key_id, legacy=self.pii_encryption_key,
+            name="PII_KEYRING",
+        )
+
+    def page_token_keys(self) -> Keyring | None:
+        """Return the page-token keyring, or None (a random key per process) when unset."""
+        return parse_keyring(
+            self.page_token_keyring, self.page_token_active_key_id,
+            legacy=self.page_token_key, name="PAGE_TOKEN_KEYRING",
+        )

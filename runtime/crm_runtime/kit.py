@@ -12,7 +12,6 @@ servicers, its event handlers, the rows it seeds, its background workers and the
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,11 +29,19 @@ from crm_runtime.crypto import FieldCipher, decode_key
 from crm_runtime.db import Database
 from crm_runtime.inbox import EventHandler, EventSink
 from crm_runtime.janitor import DEFAULT_INTERVAL_SECONDS, Purge, janitor
+from crm_runtime.keyring import KeyringError
 from crm_runtime.logging import configure_logging
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.outbox import Outbox
 from crm_runtime.outbox_relay import Relay
 from crm_runtime.pagination import PageTokens
+from crm_runtime.rekey import (
+    EncryptedTable,
+    RekeyProgress,
+    key_status,
+    missing_keys_message,
+    rekeyer,
+)
 from crm_runtime.server import BackgroundTask, ServiceDefinition, build_signer, run
 
 S = TypeVar("S", bound=BaseServiceSettings)
@@ -63,10 +70,10 @@ class Parts(Generic[S]):
 
     def cipher(self) -> FieldCipher:
         """Return the personal-data cipher (services holding personal data require its keys)."""
-        return FieldCipher(
-            decode_key(self.settings.pii_encryption_key, name="PII_ENCRYPTION_KEY"),
-            decode_key(self.settings.pii_index_key, name="PII_INDEX_KEY"),
-        )
+        ring = self.settings.pii_keys()
+        if ring is None:
+            raise KeyringError("PII_KEYRING (or PII_ENCRYPTION_KEY) is required")
+        return FieldCipher(ring, decode_key(self.settings.pii_index_key, name="PII_INDEX_KEY"))
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,9 @@ class ServiceSpec(Generic[S, C]):
     # Run once by `main()` before serving, for process-wide settings (garbage-collector
     # thresholds) that tests and tools building the service in their own process must not get.
     prepare_process: Callable[[S], None] | None = None
+    # Tables holding personal data sealed with the keyring: checked at startup (every key the
+    # data names must be in the ring) and re-encrypted onto the active key in the background.
+    encrypted: Sequence[EncryptedTable] = ()
     service_names: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -129,10 +139,11 @@ async def build(spec: ServiceSpec[S, C], settings: S) -> tuple[ServiceDefinition
         interval=settings.relay_interval_seconds,
         batch_size=settings.relay_batch_size,
     )
-    key = settings.page_token_key
-    tokens = PageTokens(base64.b64decode(key) if key else None)
+    tokens = PageTokens(settings.page_token_keys())
     parts = Parts(settings, database, outbox, relay, tokens, signer)
     ctx = await spec.context(parts)
+    # After the context: a service may need to see its store before anyone else opens it.
+    rekey = await _rekey_task(spec, parts) if spec.encrypted else None
     if spec.seeds:
         async with database.write() as session:
             for seed in spec.seeds:
@@ -162,6 +173,7 @@ async def build(spec: ServiceSpec[S, C], settings: S) -> tuple[ServiceDefinition
             database, relay, interval=spec.janitor_interval_seconds, purges=spec.purges(ctx)
         ),
         *spec.workers(ctx, parts),
+        *([rekey] if rekey is not None else []),
     ]
     definition = ServiceDefinition(
         name=spec.name,
@@ -173,6 +185,22 @@ async def build(spec: ServiceSpec[S, C], settings: S) -> tuple[ServiceDefinition
         on_stop=[stop],
     )
     return definition, ctx
+
+
+async def _rekey_task(spec: ServiceSpec[S, Any], parts: Parts[S]) -> BackgroundTask:
+    """Refuse to start when data names a key the ring lacks; return the re-encryption task."""
+    cipher = parts.cipher()
+    status = await key_status(parts.database, cipher, spec.encrypted)
+    if status.unreadable:
+        # Serving would answer errors for those rows; stopping here says why, changes nothing.
+        raise KeyringError(missing_keys_message(status))
+    progress = RekeyProgress(spec.name)
+    progress.status = status
+    return rekeyer(
+        parts.database, cipher, spec.encrypted, progress=progress,
+        interval=parts.settings.reencrypt_interval_seconds,
+        batch_size=parts.settings.reencrypt_batch_size,
+    )
 
 
 def main(spec: ServiceSpec[S, Any]) -> None:

@@ -2,6 +2,8 @@
 
 Tokens are encrypted (AES-GCM), so callers cannot read or forge the position inside, and they
 are bound to the query they came from: reusing one with other filters is INVALID_ARGUMENT.
+A token names the key it was sealed with, and is opened with any key of the ring, so pages
+an operator holds open survive a rotation of the token key.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm_runtime.crypto import key_header
 from crm_runtime.errors import InvalidArgument
+from crm_runtime.keyring import LEGACY_KEY_ID, Keyring
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -37,8 +41,27 @@ def page_size(value: int, *, field: str = "page_size") -> int:
 class PageTokens:
     """Encodes and decodes page positions."""
 
-    def __init__(self, key: bytes | None = None) -> None:
-        self._aead = AESGCM(key or os.urandom(32))
+    def __init__(self, key: bytes | Keyring | None = None) -> None:
+        ring = key if isinstance(key, Keyring) else Keyring.single(key or os.urandom(32))
+        self._aeads = {kid: AESGCM(value) for kid, value in ring.keys.items()}
+        self._active = ring.active
+        self._header = key_header(ring.active)
+
+    def _open(self, raw: bytes) -> bytes:
+        # A v2 token: 0x02, key id length, key id, nonce, sealed. Tokens made before key ids
+        # (nonce, sealed) are tried with the legacy key, as is anything that fails as v2.
+        if raw[:1] == self._header[:1] and len(raw) > 2:
+            aead = self._aeads.get(raw[2 : 2 + raw[1]].decode(errors="replace"))
+            body = raw[2 + raw[1] :]
+            if aead is not None:
+                try:
+                    return aead.decrypt(body[:12], body[12:], None)
+                except InvalidTag:
+                    pass
+        legacy = self._aeads.get(LEGACY_KEY_ID)
+        if legacy is None:
+            raise InvalidTag
+        return legacy.decrypt(raw[:12], raw[12:], None)
 
     @staticmethod
     def _query_hash(query: object) -> str:
@@ -50,8 +73,8 @@ class PageTokens:
         """Return a token for resuming after `position` in the same `query`."""
         nonce = os.urandom(12)
         plain = json.dumps({"p": position, "q": self._query_hash(query)}).encode()
-        sealed = self._aead.encrypt(nonce, plain, None)
-        return base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
+        sealed = self._aeads[self._active].encrypt(nonce, plain, None)
+        return base64.urlsafe_b64encode(self._header + nonce + sealed).decode().rstrip("=")
 
     def decode(self, token: str, *, query: object, field: str = "page_token") -> object | None:
         """Return the position in `token`, None for an empty token, or INVALID_ARGUMENT."""
@@ -59,7 +82,7 @@ class PageTokens:
             return None
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            plain = self._aead.decrypt(raw[:12], raw[12:], None)
+            plain = self._open(raw)
             data = json.loads(plain)
         except (ValueError, InvalidTag) as exc:
             raise InvalidArgument.of(field, "is not a valid page token") from exc

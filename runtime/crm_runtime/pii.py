@@ -34,6 +34,9 @@ SECRET_KEYS = frozenset(
         "income_band",
         "pii_encryption_key",
         "pii_index_key",
+        "pii_keyring",
+        "page_token_key",
+        "page_token_keyring",
         "database_url",
     }
 )

@@ -64,11 +64,11 @@ ENTRYPOINT = ("python", "-m")
 # Settings the code treats as optional but a deployed platform must have (the fallback is a
 # public constant or a per-process random key, wrong with more than one replica).
 PLATFORM_REQUIRED: dict[str, tuple[str, ...]] = {
-    "client": ("PAGE_TOKEN_KEY",),
-    "risk": ("PAGE_TOKEN_KEY",),
-    "notify": ("PAGE_TOKEN_KEY", "CLIENT_ADDR"),
-    "feedback": ("PAGE_TOKEN_KEY", "CLIENT_ADDR"),
-    "gateway": ("PAGE_TOKEN_KEY", "AUDIT_CHAIN_KEY", "API_KEY_PEPPER"),
+    "client": ("PAGE_TOKEN_KEYRING",),
+    "risk": ("PAGE_TOKEN_KEYRING",),
+    "notify": ("PAGE_TOKEN_KEYRING", "CLIENT_ADDR"),
+    "feedback": ("PAGE_TOKEN_KEYRING", "CLIENT_ADDR"),
+    "gateway": ("PAGE_TOKEN_KEYRING", "AUDIT_CHAIN_KEY", "API_KEY_PEPPER"),
 }
 # Secrets a dev cluster gets from the documented pre-apply step (docs/KUBERNETES.md, "Dev
 # keys") rather than from the overlay.
@@ -81,6 +81,13 @@ _WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "[::]"})  # noqa: S104 - what a po
 
 class BootFailure(AssertionError):
     """A container could not be configured, exited, or never became SERVING."""
+
+
+def _key_material(secret_key: str) -> bytes:
+    """Return a fresh key, or a one-key ring "k1:<key>" and its active id "k1"."""
+    if secret_key.endswith("_ACTIVE_KEY_ID"):
+        return b"k1"
+    return (f"k1:{new_key()}" if secret_key.endswith("_KEYRING") else new_key()).encode()
 
 
 class SecretStore:
@@ -106,8 +113,8 @@ class SecretStore:
             return self.identity(workload)[1]
         if secret_key in ("api-keys.json", "jwks.json"):
             return b'{"keys": []}'
-        if re.search(r"(KEY|SECRET|PEPPER)$", secret_key):
-            return new_key().encode()
+        if re.search(r"(KEY|SECRET|PEPPER|KEYRING|_ACTIVE_KEY_ID)$", secret_key):
+            return _key_material(secret_key)
         raise BootFailure(f"the secret store stand-in cannot make {secret_key} ({remote_key})")
 
 

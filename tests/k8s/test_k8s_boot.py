@@ -98,6 +98,19 @@ class TestBrokenOverlay:
         assert "Deployment feedback init container migrate exited" in message
         assert "ANSWER_TOKEN_SECRET is required" in message
 
+    def test_dev_without_client_keyring(self, tmp_path: Path) -> None:
+        """client's migrate exits: personal data cannot be sealed without PII_KEYRING."""
+        root = _broken_copy(tmp_path, "overlays/dev/kustomization.yaml",
+                            r"^ *- PII_KEYRING=dev1:REVWLU9OTFkgY2xpZW50.*\n")
+        manifests = render(root / "overlays" / "dev")
+        with pytest.raises(BootFailure) as failure:
+            boot("dev", manifests, tmp_path / "pods", only=("client",), timeout=60)
+        message = str(failure.value)
+        print(message.splitlines()[0])
+        assert "Deployment client init container migrate exited" in message
+        # The active key id is still there, naming a key no ring holds.
+        assert "active key id 'dev1' given without PII_KEYRING" in message
+
     def test_staging_without_audit_chain_key(self, tmp_path: Path) -> None:
         """The gateway would start on a public fallback: the boot test refuses it by name."""
         root = _broken_copy(

@@ -33,7 +33,7 @@ class TestEncryption:
         second = cipher.encrypt(ID_NUMBER, context="c")
         assert ID_NUMBER.encode() not in first
         assert first != second
-        assert first[:1] == b"\x01"
+        assert first[:1] == b"\x02"  # v2: the key id follows (test_runtime_keyring).
 
     def test_other_context_fails(self):
         """A ciphertext moved to another column (context) does not decrypt."""
@@ -53,7 +53,8 @@ class TestEncryption:
         """Any flipped bit in the nonce or ciphertext is detected."""
         cipher = _cipher()
         blob = bytearray(cipher.encrypt(ID_NUMBER, context="c"))
-        for index in (1, 12, 13, len(blob) - 1):
+        header = 2 + len("legacy")  # Version, key id length, key id; then the nonce.
+        for index in (header, header + 11, header + 12, len(blob) - 1):
             tampered = bytearray(blob)
             tampered[index] ^= 0x80
             with pytest.raises(InvalidTag):
@@ -64,7 +65,7 @@ class TestEncryption:
         cipher = _cipher()
         blob = cipher.encrypt(ID_NUMBER, context="c")
         with pytest.raises(ValueError, match="format"):
-            cipher.decrypt(b"\x02" + blob[1:], context="c")
+            cipher.decrypt(b"\x07" + blob[1:], context="c")
         with pytest.raises(ValueError, match="format"):
             cipher.decrypt(b"", context="c")
 

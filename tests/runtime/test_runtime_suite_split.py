@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
-import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,5 +39,6 @@ def test_soak_and_chaos_have_their_own_commands():
     assert default is not None
     for suite in ("soak", "chaos", "fuzz"):
         assert f"not {suite}" in default.group(1)
+    assert "keys) setup; ensure_postgres; run_pytest -m keys" in script
     assert "fuzz) setup; run_pytest -m fuzz" in script
     assert '"$status" -eq 5' in script  # "No tests ran" fails the command.

@@ -9,14 +9,29 @@ from crm.client.v1 import client_service_pb2_grpc
 from crm_client.config import ClientSettings
 from crm_client.context import ClientContext
 from crm_client.events import handlers
-from crm_client.models import ClientRow
+from crm_client.models import ClientRow, KeyPersonRow
 from crm_client.segments import seed_builtin_segments
 from crm_client.servicer import ClientServicer
 from crm_runtime import kit
 from crm_runtime.readcache import ReadCache
+from crm_runtime.rekey import EncryptedTable
 from crm_runtime.server import ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Every column sealed with the personal-data keyring, with the context it is bound to
+# (crm_client.people writes them).
+ENCRYPTED = [
+    EncryptedTable(
+        KeyPersonRow,
+        "seq",
+        {
+            "name_enc": "key_person.name",
+            "income_band_enc": "key_person.income_band",
+            "id_number_enc": "key_person.id_number",
+            "mobile_enc": "key_person.mobile",
+        },
+    )
+]
 
 
 async def _context(parts: kit.Parts[ClientSettings]) -> ClientContext:
@@ -52,6 +67,7 @@ SPEC = kit.ServiceSpec(
     event_handlers=handlers,
     seeds=[seed_builtin_segments],
     on_close=_close,
+    encrypted=ENCRYPTED,
 )
 
 

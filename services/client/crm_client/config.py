@@ -18,6 +18,6 @@ class ClientSettings(BaseServiceSettings):
 
     @model_validator(mode="after")
     def _keys_present(self) -> ClientSettings:
-        if not self.pii_encryption_key or not self.pii_index_key:
-            raise ValueError("PII_ENCRYPTION_KEY and PII_INDEX_KEY are required")
+        if self.pii_keys() is None or not self.pii_index_key:
+            raise ValueError("PII_KEYRING (or PII_ENCRYPTION_KEY) and PII_INDEX_KEY are required")
         return self

@@ -12,16 +12,25 @@ from crm_risk.config import RiskSettings
 from crm_risk.context import RiskContext
 from crm_risk.events import handlers
 from crm_risk.groups.contagion import Contagion
+from crm_risk.models import GuaranteeRow, MonitoringProfileRow
+from crm_risk.monitoring.store.lookups import RELATED_CONTEXT
 from crm_risk.monitoring.store.pipeline import MonitoringPipeline
 from crm_risk.monitoring.store.rulesets import current_config, ruleset_from
 from crm_risk.monitoring.store.wal import WalCheckpointer
 from crm_risk.review import review_loop
+from crm_risk.rpc_facilities import GUARANTOR_NAME_CONTEXT
 from crm_risk.servicer import RiskServicer
 from crm_runtime import kit
 from crm_runtime.gcsteward import FullCollections, defer_full_collections
+from crm_runtime.rekey import EncryptedTable
 from crm_runtime.server import BackgroundTask, ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Every column sealed with the personal-data keyring, with the context it is bound to.
+ENCRYPTED = [
+    EncryptedTable(GuaranteeRow, "seq", {"name_enc": GUARANTOR_NAME_CONTEXT}),
+    EncryptedTable(MonitoringProfileRow, "client_id", {"related_enc": RELATED_CONTEXT}),
+]
 
 
 async def _context(parts: kit.Parts[RiskSettings]) -> RiskContext:
@@ -105,6 +114,7 @@ SPEC = kit.ServiceSpec(
     on_stop=_stop,
     on_close=_close,
     prepare_process=_prepare,
+    encrypted=ENCRYPTED,
 )
 
 

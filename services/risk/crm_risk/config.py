@@ -91,8 +91,8 @@ class RiskSettings(BaseServiceSettings):
 
     @model_validator(mode="after")
     def _check(self) -> RiskSettings:
-        if not self.pii_encryption_key or not self.pii_index_key:
-            raise ValueError("PII_ENCRYPTION_KEY and PII_INDEX_KEY are required")
+        if self.pii_keys() is None or not self.pii_index_key:
+            raise ValueError("PII_KEYRING (or PII_ENCRYPTION_KEY) and PII_INDEX_KEY are required")
         for name in ("single_client_limit", "group_limit", "default_industry_limit",
                      "default_region_limit", "limit_warning_use"):
             if not 0 < getattr(self, name) <= 1:

@@ -1,0 +1,1 @@
+"""Operator commands for the CRM platform: `python -m crm_admin --help`."""
