@@ -41,6 +41,8 @@ class TestConfiguration:
         ring = parse_keyring(f"k2:{_b64(K2)}", "", legacy=_b64(K1), name="R")
         assert ring == Keyring({"k2": K2, "legacy": K1}, "k2")
 
+    # Ids from the expected message alone: the keys are random per run, and parallel
+    # workers must collect the same test names.
     @pytest.mark.parametrize(("ring", "active", "message"), [
         (f"k1:{_b64(K1)},k2:{_b64(K2)}", "", "name the active one"),
         (f"k1:{_b64(K1)}", "k9", "not in the keyring"),
@@ -50,7 +52,8 @@ class TestConfiguration:
         ("k1:c2hvcnQ=", "", "32 bytes"),
         ("[1]", "", "JSON object"),
         ("", "k1", "given without PII_KEYRING"),
-    ])
+    ], ids=["no-active-id", "active-not-in-ring", "id-twice", "bad-id", "no-colon",
+            "short-key", "json-not-object", "active-without-ring"])
     def test_mistakes_fail_fast_without_showing_keys(self, ring, active, message):
         """A wrong ring is refused at startup with a message naming the problem, not the key."""
         with pytest.raises(KeyringError if "bytes" not in message else ValueError) as caught:
