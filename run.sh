@@ -77,7 +77,9 @@ run_tests() {
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
   log "buf breaking"; "$PY" tools/buf_breaking.py
-  run_pytest -m "not soak and not chaos and not fuzz and not contracts and not keys" "$@"
+  # Two workers (pytest-xdist): most tests wait on service processes and stores rather than
+  # compute, so two run side by side in well under the time of one after the other.
+  run_pytest -n "${CRM_TEST_WORKERS:-2}" -m "not soak and not chaos and not fuzz and not contracts and not keys" "$@"
 }
 
 run_pytest() {
