@@ -2,8 +2,8 @@
 
 Used by RateClient and approved overrides; the review task (periodic and event-triggered
 re-ratings) and BatchRateClients rate many clients at once with the same functions
-(``rating/batch.py``). Every rating records the scorecard, master-scale and ratio-threshold versions and
-the inputs it saw, so it can be reproduced and explained.
+(``rating/batch.py``). Every rating records the scorecard, master-scale and ratio-threshold
+versions and the inputs it saw, so it can be reproduced and explained.
 """
 
 from __future__ import annotations
