@@ -49,6 +49,7 @@ NOT_OBJECT_SCOPED = {
     "RecordFacilityEvent": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
     "ReviewClassification": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
     "RateClient": f"{ROLE_REFUSED} (system, risk officer, credit approver)",
+    "BatchRateClients": f"{ROLE_REFUSED} (system, risk officer, credit approver)",
     "ApproveRatingOverride": f"{ROLE_REFUSED} (credit approvers only)",
     "RejectRatingOverride": f"{ROLE_REFUSED} (credit approvers only)",
     "UpdateMonitoringProfile": f"{ROLE_REFUSED} (system, ops, risk officer)",
