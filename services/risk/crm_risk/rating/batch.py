@@ -63,11 +63,11 @@ async def score_clients(
 ) -> Scored:
     """Score every client of ``triggers`` (client id -> trigger); only reads."""
     client_ids = list(triggers)
-    facts = {cid: (industry, size) for cid, industry, size in await session.execute(
+    facts = {cid: (industry, size) for cid, industry, size in (await session.execute(
         select(col(ClientFactRow.client_id), col(ClientFactRow.industry_code),
                col(ClientFactRow.size_class))
         .where(col(ClientFactRow.client_id).in_(client_ids))
-    ) if industry}
+    )).all() if industry}
     known = [cid for cid in client_ids if cid in facts]
     evidence = await gather_evidence(session, known, now=now) if known else {}
     ratings = []

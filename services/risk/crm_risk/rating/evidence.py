@@ -91,11 +91,11 @@ async def previous_ratings(
     newest = (select(func.max(col(RatingRow.seq)))
               .where(col(RatingRow.client_id).in_(client_ids))
               .group_by(col(RatingRow.client_id)))
-    rows = await session.execute(
+    rows = (await session.execute(
         select(col(RatingRow.client_id), col(RatingRow.grade), col(RatingRow.pd),
                col(RatingRow.floating_rate_share), col(RatingRow.fx_revenue_share))
         .where(col(RatingRow.seq).in_(newest))
-    )
+    )).all()
     return {cid: PreviousRating(grade, pd, floating, fx)
             for cid, grade, pd, floating, fx in rows}
 
@@ -108,36 +108,38 @@ async def gather_evidence(
     await _statements(session, found)
     for cid, previous in (await previous_ratings(session, client_ids)).items():
         found[cid].previous = previous
-    for cid, category, dpd in await session.execute(
+    # Every result is fetched whole (.all()): iterating one row at a time costs a call into
+    # the driver per row, and the aiosqlite adapter takes each from the front of a list.
+    for cid, category, dpd in (await session.execute(
         select(col(FacilityRow.client_id), col(FacilityRow.category),
                col(FacilityRow.days_past_due))
         .where(col(FacilityRow.client_id).in_(client_ids))
-    ):
+    )).all():
         mine = found[cid]
         mine.categories.append(category)
         mine.current_dpd = dpd if mine.current_dpd is None else max(mine.current_dpd, dpd)
-    for cid, dpd, technical in await session.execute(
+    for cid, dpd, technical in (await session.execute(
         select(col(FacilityRow.client_id), col(FacilityEventRow.days_past_due),
                col(FacilityEventRow.technical_delay))
         .join(FacilityRow, col(FacilityRow.seq) == col(FacilityEventRow.facility_seq))
         .where(col(FacilityRow.client_id).in_(client_ids),
                col(FacilityEventRow.event_type) == "past_due",
                col(FacilityEventRow.effective_date) >= (now - YEAR).date())
-    ):
+    )).all():
         found[cid].past_due.append((dpd, technical))
-    for cid, kind, count in await session.execute(
+    for cid, kind, count in (await session.execute(
         select(col(ExternalSignalRow.client_id), col(ExternalSignalRow.signal_type), func.count())
         .where(col(ExternalSignalRow.client_id).in_(client_ids),
                col(ExternalSignalRow.occur_time) >= now - YEAR)
         .group_by(col(ExternalSignalRow.client_id), col(ExternalSignalRow.signal_type))
-    ):
+    )).all():
         found[cid].signal_counts[kind] = int(count)
-    for cid, source, rule, level in await session.execute(
+    for cid, source, rule, level in (await session.execute(
         select(col(WarningRow.client_id), col(WarningRow.source), col(WarningRow.rule),
                col(WarningRow.base_level))
         .where(col(WarningRow.client_id).in_(client_ids), col(WarningRow.open_key).is_not(None))
         .order_by(col(WarningRow.seq))
-    ):  # each warning at its own level (before escalation by others)
+    )).all():  # each warning at its own level (before escalation by others)
         found[cid].open_warnings.append(OpenWarning(source, rule, cast(WarningLevel, level)))
     return found
 
@@ -151,9 +153,9 @@ async def _statements(session: AsyncSession, found: dict[str, Evidence]) -> None
     ranked = (select(t.c.id, t.c.client_id, t.c.period_start, t.c.period_end, t.c.audited,
                      t.c.audit_opinion, t.c.amounts_json, place.label("place"))
               .where(t.c.client_id.in_(list(found))).subquery())
-    rows = await session.execute(
+    rows = (await session.execute(
         select(ranked).where(ranked.c.place <= MAX_STATEMENTS)
         .order_by(ranked.c.client_id, ranked.c.place)
-    )
+    )).all()
     for row in rows:
         found[row.client_id].statements.append(row)

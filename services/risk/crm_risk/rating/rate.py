@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import asdict
+from dataclasses import asdict, fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
@@ -101,6 +101,20 @@ async def commit_rating(
                                contagion=contagion)
 
 
+def _plain(value: object) -> object:
+    """Return a dataclass as its fields (json.dumps walks on), anything else as text."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in fields(value)}
+    return str(value)
+
+
+def inputs_record(inputs: RatingInputs) -> str:
+    """Return the inputs as stored with a rating: the JSON of ``asdict(inputs)`` with other
+    values as text, written without ``asdict``'s deep copy (a third of a re-rating's time
+    per client went there)."""
+    return json.dumps(inputs, default=_plain)
+
+
 def rating_values(
     client_id: str,
     result: RatingResult,
@@ -114,7 +128,6 @@ def rating_values(
 ) -> dict[str, Any]:
     """Return the column values of a new rating (RateClient and the re-rating store the
     same values; the re-rating writes them without building ORM objects)."""
-    recorded = asdict(inputs)
     factors = [f.as_record() for f in result.factors]
     return {
         "id": uuid.uuid4().hex,
@@ -128,7 +141,7 @@ def rating_values(
         "reason_codes_json": json.dumps([asdict(r) for r in result.reason_codes],
                                         ensure_ascii=False),
         "caps_json": json.dumps(result.caps_applied),
-        "inputs_json": json.dumps(recorded, default=str),
+        "inputs_json": inputs_record(inputs),
         "factors_json": json.dumps(factors, ensure_ascii=False),
         "scorecard_version": result.scorecard_version,
         "master_scale_version": result.master_scale_version,
