@@ -29,9 +29,16 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from crm.events.v1 import client_events_pb2, event_pb2, event_pb2_grpc
 from crm.risk.v1 import facility_pb2, risk_service_pb2, risk_service_pb2_grpc
-from crm_risk.concentration.model import exposures, total
-from crm_risk.concentration.store import load_holdings
-from crm_risk.models import ExposureTotalRow
+from crm_risk.concentration.model import (
+    Limits,
+    exposures,
+    keys_of,
+    total,
+    usages,
+    with_proposal,
+)
+from crm_risk.concentration.store import holding_for, load_holdings, proposal_usages
+from crm_risk.models import ClientFactRow, ExposureTotalRow
 from crm_runtime import testing
 from crm_runtime.auth import Role
 from crm_runtime.outbox import make_envelope
@@ -41,6 +48,10 @@ CLIENTS = [f"clients/tot-{n}" for n in range(6)]
 GROUPS = ("", "集团甲", "集团乙")
 INDUSTRIES = ("", "C3411", "F5176", "K7010")
 REGIONS = ("", "320500", "110000", "440300")
+
+LIMITS = Limits(net_capital=Decimal("3000000000"), single_client=0.1, group=0.15,
+                industry={"C": 0.3}, default_industry=0.25, region={"32": 0.35},
+                default_region=0.4)
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("90000000"), places=2)
 client = st.sampled_from(CLIENTS)
@@ -134,7 +145,9 @@ async def _apply(book: Book, channel: grpc.aio.Channel, step: tuple) -> None:  #
 async def _totals_and_recomputation(
     store_url: str,
 ) -> tuple[dict[tuple[str, str], Decimal], dict[tuple[str, str], Decimal]]:
-    """Return the stored non-zero totals and the totals recomputed from the facilities."""
+    """Return the stored non-zero totals and the totals recomputed from the facilities;
+    check on the way that the what-if of a new facility for each client, read from the
+    totals, is the one computed from every holding."""
     engine = create_async_engine(store_url)
     try:
         async with AsyncSession(engine) as session:
@@ -142,6 +155,12 @@ async def _totals_and_recomputation(
             stored = {(d, k): Decimal(a) for d, k, a in await session.execute(select(
                 ExposureTotalRow.dimension, ExposureTotalRow.key,  # type: ignore[call-overload]
                 ExposureTotalRow.amount_cny)) if a}
+            for name in CLIENTS:
+                client_id = name.removeprefix("clients/")
+                proposal = holding_for(client_id, Decimal("2500000.05"),
+                                       await session.get(ClientFactRow, client_id))
+                assert await proposal_usages(session, LIMITS, proposal) == usages(
+                    with_proposal(holdings, proposal), LIMITS, only=keys_of(proposal))
     finally:
         await engine.dispose()
     expected = {(d, k): amount for d, found in exposures(holdings).items()

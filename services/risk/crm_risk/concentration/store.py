@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm_risk.concentration import totals as exposure_totals
-from crm_risk.concentration.model import Holding, Limits, Usage, usage
+from crm_risk.concentration.model import DIMENSIONS, Holding, Limits, Usage, usage
 from crm_risk.concentration.totals import keys_for, placement
 from crm_risk.config import RiskSettings
 from crm_risk.early_warnings import Signal, raise_signals
@@ -75,6 +75,19 @@ async def load_holdings(session: AsyncSession) -> list[Holding]:
                     region=region or "")
         for cid, amount, group, industry, region in rows
     ]
+
+
+async def proposal_usages(
+    session: AsyncSession, limits: Limits, proposal: Holding
+) -> list[Usage]:
+    """Return the use of every limit a proposed facility counts against, as it would be
+    with the facility, from the running totals (five rows read, whatever the size of the
+    book; the same figures as ``usages`` over every holding plus the proposal)."""
+    keys = [(d, k) for d in DIMENSIONS if (k := proposal.key(d))]
+    totals = await exposure_totals.read(session, [(exposure_totals.BOOK, ""), *keys])
+    whole = max(totals[(exposure_totals.BOOK, "")] + proposal.amount, limits.loan_book)
+    return [usage(d, k, totals[(d, k)] + proposal.amount, whole, limits)  # type: ignore[arg-type]
+            for d, k in keys]
 
 
 async def check_after_facility(
