@@ -73,6 +73,8 @@ async def register_book(address: str, kit: IdentityKit, facilities: int = FACILI
         for start in range(0, facilities, BATCH)
     ]
     async with grpc.aio.insecure_channel(address) as channel:
+        print(f"  telling the service about {-(-facilities // per_client):,} clients",
+              flush=True)
         clients_seconds = await _deliver_clients(
             event_pb2_grpc.EventSinkServiceStub(channel), -(-facilities // per_client), relay)
         stub = risk_service_pb2_grpc.RiskServiceStub(channel)
@@ -85,7 +87,9 @@ async def register_book(address: str, kit: IdentityKit, facilities: int = FACILI
                 made = await stub.BatchCreateFacilities(requests[index], metadata=system,
                                                         timeout=120)
                 durations[index] = time.perf_counter() - began
-                return len(made.facilities)
+            if (index + 1) % 10 == 0:
+                print(f"  facilities: {(index + 1) * BATCH:,} / {facilities:,}", flush=True)
+            return len(made.facilities)
 
         started = time.perf_counter()
         created = sum(await asyncio.gather(*(one(i) for i in range(len(requests)))))
