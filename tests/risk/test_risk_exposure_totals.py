@@ -2,7 +2,8 @@
 
 Random sequences of what moves exposure (single and batch registrations, clients learned or
 moved to another group, industry or region, before or after their facilities) and of what
-must not (drawdowns and repayments move balances, not the committed amount) go to a risk
+must not (drawdowns and repayments move balances, reclassification the category, not the
+committed amount) go to a risk
 service process; after each sequence every total (client, group, industry section,
 province, book) must equal what the concentration report computes from the facilities
 themselves. The book grows across the sequences, so later ones move clients that already
@@ -62,7 +63,9 @@ facts = st.tuples(st.sampled_from(("created", "updated")), client, st.sampled_fr
                   st.sampled_from(INDUSTRIES), st.sampled_from(REGIONS))
 money_moves = st.tuples(st.sampled_from(("drawdown", "repayment")), st.integers(0, 10**6),
                         st.integers(1, 10**6))
-operations = st.lists(st.one_of(create, batch, facts, money_moves), min_size=1, max_size=8)
+reviews = st.tuples(st.just("review"), st.integers(0, 10**6), st.booleans())
+operations = st.lists(st.one_of(create, batch, facts, money_moves, reviews), min_size=1,
+                      max_size=8)
 
 
 def _facility(amount: Decimal) -> facility_pb2.Facility:
@@ -129,7 +132,12 @@ async def _apply(book: Book, channel: grpc.aio.Channel, step: tuple) -> None:  #
             event_pb2.DeliverEventsRequest(events=[make_envelope(event, source="client",
                                                                  subject=name)]),
             metadata=book.identity.metadata("systems/client-relay", Role.SYSTEM, kid="client"))
-    elif made:
+    elif kind == "review" and made:  # reclassification moves the category, not exposure
+        await stub.ReviewClassification(risk_service_pb2.ReviewClassificationRequest(
+            name=made[step[1] % len(made)], credit_impaired=step[2],
+            ecl_ratio=0.6 if step[2] else 0.0, reason="random review"),
+            metadata=book.identity.metadata("staff/risk-1", Role.RISK_OFFICER))
+    elif kind in ("drawdown", "repayment") and made:
         facility = made[step[1] % len(made)]
         event_type = (facility_pb2.FACILITY_EVENT_TYPE_DRAWDOWN if kind == "drawdown"
                       else facility_pb2.FACILITY_EVENT_TYPE_REPAYMENT)
