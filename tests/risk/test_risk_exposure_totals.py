@@ -186,11 +186,12 @@ async def _run(book: Book, steps: list[tuple]) -> None:  # type: ignore[type-arg
     assert stored == expected
 
 
-@settings(max_examples=25, deadline=None, database=None,
+@settings(max_examples=12, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=operations)
 def test_totals_equal_recomputation_after_random_operations(
     book: Book, steps: list[tuple]  # type: ignore[type-arg]
 ) -> None:
-    """25 random sequences of up to 8 operations on each backend."""
+    """12 random sequences of up to 8 operations on each backend, the book growing across
+    them (a few seconds of the default suite)."""
     asyncio.run(_run(book, steps))
