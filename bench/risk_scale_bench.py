@@ -150,7 +150,6 @@ async def _rate_all(address: str, kit: IdentityKit, clients: int, pid: int) -> d
     grade spread."""
     names = [f"clients/r{n:06d}" for n in range(clients)]
     calls = [names[i:i + RATE_BATCH] for i in range(0, clients, RATE_BATCH)]
-    officer = kit.metadata("staff/risk-1", Role.RISK_OFFICER)
     gate = asyncio.Semaphore(IN_FLIGHT)
     grades: dict[str, int] = {}
     done = 0
@@ -161,9 +160,9 @@ async def _rate_all(address: str, kit: IdentityKit, clients: int, pid: int) -> d
         async def one(batch: list[str]) -> None:
             nonlocal done
             async with gate:
-                reply = await stub.BatchRateClients(
-                    risk_service_pb2.BatchRateClientsRequest(clients=batch), metadata=officer,
-                    timeout=600)
+                reply = await stub.BatchRateClients(  # a fresh token: runs outlive one
+                    risk_service_pb2.BatchRateClientsRequest(clients=batch), timeout=600,
+                    metadata=kit.metadata("staff/risk-1", Role.RISK_OFFICER))
             for rated in reply.ratings:
                 grades[rated.grade] = grades.get(rated.grade, 0) + 1
             done += len(reply.ratings)

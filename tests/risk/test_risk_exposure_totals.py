@@ -38,7 +38,12 @@ from crm_risk.concentration.model import (
     usages,
     with_proposal,
 )
-from crm_risk.concentration.store import holding_for, load_holdings, proposal_usages
+from crm_risk.concentration.store import (
+    holding_for,
+    load_holdings,
+    proposal_usages,
+    recompute_holdings,
+)
 from crm_risk.models import ClientFactRow, ExposureTotalRow
 from crm_runtime import testing
 from crm_runtime.auth import Role
@@ -159,7 +164,9 @@ async def _totals_and_recomputation(
     engine = create_async_engine(store_url)
     try:
         async with AsyncSession(engine) as session:
-            holdings = await load_holdings(session)
+            holdings = await recompute_holdings(session)
+            # The report reads its holdings from the totals: the same list.
+            assert await load_holdings(session) == holdings
             stored = {(d, k): Decimal(a) for d, k, a in await session.execute(select(
                 ExposureTotalRow.dimension, ExposureTotalRow.key,  # type: ignore[call-overload]
                 ExposureTotalRow.amount_cny)) if a}
