@@ -50,6 +50,8 @@ from crm_runtime.auth import Role
 from crm_runtime.outbox import make_envelope
 from crm_runtime.testing import IdentityKit, pii_env
 
+pytestmark = pytest.mark.process
+
 CLIENTS = [f"clients/tot-{n}" for n in range(6)]
 GROUPS = ("", "集团甲", "集团乙")
 INDUSTRIES = ("", "C3411", "F5176", "K7010")
