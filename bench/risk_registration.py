@@ -36,10 +36,10 @@ REGIONS = ("110000", "310000", "320500", "330100", "440300", "440100", "510100",
            "370200", "350200", "500000", "610100")
 
 
-def _facility(n: int) -> FacilityContext:
-    client = f"b{n // PER_CLIENT:06d}"
+def _facility(n: int, per_client: int = PER_CLIENT) -> FacilityContext:
+    client = f"b{n // per_client:06d}"
     return FacilityContext(
-        facility_id=f"{client}-F{n % PER_CLIENT}", client_id=client,
+        facility_id=f"{client}-F{n % per_client}", client_id=client,
         facility_type="working_capital", amount=1_000_000.0 + 1_000 * (n % 500),
         purpose_category="operating_turnover", drawdown_account=f"62{n:012d}",
         loan_account=f"70{n:012d}", declared_purpose="流动资金周转",
@@ -58,21 +58,24 @@ async def _deliver_clients(sink: event_pb2_grpc.EventSinkServiceStub, clients: i
     return time.perf_counter() - started
 
 
-async def register_book(address: str, kit: IdentityKit,
-                        facilities: int = FACILITIES) -> dict[str, Any]:
-    """Register ``facilities`` facilities on a fresh service; return the timings."""
-    system = kit.metadata("systems/core-banking", Role.SYSTEM)
+async def register_book(address: str, kit: IdentityKit, facilities: int = FACILITIES,
+                        per_client: int = PER_CLIENT) -> dict[str, Any]:
+    """Register ``facilities`` facilities, ``per_client`` per client, on a fresh service;
+    return the timings."""
     relay = kit.metadata("systems/client-relay", Role.SYSTEM, kid="client")
     requests = [
         risk_service_pb2.BatchCreateFacilitiesRequest(parent="clients/-", requests=[
             risk_service_pb2.CreateFacilityRequest(
-                parent=f"clients/{(f := _facility(n)).client_id}", facility=facility_of(f))
+                parent=f"clients/{(f := _facility(n, per_client)).client_id}",
+                facility=facility_of(f))
             for n in range(start, min(facilities, start + BATCH))])
         for start in range(0, facilities, BATCH)
     ]
     async with grpc.aio.insecure_channel(address) as channel:
+        print(f"  telling the service about {-(-facilities // per_client):,} clients",
+              flush=True)
         clients_seconds = await _deliver_clients(
-            event_pb2_grpc.EventSinkServiceStub(channel), -(-facilities // PER_CLIENT), relay)
+            event_pb2_grpc.EventSinkServiceStub(channel), -(-facilities // per_client), relay)
         stub = risk_service_pb2_grpc.RiskServiceStub(channel)
         gate = asyncio.Semaphore(IN_FLIGHT)
         durations: list[float] = [0.0] * len(requests)
@@ -80,10 +83,14 @@ async def register_book(address: str, kit: IdentityKit,
         async def one(index: int) -> int:
             async with gate:
                 began = time.perf_counter()
-                made = await stub.BatchCreateFacilities(requests[index], metadata=system,
-                                                        timeout=120)
+                # A fresh token per call: on a busy machine the run outlives one token.
+                made = await stub.BatchCreateFacilities(
+                    requests[index], timeout=120,
+                    metadata=kit.metadata("systems/core-banking", Role.SYSTEM))
                 durations[index] = time.perf_counter() - began
-                return len(made.facilities)
+            if (index + 1) % 10 == 0:
+                print(f"  facilities: {(index + 1) * BATCH:,} / {facilities:,}", flush=True)
+            return len(made.facilities)
 
         started = time.perf_counter()
         created = sum(await asyncio.gather(*(one(i) for i in range(len(requests)))))
@@ -91,7 +98,7 @@ async def register_book(address: str, kit: IdentityKit,
     tenth = max(1, len(durations) // 10)
     return {
         "facilities": created,
-        "clients": -(-facilities // PER_CLIENT),
+        "clients": -(-facilities // per_client),
         "clients_seconds": round(clients_seconds, 2),
         "seconds": round(seconds, 2),
         "per_second": round(created / seconds, 1),

@@ -49,6 +49,7 @@ NOT_OBJECT_SCOPED = {
     "RecordFacilityEvent": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
     "ReviewClassification": f"{ROLE_REFUSED} (system, ops, risk officer, credit approver)",
     "RateClient": f"{ROLE_REFUSED} (system, risk officer, credit approver)",
+    "BatchRateClients": f"{ROLE_REFUSED} (system, risk officer, credit approver)",
     "ApproveRatingOverride": f"{ROLE_REFUSED} (credit approvers only)",
     "RejectRatingOverride": f"{ROLE_REFUSED} (credit approvers only)",
     "UpdateMonitoringProfile": f"{ROLE_REFUSED} (system, ops, risk officer)",
@@ -345,7 +346,7 @@ async def test_rm_is_refused_by_role_whoever_owns_the_resource(store_url, identi
                 await call(h.stub, method, request_for(method, world, whose=whose), h.rm(RM_A))
                 for whose in ("own", "other", "ghost")
             }
-        assert len(answers) == 19
+        assert len(answers) == 20
         assert_refused_by_role(answers)
 
 

@@ -13,41 +13,44 @@ from sqlmodel import col
 from crm_risk.context import RiskContext
 from crm_risk.groups.contagion import Contagion
 from crm_risk.models import ClientFactRow
-from crm_risk.rating.rate import rate_client
-from crm_runtime.errors import DomainError
+from crm_risk.rating.batch import commit_ratings, score_clients
 from crm_runtime.logging import get_logger
 
 log = get_logger("review")
 ACTOR = "systems/risk-review"
-BATCH = 100
+BATCH = 500
 
 
 async def review_once(ctx: RiskContext, *, limit: int = BATCH) -> int:
-    """Re-rate up to `limit` clients that asked for it or are due; return how many."""
-    today = ctx.clock().date()
+    """Re-rate up to `limit` clients that asked for it or are due; return how many.
+
+    The chunk is rated as BatchRateClients rates (one read, one short write transaction);
+    the pause after it leaves the store to the monitoring stream."""
+    now = ctx.clock()
     async with ctx.db.read() as session:
         due = (await session.execute(
             select(col(ClientFactRow.client_id), col(ClientFactRow.rerate_requested))
             .where(col(ClientFactRow.industry_code) != "",
                    or_(col(ClientFactRow.rerate_requested).is_(True),
-                       col(ClientFactRow.next_review_date) <= today))
+                       col(ClientFactRow.next_review_date) <= now.date()))
             .order_by(col(ClientFactRow.rerate_requested).desc(),
                       col(ClientFactRow.next_review_date))
             .limit(limit)
         )).all()
-    rated = 0
-    for client_id, requested in due:
-        try:
-            await rate_client(ctx.db, ctx.outbox, client_id,
-                              trigger="event" if requested else "periodic", actor=ACTOR,
-                              now=ctx.clock(), contagion=Contagion.of(ctx.settings))
-            rated += 1
-        except DomainError as exc:
-            log.warning("re-rating skipped", client=client_id, reason=exc.reason)
-        busy = ctx.pipeline is not None and ctx.pipeline.busy()
-        await asyncio.sleep(ctx.settings.review_busy_pause_seconds if busy
-                            else ctx.settings.review_pause_seconds)
-    return rated
+        if not due:
+            return 0
+        scored = await score_clients(
+            session, {cid: "event" if requested else "periodic" for cid, requested in due},
+            actor=ACTOR, now=now)
+    for client_id in scored.missing:
+        log.warning("re-rating skipped", client=client_id, reason="CLIENT_FACTS_MISSING")
+    async with ctx.db.write() as session:
+        await commit_ratings(session, ctx.outbox, scored.ratings, now=now,
+                             contagion=Contagion.of(ctx.settings))
+    busy = ctx.pipeline is not None and ctx.pipeline.busy()
+    await asyncio.sleep(ctx.settings.review_busy_pause_seconds if busy
+                        else ctx.settings.review_pause_seconds)
+    return len(scored.ratings)
 
 
 async def review_loop(ctx: RiskContext) -> None:

@@ -14,13 +14,16 @@ from crm_risk.concentration.model import (
     Usage,
     exposures,
     hhi,
-    keys_of,
     top_share,
     total,
     usages,
-    with_proposal,
 )
-from crm_risk.concentration.store import holding_for, limits_from, load_holdings
+from crm_risk.concentration.store import (
+    holding_for,
+    limits_from,
+    load_holdings,
+    proposal_usages,
+)
 from crm_risk.context import RiskContext
 from crm_risk.groups.report import proposal_group_uses, report_groups
 from crm_risk.models import ClientFactRow
@@ -122,12 +125,11 @@ class PortfolioRpc:
         amount_cny = amount * rates[request.amount.currency_code]
         limits = limits_from(self.ctx.settings)
         async with self.ctx.db.read() as session:
-            holdings = await load_holdings(session)
             fact = await session.get(ClientFactRow, client_id)
+            proposal = holding_for(client_id, Decimal(amount_cny), fact)
+            found = await proposal_usages(session, limits, proposal)
             groups = await proposal_group_uses(session, limits, client_id, Decimal(amount_cny))
-        proposal = holding_for(client_id, Decimal(amount_cny), fact)
-        uses = [usage_message(u) for u in usages(with_proposal(holdings, proposal), limits,
-                                                 only=keys_of(proposal))] + groups
+        uses = [usage_message(u) for u in found] + groups
         response = risk_service_pb2.EvaluateProposedFacilityResponse(
             limits=uses, breaches=[u for u in uses if u.breached],
         )

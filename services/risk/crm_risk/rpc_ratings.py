@@ -10,12 +10,29 @@ from crm_risk import access
 from crm_risk.context import RiskContext
 from crm_risk.groups.contagion import Contagion
 from crm_risk.mapping import rating_message
+from crm_risk.rating.batch import commit_ratings, score_clients
 from crm_risk.rating.rate import commit_rating, prepare_rating
 from crm_risk.store.ratings import load_rating, ratings_page
-from crm_risk.validation import Violations
+from crm_risk.validation import CLIENT_NAME, Violations
 from crm_runtime import idempotency, names
 from crm_runtime.auth import current_principal, require_roles
+from crm_runtime.errors import FailedPrecondition, InvalidArgument
 from crm_runtime.pagination import page_size
+
+MAX_BATCH_RATINGS = 5000
+
+
+def _batch_clients(request: risk_service_pb2.BatchRateClientsRequest) -> list[str]:
+    """Return the distinct client ids of a batch, or INVALID_ARGUMENT naming the bad one."""
+    if not 1 <= len(request.clients) <= MAX_BATCH_RATINGS:
+        raise InvalidArgument.of("clients", f"1 to {MAX_BATCH_RATINGS} clients")
+    found: dict[str, None] = {}
+    for index, name in enumerate(request.clients):
+        client_id = CLIENT_NAME.parse(name, f"clients[{index}]")["client"]
+        if client_id in found:
+            raise InvalidArgument.of(f"clients[{index}]", "names a client already in the batch")
+        found[client_id] = None
+    return list(found)
 
 
 class RatingsRpc:
@@ -54,6 +71,42 @@ class RatingsRpc:
         return await idempotency.mutation(
             self.ctx.db, request, method="crm.risk.v1.RiskService/RateClient",
             subject=principal.subject, response_type=rating_pb2.Rating, work=commit,
+        )
+
+    async def BatchRateClients(  # noqa: N802
+        self, request: risk_service_pb2.BatchRateClientsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> risk_service_pb2.BatchRateClientsResponse:
+        """Rate many clients as RateClient does, in one transaction: all of them or none."""
+        principal = require_roles(*access.RATE_ROLES)
+        idempotency.check_request_id(request.request_id)
+        client_ids = _batch_clients(request)
+        now = self.ctx.clock()
+        async with self.ctx.db.read() as session:
+            for client_id in client_ids:
+                await access.check_client(session, principal, client_id)
+            scored = await score_clients(session, dict.fromkeys(client_ids, "manual"),
+                                         actor=principal.subject, now=now)
+        if scored.missing:
+            raise FailedPrecondition(
+                f"the risk service has not learned the industry of clients/{scored.missing[0]}"
+                f" (and {len(scored.missing) - 1} more)", reason="CLIENT_FACTS_MISSING")
+
+        async def commit(session: AsyncSession) -> risk_service_pb2.BatchRateClientsResponse:
+            rated = await commit_ratings(session, self.ctx.outbox, scored.ratings, now=now,
+                                         contagion=Contagion.of(self.ctx.settings))
+            return risk_service_pb2.BatchRateClientsResponse(ratings=[
+                risk_service_pb2.RatedClient(
+                    client=f"clients/{r.client_id}",
+                    rating=f"clients/{r.client_id}/ratings/{r.rating_id}", grade=r.grade,
+                    probability_of_default=r.pd, reason_codes=r.reason_codes,
+                    previous_grade=r.previous_grade)
+                for r in rated])
+
+        return await idempotency.mutation(
+            self.ctx.db, request, method="crm.risk.v1.RiskService/BatchRateClients",
+            subject=principal.subject, response_type=risk_service_pb2.BatchRateClientsResponse,
+            work=commit,
         )
 
     async def GetRating(  # noqa: N802

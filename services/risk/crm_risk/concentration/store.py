@@ -6,12 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from crm_risk.concentration import totals as exposure_totals
-from crm_risk.concentration.model import Holding, Limits, Usage, usage
+from crm_risk.concentration.model import DIMENSIONS, Holding, Limits, Usage, usage
 from crm_risk.concentration.totals import keys_for, placement
 from crm_risk.config import RiskSettings
 from crm_risk.early_warnings import Signal, raise_signals
@@ -55,19 +55,33 @@ def holding_for(
 
 
 async def load_holdings(session: AsyncSession) -> list[Holding]:
-    """Return every client's committed exposure in CNY with its facts (Core, no ORM rows)."""
-    exposure = (
-        select(col(FacilityRow.client_id).label("client_id"),
-               func.sum(col(FacilityRow.amount_cny)).label("amount"))
-        .group_by(col(FacilityRow.client_id))
-        .subquery()
-    )
+    """Return every client's committed exposure in CNY with its facts, read from the running
+    totals: one row per client that holds exposure, however many facilities it has."""
+    totals = exposure_totals.TOTALS
+    return await _holdings(session, select(
+        totals.c.key.label("client_id"), totals.c.amount_cny.label("amount"),
+    ).where(totals.c.dimension == "client", totals.c.amount_cny != 0).subquery())
+
+
+async def recompute_holdings(session: AsyncSession) -> list[Holding]:
+    """Return the same holdings summed from the facilities themselves: what the running
+    totals must always equal (the tests reconcile the two)."""
+    return await _holdings(session, select(
+        col(FacilityRow.client_id).label("client_id"),
+        func.sum(col(FacilityRow.amount_cny)).label("amount"),
+    ).group_by(col(FacilityRow.client_id)).subquery())
+
+
+async def _holdings(session: AsyncSession, exposure: Subquery) -> list[Holding]:
+    """Return holdings of (client_id, amount) rows placed by the clients' facts, in client
+    order (the report's ties then rank the same on both stores)."""
     facts = ClientFactRow.__table__  # type: ignore[attr-defined]
     rows = (
         await session.execute(
             select(exposure.c.client_id, exposure.c.amount, facts.c.group_name,
                    facts.c.industry_code, facts.c.region_code)
             .select_from(exposure.outerjoin(facts, facts.c.client_id == exposure.c.client_id))
+            .order_by(exposure.c.client_id)
         )
     ).all()
     return [
@@ -75,6 +89,19 @@ async def load_holdings(session: AsyncSession) -> list[Holding]:
                     region=region or "")
         for cid, amount, group, industry, region in rows
     ]
+
+
+async def proposal_usages(
+    session: AsyncSession, limits: Limits, proposal: Holding
+) -> list[Usage]:
+    """Return the use of every limit a proposed facility counts against, as it would be
+    with the facility, from the running totals (five rows read, whatever the size of the
+    book; the same figures as ``usages`` over every holding plus the proposal)."""
+    keys = [(d, k) for d in DIMENSIONS if (k := proposal.key(d))]
+    totals = await exposure_totals.read(session, [(exposure_totals.BOOK, ""), *keys])
+    whole = max(totals[(exposure_totals.BOOK, "")] + proposal.amount, limits.loan_book)
+    return [usage(d, k, totals[(d, k)] + proposal.amount, whole, limits)  # type: ignore[arg-type]
+            for d, k in keys]
 
 
 async def check_after_facility(

@@ -4,7 +4,8 @@ Every new facility adds its CNY amount to the totals of its client, group, indus
 province and the whole book, and a client that moves group, industry or region moves its total
 with it, inside the same transaction. A new facility's limits are then checked from five rows
 instead of the whole book (registration costs the same with 100 or 100,000 facilities). The
-concentration report still aggregates the facilities themselves.
+what-if of a proposed facility reads the same rows, and the concentration report reads one
+row per client (``store.load_holdings``) instead of summing every facility.
 """
 
 from __future__ import annotations

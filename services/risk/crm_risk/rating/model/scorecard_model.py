@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Final
 
@@ -61,6 +61,18 @@ class FactorSpec:
         """Return every WoE the factor can take."""
         return [b.woe for b in (*self.bins, *self.categories.values(), self.missing)]
 
+    # Computed once per loaded model: every rating reads them for every factor, and the
+    # book-wide re-rating rates 100,000 clients (same values, so the same points).
+    @cached_property
+    def max_woe(self) -> float:
+        """Return the riskiest bin's WoE (the bin that earns no points)."""
+        return max(self.woes)
+
+    @cached_property
+    def min_woe(self) -> float:
+        """Return the safest bin's WoE (the bin that earns the factor's maximum)."""
+        return min(self.woes)
+
     def bin_for(self, value: Feature) -> BinSpec:
         """Return the bin of a feature value (the missing bin for None or NaN)."""
         if isinstance(value, str):
@@ -86,10 +98,10 @@ class ScorecardModel:
     provenance: dict[str, Any]  # how and on what it was fitted, as written by the fit
     calibration: CalibrationCurve = IDENTITY  # log-odds -> PD, fitted after the intercept
 
-    @property
+    @cached_property
     def base_log_odds(self) -> float:
         """Return the log-odds of a client at score 0 (every factor in its worst bin)."""
-        return self.intercept + sum(f.coefficient * max(f.woes) for f in self.factors)
+        return self.intercept + sum(f.coefficient * f.max_woe for f in self.factors)
 
     def log_odds(self, score: float) -> float:
         """Return the scorecard's log-odds of default at ``score`` (before the curve)."""
@@ -101,12 +113,12 @@ class ScorecardModel:
 
     def points(self, factor: FactorSpec, spec: BinSpec) -> float:
         """Return the points a bin earns."""
-        return self.points_per_log_odds * factor.coefficient * (max(factor.woes) - spec.woe)
+        return self.points_per_log_odds * factor.coefficient * (factor.max_woe - spec.woe)
 
     def max_points(self, factor: FactorSpec) -> float:
         """Return the most points a factor can earn."""
-        return self.points_per_log_odds * factor.coefficient * (max(factor.woes)
-                                                                - min(factor.woes))
+        return self.points_per_log_odds * factor.coefficient * (factor.max_woe
+                                                                - factor.min_woe)
 
     def relative(self, feature: str, group: str, value: Feature) -> Feature:
         """Return a ratio relative to the client's peer group (see ``peer_relative``)."""
