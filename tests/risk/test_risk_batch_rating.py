@@ -138,10 +138,10 @@ async def _same_ratings(h: RiskHarness, clients: int, seed: int, batch: int) -> 
 
 
 async def test_batch_ratings_equal_single_ratings(store_url, identity):
-    """Generated clients (200 on SQLite, 20 on PostgreSQL): BatchRateClients, in chunks,
+    """Generated clients (100 on SQLite, 20 on PostgreSQL): BatchRateClients, in chunks,
     stores for each the rating RateClient stored; each answer names the rating it replaced;
     ratings that did not change send no RatingChanged."""
-    clients = 200 if store_url.startswith("sqlite") else 20
+    clients = 100 if store_url.startswith("sqlite") else 20
     async with risk_service(store_url, identity, subscribers="notify=127.0.0.1:9") as h:
         grades = await _same_ratings(h, clients, seed=11, batch=80 if clients > 100 else 8)
         assert grades >= 3  # the book is varied enough to mean something
