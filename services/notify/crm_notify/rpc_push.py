@@ -68,11 +68,16 @@ class PushRpc:
         size = request.page_size or DEFAULT_PAGE
         if not 1 <= size <= MAX_PAGE:
             raise InvalidArgument.of("page_size", f"must be between 1 and {MAX_PAGE}")
-        positions = await self._start_positions(request.cursors)
         window = ReplayWindow(size)
-        waiter = self.ctx.hub.subscribe(positions)
+        # Registered before the counters are read, so a message committed in between still
+        # marks its recipient; only recipients with something to read are read at once
+        # (10,000 streams opening together must not each query the store).
+        waiter = self.ctx.hub.subscribe(names, dirty=())
         heartbeat = self.ctx.settings.stream_heartbeat_seconds
         try:
+            positions, behind = await self._start_positions(request.cursors)
+            for recipient in behind:
+                waiter.mark(recipient)
             while True:
                 dirty = waiter.take_dirty()
                 if dirty:
@@ -89,9 +94,11 @@ class PushRpc:
         finally:
             self.ctx.hub.unsubscribe(waiter)
 
-    async def _start_positions(self, cursors: Sequence[message_pb2.PushCursor]) -> dict[str, int]:
-        async with self.ctx.db.read() as session:
-            states = await counters(session, [c.recipient for c in cursors])
+    async def _start_positions(
+        self, cursors: Sequence[message_pb2.PushCursor]
+    ) -> tuple[dict[str, int], list[str]]:
+        """Return each recipient's start position, and the recipients with messages past it."""
+        states = await self.ctx.push_counters.read([c.recipient for c in cursors])
         positions: dict[str, int] = {}
         for i, cursor in enumerate(cursors):
             last, acked = states.get(cursor.recipient, (0, 0))
@@ -108,11 +115,11 @@ class PushRpc:
                     metadata={"recipient": cursor.recipient, "last_sequence": str(last)},
                 )
             positions[cursor.recipient] = cursor.after_sequence
-        return positions
+        behind = [r for r, p in positions.items() if states.get(r, (0, 0))[0] > p]
+        return positions, behind
 
     async def _mark_behind(self, dirty: set[str], positions: dict[str, int]) -> None:
-        async with self.ctx.db.read() as session:
-            states = await counters(session, list(positions))
+        states = await self.ctx.push_counters.read(list(positions))
         dirty.update(r for r, (last, _) in states.items() if last > positions[r])
 
     async def _drain(
