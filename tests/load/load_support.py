@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import resource
 import statistics
 from collections import Counter
@@ -53,7 +52,7 @@ def rss_mb(pid: int) -> float:
 
 def open_fds(pid: int) -> int:
     """Return how many file descriptors process `pid` holds."""
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    return sum(1 for _ in Path(f"/proc/{pid}/fd").iterdir())
 
 
 def percentiles(values: Iterable[float]) -> dict[str, float]:

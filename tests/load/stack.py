@@ -84,5 +84,5 @@ async def load_stack(
         for process in everyone:
             try:
                 process.terminate(timeout=30)
-            except Exception:  # noqa: BLE001 - a process that will not stop is killed
+            except Exception:
                 process.kill()

@@ -41,6 +41,7 @@ async def test_bursts_through_the_gateway_answer_cleanly(tmp_path, identity):
 
 
 @pytest.mark.load
+@pytest.mark.timeout(1800)
 async def test_five_bursts_of_five_thousand_calls_keep_the_gateway_flat(tmp_path, identity):
     """5 bursts of 5,000 concurrent unary calls, 200 monitoring streams open throughout."""
     summary = await _check(tmp_path, identity, bursts=5, calls=5_000, streams=200)

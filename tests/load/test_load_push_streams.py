@@ -37,6 +37,7 @@ async def test_two_hundred_push_streams_each_get_their_message(tmp_path, identit
 
 
 @pytest.mark.load
+@pytest.mark.timeout(1800)
 async def test_ten_thousand_push_streams_each_get_their_message_within_ten_seconds(
     tmp_path, identity
 ):

@@ -47,7 +47,7 @@ class PushCounterReader:
                 async with self._db.read() as session:
                     for start in range(0, len(wanted), CHUNK):
                         found.update(await counters(session, wanted[start : start + CHUNK]))
-            except Exception as exc:  # noqa: BLE001 - each waiting stream gets the error
+            except Exception as exc:
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
