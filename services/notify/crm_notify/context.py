@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,7 +12,6 @@ from crm_notify.config import NotifySettings
 from crm_notify.directory import ClientDirectory
 from crm_notify.domain.retry import RetryPolicy
 from crm_notify.hub import PushHub
-from crm_notify.push_counters import PushCounterReader
 from crm_notify.senders import ChannelSenders
 from crm_notify.templates_store import TemplateCache
 from crm_runtime.db import Database
@@ -50,11 +48,6 @@ class NotifyContext:
     campaign_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     # Messages written to push streams since start (tests watch it to prove backpressure).
     push_sent: int = 0
-
-    @functools.cached_property
-    def push_counters(self) -> PushCounterReader:
-        """Return the shared reader of push counters (one query for many streams)."""
-        return PushCounterReader(self.db)
 
     @property
     def retry_policy(self) -> RetryPolicy:

@@ -10,6 +10,7 @@ per stream. Messages stay in the store until acknowledged, so a cut stream loses
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
@@ -21,6 +22,7 @@ from crm_notify.context import NotifyContext
 from crm_notify.domain.sequence import GapError, ReplayWindow
 from crm_notify.mapping import push_message
 from crm_notify.names import Violations, check_recipient
+from crm_notify.push_counters import PushCounterReader
 from crm_notify.push_store import OR_CHUNK, counters, fetch_page, record_acknowledgements
 from crm_runtime.auth import Principal, current_principal
 from crm_runtime.errors import FailedPrecondition, InvalidArgument
@@ -57,6 +59,11 @@ class PushRpc:
     """StreamMessages and AcknowledgeMessages."""
 
     ctx: NotifyContext
+
+    @functools.cached_property
+    def push_counters(self) -> PushCounterReader:
+        """Return the process's one reader of push counters (one query for many streams)."""
+        return PushCounterReader(self.ctx.db)
 
     async def StreamMessages(  # noqa: N802
         self, request: notify_service_pb2.StreamMessagesRequest, context: grpc.aio.ServicerContext
@@ -100,7 +107,7 @@ class PushRpc:
         self, cursors: Sequence[message_pb2.PushCursor]
     ) -> tuple[dict[str, int], list[str]]:
         """Return each recipient's start position, and the recipients with messages past it."""
-        states = await self.ctx.push_counters.read([c.recipient for c in cursors])
+        states = await self.push_counters.read([c.recipient for c in cursors])
         positions: dict[str, int] = {}
         for i, cursor in enumerate(cursors):
             last, acked = states.get(cursor.recipient, (0, 0))
@@ -121,7 +128,7 @@ class PushRpc:
         return positions, behind
 
     async def _mark_behind(self, dirty: set[str], positions: dict[str, int]) -> None:
-        states = await self.ctx.push_counters.read(list(positions))
+        states = await self.push_counters.read(list(positions))
         dirty.update(r for r, (last, _) in states.items() if last > positions[r])
 
     async def _drain(
