@@ -3,8 +3,10 @@
 memory stays flat (±20 MB) across the bursts, health answers during them, and every
 monitoring stream still works afterwards.
 
-`./run.sh load` fires 5 bursts of 5,000 calls with 200 monitoring streams; the default suite
-fires 2 bursts of 400 with 10 streams as its fast representative (no memory claim there).
+`./run.sh load` fires 5 bursts of 5,000 calls with 200 monitoring streams. Three processes
+start before it can begin, so the default suite leaves it out; its representative there is
+the 200-stream push run, and overload at the gateway is covered by
+tests/gateway/test_gateway_hardening.py::TestOverload.
 """
 
 from __future__ import annotations
@@ -33,11 +35,6 @@ async def _check(tmp_path, identity, *, bursts: int, calls: int, streams: int) -
     assert figures.monitoring_acks_before == streams, summary
     assert figures.monitoring_acks_after == streams, summary
     return summary
-
-
-async def test_bursts_through_the_gateway_answer_cleanly(tmp_path, identity):
-    """Fast representative: 2 bursts of 400 concurrent calls, 10 monitoring streams."""
-    await _check(tmp_path, identity, bursts=2, calls=400, streams=10)
 
 
 @pytest.mark.load
