@@ -31,6 +31,7 @@ class Stack:
     http_port: int
     sso: Sso
     system_key: str
+    gateway_db: Path
 
     @property
     def gateway_pid(self) -> int:
@@ -79,7 +80,8 @@ async def load_stack(
             services["risk"].wait_serving("crm.risk.v1.RiskService", timeout=90),
             gateway.wait_serving("crm.gateway.v1.GatewayService", timeout=90),
         )
-        yield Stack(gateway, services["client"], services["risk"], http_port, sso, key)
+        yield Stack(gateway, services["client"], services["risk"], http_port, sso, key,
+                    tmp_path / "gateway.db")
     finally:
         for process in everyone:
             try:
