@@ -188,7 +188,8 @@ async def run_push_streams(
             readers.append(reader)
             tasks.append(asyncio.create_task(reader.run()))
         # Every stream answers with its first heartbeat within about one heartbeat period.
-        async with asyncio.timeout(max(60.0, streams / 100)):
+        # Generous: on a loaded 2-core machine a mass (re)connection is accepted slowly.
+        async with asyncio.timeout(max(60.0, streams / 20)):
             await asyncio.gather(*(r.opened.wait() for r in readers))
         figures.open_seconds = time.monotonic() - started
         _progress(f"{streams} streams open in {figures.open_seconds:.1f} s; sending")
