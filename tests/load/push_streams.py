@@ -74,6 +74,8 @@ class PushFigures:
             "delivery_latency_from_send_answer": percentiles(self.latencies),
             "delivery_latency_from_send_call": percentiles(self.latencies_from_call),
             "health_latency_during_load": percentiles(self.health_latencies),
+            # The notify pod's probes give up after 2 s (k8s/base/notify/deployment.yaml).
+            "health_checks_over_2s": sum(1 for s in self.health_latencies if s > 2.0),
             "send_codes": dict(self.send_codes),
             "stream_errors": dict(self.stream_errors),
             "notify_rss_mb": self.notify_rss_mb,
