@@ -2,11 +2,13 @@
 # One entry point for people and CI.
 #   ./run.sh demo     set up, start every service on SQLite, load the demo portfolio, report
 #   ./run.sh test     set up, then lint, type-check, buf lint and run the default test suite
-#                     (everything but the soak, chaos and fuzz suites)
+#                     (everything but the suites with their own commands below)
 #   ./run.sh soak     set up, then run the soak suite (pytest marker "soak", minutes)
 #   ./run.sh chaos    set up, then run the kill-and-restart suite (pytest marker "chaos")
 #   ./run.sh fuzz     set up, then fuzz every unary RPC 1,000 times (pytest marker "fuzz")
 #   ./run.sh keys     set up, then the operator CLI and key-rotation suite (marker "keys")
+#   ./run.sh load     set up, then the load runs: 10,000 push streams, 5 x 5,000 gateway calls
+#   ./run.sh security set up, then all forged credentials, BOLA via the gateway, lockout
 #   ./run.sh bench    set up, then run the benchmarks (results in bench/results/)
 #   ./run.sh setup    only set up (.venv, dependencies, generated code)
 #   ./run.sh contracts  build dist/crm_contracts-<ver>-py3-none-any.whl, then pip-install it in a
@@ -16,6 +18,9 @@ cd "$(dirname "$0")"
 ROOT=$(pwd)
 VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
+
+# The default suite: everything but the suites that have their own commands below.
+DEFAULT_SUITE="not soak and not chaos and not fuzz and not contracts and not keys and not load and not security"
 
 log() { printf '\n== %s\n' "$*"; }
 
@@ -79,7 +84,7 @@ run_tests() {
   log "buf breaking"; "$PY" tools/buf_breaking.py
   # Two workers (pytest-xdist): most tests wait on service processes and stores rather than
   # compute, so two run side by side in well under the time of one after the other.
-  run_pytest -n "${CRM_TEST_WORKERS:-2}" -m "not soak and not chaos and not fuzz and not contracts and not keys" "$@"
+  run_pytest -n "${CRM_TEST_WORKERS:-2}" -m "$DEFAULT_SUITE" "$@"
 }
 
 run_pytest() {
@@ -111,7 +116,9 @@ case "$cmd" in
   fuzz) setup; run_pytest -m fuzz -s "$@" ;;
   contracts) setup; "$PY" tools/build_contracts.py; run_pytest -m contracts tests/contracts "$@" ;;
   keys) setup; ensure_postgres; run_pytest -m keys "$@" ;;
+  load) setup; run_pytest -m load -s "$@" ;;
+  security) setup; run_pytest -m security -s "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
   bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,15p' "$0"; exit 2 ;;
 esac

@@ -135,6 +135,12 @@ class JwtVerifier:
             raise _invalid("bearer token not valid yet") from exc
         except jwt.PyJWTError as exc:
             raise _invalid("bearer token rejected") from exc
+        issued = claims.get("iat", moment)
+        # A token issued in the future was minted on a wrong clock or ahead of time, to be
+        # used later (the security suite's "issued_in_the_future" was accepted): refused.
+        if isinstance(issued, bool) or not isinstance(issued, int | float) or \
+                issued > moment + self._leeway:
+            raise _invalid("bearer token issue time is not a past moment")
         expires = claims["exp"]
         # PyJWT accepts a numeric string and any far-future number: a token that never
         # expires is a stolen credential forever, so exp must be a JSON number within the

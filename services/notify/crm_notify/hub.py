@@ -15,9 +15,9 @@ from collections.abc import Iterable
 class StreamWaiter:
     """What one stream waits on: a wake-up event and the recipients that changed."""
 
-    def __init__(self, recipients: Iterable[str]) -> None:
+    def __init__(self, recipients: Iterable[str], dirty: Iterable[str] | None = None) -> None:
         self.recipients = frozenset(recipients)
-        self.dirty: set[str] = set(self.recipients)
+        self.dirty: set[str] = set(self.recipients if dirty is None else dirty)
         self.event = asyncio.Event()
 
     def mark(self, recipient: str) -> None:
@@ -39,9 +39,11 @@ class PushHub:
     def __init__(self) -> None:
         self._waiters: dict[str, set[StreamWaiter]] = {}
 
-    def subscribe(self, recipients: Iterable[str]) -> StreamWaiter:
-        """Register a stream for `recipients`."""
-        waiter = StreamWaiter(recipients)
+    def subscribe(
+        self, recipients: Iterable[str], *, dirty: Iterable[str] | None = None
+    ) -> StreamWaiter:
+        """Register a stream for `recipients`, `dirty` of them (default all) to be read."""
+        waiter = StreamWaiter(recipients, dirty)
         for recipient in waiter.recipients:
             self._waiters.setdefault(recipient, set()).add(waiter)
         return waiter

@@ -10,6 +10,7 @@ per stream. Messages stay in the store until acknowledged, so a cut stream loses
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
@@ -21,6 +22,7 @@ from crm_notify.context import NotifyContext
 from crm_notify.domain.sequence import GapError, ReplayWindow
 from crm_notify.mapping import push_message
 from crm_notify.names import Violations, check_recipient
+from crm_notify.push_counters import PushCounterReader
 from crm_notify.push_store import OR_CHUNK, counters, fetch_page, record_acknowledgements
 from crm_runtime.auth import Principal, current_principal
 from crm_runtime.errors import FailedPrecondition, InvalidArgument
@@ -58,6 +60,11 @@ class PushRpc:
 
     ctx: NotifyContext
 
+    @functools.cached_property
+    def push_counters(self) -> PushCounterReader:
+        """Return the process's one reader of push counters (one query for many streams)."""
+        return PushCounterReader(self.ctx.db)
+
     async def StreamMessages(  # noqa: N802
         self, request: notify_service_pb2.StreamMessagesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[notify_service_pb2.StreamMessagesResponse]:
@@ -68,11 +75,16 @@ class PushRpc:
         size = request.page_size or DEFAULT_PAGE
         if not 1 <= size <= MAX_PAGE:
             raise InvalidArgument.of("page_size", f"must be between 1 and {MAX_PAGE}")
-        positions = await self._start_positions(request.cursors)
         window = ReplayWindow(size)
-        waiter = self.ctx.hub.subscribe(positions)
+        # Registered before the counters are read, so a message committed in between still
+        # marks its recipient; only recipients with something to read are read at once
+        # (10,000 streams opening together must not each query the store).
+        waiter = self.ctx.hub.subscribe(names, dirty=())
         heartbeat = self.ctx.settings.stream_heartbeat_seconds
         try:
+            positions, behind = await self._start_positions(request.cursors)
+            for recipient in behind:
+                waiter.mark(recipient)
             while True:
                 dirty = waiter.take_dirty()
                 if dirty:
@@ -80,7 +92,9 @@ class PushRpc:
                         yield page
                     continue
                 try:
-                    await asyncio.wait_for(waiter.event.wait(), timeout=heartbeat)
+                    # asyncio.timeout, not wait_for: no extra task per wait (10,000 streams).
+                    async with asyncio.timeout(heartbeat):
+                        await waiter.event.wait()
                 except TimeoutError:
                     # Other replicas' writes cannot wake us: look at the counters, and tell the
                     # client how far it is (a progress notice that also proves the stream lives).
@@ -89,9 +103,11 @@ class PushRpc:
         finally:
             self.ctx.hub.unsubscribe(waiter)
 
-    async def _start_positions(self, cursors: Sequence[message_pb2.PushCursor]) -> dict[str, int]:
-        async with self.ctx.db.read() as session:
-            states = await counters(session, [c.recipient for c in cursors])
+    async def _start_positions(
+        self, cursors: Sequence[message_pb2.PushCursor]
+    ) -> tuple[dict[str, int], list[str]]:
+        """Return each recipient's start position, and the recipients with messages past it."""
+        states = await self.push_counters.read([c.recipient for c in cursors])
         positions: dict[str, int] = {}
         for i, cursor in enumerate(cursors):
             last, acked = states.get(cursor.recipient, (0, 0))
@@ -108,11 +124,11 @@ class PushRpc:
                     metadata={"recipient": cursor.recipient, "last_sequence": str(last)},
                 )
             positions[cursor.recipient] = cursor.after_sequence
-        return positions
+        behind = [r for r, p in positions.items() if states.get(r, (0, 0))[0] > p]
+        return positions, behind
 
     async def _mark_behind(self, dirty: set[str], positions: dict[str, int]) -> None:
-        async with self.ctx.db.read() as session:
-            states = await counters(session, list(positions))
+        states = await self.push_counters.read(list(positions))
         dirty.update(r for r, (last, _) in states.items() if last > positions[r])
 
     async def _drain(
