@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +51,7 @@ class ChaosCluster:
         subprocess.run(
             ["runuser", "-u", "postgres", "--", str(bin_dir / "pg_ctl"), "-D",
              str(self.folder / "data"), "-l", str(self.folder / "server.log"), *args],
-            check=True, capture_output=True, timeout=120,
+            check=True, capture_output=True, timeout=120, cwd=self.folder,
         )
 
     def start(self) -> None:
@@ -65,8 +66,11 @@ class ChaosCluster:
         self.start()
 
     def stop(self) -> None:
-        """Stop the server (fast: connections are closed)."""
-        self._pg_ctl("-w", "-m", "fast", "stop")
+        """Stop the server (fast: connections are closed) and delete its folder."""
+        try:
+            self._pg_ctl("-w", "-m", "fast", "stop")
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     async def create_database(self) -> str:
         """Create an empty database; return its SQLAlchemy async URL."""
@@ -79,24 +83,22 @@ class ChaosCluster:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
 
 
-def create_cluster(parent: Path) -> ChaosCluster:
-    """initdb a new cluster under `parent` (owned by postgres) and start it."""
+def create_cluster() -> ChaosCluster:
+    """initdb a new cluster in a fresh folder under the system temp dir and start it.
+
+    Not under pytest's tmp_path: pytest keeps that tree private to root (0700), and the
+    server runs as postgres."""
     bin_dir = _bin_dir()
     assert bin_dir is not None
-    folder = parent / "pg"
-    folder.mkdir(parents=True)
-    # The server runs as postgres and must reach its folder; a pytest tmp folder is root's.
-    for path in (folder, *folder.parents):
-        if path == Path("/"):
-            break
-        # Search (x) only, no read: the server can pass through, not list.
-        path.chmod(path.stat().st_mode | 0o011)
+    folder = Path(tempfile.mkdtemp(prefix="crm-chaos-pg-"))
     shutil.chown(folder, "postgres", "postgres")
-    subprocess.run(
+    done = subprocess.run(
         ["runuser", "-u", "postgres", "--", str(bin_dir / "initdb"), "-D", str(folder / "data"),
          "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-instructions"],
-        check=True, capture_output=True, timeout=120,
+        capture_output=True, timeout=120, check=False, cwd=folder,
     )
+    if done.returncode != 0:
+        raise RuntimeError(f"initdb failed: {done.stderr.decode(errors='replace')[-2000:]}")
     cluster = ChaosCluster(folder, free_port())
     cluster.start()
     return cluster

@@ -169,3 +169,25 @@ def table_lines(title: str, phases: list[tuple[str, int, dict[str, Row]]]) -> li
             lines.append(f"| {killed} | {kills} | {key} | {r.acknowledged} | {show(r.stored)} "
                          f"| {show(r.delivered)} | {show(r.duplicated)} | {r.lost} |")
     return lines
+
+
+
+def summary(rows: dict[str, Row]) -> dict[str, Row]:
+    """Fold the rows: every mutation kind into one line, each event type over its consumers
+    ("duplicated" stays "–" for an event type none of whose consumers has a countable effect)."""
+    out: dict[str, Row] = {}
+    for key, r in rows.items():
+        kind, arrow, _ = key.partition(" → ")
+        if arrow:
+            consumers = sum(1 for k in rows if k.startswith(f"{kind} → "))
+            s = out.setdefault(f"{kind} (× {consumers} consumers)",
+                               Row(delivered=0, duplicated=None))
+        else:
+            s = out.setdefault(f"mutations ({len(STORED)} kinds)", Row(stored=0))
+        s.acknowledged += r.acknowledged
+        s.stored = None if r.stored is None else (s.stored or 0) + r.stored
+        s.delivered = None if r.delivered is None else (s.delivered or 0) + r.delivered
+        if r.duplicated is not None:
+            s.duplicated = (s.duplicated or 0) + r.duplicated
+        s.lost += r.lost
+    return out

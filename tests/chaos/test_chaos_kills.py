@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 from chaos_platform import PROCESS_NAMES, Platform, build_platform, until
 from chaos_postgres import ChaosCluster, available, create_cluster
-from chaos_reconcile import Row, Stores, difference, events, mutations, table_lines
+from chaos_reconcile import Row, Stores, difference, events, mutations, summary, table_lines
 from chaos_workload import Caller, Ledger, run_load
 
-pytestmark = [pytest.mark.process, pytest.mark.chaos]
+# Each run takes minutes on a loaded 2-core machine; the suite's 300 s default would cut it.
+pytestmark = [pytest.mark.process, pytest.mark.chaos, pytest.mark.timeout(720)]
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS_PER_PHASE = int(os.environ.get("CHAOS_KILLS_PER_PHASE", "3"))
@@ -106,7 +107,9 @@ async def _run(folder: Path, store_urls: dict[str, str], title: str,
             await caller.close()
         platform.stop_all()
         await stores.dispose()
-        lines = table_lines(title, phases)
+        folded = [(killed, kills, summary(rows)) for killed, kills, rows in phases]
+        lines = table_lines(f"{title}: per event type", folded)
+        lines += ["", *table_lines(f"{title}: per event type and consumer", phases)]
         lines += ["", f"Seed {SEED}; statuses answered before success (resent): "
                   + ", ".join(f"{k} ×{n}" for k, n in sorted(ledger.resent.items()))]
         print("\n" + "\n".join(lines))
@@ -129,7 +132,7 @@ class TestChaos:
         """The same on PostgreSQL (a private cluster), plus crash-restarts of the server."""
         if not available():
             pytest.skip("no PostgreSQL server binaries to make a private cluster")
-        cluster = create_cluster(tmp_path)
+        cluster = create_cluster()
         try:
             urls = {name: await cluster.create_database() for name in PROCESS_NAMES}
             _write("postgres", await _run(tmp_path / "platform", urls, "PostgreSQL", cluster))
