@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from chaos_platform import SERVICES, StoreUrls
-from chaos_workload import RM, Ledger
+from chaos_workload import CAMPAIGN_RECIPIENTS, RM, Ledger
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -32,9 +32,15 @@ STORED = {
     "MonitorTransactions": ("risk", "SELECT client_id FROM risk_warning "
                                     "WHERE rule = 'round_trip'"),
     "SendMessage": ("notify", "SELECT substr(body, 7) FROM notify_message "
-                              "WHERE template = 'chaos-note'"),
+                              "WHERE template = 'chaos-note' AND campaign IS NULL"),
     "SendSurvey": ("feedback", "SELECT substr(client, 9) FROM feedback_dispatch"),
+    "CreateCampaign": ("notify", "SELECT substr(display_name, 7) FROM notify_campaign"),
+    # A campaign's fan-out: one push message per recipient, whatever kills the dispatcher.
+    "CampaignMessages": ("notify", "SELECT substr(c.display_name, 7) FROM notify_message m "
+                                   "JOIN notify_campaign c ON m.campaign = c.id"),
 }
+# Rows expected per acknowledged key, where not one.
+EXPECTED = {"CampaignMessages": len(CAMPAIGN_RECIPIENTS)}
 
 # (event type, consumer) → SQL giving the client name of each effect row the event makes.
 _NOTES = "SELECT extra_json FROM notify_message WHERE channel = 'push' AND template = '{}'"
@@ -75,8 +81,11 @@ class Stores:
             return [tuple(r) for r in (await conn.execute(text(sql), params)).all()]
 
     async def undelivered(self) -> int:
-        """Return how many outbox rows, over every store, are not yet delivered."""
-        total = 0
+        """Return how many outbox rows, over every store, are not yet delivered, plus the
+        campaigns notify has not finished fanning out."""
+        ((campaigns,),) = await self.rows(
+            "notify", "SELECT count(*) FROM notify_campaign WHERE state <> 'dispatched'")
+        total = int(str(campaigns))
         for store in SERVICES:
             ((count,),) = await self.rows(
                 store, "SELECT count(*) FROM outbox_message WHERE delivered_time IS NULL")
@@ -99,15 +108,18 @@ async def mutations(stores: Stores, ledger: Ledger, warnings_per_batch: int) -> 
     table: dict[str, Row] = {}
     for kind, (store, sql) in STORED.items():
         counts = Counter(str(r[0]) for r in await stores.rows(store, sql, rm=f"staff/{RM}"))
-        expected = warnings_per_batch if kind == "MonitorTransactions" else 1
-        keys = ledger.acknowledged.get(kind, [])
+        expected = warnings_per_batch if kind == "MonitorTransactions" else EXPECTED.get(kind, 1)
+        # A campaign's messages are owed once its creation was acknowledged.
+        keys = ledger.acknowledged.get("CreateCampaign" if kind == "CampaignMessages" else kind,
+                                       [])
+        acknowledged = set(keys)
         table[kind] = Row(
-            acknowledged=len(keys),
-            stored=sum(1 for k in keys if counts[k] >= 1),
+            acknowledged=len(keys) * expected,
+            stored=sum(min(counts[k], expected) for k in keys),
             delivered=None,
             duplicated=sum(max(0, counts[k] - expected) for k in keys)
-            + sum(c for k, c in counts.items() if k not in set(keys)),
-            lost=sum(1 for k in keys if counts[k] == 0),
+            + sum(c for k, c in counts.items() if k not in acknowledged),
+            lost=sum(max(0, expected - counts[k]) for k in keys),
         )
     return table
 

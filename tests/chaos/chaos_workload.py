@@ -24,7 +24,13 @@ from risk_harness import a_facility, a_statement, round_trip
 
 from crm.client.v1 import client_pb2, client_service_pb2, client_service_pb2_grpc
 from crm.feedback.v1 import feedback_service_pb2, feedback_service_pb2_grpc
-from crm.notify.v1 import common_pb2, notify_service_pb2, notify_service_pb2_grpc, template_pb2
+from crm.notify.v1 import (
+    campaign_pb2,
+    common_pb2,
+    notify_service_pb2,
+    notify_service_pb2_grpc,
+    template_pb2,
+)
 from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
 from crm_client.domain.credit_code import make_credit_code
 from crm_runtime.auth import Role
@@ -40,6 +46,9 @@ GIVE_UP_SECONDS = 240.0
 RM = "rm-chaos"
 NOTE_TEMPLATE = "templates/chaos-note"
 SURVEY = "surveys/chaos-survey"
+# Every third firm's scenario also starts a campaign to these staff (push only).
+CAMPAIGN_EVERY = 3
+CAMPAIGN_RECIPIENTS = tuple(f"staff/chaos-desk-{i}" for i in range(5))
 CHANNEL_OPTIONS = [
     # Reconnect quickly after the gateway is killed (gRPC's default backoff grows to minutes).
     ("grpc.initial_reconnect_backoff_ms", 200),
@@ -187,11 +196,26 @@ class Caller:
                             variables={"client_name": f"chaos-{client_id}"},
                             request_id=rid()), self.system)
         self.ledger.ack("SendMessage", client_id)
+        if serial % CAMPAIGN_EVERY == 0:
+            await self.campaign(client_id)
         await self.call("SendSurvey", self.feedback.SendSurvey,
                         feedback_service_pb2.SendSurveyRequest(
                             survey=SURVEY, clients=[client.name], request_id=rid()),
                         self.system, wait_for_event=True)
         self.ledger.ack("SendSurvey", client_id)
+
+    async def campaign(self, client_id: str) -> None:
+        """Start a campaign to CAMPAIGN_RECIPIENTS; notify fans it out in the background."""
+        audience = campaign_pb2.RecipientList(recipients=[
+            campaign_pb2.CampaignRecipient(recipient=r) for r in CAMPAIGN_RECIPIENTS])
+        campaign = campaign_pb2.Campaign(
+            display_name=f"chaos-{client_id}", template=NOTE_TEMPLATE,
+            variables={"client_name": f"campaign-{client_id}"}, recipient_list=audience,
+            channels=[common_pb2.CHANNEL_PUSH])
+        await self.call("CreateCampaign", self.notify.CreateCampaign,
+                        notify_service_pb2.CreateCampaignRequest(
+                            campaign=campaign, request_id=str(uuid.uuid4())), self.system)
+        self.ledger.ack("CreateCampaign", client_id)
 
     async def close(self) -> None:
         """Close the channel."""

@@ -68,7 +68,7 @@ async def _settle(platform: Platform, stores: Stores) -> None:
         quiet = quiet + 1 if await stores.undelivered() == 0 else 0
         return quiet >= 2
 
-    await until(drained, timeout=120, what="outboxes drained")
+    await until(drained, timeout=120, what="outboxes drained and campaigns dispatched")
 
 
 def _problems(rows: dict[str, Row]) -> list[str]:
