@@ -195,7 +195,7 @@ def summary(rows: dict[str, Row]) -> dict[str, Row]:
             s = out.setdefault(f"{kind} (× {consumers} consumers)",
                                Row(delivered=0, duplicated=None))
         else:
-            s = out.setdefault(f"mutations ({len(STORED)} kinds)", Row(stored=0))
+            s = out.setdefault(f"calls ({len(STORED)} checks)", Row(stored=0))
         s.acknowledged += r.acknowledged
         s.stored = None if r.stored is None else (s.stored or 0) + r.stored
         s.delivered = None if r.delivered is None else (s.delivered or 0) + r.delivered

@@ -42,7 +42,8 @@ async def _cut_mid_transaction(request: Value, context: grpc.aio.ServicerContext
     """Open a transaction, have the server terminate this very backend, then use it again."""
     import asyncpg
 
-    url, name = await testing.create_postgres_database()
+    # The admin database will do: nothing is written, and only this backend is terminated.
+    url = testing.postgres_admin_url().replace("postgresql://", "postgresql+asyncpg://", 1)
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
@@ -55,7 +56,6 @@ async def _cut_mid_transaction(request: Value, context: grpc.aio.ServicerContext
             await conn.execute(text("SELECT 1"))
     finally:
         await engine.dispose()
-        await testing.drop_postgres_database(name)
     return Value(value="unreachable")
 
 
