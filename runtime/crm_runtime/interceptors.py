@@ -31,6 +31,7 @@ from crm_runtime.errors import (
     to_status,
 )
 from crm_runtime.logging import get_logger
+from crm_runtime.storefailure import store_failure
 
 log = get_logger("rpc")
 _tracer = trace.get_tracer("crm_runtime.rpc")
@@ -188,6 +189,11 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             # A downstream call ran out of the budget this call passed on: the caller's
             # deadline is what expired, so say that rather than INTERNAL.
             exc = DeadlineExceeded("the deadline expired in a downstream call")
+        if not isinstance(exc, DomainError) and (lost := store_failure(exc)) is not None:
+            # The store went away (a PostgreSQL restart): retryable, not a bug.
+            log.warning("store unreachable", rpc_method=state.method, reason=lost.reason,
+                        error=str(exc)[:300])
+            exc = lost
         if isinstance(exc, DomainError):
             status = to_status(exc, domain=self._domain)
         else:

@@ -9,6 +9,7 @@ earlier one that is waiting for a retry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -74,9 +75,25 @@ class Relay:
         return ((IDENTITY_METADATA_KEY, token),)
 
     async def run(self) -> None:
-        """Deliver until stop() is called; then make one last pass (drain)."""
+        """Deliver until stop() is called; then make one last pass (drain).
+
+        A pass that fails on the store (PostgreSQL restarting) is logged and retried with
+        backoff: before, the exception ended the task and the service never delivered another
+        event until it was restarted (found by the chaos suite's PostgreSQL restart).
+        """
+        store_failures = 0
         while not self._stopping.is_set():
-            moved = await self.deliver_once()
+            try:
+                moved = await self.deliver_once()
+            except Exception:
+                store_failures += 1
+                delay = min(MAX_BACKOFF_SECONDS, self._interval * 2**store_failures)
+                log.error("relay pass failed", failures=store_failures,
+                          retry_in_s=round(delay, 2), exc_info=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                continue
+            store_failures = 0
             if moved:
                 continue
             self._outbox.pending.clear()

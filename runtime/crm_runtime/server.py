@@ -193,9 +193,19 @@ async def start_service(definition: ServiceDefinition) -> RunningService:
     await server.start()
     running = RunningService(definition, server, port, health_servicer)
     running.tasks.append(asyncio.create_task(_watch_store(definition, health_servicer)))
-    running.tasks.extend(asyncio.create_task(job()) for job in definition.background)
+    for job in definition.background:
+        task = asyncio.create_task(job(), name=getattr(job, "__qualname__", repr(job)))
+        task.add_done_callback(_report_dead_task)
+        running.tasks.append(task)
     log.info("serving", service=definition.name, port=port)
     return running
+
+
+def _report_dead_task(task: asyncio.Task[None]) -> None:
+    """Log a background task that ended with an exception; it would otherwise die unseen."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("background task died", task=task.get_name(),
+                  exc_info=task.exception())
 
 
 async def run_service(definition: ServiceDefinition) -> None:

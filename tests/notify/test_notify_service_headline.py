@@ -37,7 +37,9 @@ from crm.notify.v1 import (
 from crm_runtime.auth import Role
 
 # The 250 s soak runs with `./run.sh soak`, not in the default suite (issue 11, defect 13).
-pytestmark = [pytest.mark.process, pytest.mark.soak, pytest.mark.chaos]
+# Not in `./run.sh chaos` any more: tests/chaos kills notify (and every other process) there,
+# and the chaos command has to stay under 15 minutes.
+pytestmark = [pytest.mark.process, pytest.mark.soak]
 
 SECRET = "whsec_aGVhZGxpbmUtc2VjcmV0"
 RECIPIENTS = [f"staff/u{i:03d}" for i in range(100)]

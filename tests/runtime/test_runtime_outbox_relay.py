@@ -1,10 +1,14 @@
-"""Outbox relay bookkeeping: failed deliveries are recorded, old delivered rows are purged."""
+"""Outbox relay bookkeeping: failed deliveries are recorded, old delivered rows are purged,
+and the relay outlives a store that fails for a while."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from event_probe import start_probe
 from sqlalchemy import select
 from sqlmodel import SQLModel, col
 
@@ -71,3 +75,36 @@ class TestRelay:
         removed = await relay.purge_delivered(now=now.astimezone(timezone(timedelta(hours=8))))
         assert removed == 1
         assert {r.event_id for r in await _rows(database)} == {"pending-old", "delivered-recent"}
+
+
+class TestRelaySurvivesTheStore:
+    async def test_relay_outlives_a_failing_store_and_delivers_after(
+        self, database, sqlite_url, tmp_path, identity
+    ):
+        """The outbox table vanishes for a while (as a restarting server would); the relay
+        task logs, backs off and delivers once it is back, instead of dying for good."""
+        port = free_port()
+        probe = await start_probe(tmp_path, port, identity.directory)
+        outbox = Outbox("client", ["probe"])
+        relay = Relay(database=database, outbox=outbox, signer=identity.signers["client"],
+                      addresses={"probe": f"127.0.0.1:{port}"}, interval=0.05)
+        store = sqlite3.connect(sqlite_url.split(":///", 1)[1], isolation_level=None)
+        store.execute("ALTER TABLE outbox_message RENAME TO outbox_away")
+        task = asyncio.create_task(relay.run())
+        try:
+            await asyncio.sleep(0.5)  # Several failing passes.
+            assert not task.done(), "the relay task died on a store error"
+            store.execute("ALTER TABLE outbox_away RENAME TO outbox_message")
+            async with database.write() as session:
+                outbox.emit(session, client_events_pb2.ClientCreated(), subject="clients/a")
+            for _ in range(100):
+                if await probe.effects():
+                    break
+                await asyncio.sleep(0.1)
+            assert list((await probe.effects()).values()) == [1]
+        finally:
+            await relay.stop()
+            await asyncio.wait_for(task, timeout=10)
+            await relay.close()
+            await probe.stop()
+            store.close()

@@ -10,12 +10,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 SOAK = "tests/notify/test_notify_service_headline.py"
 KILLS = "tests/runtime/test_outbox_kill.py"
+CHAOS = "tests/chaos/test_chaos_kills.py"
 
 
 def _collected(marker: str) -> list[str]:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "-m", marker, SOAK, KILLS],
+         "-m", marker, SOAK, KILLS, CHAOS],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
     )
     assert result.returncode in (0, 5), result.stdout + result.stderr
@@ -27,11 +28,15 @@ def test_default_selection_leaves_out_the_soak_and_the_kill_runs():
     assert not any(SOAK in test for test in default)
     assert any("test_events_delivered_after_sigkill_and_restart" in t for t in default)
     assert not any("test_kills_during_delivery" in test for test in default)
+    assert not any(CHAOS in test for test in default)
 
 
 def test_soak_and_chaos_have_their_own_commands():
     assert any(SOAK in test for test in _collected("soak"))
-    assert any("test_kills_during_delivery" in test for test in _collected("chaos"))
+    chaos = _collected("chaos")
+    assert any("test_kills_during_delivery" in test for test in chaos)
+    assert any("test_kills_on_sqlite" in test for test in chaos)
+    assert any("test_kills_and_restart_on_postgres" in test for test in chaos)
     script = (ROOT / "run.sh").read_text()
     assert 'soak) setup; ensure_postgres; run_pytest -m soak' in script
     assert 'chaos) setup; ensure_postgres; run_pytest -m chaos' in script
