@@ -103,9 +103,11 @@ class Gate:
         """Return the caller behind a bearer token or API key, or raise UNAUTHENTICATED.
 
         Failed attempts are counted per client address (`origin`) and per presented
-        credential; past the limit of either, the call is refused with RESOURCE_EXHAUSTED
-        before the credential is checked (brute force), unless that very credential
-        authenticated recently: a valid caller is never locked out by others' failures.
+        credential. A credential past its own limit is refused with RESOURCE_EXHAUSTED before
+        it is checked (unless it authenticated recently). From an address past its limit a
+        credential is still checked, and served if valid; if not, it too is refused with
+        RESOURCE_EXHAUSTED: the guesser learns nothing more, and a valid caller is never
+        locked out by others' failures (a NAT or a shared ingress hop).
         """
         if not authorization and not api_key:
             raise Unauthenticated("credentials are missing", reason="CREDENTIALS_MISSING")
@@ -126,26 +128,24 @@ class Gate:
     def _guarded(
         self, fingerprint: str, origin: str, verify: Callable[[], Principal]
     ) -> Principal:
-        """Run `verify` unless failures from `origin` or with this credential are past the
-        limit (and it did not succeed recently); count its failures."""
+        """Run `verify` unless this credential's failures are past the limit (and it did not
+        succeed recently); count its failures, answered as exhausted from a locked origin."""
         credential_key = f"credential:{fingerprint}"
         now = time.monotonic()
-        wait = max(
-            self._auth_failures.wait_needed(origin),
-            self._auth_failures.wait_needed(credential_key),
-        )
-        if wait > 0 and self._known_good.get(fingerprint, 0.0) <= now:
-            raise ResourceExhausted(
-                "too many failed authentications; retry later",
-                reason="AUTHENTICATION_ATTEMPTS_EXHAUSTED",
-                retry_after_seconds=wait,
-            )
+        credential_wait = self._auth_failures.wait_needed(credential_key)
+        if credential_wait > 0 and self._known_good.get(fingerprint, 0.0) <= now:
+            raise _exhausted(credential_wait)
+        # Checked even from a locked origin: one signature or hash check, cheaper than the
+        # refusal's audit record, and the only way a valid newcomer there gets in.
+        origin_wait = self._auth_failures.wait_needed(origin)
         try:
             principal = verify()
         except Unauthenticated:
             self._known_good.pop(fingerprint, None)
             self._auth_failures.take(origin)
             self._auth_failures.take(credential_key)
+            if origin_wait > 0:
+                raise _exhausted(origin_wait) from None
             raise
         if len(self._known_good) >= _KNOWN_GOOD_SIZE:
             self._known_good.clear()
@@ -282,3 +282,11 @@ class CallScope(AuditEntry):
         self.duration_micros = int((time.perf_counter() - self._perf) * 1e6)
         self.trace_id = format(context.trace_id, "032x") if context.is_valid else ""
         self.gate.audit.record(self)
+
+
+def _exhausted(wait: float) -> ResourceExhausted:
+    return ResourceExhausted(
+        "too many failed authentications; retry later",
+        reason="AUTHENTICATION_ATTEMPTS_EXHAUSTED",
+        retry_after_seconds=wait,
+    )

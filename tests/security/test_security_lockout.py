@@ -5,8 +5,8 @@ that names each client in X-Forwarded-For (TRUSTED_PROXY_HEADER / TRUSTED_PROXIE
 Valid callers share the attackers' client address (a NAT) or have their own; both faces are
 used, interleaved. The attackers' own calls are refused, and past the limit refused with
 RESOURCE_EXHAUSTED before their credentials are checked (the lockout works); no valid call is
-refused. A valid credential never seen before, arriving at an address that is locked, waits
-like any new credential there (rule 8 of docs/RELIABILITY.md); its answer is reported.
+refused. A valid credential never seen before, arriving at an address that is locked, is
+checked and served like any other (rule 8 of docs/RELIABILITY.md).
 
 `./run.sh security` runs 10 attackers x 30 forgeries with 40 valid callers; the default suite
 runs 3 x 10 with 6 valid callers.
@@ -76,6 +76,7 @@ async def run_fairness(gw: GatewayHarness, *, attackers: int, forgeries: int,
     assert answers["attack"]["RESOURCE_EXHAUSTED"] > 0, answers  # the lockout is on
     assert set(answers["attack"]) <= {"UNAUTHENTICATED", "RESOURCE_EXHAUSTED"}, answers
     assert answers["newcomer_elsewhere"] == Counter(["OK"]), answers
+    assert answers["newcomer_at_locked_address"] == Counter(["OK"]), answers
     return answers
 
 
