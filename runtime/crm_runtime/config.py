@@ -36,6 +36,10 @@ class BaseServiceSettings(BaseSettings):
     # Connections are recycled so that clients re-resolve and spread over new replicas.
     max_connection_age_ms: int = 300_000
     health_check_interval_seconds: float = 1.0
+    # Prometheus scrape endpoint (/metrics), on grpc_host; 0 turns it off.
+    metrics_port: int = 0
+    # How often gauges that need the store (outbox backlog, queue depths) are re-counted.
+    metrics_sample_seconds: float = 5.0
 
     # Caller identity: trusted public keys (one PEM file per key id, file name = kid) and,
     # for services that call others, this service's own signing key.

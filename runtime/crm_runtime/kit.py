@@ -13,6 +13,7 @@ servicers, its event handlers, the rows it seeds, its background workers and the
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from crm_runtime.janitor import DEFAULT_INTERVAL_SECONDS, Purge, janitor
 from crm_runtime.logging import configure_logging
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.outbox import Outbox
+from crm_runtime.outbox_metrics import OutboxGauges
 from crm_runtime.outbox_relay import Relay
 from crm_runtime.pagination import PageTokens
 from crm_runtime.server import BackgroundTask, ServiceDefinition, build_signer, run
@@ -163,6 +165,9 @@ async def build(spec: ServiceSpec[S, C], settings: S) -> tuple[ServiceDefinition
         ),
         *spec.workers(ctx, parts),
     ]
+    if subscribers:
+        gauges = OutboxGauges(database, spec.name, subscribers)
+        background.append(functools.partial(gauges.run, settings.metrics_sample_seconds))
     definition = ServiceDefinition(
         name=spec.name,
         settings=settings,

@@ -19,9 +19,15 @@ from crm_risk.review import review_loop
 from crm_risk.servicer import RiskServicer
 from crm_runtime import kit
 from crm_runtime.gcsteward import FullCollections, defer_full_collections
+from crm_runtime.metrics import gauge
 from crm_runtime.server import BackgroundTask, ServiceDefinition
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_queue_depth = gauge(
+    "crm.risk.monitoring.queue_depth",
+    unit="{batch}",
+    description="Transaction batches received and waiting for their group commit",
+)
 
 
 async def _context(parts: kit.Parts[RiskSettings]) -> RiskContext:
@@ -49,6 +55,7 @@ async def _context(parts: kit.Parts[RiskSettings]) -> RiskContext:
         contagion=Contagion.of(settings),
     )
     await pipeline.start()
+    _queue_depth.add_value(pipeline, lambda p: len(p.waiting))
     ctx.pipeline = pipeline
     return ctx
 
