@@ -6,6 +6,7 @@
 #   ./run.sh soak     set up, then run the soak suite (pytest marker "soak", minutes)
 #   ./run.sh chaos    set up, then run the kill-and-restart suite (pytest marker "chaos")
 #   ./run.sh fuzz     set up, then fuzz every unary RPC 1,000 times (pytest marker "fuzz")
+#   ./run.sh metrics  set up, then scrape every process under load (pytest marker "metrics")
 #   ./run.sh bench    set up, then run the benchmarks (results in bench/results/)
 #   ./run.sh setup    only set up (.venv, dependencies, generated code)
 set -euo pipefail
@@ -73,7 +74,7 @@ run_tests() {
   log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
-  run_pytest -m "not soak and not chaos and not fuzz" "$@"
+  run_pytest -m "not soak and not chaos and not fuzz and not metrics" "$@"
 }
 
 run_pytest() {
@@ -103,6 +104,7 @@ case "$cmd" in
   soak) setup; ensure_postgres; run_pytest -m soak "$@" ;;
   chaos) setup; ensure_postgres; run_pytest -m chaos "$@" ;;
   fuzz) setup; run_pytest -m fuzz -s "$@" ;;
+  metrics) setup; run_pytest -m metrics -s "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
   bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
   *) sed -n '2,10p' "$0"; exit 2 ;;
