@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
+import yaml
 from client_harness import a_client, create_request
 from prometheus_client.parser import text_string_to_metric_families
 
 from crm.client.v1 import client_service_pb2
 from crm_client.domain.credit_code import make_credit_code
+
+MONITORING = Path(__file__).resolve().parent.parent / "k8s" / "components" / "monitoring"
 
 
 @dataclass(frozen=True)
@@ -98,3 +104,37 @@ async def repeat(times: int, call: Callable[[int], Awaitable[object]]) -> None:
 def numbered_client(index: int) -> client_service_pb2.CreateClientRequest:
     """Return a CreateClientRequest for a client with its own valid credit code."""
     return create_request(a_client(credit_code=make_credit_code("91440300", f"MA{index:06d}")))
+
+
+_PROMQL_WORDS = frozenset({
+    "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
+    "bool", "offset", "inf", "nan",
+})
+
+
+def metric_names(expr: str) -> set[str]:
+    """Return the metric names a PromQL expression selects."""
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # string literals
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # range selectors
+    expr = re.sub(r"\b(by|without|on|ignoring)\s*\([^)]*\)", "", expr)  # grouping labels
+    names = set()
+    for match in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", expr):
+        following = expr[match.end():].lstrip()
+        if following.startswith("(") or match.group() in _PROMQL_WORDS:
+            continue  # a function or a keyword
+        names.add(match.group())
+    return names
+
+
+def alert_expressions() -> dict[str, str]:
+    """Return each alert's PromQL by alert name."""
+    rule = yaml.safe_load((MONITORING / "prometheusrule.yaml").read_text())
+    return {r["alert"]: r["expr"] for group in rule["spec"]["groups"] for r in group["rules"]}
+
+
+def dashboard_expressions() -> dict[str, str]:
+    """Return each dashboard query by panel title and query id."""
+    dashboard = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+    return {f"{p['title']} {t['refId']}": t["expr"]
+            for p in dashboard["panels"] for t in p["targets"]}

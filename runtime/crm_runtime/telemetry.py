@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 _provider: TracerProvider | None = None
 _exporting = False
+_statements_traced = False
 
 
 def configure_telemetry(
@@ -76,24 +77,21 @@ def traces_exported() -> bool:
     return _provider is not None and _exporting
 
 
-def trace_engines(engines: Iterable[AsyncEngine], *, always: bool = False) -> bool:
-    """Record a client span per SQL statement on these engines; return True if it does.
+def trace_engines(engines: Iterable[AsyncEngine]) -> bool:
+    """Record database client spans on these engines; return True if it does.
 
-    Only while traces are exported (or `always`, for tests with their own span processor):
-    the instrumentation starts a span per statement, and a span nobody receives is pure cost.
-    Sampling (OTEL_TRACES_SAMPLER, e.g. parentbased_traceidratio) still applies: a statement
-    of an unsampled call gets a non-recording span and no attributes.
+    Only while traces are exported: a span nobody receives is pure cost. Within that, only
+    statements of sampled traces get spans (dbtracing), so OTEL_TRACES_SAMPLER sets the cost.
     """
-    if not (always or traces_exported()):
+    global _statements_traced  # noqa: PLW0603 - one store per process, traced once.
+    if _statements_traced:
+        return True
+    if not traces_exported():
         return False
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+    from crm_runtime.dbtracing import trace_statements
 
-    instrumentor = SQLAlchemyInstrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:
-        return True  # Once per process (one store per process; the instrumentor is global).
-    unique = list({id(e): e.sync_engine for e in engines}.values())
-    # enable_commenter off: comments in SQL would defeat PostgreSQL's statement cache.
-    instrumentor.instrument(engines=unique, enable_commenter=False)
+    trace_statements(engines)
+    _statements_traced = True
     return True
 
 

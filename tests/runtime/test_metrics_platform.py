@@ -16,7 +16,16 @@ import httpx
 import pytest
 from gateway_harness import AUDIENCE, ISSUER, Sso
 from google.protobuf import empty_pb2
-from metrics_harness import Scrape, numbered_client, repeat, scrape, scrape_until
+from metrics_harness import (
+    Scrape,
+    alert_expressions,
+    dashboard_expressions,
+    metric_names,
+    numbered_client,
+    repeat,
+    scrape,
+    scrape_until,
+)
 from process_harness import ServiceProcess
 from risk_harness import a_facility, round_trip, stream
 
@@ -182,6 +191,11 @@ async def test_every_named_metric_is_scraped_under_load(identity: IdentityKit, t
             _port(procs["notify"]), lambda s: s.total("crm_notify_dead_letters") >= 5,
             what="five dead letters at notify")
         _check(scrapes, gateway_calls)
+        # What the alerts and the dashboard ask for is in these real scrapes.
+        scraped = set().union(*(s.names() for s in scrapes.values()))
+        for name, expr in {**alert_expressions(), **dashboard_expressions()}.items():
+            assert metric_names(expr) <= scraped, (name, metric_names(expr) - scraped)
+        (tmp_path / "scrapes.txt").write_text("".join(s.text for s in scrapes.values()))
     finally:
         for proc in procs.values():
             proc.terminate()
