@@ -8,6 +8,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -195,7 +196,7 @@ async def test_every_named_metric_is_scraped_under_load(identity: IdentityKit, t
         scraped = set().union(*(s.names() for s in scrapes.values()))
         for name, expr in {**alert_expressions(), **dashboard_expressions()}.items():
             assert metric_names(expr) <= scraped, (name, metric_names(expr) - scraped)
-        (tmp_path / "scrapes.txt").write_text("".join(s.text for s in scrapes.values()))
+        _show(scrapes)
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -236,3 +237,20 @@ def _check(scrapes: dict[str, Scrape], gateway_calls: int) -> None:
           f"{risk.total('crm_risk_monitoring_queue_depth'):.0f}")
     assert batches == 5
     assert risk.select("crm_risk_monitoring_queue_depth")
+
+
+_SHOWN = re.compile(
+    r"^(rpc_server_duration_milliseconds_count\{.*GetClient|rpc_client_duration_milliseconds_count"
+    r"\{.*GetClient|crm_outbox_|crm_inbox_events_total|crm_notify_|crm_gateway_audit|"
+    r"crm_risk_monitoring_(queue|batch_latency_milliseconds_count))"
+)
+
+_SCOPE_LABELS = re.compile(r'otel_scope_[a-z_]+="[^"]*",?')
+
+
+def _show(scrapes: dict[str, Scrape]) -> None:
+    """Print the scraped lines of the named metrics (scope labels left out), as evidence."""
+    for name, s in scrapes.items():
+        for line in s.text.splitlines():
+            if _SHOWN.match(line):
+                print(f"{name}: {_SCOPE_LABELS.sub('', line)}")
