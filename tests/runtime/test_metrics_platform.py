@@ -118,7 +118,10 @@ async def _drive(procs: dict[str, ServiceProcess], http_port: int, identity: Ide
             assert caught.value.code() is grpc.StatusCode.PERMISSION_DENIED
 
         await repeat(20, create)
-        await repeat(200, get)
+        # One scrape of each face while the reads run: the endpoint answers under load.
+        during, _ = await asyncio.gather(scrape(_port(procs["gateway"])), repeat(200, get))
+        print(f"gateway scraped during the load: {during.total(COUNT):.0f} calls so far")
+        assert during.total(COUNT, crm_transport="grpc") >= 20
         await repeat(20, missing)
         await repeat(20, lambda i: clients.ListClients(
             client_service_pb2.ListClientsRequest(page_size=5), metadata=bearer))
