@@ -9,6 +9,7 @@
 #   ./run.sh keys     set up, then the operator CLI and key-rotation suite (marker "keys")
 #   ./run.sh load     set up, then the load runs: 10,000 push streams, 5 x 5,000 gateway calls
 #   ./run.sh security set up, then all forged credentials, BOLA via the gateway, lockout
+#   ./run.sh metrics  set up, then scrape every process under load (pytest marker "metrics")
 #   ./run.sh bench    set up, then run the benchmarks (results in bench/results/)
 #   ./run.sh setup    only set up (.venv, dependencies, generated code)
 #   ./run.sh contracts  build dist/crm_contracts-<ver>-py3-none-any.whl, then pip-install it in a
@@ -20,7 +21,7 @@ VENV="$ROOT/.venv"
 PY="$VENV/bin/python"
 
 # The default suite: everything but the suites that have their own commands below.
-DEFAULT_SUITE="not soak and not chaos and not fuzz and not contracts and not keys and not load and not security"
+DEFAULT_SUITE="not soak and not chaos and not fuzz and not contracts and not keys and not load and not security and not metrics"
 
 log() { printf '\n== %s\n' "$*"; }
 
@@ -118,7 +119,8 @@ case "$cmd" in
   keys) setup; ensure_postgres; run_pytest -m keys "$@" ;;
   load) setup; run_pytest -m load -s "$@" ;;
   security) setup; run_pytest -m security -s "$@" ;;
+  metrics) setup; run_pytest -m metrics -s "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
   bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
-  *) sed -n '2,15p' "$0"; exit 2 ;;
+  *) sed -n '2,16p' "$0"; exit 2 ;;
 esac

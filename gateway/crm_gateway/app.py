@@ -38,6 +38,7 @@ from crm_gateway.servicer import SERVICE_NAME, GatewayApi
 from crm_gateway.transcode import HttpRouter
 from crm_runtime.db import Database
 from crm_runtime.logging import get_logger
+from crm_runtime.metrics import gauge
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.pagination import PageTokens
 from crm_runtime.server import (
@@ -49,6 +50,11 @@ from crm_runtime.server import (
 )
 
 log = get_logger("gateway")
+audit_backlog = gauge(
+    "crm.gateway.audit.backlog",
+    unit="{record}",
+    description="Audit records waiting to be written (calls are refused when it is full)",
+)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -98,6 +104,7 @@ async def build(settings: GatewaySettings) -> Gateway:
         batch_size=settings.audit_batch_size,
         max_backlog=settings.audit_max_backlog,
     )
+    audit_backlog.add_value(audit, lambda log: log.backlog)
     jwt_verifier, jwks_source = None, None
     if settings.jwks_file is not None or settings.jwks_url:
         jwt_verifier = JwtVerifier(

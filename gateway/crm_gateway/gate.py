@@ -22,6 +22,7 @@ from crm_gateway.limits import InFlight, TokenBuckets
 from crm_gateway.origins import credential_fingerprint
 from crm_runtime.auth import Principal, TokenSigner
 from crm_runtime.errors import DomainError, ResourceExhausted, Unauthenticated, Unavailable
+from crm_runtime.metrics import rpc_attributes, server_duration, status_number
 
 ANONYMOUS = "anonymous"
 _MINTED_CACHE_SIZE = 10_000
@@ -279,7 +280,12 @@ class CallScope(AuditEntry):
                 span.set_status(Status(StatusCode.ERROR, self.outcome))
             span.end()
         context = (span or trace.get_current_span()).get_span_context()
-        self.duration_micros = int((time.perf_counter() - self._perf) * 1e6)
+        elapsed = time.perf_counter() - self._perf
+        self.duration_micros = int(elapsed * 1e6)
+        # Paths no route knows (scanners) share one series instead of one each.
+        method = self.method if self.info is not None else "unrouted"
+        attributes = rpc_attributes(method, status_number(self.outcome), self.transport)
+        server_duration.record(elapsed * 1000, attributes)
         self.trace_id = format(context.trace_id, "032x") if context.is_valid else ""
         self.gate.audit.record(self)
 

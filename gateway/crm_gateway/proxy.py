@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -220,6 +221,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
             try:
                 entered = self._enter(route, stream=True)
                 metadata, seconds = self._outgoing(scope, incoming, context, True)
+                started = time.perf_counter()
                 call = getattr(route.target, kind)(request, seconds, metadata)
                 await context.send_initial_metadata(((REQUEST_ID_KEY, scope.request_id),))
                 async for item in call:
@@ -231,8 +233,10 @@ class GrpcProxy(grpc.GenericRpcHandler):
                 scope.outcome = "CANCELLED"
                 raise
             finally:
-                if call is not None and not call.done():
-                    call.cancel()
+                if call is not None:
+                    route.target.record_stream(started, scope.outcome)  # type: ignore[union-attr]
+                    if not call.done():
+                        call.cancel()
                 self._leave(entered, stream=True)
                 scope.finish()
 

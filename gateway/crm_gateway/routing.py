@@ -6,6 +6,8 @@ so the gateway never decodes or re-encodes a forwarded message.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from crm_gateway.descriptors import MethodInfo
 from crm_gateway.servicer import LocalMethod
 from crm_runtime.channels import CHANNEL_OPTIONS
 from crm_runtime.interceptors import decode
+from crm_runtime.metrics import client_duration, rpc_attributes, status_number
 
 Metadata = Sequence[tuple[str, str]]
 
@@ -32,18 +35,51 @@ class UpstreamTarget:
 
     async def unary(self, request: bytes, seconds: float, metadata: Metadata) -> bytes:
         """Forward one request and return the upstream's response bytes."""
-        response: bytes = await self._unary(request, timeout=seconds, metadata=metadata)
+        started = time.perf_counter()
+        status = 0
+        try:
+            response: bytes = await self._unary(request, timeout=seconds, metadata=metadata)
+        except grpc.aio.AioRpcError as error:
+            status = error.code().value[0]
+            raise
+        except asyncio.CancelledError:
+            status = 1
+            raise
+        finally:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            client_duration.record(elapsed_ms, rpc_attributes(self._path, status))
         return response
+
+    def record_stream(self, started: float, outcome: str) -> None:
+        """Record a finished streaming call (the proxy drives streams, so it knows the end)."""
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        client_duration.record(elapsed_ms, rpc_attributes(self._path, status_number(outcome)))
 
     def unary_stream(self, request: bytes, timeout: float, metadata: Metadata) -> Any:
         """Return the upstream server-streaming call."""
         return self._channel.unary_stream(self._path)(request, timeout=timeout, metadata=metadata)
 
-    def stream_unary(
-        self, requests: AsyncIterator[bytes], timeout: float, metadata: Metadata
-    ) -> Any:
-        """Return the upstream client-streaming call."""
-        return self._channel.stream_unary(self._path)(requests, timeout=timeout, metadata=metadata)
+    async def stream_unary(
+        self,
+        requests: AsyncIterator[bytes],
+        timeout: float,  # noqa: ASYNC109 - gRPC's own deadline, passed on as is.
+        metadata: Metadata,
+    ) -> bytes:
+        """Forward a client stream and return the upstream's response bytes."""
+        call = self._channel.stream_unary(self._path)
+        started = time.perf_counter()
+        outcome = "OK"
+        try:
+            response: bytes = await call(requests, timeout=timeout, metadata=metadata)
+        except grpc.aio.AioRpcError as error:
+            outcome = error.code().name
+            raise
+        except asyncio.CancelledError:
+            outcome = "CANCELLED"
+            raise
+        finally:
+            self.record_stream(started, outcome)
+        return response
 
     def stream_stream(
         self, requests: AsyncIterator[bytes], timeout: float, metadata: Metadata

@@ -45,6 +45,10 @@ class BaseServiceSettings(BaseSettings):
     grpc_tls_key_file: Path | None = None
     grpc_tls_client_ca_file: Path | None = None
     grpc_tls_client_auth: str = "none"
+    # Prometheus scrape endpoint (/metrics), on grpc_host; 0 turns it off.
+    metrics_port: int = 0
+    # How often gauges that need the store (outbox backlog, queue depths) are re-counted.
+    metrics_sample_seconds: float = 5.0
 
     # Caller identity: trusted public keys (one PEM file per key id, file name = kid) and,
     # for services that call others, this service's own signing key.

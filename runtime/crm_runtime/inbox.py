@@ -18,6 +18,7 @@ from crm_runtime.auth import Role, require_roles
 from crm_runtime.db import Database
 from crm_runtime.errors import InvalidArgument
 from crm_runtime.logging import get_logger
+from crm_runtime.metrics import counter
 from crm_runtime.tables import InboxMessage
 from crm_runtime.telemetry import extract_context
 
@@ -25,6 +26,11 @@ log = get_logger("inbox")
 tracer = trace.get_tracer("crm_runtime.inbox")
 
 MAX_EVENTS_PER_CALL = 500
+_events = counter(
+    "crm.inbox.events",
+    unit="{event}",
+    description="Events offered to this consumer, by outcome: applied, or duplicate (dropped)",
+)
 
 ApplyFn = Callable[[AsyncSession, Any, event_pb2.EventEnvelope], Awaitable[None]]
 
@@ -46,6 +52,8 @@ class EventSink(event_pb2_grpc.EventSinkServiceServicer):
         # Counts since start; duplicates are redeliveries the inbox absorbed.
         self.applied = 0
         self.duplicates = 0
+        # Metric attributes per (producer, outcome), built once.
+        self._by_source: dict[tuple[str, bool], dict[str, str]] = {}
 
     async def DeliverEvents(  # noqa: N802 - gRPC method name.
         self, request: event_pb2.DeliverEventsRequest, context: grpc.aio.ServicerContext
@@ -63,9 +71,22 @@ class EventSink(event_pb2_grpc.EventSinkServiceServicer):
                 self.applied += 1
             else:
                 self.duplicates += 1
+            _events.add(1, self._attributes(envelope.source, applied))
             target = response.applied_event_ids if applied else response.duplicate_event_ids
             target.append(envelope.event_id)
         return response
+
+    def _attributes(self, source: str, applied: bool) -> dict[str, str]:
+        key = (source, applied)
+        cached = self._by_source.get(key)
+        if cached is None:
+            if len(self._by_source) >= 64:  # Producers are few; never let a label run away.
+                return self._attributes("other", applied)
+            cached = self._by_source[key] = {
+                "crm.source": source[:64],
+                "crm.outcome": "applied" if applied else "duplicate",
+            }
+        return cached
 
     async def apply(self, envelope: event_pb2.EventEnvelope) -> bool:
         """Apply one event; return False if it had been applied before."""

@@ -15,7 +15,7 @@ from typing import Any
 
 import grpc
 from grpc_status import rpc_status
-from opentelemetry import metrics, propagate, trace
+from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from crm_runtime import requestctx
@@ -31,14 +31,11 @@ from crm_runtime.errors import (
     to_status,
 )
 from crm_runtime.logging import get_logger
+from crm_runtime.metrics import rpc_attributes, server_duration
 from crm_runtime.storefailure import store_failure
 
 log = get_logger("rpc")
 _tracer = trace.get_tracer("crm_runtime.rpc")
-_meter = metrics.get_meter("crm_runtime.rpc")
-_duration = _meter.create_histogram(
-    "crm.rpc.server.duration", unit="ms", description="Server-side RPC duration"
-)
 
 # Infrastructure services answer without a caller identity (probes, grpcurl).
 PUBLIC_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -215,8 +212,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         code = state.code
         if code is grpc.StatusCode.OK and context.cancelled():
             code = grpc.StatusCode.CANCELLED
-        state.span.set_attribute("rpc.grpc.status_code", code.value[0])
-        _duration.record(elapsed_ms, {"rpc.method": state.method, "rpc.code": code.name})
+        status_code = code.value[0]
+        state.span.set_attribute("rpc.grpc.status_code", status_code)
+        server_duration.record(elapsed_ms, rpc_attributes(state.method, status_code))
         log.info(
             "rpc",
             rpc_method=state.method,

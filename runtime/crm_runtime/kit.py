@@ -12,6 +12,7 @@ servicers, its event handlers, the rows it seeds, its background workers and the
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from crm_runtime.keyring import KeyringError
 from crm_runtime.logging import configure_logging
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.outbox import Outbox
+from crm_runtime.outbox_metrics import OutboxGauges
 from crm_runtime.outbox_relay import Relay
 from crm_runtime.pagination import PageTokens
 from crm_runtime.rekey import (
@@ -175,6 +177,9 @@ async def build(spec: ServiceSpec[S, C], settings: S) -> tuple[ServiceDefinition
         *spec.workers(ctx, parts),
         *([rekey] if rekey is not None else []),
     ]
+    if subscribers:
+        gauges = OutboxGauges(database, spec.name, subscribers)
+        background.append(functools.partial(gauges.run, settings.metrics_sample_seconds))
     definition = ServiceDefinition(
         name=spec.name,
         settings=settings,

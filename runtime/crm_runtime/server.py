@@ -25,7 +25,7 @@ from crm_runtime.db import Database
 from crm_runtime.interceptors import ServerInterceptor
 from crm_runtime.logging import get_logger
 from crm_runtime.reflection import enable_reflection
-from crm_runtime.telemetry import configure_telemetry, shutdown_telemetry
+from crm_runtime.telemetry import configure_telemetry, shutdown_telemetry, trace_engines
 
 log = get_logger("server")
 
@@ -146,7 +146,11 @@ async def _watch_store(definition: ServiceDefinition, servicer: health.aio.Healt
 async def start_service(definition: ServiceDefinition) -> RunningService:
     """Build, bind and start the server and its background tasks."""
     settings = definition.settings
-    configure_telemetry(definition.name)
+    configure_telemetry(
+        definition.name, metrics_host=settings.grpc_host, metrics_port=settings.metrics_port
+    )
+    database = definition.database
+    trace_engines((database.write_engine, database.read_engine))
     interceptors = (
         [
             ServerInterceptor(

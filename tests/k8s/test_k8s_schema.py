@@ -19,7 +19,7 @@ kubernetes_validate = pytest.importorskip("kubernetes_validate")
 MIN_KUBERNETES = "1.30.0"
 LATEST_KUBERNETES = "1.37.0"
 # Custom resources have no schema in the package; their shape is checked below instead.
-CUSTOM_KINDS = frozenset({"ExternalSecret"})
+CUSTOM_KINDS = frozenset({"ExternalSecret", "PodMonitor", "PrometheusRule"})
 
 
 @functools.cache

@@ -24,7 +24,7 @@ def _collected(marker: str) -> list[str]:
 
 
 def test_default_selection_leaves_out_the_soak_and_the_kill_runs():
-    default = _collected("not soak and not chaos and not fuzz")
+    default = _collected("not soak and not chaos and not fuzz and not metrics")
     assert not any(SOAK in test for test in default)
     assert any("test_events_delivered_after_sigkill_and_restart" in t for t in default)
     assert not any("test_kills_during_delivery" in test for test in default)
@@ -46,4 +46,5 @@ def test_soak_and_chaos_have_their_own_commands():
         assert f"not {suite}" in default.group(1)
     assert "keys) setup; ensure_postgres; run_pytest -m keys" in script
     assert "fuzz) setup; run_pytest -m fuzz" in script
+    assert "metrics) setup; run_pytest -m metrics" in script
     assert '"$status" -eq 5' in script  # "No tests ran" fails the command.

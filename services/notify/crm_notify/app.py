@@ -11,6 +11,7 @@ from crm_notify.config import NotifySettings
 from crm_notify.context import NotifyContext
 from crm_notify.directory import ClientDirectory
 from crm_notify.events import handlers
+from crm_notify.queue_metrics import DeliveryQueueGauges
 from crm_notify.retention import delivered_message_purge
 from crm_notify.senders import ChannelSenders
 from crm_notify.servicer import NotifyServicer
@@ -36,7 +37,7 @@ async def _context(parts: kit.Parts[NotifySettings]) -> NotifyContext:
 
 
 def _workers(ctx: NotifyContext, _: kit.Parts[NotifySettings]) -> Sequence[BackgroundTask]:
-    return Workers.of(ctx).tasks()
+    return [*Workers.of(ctx).tasks(), DeliveryQueueGauges(ctx).run]
 
 
 def _close(ctx: NotifyContext) -> Sequence[kit.StopHook]:

@@ -22,6 +22,7 @@ from crm_risk.rpc_facilities import GUARANTOR_NAME_CONTEXT
 from crm_risk.servicer import RiskServicer
 from crm_runtime import kit
 from crm_runtime.gcsteward import FullCollections, defer_full_collections
+from crm_runtime.metrics import gauge
 from crm_runtime.rekey import EncryptedTable
 from crm_runtime.server import BackgroundTask, ServiceDefinition
 
@@ -31,6 +32,11 @@ ENCRYPTED = [
     EncryptedTable(GuaranteeRow, "seq", {"name_enc": GUARANTOR_NAME_CONTEXT}),
     EncryptedTable(MonitoringProfileRow, "client_id", {"related_enc": RELATED_CONTEXT}),
 ]
+_queue_depth = gauge(
+    "crm.risk.monitoring.queue_depth",
+    unit="{batch}",
+    description="Transaction batches received and waiting for their group commit",
+)
 
 
 async def _context(parts: kit.Parts[RiskSettings]) -> RiskContext:
@@ -58,6 +64,7 @@ async def _context(parts: kit.Parts[RiskSettings]) -> RiskContext:
         contagion=Contagion.of(settings),
     )
     await pipeline.start()
+    _queue_depth.add_value(pipeline, lambda p: len(p.waiting))
     ctx.pipeline = pipeline
     return ctx
 

@@ -115,7 +115,7 @@ class MonitoringPipeline(DurableEngine):
         self._checkpoint_seconds = checkpoint_ms / 1000
         self._checkpoint_interval = checkpoint_interval
         self._last_checkpoint = time.monotonic()
-        self._queue: list[_Pending] = []
+        self.waiting: list[_Pending] = []
         self.batches = 0
         self.last_batch_time = float("-inf")  # time.monotonic() of the last batch received
 
@@ -137,10 +137,10 @@ class MonitoringPipeline(DurableEngine):
         txns, indexes, rejected = to_transactions(request.transactions)
         item = _Pending(request, txns, indexes, rejected,
                         asyncio.get_running_loop().create_future())
-        self._queue.append(item)
+        self.waiting.append(item)
         async with self._lock:
             if not item.future.done():
-                group, self._queue = self._queue, []
+                group, self.waiting = self.waiting, []
                 await self._commit_group(group)
         response = item.future.result()
         elapsed = (time.perf_counter() - received) * 1000
@@ -197,7 +197,7 @@ class MonitoringPipeline(DurableEngine):
         """
         while True:
             await asyncio.sleep(self._checkpoint_interval)
-            if not self._dirty or self._queue or self._lock.locked():
+            if not self._dirty or self.waiting or self._lock.locked():
                 continue
             async with self._lock:
                 if self._behind_store:
