@@ -30,13 +30,7 @@ from crm_gateway.routing import Metadata, Route, Routes
 from crm_runtime import requestctx
 from crm_runtime.admission import Admission
 from crm_runtime.auth import IDENTITY_METADATA_KEY
-from crm_runtime.errors import (
-    DomainError,
-    Unavailable,
-    internal_status,
-    retry_pushback,
-    to_status,
-)
+from crm_runtime.errors import DomainError, Unavailable, internal_status, retry_pushback, to_status
 from crm_runtime.logging import get_logger
 
 log = get_logger("proxy")
