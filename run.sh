@@ -41,7 +41,7 @@ setup() {
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   printf '%s\n' "$ROOT/gen/python" "$ROOT/runtime" "$ROOT/services/client" \
     "$ROOT/services/risk" "$ROOT/services/notify" "$ROOT/services/feedback" \
-    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" > "$site/crm-src.pth"
+    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" "$ROOT/importer" > "$site/crm-src.pth"
   "$PY" tools/gen_protos.py >/dev/null
 }
 

@@ -88,7 +88,7 @@ class ImportRpc:
                 loaded_row_count=loaded,
                 row_errors=checked.errors,
             )
-            record_chunk(session, run, request, answer, principal=principal, now=now)
+            await record_chunk(session, run, request, answer, principal=principal, now=now)
         return answer
 
     async def GetImport(  # noqa: N802

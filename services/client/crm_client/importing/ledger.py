@@ -60,7 +60,7 @@ def check_turn(run: ImportRunRow | None, sequence: int, principal: Principal) ->
         )
 
 
-def record_chunk(
+async def record_chunk(
     session: AsyncSession,
     run: ImportRunRow | None,
     request: client_import_pb2.ImportClientsRequest,
@@ -83,6 +83,7 @@ def record_chunk(
     run.rejected_row_count += len({error.row_number for error in answer.row_errors})
     run.update_time = now
     session.add(run)
+    await session.flush()  # The import's row first: the chunk's row refers to it.
     session.add(
         ImportChunkRow(
             import_id=request.import_id,
