@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from google.type import money_pb2
@@ -152,7 +153,7 @@ def merge(target: client_pb2.Client, source: client_pb2.Client, paths: set[str])
             setattr(target, path, getattr(source, path))
 
 
-def client_created_event(row: ClientRow) -> client_events_pb2.ClientCreated:
+def client_created_event(row: ClientRow | SimpleNamespace) -> client_events_pb2.ClientCreated:
     """Return the event announcing a new client (CreateClient and the bulk import)."""
     return client_events_pb2.ClientCreated(
         client=f"clients/{row.id}",
