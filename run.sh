@@ -70,7 +70,7 @@ PYEOF
 run_tests() {
   ensure_postgres
   log "ruff"; "$VENV/bin/ruff" check .
-  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation
+  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation importer
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
   run_pytest -m "not soak and not chaos and not fuzz" "$@"

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.message import Message
 from google.type import date_pb2, money_pb2
@@ -92,13 +92,11 @@ def _set(message: Message, name: str, value: Message | None) -> None:
 
 
 def _person(values: Mapping[str, Any], path: str) -> client_pb2.KeyPerson:
-    person = client_pb2.KeyPerson(
-        **{name: str(values.get(name) or "") for name in PERSON_TEXT},
-        **{
-            name: _enum(enum, f"{path}.{name}", str(values.get(name) or ""))
-            for name, enum in PERSON_ENUMS.items()
-        },
-    )
+    person = client_pb2.KeyPerson()
+    for name in PERSON_TEXT:
+        setattr(person, name, str(values.get(name) or ""))
+    for name, enum in PERSON_ENUMS.items():
+        setattr(person, name, _enum(enum, f"{path}.{name}", str(values.get(name) or "")))
     _set(person, "birth_date", _date(f"{path}.birth_date", str(values.get("birth_date") or "")))
     return person
 
@@ -114,16 +112,14 @@ def _count(field: str, value: object) -> int:
 
 def row_message(number: int, values: Mapping[str, Any]) -> client_import_pb2.ImportRow:
     """Return the message of one row given as a JSON Lines object; raise RowProblem."""
-    client = client_pb2.Client(
-        **{name: str(values.get(name) or "") for name in CLIENT_TEXT},
-        ownership_type=_enum(
-            client_pb2.OwnershipType,
-            "client.ownership_type",
-            str(values.get("ownership_type") or ""),
-        ),
-        employee_count=_count("client.employee_count", values.get("employee_count")),
-        project_finance=str(values.get("project_finance", "")).lower() in ("true", "1", "yes"),
-    )
+    client = client_pb2.Client()
+    for name in CLIENT_TEXT:
+        setattr(client, name, str(values.get(name) or ""))
+    word = str(values.get("ownership_type") or "")
+    ownership = _enum(client_pb2.OwnershipType, "client.ownership_type", word)
+    client.ownership_type = cast(client_pb2.OwnershipType, ownership)
+    client.employee_count = _count("client.employee_count", values.get("employee_count"))
+    client.project_finance = str(values.get("project_finance", "")).lower() in ("true", "1")
     founded = _date("client.founding_date", str(values.get("founding_date") or ""))
     _set(client, "founding_date", founded)
     for name in CLIENT_MONEY:

@@ -101,9 +101,9 @@ class Reporter:
         self._file.close()
 
 
-def _request(plan: Plan, sequence: int, batch: list[ParsedRow]) -> tuple[
-    client_import_pb2.ImportClientsRequest, list[tuple[int, str, str]]
-]:
+def _request(
+    plan: Plan, sequence: int, batch: list[ParsedRow]
+) -> tuple[client_import_pb2.ImportClientsRequest, list[tuple[int, str, str]]]:
     local = [
         (row.number, row.problem.field, row.problem.description)
         for row in batch
@@ -133,11 +133,13 @@ async def start_chunk(plan: Plan, stub: client_service_pb2_grpc.ClientServiceStu
         raise
     expected = f"{plan.path.name}; chunk_rows={plan.chunk_rows}"
     if found.source != expected:
-        raise SystemExit(f"imports/{plan.import_id} was started as {found.source!r}, not {expected!r}")
+        raise SystemExit(
+            f"imports/{plan.import_id} was started as {found.source!r}, not {expected!r}"
+        )
     reported = reported_chunk(plan.report)
     # Chunks committed but not yet in the report are sent again: the service answers them from
     # its record, without storing them twice.
-    return min(found.last_chunk_sequence, reported) + 1
+    return min(int(found.last_chunk_sequence), reported) + 1
 
 
 async def run(plan: Plan, totals: Totals) -> None:

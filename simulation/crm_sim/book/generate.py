@@ -68,9 +68,10 @@ def good_row(rng: random.Random, index: int, today: date) -> Row:
     staff = rng.randint(*employees)
     sales = rng.randint(*revenue)
     team = rng.choice(TEAMS)
+    brand = rng.choice(BRANDS) + rng.choice(BRANDS)
     roles = ["legal_representative", *rng.sample(ROLES[1:], rng.randint(0, 2))]
     return {
-        "display_name": f"{city_name}{rng.choice(BRANDS)}{rng.choice(BRANDS)}{trade}有限公司{index}",
+        "display_name": f"{city_name}{brand}{trade}有限公司{index}",
         "credit_code": make_credit_code(f"91{city}", f"{head}{body}"),
         "industry_code": code,
         "region_code": city,
