@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true", help="continue after the last chunk")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     parser.add_argument(
+        "--retries", type=int, default=5, help="new streams after a broken one (0: stop)"
+    )
+    parser.add_argument(
         "--header",
         action="append",
         default=[],
@@ -62,6 +65,7 @@ def main(argv: list[str]) -> int:
         report=args.report or book.with_name(book.name + ".errors.csv"),
         resume=args.resume,
         progress=not args.quiet,
+        retries=max(0, args.retries),
     )
     totals = Totals()
     try:
@@ -75,6 +79,7 @@ def main(argv: list[str]) -> int:
         f"\nimports/{plan.import_id}: {totals.rows} rows read, {totals.loaded} loaded, "
         f"{len(totals.rejected_rows)} refused (report: {plan.report}), "
         f"{totals.replayed_chunks} chunks answered from the record, "
+        f"{totals.reconnects} new streams, "
         f"{seconds:.1f} s, {totals.rows / seconds:.0f} rows/s"
     )
     return 0

@@ -13,7 +13,7 @@ import csv
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -34,6 +34,7 @@ class Totals:
     loaded: int = 0
     rejected_rows: set[int] = field(default_factory=set)
     replayed_chunks: int = 0
+    reconnects: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def rate(self) -> float:
@@ -54,6 +55,7 @@ class Plan:
     report: Path = Path("import-errors.csv")
     resume: bool = False
     progress: bool = True
+    retries: int = 5
 
 
 def chunks(rows: Iterator[ParsedRow], size: int, first: int) -> Iterator[list[ParsedRow]]:
@@ -142,7 +144,36 @@ async def start_chunk(plan: Plan, stub: client_service_pb2_grpc.ClientServiceStu
     return min(int(found.last_chunk_sequence), reported) + 1
 
 
+# A stream can end without anything being wrong with the import: the service closes
+# connections older than its max_connection_age (5 minutes by default, for load balancing),
+# restarts, or fails over. The import then continues on a new stream from the record.
+RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    }
+)
+
+
 async def run(plan: Plan, totals: Totals) -> None:
+    """Send the whole book, reopening the stream (as a resume) after a retryable break."""
+    attempt = 0
+    while True:
+        try:
+            await run_once(plan if attempt == 0 else replace(plan, resume=True), totals)
+            return
+        except grpc.aio.AioRpcError as error:
+            if error.code() not in RETRYABLE or attempt >= plan.retries:
+                raise
+            attempt += 1
+            totals.reconnects += 1
+            await asyncio.sleep(min(2.0**attempt, 15.0))
+
+
+async def run_once(plan: Plan, totals: Totals) -> None:
     """Send the book from the first unreported chunk on; return when every chunk is answered."""
     async with grpc.aio.insecure_channel(
         plan.target, options=[("grpc.max_send_message_length", 8 * 1024 * 1024)]

@@ -74,7 +74,9 @@ async def _kill_case(tmp_path: Path, rows: int, chunk_rows: int, kill_after: int
     progress = book.with_name(book.name + ".errors.csv.progress")
     await process.wait_serving(SERVICE)
     size = str(chunk_rows)
-    first = importer(book, process.address, kit, "--chunk-rows", size, "--window", "2")
+    first = importer(
+        book, process.address, kit, "--chunk-rows", size, "--window", "2", "--retries", "0"
+    )
 
     def answered() -> int:
         text = progress.read_text().strip() if progress.exists() else ""
