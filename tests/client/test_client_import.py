@@ -8,12 +8,12 @@ from pathlib import Path
 import grpc
 import pytest
 from client_harness import ClientHarness, client_service
-from crm_import.rows import read_rows
 from import_support import importer, make_book, report, scalar, service
 from sqlalchemy import func, select
 from sqlalchemy import table as sql_table
 
 from crm.client.v1 import client_import_pb2, client_service_pb2, client_service_pb2_grpc
+from crm_import.rows import read_rows
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit
 
