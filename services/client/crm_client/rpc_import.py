@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 
@@ -58,7 +59,10 @@ class ImportRpc:
         """
         principal = require_roles(*access.IMPORT_ROLES)
         async for request in request_iterator:
-            yield await self._import_chunk(request, principal)
+            # A chunk being written is finished even if the stream goes away meanwhile (the
+            # caller gone, the connection aged out): its answer waits in the record, and a
+            # write transaction is never abandoned half-way on the store's only connection.
+            yield await asyncio.shield(self._import_chunk(request, principal))
 
     async def _import_chunk(self, request: Request, principal: Principal) -> Response:
         _check_request(request)
