@@ -70,7 +70,7 @@ def _importer(book: Path, port: int, kit: IdentityKit, *, resume: bool) -> subpr
     token = dict(kit.metadata("systems/book-migration", Role.SYSTEM))[IDENTITY_METADATA_KEY]
     args = [sys.executable, "-m", "crm_import", str(book), "--target", f"127.0.0.1:{port}"]
     args += ["--import-id", IMPORT_ID, "--chunk-rows", str(CHUNK_ROWS)]
-    args += ["--resume"] if resume else []
+    args += ["--resume", "--quiet"] if resume else ["--quiet"]
     env = {**os.environ, "CRM_IMPORT_HEADER": f"{IDENTITY_METADATA_KEY}={token}"}
     return subprocess.Popen(args, env=env, cwd=ROOT, stderr=subprocess.PIPE)
 
