@@ -67,7 +67,9 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _importer(book: Path, port: int, kit: IdentityKit, *, resume: bool) -> subprocess.Popen[bytes]:
-    token = dict(kit.metadata("systems/book-migration", Role.SYSTEM))[IDENTITY_METADATA_KEY]
+    # Tokens live 5 minutes by default; an import crosses several streams over longer than that
+    # (a real migration would use the gateway with an API key).
+    token = kit.signers["gateway"].mint("systems/book-migration", [Role.SYSTEM], ttl_seconds=7200)
     args = [sys.executable, "-m", "crm_import", str(book), "--target", f"127.0.0.1:{port}"]
     args += ["--import-id", IMPORT_ID, "--chunk-rows", str(CHUNK_ROWS)]
     args += ["--resume", "--quiet"] if resume else ["--quiet"]
