@@ -50,7 +50,8 @@ setup() {
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   printf '%s\n' "$ROOT/gen/python" "$ROOT/runtime" "$ROOT/services/client" \
     "$ROOT/services/risk" "$ROOT/services/notify" "$ROOT/services/feedback" \
-    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" "$ROOT/admin" > "$site/crm-src.pth"
+    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" "$ROOT/admin" "$ROOT/importer" \
+    > "$site/crm-src.pth"
   "$PY" tools/gen_protos.py >/dev/null
 }
 
@@ -79,7 +80,7 @@ PYEOF
 run_tests() {
   ensure_postgres
   log "ruff"; "$VENV/bin/ruff" check .
-  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation admin
+  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation admin importer
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
   log "buf breaking"; "$PY" tools/buf_breaking.py

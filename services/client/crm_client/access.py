@@ -29,6 +29,8 @@ DELIVERY_UNMASK_REASON = "notification delivery"
 DELIVERY_UNMASK_FIELDS = ("mobile_number",)
 SEGMENT_ADMIN_ROLES = (Role.OPS, Role.SYSTEM)
 ACTIVITY_ROLES = (Role.SYSTEM,)
+# Loading a bank's book is an administrative act: operations staff or a migration system.
+IMPORT_ROLES = (Role.OPS, Role.SYSTEM)
 
 # Fields that change only through their own workflow, never through UpdateClient.
 PROTECTED_FIELDS = frozenset(

@@ -15,6 +15,7 @@ from crm_client.client_fields import (
     MUTABLE_FIELDS,
     apply_fields,
     apply_size,
+    client_created_event,
     merge,
     new_client_row,
     size_of,
@@ -30,7 +31,7 @@ from crm_client.store.clients import (
     credit_code_taken,
     visible_clients,
 )
-from crm_client.validation import STAFF_RE, TEAM_RE, Violations, check_client_fields
+from crm_client.validation import STAFF_RE, Violations, check_assignment, check_client_fields
 from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, Role, current_principal, require_roles
 from crm_runtime.errors import Aborted, AlreadyExists, InvalidArgument, PermissionDenied
@@ -114,12 +115,12 @@ class ClientsRpc:
         rm = request.relationship_manager or (
             principal.subject if principal.has(Role.RELATIONSHIP_MANAGER) else ""
         )
-        if not STAFF_RE.match(rm):
-            v.add("relationship_manager", "is required and must look like staff/{staff}")
-        if request.team and not TEAM_RE.match(request.team):
-            v.add("team", "must look like teams/{team}")
-        if request.client.project_finance and not request.team:
-            v.add("team", "project-finance clients need a dedicated team")
+        check_assignment(
+            v,
+            relationship_manager=rm,
+            team=request.team,
+            project_finance=request.client.project_finance,
+        )
         check_people(v, list(request.key_persons), today=now.date(), prefix="key_persons")
         v.raise_if_any()
         if not owns(principal, rm, request.team):
@@ -185,22 +186,7 @@ class ClientsRpc:
             now=now,
             fresh=not request.key_persons,
         )
-        self.ctx.outbox.emit(
-            session,
-            client_events_pb2.ClientCreated(
-                client=f"clients/{row.id}",
-                display_name=row.display_name,
-                credit_code=row.credit_code,
-                industry_code=row.industry_code,
-                region_code=row.region_code,
-                size_class=row.size_class,
-                group=row.group_name,
-                relationship_manager=rm,
-                team=request.team,
-                project_finance=row.project_finance,
-            ),
-            subject=f"clients/{row.id}",
-        )
+        self.ctx.outbox.emit(session, client_created_event(row), subject=f"clients/{row.id}")
         return client_message(row)
 
     async def UpdateClient(  # noqa: N802

@@ -147,12 +147,20 @@ async def recompute(
                     move_time=moment,
                 )
             )
+    event = membership_event(client.id, diff.joined, diff.left, cause=cause, moment=moment)
+    outbox.emit(session, event, subject=f"clients/{client.id}", occurred=moment)
+    return len(diff.joined) + len(diff.left)
+
+
+def membership_event(
+    client_id: str, joined: set[str], left: set[str], *, cause: str, moment: datetime
+) -> client_events_pb2.SegmentMembershipChanged:
+    """Return the event announcing a client's segment joins and leaves."""
     event = client_events_pb2.SegmentMembershipChanged(
-        client=f"clients/{client.id}",
-        joined=[f"segments/{s}" for s in sorted(diff.joined)],
-        left=[f"segments/{s}" for s in sorted(diff.left)],
+        client=f"clients/{client_id}",
+        joined=[f"segments/{s}" for s in sorted(joined)],
+        left=[f"segments/{s}" for s in sorted(left)],
         cause=cause,
     )
     event.change_time.FromDatetime(moment)
-    outbox.emit(session, event, subject=f"clients/{client.id}", occurred=moment)
-    return len(diff.joined) + len(diff.left)
+    return event

@@ -9,6 +9,7 @@ from crm_client.rpc_assign import AssignRpc
 from crm_client.rpc_clients import ClientsRpc
 from crm_client.rpc_groups import GroupsRpc
 from crm_client.rpc_guarantees import GuaranteesRpc
+from crm_client.rpc_import import ImportRpc
 from crm_client.rpc_memberships import MembershipsRpc
 from crm_client.rpc_people import PeopleRpc
 from crm_client.rpc_segments import SegmentsRpc
@@ -23,6 +24,7 @@ class ClientServicer(
     ActivityRpc,
     GroupsRpc,
     GuaranteesRpc,
+    ImportRpc,
     client_service_pb2_grpc.ClientServiceServicer,
 ):
     """Implements crm.client.v1.ClientService."""

@@ -32,6 +32,17 @@ def to_date(value: date_pb2.Date) -> date | None:
     return date(value.year, value.month, value.day)
 
 
+def check_assignment(
+    v: Violations, *, relationship_manager: str, team: str, project_finance: bool
+) -> None:
+    """Check a new client's first assignment (CreateClient and the bulk import)."""
+    if not STAFF_RE.match(relationship_manager):
+        v.add("relationship_manager", "is required and must look like staff/{staff}")
+    if team and not TEAM_RE.match(team):
+        v.add("team", "must look like teams/{team}")
+    if project_finance and not team:
+        v.add("team", "project-finance clients need a dedicated team")
+
 
 def check_money(v: Violations, field: str, value: money_pb2.Money, *, required: bool) -> None:
     """Check currency (CNY only), sign, nanos and range."""

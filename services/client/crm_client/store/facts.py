@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,15 +25,35 @@ def _wan(amount: Decimal | None) -> Decimal:
     return (amount or Decimal(0)) / WAN
 
 
-async def client_features(
-    session: AsyncSession,
-    client: ClientRow,
-    cipher: FieldCipher,
+class ClientColumns(Protocol):
+    """The client columns segment rules read: a stored row or the values of a new one."""
+
+    size_class: str
+    industry_code: str
+    region_code: str
+    ownership_type: str
+    founding_date: date
+    employee_count: int
+    annual_revenue: Decimal | None
+    total_assets: Decimal | None
+    registered_capital: Decimal | None
+    previous_annual_revenue: Decimal | None
+    project_finance: bool
+    state: str
+    credit_grade: str
+    credit_pd: float | None
+    potential_risk: bool
+    warning_level: str
+
+
+def features_of(
+    client: ClientColumns,
     *,
+    owner: OwnerFacts | None,
+    activity: ActivityFacts | None,
     today: date,
-    fresh: bool = False,
 ) -> dict[str, object]:
-    """Return the feature mapping segment rules and recommendations read for a client."""
+    """Return the feature mapping of a client whose owner and activity facts are known."""
     facts = ClientFacts(
         size_class=client.size_class,
         industry_code=client.industry_code,
@@ -49,9 +70,6 @@ async def client_features(
         if client.previous_annual_revenue is None
         else _wan(client.previous_annual_revenue),
     )
-    # A client created in this transaction has no key persons or activity yet.
-    owner = None if fresh else await _owner_facts(session, client, cipher)
-    activity = None if fresh else await _activity_facts(session, client)
     credit = CreditFacts(
         grade=client.credit_grade or None,
         pd=client.credit_pd,
@@ -59,6 +77,39 @@ async def client_features(
         warning_level=client.warning_level or None,
     )
     return build_features(client=facts, owner=owner, activity=activity, credit=credit, today=today)
+
+
+def owner_facts(
+    *,
+    birth_date: date | None,
+    gender: str,
+    education: str,
+    occupation: str,
+    income_band: str | None,
+) -> OwnerFacts:
+    """Return the owner facts of the person who owns the firm (see OWNER_ROLES)."""
+    return OwnerFacts(
+        birth_date=birth_date,
+        gender=gender or None,
+        education=education or None,
+        occupation=occupation or None,
+        income_band=income_band,
+    )
+
+
+async def client_features(
+    session: AsyncSession,
+    client: ClientRow,
+    cipher: FieldCipher,
+    *,
+    today: date,
+    fresh: bool = False,
+) -> dict[str, object]:
+    """Return the feature mapping segment rules and recommendations read for a client."""
+    # A client created in this transaction has no key persons or activity yet.
+    owner = None if fresh else await _owner_facts(session, client, cipher)
+    activity = None if fresh else await _activity_facts(session, client)
+    return features_of(client, owner=owner, activity=activity, today=today)
 
 
 async def _owner_facts(
@@ -84,11 +135,11 @@ async def _owner_facts(
         if person.income_band_enc
         else None
     )
-    return OwnerFacts(
+    return owner_facts(
         birth_date=person.birth_date,
-        gender=person.gender or None,
-        education=person.education or None,
-        occupation=person.occupation or None,
+        gender=person.gender,
+        education=person.education,
+        occupation=person.occupation,
         income_band=income,
     )
 

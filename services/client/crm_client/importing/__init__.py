@@ -1,0 +1,1 @@
+"""Bulk import of a bank's book: row checks, chunk records and multi-row writes."""
