@@ -30,7 +30,6 @@ from crm_risk.rating.model.scale import falls_to
 from crm_risk.rating.model.scorecard import rate
 from crm_risk.rating.rate import rating_values
 from crm_runtime.outbox import Outbox
-from crm_runtime.outbox_bulk import emit_many
 from crm_runtime.wire import timestamp
 
 RATINGS: Any = RatingRow.__table__  # type: ignore[attr-defined]
@@ -120,7 +119,7 @@ async def commit_ratings(
         .execution_options(synchronize_session=False),
         [{"b_client": r["client_id"], "b_review": r["next_review_date"]} for r in ratings],
     )
-    await emit_many(session, outbox, events)
+    await outbox.emit_many(session, events)
     if contagion is not None:
         for row in ratings:
             before = previous.get(row["client_id"])
