@@ -50,6 +50,10 @@ NOT_OBJECT_SCOPED = {
         "the group is shared master data; the member client is checked like any client "
         "(test_client_groups: B's client cannot be added by A)"
     ),
+    "ImportClients": "operations and bank systems only (function-level rule); RMs are refused "
+                     "by role (test_client_import)",
+    "GetImport": "an import belongs to operations, not to an RM; RMs are refused by role "
+                 "(test_client_import)",
 }
 GROUP_DENIED = "GROUP_ACCESS_DENIED"
 GHOST_GROUP = "groups/ghost-group"
