@@ -1,7 +1,8 @@
 """Fuzz through the gateway: every unary RPC of every service over gRPC and HTTP/JSON, and
 every stream over gRPC, with mutated bytes and hostile JSON, answers cleanly: no UNKNOWN, no
-INTERNAL, no HTTP 5xx (issue 11). The default suite sends FUZZ_PER_METHOD (10) per RPC and face; `./run.sh fuzz`
-sends 1,000 (marker "fuzz"). Methods and routes come from the descriptors.
+INTERNAL, no HTTP 5xx (issue 11). The default suite sends FUZZ_PER_METHOD (10) per RPC and
+face; `./run.sh fuzz` sends 1,000 (marker "fuzz"). Methods and routes come from the
+descriptors.
 """
 
 from __future__ import annotations
