@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf import message
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, insert, select
 
 from crm_gateway.audit_chain import PUBLIC_CHAIN_KEY, genesis_hash, record_hash
 from crm_gateway.audit_resource import resource_of
@@ -170,6 +170,11 @@ class AuditLog:
         async with self._lock:
             remaining = len(self._pending)
             while remaining:
+                if self._in_doubt:
+                    skipped = await self._skip_stored()
+                    self._in_doubt = False
+                    written, remaining = written + skipped, remaining - skipped
+                    continue
                 count = min(self._batch_size, remaining)
                 rows: list[dict[str, Any]] = []
                 seq, previous = self._seq, self._last_hash
@@ -178,10 +183,9 @@ class AuditLog:
                     rows += self._rows(batch, seq, previous)
                     seq, previous = rows[-1]["seq"], rows[-1]["record_hash"]
                     await asyncio.sleep(0)  # Let calls run between slices: keeps p99 low.
-                if not (self._in_doubt and await self._stored_through(seq)):
-                    self._in_doubt = True
-                    async with self._db.write() as session:
-                        await session.execute(insert(AUDIT_TABLE), rows)
+                self._in_doubt = True
+                async with self._db.write() as session:
+                    await session.execute(insert(AUDIT_TABLE), rows)
                 self._in_doubt = False
                 # Only a committed batch moves the chain head and leaves the queue.
                 for _ in range(count):
@@ -192,18 +196,29 @@ class AuditLog:
         self.written += written
         return written
 
-    async def _stored_through(self, seq: int) -> bool:
-        """Return True if this chain's records up to `seq` are stored.
+    async def _skip_stored(self) -> int:
+        """Drop from the queue what the store already holds of this chain; return how many.
 
-        A batch is one transaction, so its last record being there means all of it is: the
-        batch committed before its coroutine was cancelled and must not be written twice.
+        A batch whose write began may have committed before an error or a cancellation
+        reached its coroutine. The store, not the batch that was being built, says how far the
+        chain got: the retry's batch may be longer (entries kept arriving) and must start
+        after the last stored record, from that record's hash.
         """
         async with self._db.read() as session:
-            statement = select(func.max(AUDIT_TABLE.c.seq)).where(
-                AUDIT_TABLE.c.chain == self.chain
+            statement = (
+                select(AUDIT_TABLE.c.seq, AUDIT_TABLE.c.record_hash)
+                .where(AUDIT_TABLE.c.chain == self.chain)
+                .order_by(AUDIT_TABLE.c.seq.desc())
+                .limit(1)
             )
-            stored = (await session.execute(statement)).scalar()
-        return stored is not None and int(stored) >= seq
+            last = (await session.execute(statement)).first()
+        if last is None or int(last.seq) <= self._seq:
+            return 0
+        stored = int(last.seq) - self._seq
+        for _ in range(stored):
+            self._pending.popleft()
+        self._seq, self._last_hash = int(last.seq), str(last.record_hash)
+        return stored
 
     async def run(self) -> None:
         """Write batches until cancelled; on a store error keep the entries and retry."""

@@ -182,6 +182,24 @@ class TestAuditBatchesWrittenOnce:
         assert (result.intact, result.record_count) == (True, 30)
         await database.dispose()
 
+    async def test_retry_with_more_entries_starts_after_the_stored_batch(self, store_url):
+        """A batch of 4 committed, then cancelled; a fifth call arrives before the retry.
+        The retry's batch is longer than the stored one: it must start after what the store
+        holds (before: the whole 5 written again, UNIQUE constraint failed, seen in a loaded
+        full-suite run at the gateway's graceful stop)."""
+        database = CancelAfterCommit(store_url)
+        upgrade_head(MIGRATIONS, database.url)
+        log = AuditLog(database, instance="t", batch_size=10)
+        record_calls(log, 4)
+        with pytest.raises(asyncio.CancelledError):
+            await log.flush()
+        record_calls(log, 1)
+        await log.close()
+        result = await verify_chains(database, log.key, chain=log.chain)
+        assert (result.intact, result.record_count) == (True, 5)
+        assert log.backlog == 0
+        await database.dispose()
+
 
 class TestStreamsApartFromUnary:
     async def test_open_streams_do_not_use_up_unary_slots(self, identity, tmp_path):
