@@ -8,6 +8,7 @@ log line carries the RPC's trace and span ids. Wrapped handlers are built once p
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -41,6 +42,19 @@ _tracer = trace.get_tracer("crm_runtime.rpc")
 PUBLIC_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 _STATUS_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 Deserializer = Callable[[bytes], Any] | None
+
+
+async def to_completion(call: Awaitable[Any]) -> Any:
+    """Await a unary handler that finishes even if the RPC is cancelled (deadline, the caller
+    gone): cancelled inside a statement, its store connection would be dropped with the
+    transaction still open, and on SQLite every later write would wait out the busy timeout.
+    The caller resends with the same request_id and gets the finished call's answer."""
+    task = asyncio.ensure_future(call)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        raise
 
 
 def decode(deserializer: Deserializer, raw: Any) -> Any:
@@ -241,7 +255,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     self._begin(context, state, metadata)
                     if streaming_in:
                         return await behavior(_decode_each(decoder, request), context)
-                    return await behavior(decode(decoder, request), context)
+                    return await to_completion(behavior(decode(decoder, request), context))
                 except Exception as exc:
                     if isinstance(exc, grpc.aio.AbortError):
                         state.code = context.code() or grpc.StatusCode.UNKNOWN

@@ -17,6 +17,7 @@ OSError from connect through as it is, so the whole cause chain is inspected.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 
 from sqlalchemy.exc import DBAPIError
@@ -52,6 +53,12 @@ def store_failure(exc: BaseException) -> DomainError | None:
         lost = (ConnectionResetError, BrokenPipeError, asyncpg.PostgresConnectionError,
                 asyncpg.exceptions.OperatorInterventionError)
     chain = list(_chain(exc))
+    # SQLite's one writer stayed busy past the busy timeout. Writes begin with BEGIN IMMEDIATE,
+    # so the lock is taken first or not at all: nothing was done, the caller may retry.
+    if any(isinstance(e, sqlite3.OperationalError) and "database is locked" in str(e)
+           for e in chain):
+        return Unavailable("the store is busy; retry", reason="STORE_BUSY",
+                           retry_after_seconds=RETRY_AFTER_SECONDS)
     if any(isinstance(e, not_reached) for e in chain):
         return Unavailable("the store is unavailable; retry", reason="STORE_UNAVAILABLE",
                            retry_after_seconds=RETRY_AFTER_SECONDS)

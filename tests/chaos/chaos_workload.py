@@ -57,6 +57,14 @@ CHANNEL_OPTIONS = [
 ]
 
 
+def _local_write_failure(exc: grpc.aio.AioRpcError) -> bool:
+    """True for grpc-python's own INTERNAL when writing a request on a stream whose peer has
+    gone (grpc/grpc#36066: the library sets it over the real status, and no server answered
+    it); the batch is resent like any transport failure, under its same batch id."""
+    return exc.code() == Code.INTERNAL and 'Failed "execute_batch"' in (
+        exc.debug_error_string() or "")
+
+
 @dataclass
 class Ledger:
     """What callers were told: per kind, the keys of acknowledged mutations; and every
@@ -134,10 +142,12 @@ class Caller:
                 reason = acks[0].error.message if acks else "no acknowledgement"
                 self.ledger.resent[f"MonitorTransactions refused: {reason[:40]}"] += 1
             except grpc.aio.AioRpcError as exc:
-                if exc.code() not in RETRY | NOT_YET or loop.time() > give_up:
+                local = _local_write_failure(exc)
+                if (exc.code() not in RETRY | NOT_YET and not local) or loop.time() > give_up:
                     self.ledger.failed.append(f"MonitorTransactions: {exc.code().name}")
                     raise
-                self.ledger.resent[f"MonitorTransactions {exc.code().name}"] += 1
+                name = "write failed locally" if local else exc.code().name
+                self.ledger.resent[f"MonitorTransactions {name}"] += 1
             await asyncio.sleep(0.3)
 
     async def prepare(self) -> None:

@@ -3,16 +3,21 @@ PostgreSQL restart found RPCs answering INTERNAL while the server came back)."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import grpc
 import pytest
 from google.protobuf import wrappers_pb2
 from google.rpc import error_details_pb2
 from runtime_probe_server import call, error_info, probe_service, rich_status, unary_method
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_runtime import testing
 from crm_runtime.auth import Role
+from crm_runtime.errors import Unavailable
+from crm_runtime.storefailure import store_failure
 
 Value = wrappers_pb2.StringValue
 
@@ -93,3 +98,14 @@ async def test_connection_lost_mid_transaction_is_aborted(channel, identity):
     assert error.code() is grpc.StatusCode.ABORTED
     assert error_info(error).reason == "STORE_CONNECTION_LOST"
     assert _retry_info(error) is not None
+
+
+def test_a_busy_sqlite_writer_is_unavailable_not_internal():
+    """SQLite's writer busy past the busy timeout (BEGIN IMMEDIATE refused: nothing was done)
+    is retryable UNAVAILABLE `STORE_BUSY`, not INTERNAL."""
+    error = OperationalError("BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked"))
+    mapped = store_failure(error)
+    assert isinstance(mapped, Unavailable)
+    assert mapped.reason == "STORE_BUSY"
+    assert store_failure(OperationalError("SELECT", {}, sqlite3.OperationalError("no such table")))\
+        is None
