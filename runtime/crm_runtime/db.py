@@ -32,6 +32,25 @@ from crm_runtime.errors import Aborted
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
+# Tasks inside a write transaction, and those of them whose cancellation waits until it ends
+# (see cancel_outside_writes).
+_writing: set[asyncio.Task[Any]] = set()
+_cancel_after_write: set[asyncio.Task[Any]] = set()
+
+
+def cancel_outside_writes(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` now or, if it is inside a write transaction, as soon as that ends.
+
+    Cancelled inside one of the driver's statements, a task leaves its connection behind with
+    the transaction still open (the driver's thread finishes the statement on its own), and on
+    SQLite every later writer then waits out the busy timeout. A call past its deadline
+    therefore finishes the transaction it is in (committing or rolling back) and stops there.
+    """
+    if task in _writing:
+        _cancel_after_write.add(task)
+    else:
+        task.cancel()
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """Durability settings are per connection, so they are set on every new one."""
@@ -94,6 +113,10 @@ class Database:
             await self._writes_open.wait()
         self._open_writes += 1
         self._no_open_writes.clear()
+        task = asyncio.current_task()
+        outermost = task if task is not None and task not in _writing else None
+        if outermost is not None:
+            _writing.add(outermost)
         try:
             async with self._write_sessions() as session, session.begin():
                 yield session
@@ -111,6 +134,11 @@ class Database:
             self._open_writes -= 1
             if not self._open_writes:
                 self._no_open_writes.set()
+            if outermost is not None:
+                _writing.discard(outermost)
+                if outermost in _cancel_after_write:
+                    _cancel_after_write.discard(outermost)
+                    outermost.cancel()
 
     @asynccontextmanager
     async def writes_paused(self, wait_seconds: float) -> AsyncIterator[bool]:

@@ -22,6 +22,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from crm_runtime import requestctx
 from crm_runtime.admission import Admission
 from crm_runtime.auth import IDENTITY_METADATA_KEY, TokenVerifier, set_current_principal
+from crm_runtime.db import cancel_outside_writes
 from crm_runtime.errors import (
     DeadlineExceeded,
     DomainError,
@@ -45,14 +46,14 @@ Deserializer = Callable[[bytes], Any] | None
 
 
 async def to_completion(call: Awaitable[Any]) -> Any:
-    """Await a unary handler that finishes even if the RPC is cancelled (deadline, the caller
-    gone): cancelled inside a statement, its store connection would be dropped with the
-    transaction still open, and on SQLite every later write would wait out the busy timeout.
-    The caller resends with the same request_id and gets the finished call's answer."""
+    """Await a unary handler; if the RPC is cancelled (deadline, the caller gone), the handler
+    is cancelled too, but only once it is out of any write transaction (cancel_outside_writes):
+    a resend with the same request_id then finds the committed answer."""
     task = asyncio.ensure_future(call)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
+        cancel_outside_writes(task)
         task.add_done_callback(lambda done: done.cancelled() or done.exception())
         raise
 

@@ -1,6 +1,8 @@
 """A unary call cancelled while its handler writes (the caller's deadline passed, the caller or
-the gateway went away) does not leave the store locked: the interceptor lets the handler
-finish on its own (`to_completion`), so the writes after it succeed at once. Found by the
+the gateway went away) does not leave the store locked: the interceptor cancels the handler
+only once it is out of its write transaction (`to_completion`, `cancel_outside_writes`), so
+the writes after it succeed at once. Cancelled outside a write, a handler stops at once
+(test_runtime_channels' deadline tests). Found by the
 chaos suite: with the gateway SIGKILLed mid-call, the client service answered its next writes
 INTERNAL "database is locked"."""
 
@@ -56,7 +58,7 @@ async def database(sqlite_url):
 
 async def test_a_handler_cancelled_mid_statement_leaves_no_lock_behind(database):
     """Five rounds: each next write is immediate, and each cancelled handler's own insert
-    committed (it finished on its own). Without `to_completion` the next write waited out the
+    committed (its transaction finished before the cancellation took effect). Without `to_completion` the next write waited out the
     busy timeout and failed "database is locked" in most rounds."""
     for label in range(5):
         took = await _cancel_mid_statement(database, to_completion, label)
