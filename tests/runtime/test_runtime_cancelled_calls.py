@@ -58,8 +58,9 @@ async def database(sqlite_url):
 
 async def test_a_handler_cancelled_mid_statement_leaves_no_lock_behind(database):
     """Five rounds: each next write is immediate, and each cancelled handler's own insert
-    committed (its transaction finished before the cancellation took effect). Without `to_completion` the next write waited out the
-    busy timeout and failed "database is locked" in most rounds."""
+    committed (its transaction finished before the cancellation took effect). Without
+    `to_completion` the next write waited out the busy timeout and failed "database is
+    locked" in most rounds (4 of 5 in one run)."""
     for label in range(5):
         took = await _cancel_mid_statement(database, to_completion, label)
         assert took < SQLITE_BUSY_TIMEOUT_MS / 1000 / 2
