@@ -78,8 +78,43 @@ PYEOF
   export CRM_TEST_POSTGRES_URL="postgresql://postgres:crm-test@127.0.0.1:5432/postgres"
 }
 
+port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+ensure_nats() {
+  # Events on JetStream: use the server on 127.0.0.1:4222 when it answers; otherwise install
+  # Debian's nats-server and start it with JetStream (state under var/nats).
+  if [ -n "${CRM_TEST_NATS_URL:-}" ] || port_answers 4222; then return; fi
+  if ! command -v nats-server >/dev/null; then
+    log "installing nats-server"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
+  fi
+  mkdir -p "$ROOT/var/nats"
+  log "starting nats-server with JetStream on 127.0.0.1:4222"
+  nohup nats-server -a 127.0.0.1 -p 4222 -js -sd "$ROOT/var/nats" >"$ROOT/var/nats/server.log" 2>&1 &
+  for _ in $(seq 1 30); do port_answers 4222 && break; sleep 0.5; done
+}
+
+ensure_redis() {
+  # Cluster-wide rate limits: use the server on 127.0.0.1:6379 when it answers; else start one.
+  if [ -n "${CRM_TEST_REDIS_URL:-}" ] || port_answers 6379; then return; fi
+  if ! command -v redis-server >/dev/null; then
+    log "installing redis-server"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  fi
+  log "starting redis-server on 127.0.0.1:6379"
+  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null
+  for _ in $(seq 1 30); do port_answers 6379 && break; sleep 0.5; done
+}
+
+ensure_chromium() {
+  # Browser tests drive Debian's Chromium headless through Playwright (no browser download).
+  command -v chromium >/dev/null && return
+  log "installing chromium"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
 run_tests() {
-  ensure_postgres
+  ensure_postgres; ensure_nats; ensure_redis; ensure_chromium
   log "ruff"; "$VENV/bin/ruff" check .
   log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation admin importer
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
@@ -114,8 +149,8 @@ cmd=${1:-help}; shift || true
 case "$cmd" in
   setup) setup ;;
   test) setup; run_tests "$@" ;;
-  soak) setup; ensure_postgres; run_pytest -m soak "$@" ;;
-  chaos) setup; ensure_postgres; run_pytest -m chaos "$@" ;;
+  soak) setup; ensure_postgres; ensure_nats; ensure_redis; run_pytest -m soak "$@" ;;
+  chaos) setup; ensure_postgres; ensure_nats; ensure_redis; run_pytest -m chaos "$@" ;;
   fuzz) setup; run_pytest -m fuzz -s "$@" ;;
   contracts) setup; "$PY" tools/build_contracts.py; run_pytest -m contracts tests/contracts "$@" ;;
   keys) setup; ensure_postgres; run_pytest -m keys "$@" ;;

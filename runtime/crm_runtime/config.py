@@ -78,6 +78,13 @@ class BaseServiceSettings(BaseSettings):
     event_subscribers: str = ""
     relay_interval_seconds: float = 0.2
     relay_batch_size: int = 200
+    # Event transport: "grpc" pushes outbox rows to EVENT_SUBSCRIBERS (the one-machine default);
+    # "nats" publishes them to JetStream subjects crm.events.<kind> and consumers read with
+    # durable consumers, so producers need not know who listens (crm_runtime.broker).
+    event_transport: str = "grpc"
+    nats_url: str = "nats://127.0.0.1:4222"
+    # Shared counters (gateway rate limits, lockout) across replicas; empty keeps them in memory.
+    redis_url: str = ""
 
     @field_validator("log_level")
     @classmethod
@@ -96,6 +103,14 @@ class BaseServiceSettings(BaseSettings):
             # not ask for one: a middle mode would accept unverified certificates.
             raise ValueError(f"GRPC_TLS_CLIENT_AUTH must be none or require, not {value!r}")
         return mode
+
+    @field_validator("event_transport")
+    @classmethod
+    def _known_transport(cls, value: str) -> str:
+        transport = value.lower()
+        if transport not in {"grpc", "nats"}:
+            raise ValueError(f"EVENT_TRANSPORT must be grpc or nats, not {value!r}")
+        return transport
 
     @property
     def is_platform(self) -> bool:
