@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,10 @@ class WalCheckpointer:
                 self._path = Path(name)
                 event.listen(database.write_engine.sync_engine, "connect", _no_autocheckpoint)
         self._connection: sqlite3.Connection | None = None
+        # A cancelled run() leaves its worker thread inside checkpoint(); close() on the loop
+        # thread must wait for it: closing a sqlite3 connection another thread is executing on
+        # crashed the process (segmentation fault in a loaded test run).
+        self._lock = threading.Lock()
         self.checkpoints = 0
 
     @property
@@ -52,13 +57,14 @@ class WalCheckpointer:
     def checkpoint(self) -> tuple[int, int, int]:
         """Run one PASSIVE checkpoint (blocking); return (busy, log frames, checkpointed)."""
         assert self._path is not None
-        if self._connection is None:
-            self._connection = sqlite3.connect(self._path, isolation_level=None,
-                                               check_same_thread=False)
-            self._connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        row = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        self.checkpoints += 1
-        return int(row[0]), int(row[1]), int(row[2])
+        with self._lock:
+            if self._connection is None:
+                self._connection = sqlite3.connect(self._path, isolation_level=None,
+                                                   check_same_thread=False)
+                self._connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            row = self._connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.checkpoints += 1
+            return int(row[0]), int(row[1]), int(row[2])
 
     async def run(self) -> None:
         """Checkpoint every second until cancelled."""
@@ -79,6 +85,7 @@ class WalCheckpointer:
             self.checkpoint()
         except sqlite3.Error as exc:
             log.warning("final WAL checkpoint failed", error=str(exc))
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
