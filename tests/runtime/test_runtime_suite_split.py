@@ -38,8 +38,8 @@ def test_soak_and_chaos_have_their_own_commands():
     assert any("test_kills_on_sqlite" in test for test in chaos)
     assert any("test_kills_and_restart_on_postgres" in test for test in chaos)
     script = (ROOT / "run.sh").read_text()
-    assert 'soak) setup; ensure_postgres; run_pytest -m soak' in script
-    assert 'chaos) setup; ensure_postgres; run_pytest -m chaos' in script
+    assert re.search(r'^  soak\) setup; ensure_postgres;[^\n]* run_pytest -m soak', script, re.M)
+    assert re.search(r'^  chaos\) setup; ensure_postgres;[^\n]* run_pytest -m chaos', script, re.M)
     default = re.search(r'^DEFAULT_SUITE="([^"]+)"', script, flags=re.M)
     assert default is not None
     for suite in ("soak", "chaos", "fuzz"):
