@@ -233,7 +233,7 @@ class Relay:
                 .limit(self._batch)
             )
         ).all()
-        return [(int(row_id), bytes(body)) for row_id, body in rows]
+        return [(row_id, body) for row_id, body in rows if row_id is not None]
 
     async def _send(self, sub: _Subscriber, rows: Sequence[tuple[int, bytes]]) -> str | None:
         """Send one DeliverEvents call; return None on success, else the error."""

@@ -76,7 +76,7 @@ class TestWakeAfterCommit:
               f"poll wake-ups {relay.counters.poll_wakeups}")
         assert relay.counters.poll_wakeups == 0
         assert relay.counters.signal_wakeups >= len(ids)
-        assert sink.counts() == {i: 1 for i in ids}
+        assert sink.counts() == dict.fromkeys(ids, 1)
 
     async def test_rolled_back_emit_wakes_nobody_and_sends_nothing(self, database):
         """An emit whose transaction rolls back leaves no row and no wake-up."""
@@ -131,7 +131,7 @@ class TestStalledSubscriber:
             # The stopped subscriber's first call has not even failed yet.
             assert relay._subscribers["stalled"].failures == 0
             assert set(attempts) == {0}
-            assert sink.counts() == {i: 1 for i in ids}
+            assert sink.counts() == dict.fromkeys(ids, 1)
             print(f"delivered {len(ids)} events to notify while the stalled call was pending")
         finally:
             stalled.kill()  # Works on a stopped process; the pending call fails at once.
@@ -173,7 +173,8 @@ class TestReplicasShareOneStore:
         stores = [await _with_outbox_table(postgres_url) for _ in range(replicas)]
         outboxes = [Outbox("client", list(addresses)) for _ in range(replicas)]
         relays = [Relay(database=db, outbox=ob, signer=None, addresses=addresses,
-                        interval=0.2, batch_size=20) for db, ob in zip(stores, outboxes)]
+                        interval=0.2, batch_size=20)
+                  for db, ob in zip(stores, outboxes, strict=True)]
         tasks = [asyncio.create_task(r.run()) for r in relays]
         rng = random.Random(18)
 
@@ -201,7 +202,7 @@ class TestReplicasShareOneStore:
         claimed = [r.counters.claimed_elsewhere for r in relays]
         print(f"deliveries per relay {per_relay}, passes finding a claim {claimed}")
         for name, sink in sinks.items():
-            assert sink.counts() == {i: 1 for i in ids}, name
+            assert sink.counts() == dict.fromkeys(ids, 1), name
             arrival = {event_id: n for n, event_id in enumerate(sink.received)}
             for batch in written:
                 positions = [arrival[event_id] for event_id in batch]
