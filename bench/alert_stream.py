@@ -50,7 +50,7 @@ async def stream_postings(channel: grpc.aio.Channel, batches: list[tuple[str, by
 
 
 class AlertReader:
-    """One push stream carrying every probe RM; notes when each RM's first message came."""
+    """One push stream carrying every probe RM; notes when each RM's first alert came."""
 
     def __init__(self, stub: notify_service_pb2_grpc.NotificationServiceStub,
                  recipients: list[str], metadata: Any) -> None:
@@ -72,11 +72,12 @@ class AlertReader:
         async for page in self._call:
             now = time.perf_counter()
             for message in page.messages:
-                self.arrived.setdefault(message.recipient, now)
+                if message.alert:  # Not the "new client assigned to you" notice before it.
+                    self.arrived.setdefault(message.recipient, now)
             self._news.set()
 
     async def wait_all(self, timeout: float) -> None:
-        """Wait until every RM had a message, or `timeout` passed (missing ones are counted)."""
+        """Wait until every RM had an alert, or `timeout` passed (missing ones are counted)."""
         try:
             async with asyncio.timeout(timeout):
                 while not self._wanted <= set(self.arrived):
