@@ -60,6 +60,7 @@ class PushWakeupBridge:
         client = await self._connect()
         try:
             await client.subscribe(SUBJECT, cb=self._on_message)
+            await client.flush()  # The server has the subscription: nothing sent from now is missed.
             self._connected = True
             log.info("push wake-ups across replicas on", subject=SUBJECT)
             while True:
