@@ -14,6 +14,12 @@ import pytest
 from crm_runtime.testing import free_port
 
 
+def _start(binary: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=log.parent)
+
+
 @asynccontextmanager
 async def own_nats_server(directory: Path) -> AsyncIterator[str]:
     """Run nats-server (core pub/sub only) on 127.0.0.1; yield its URL."""
@@ -22,9 +28,7 @@ async def own_nats_server(directory: Path) -> AsyncIterator[str]:
         pytest.skip("nats-server is not installed (./run.sh setup installs it)")
     port = free_port()
     log = directory / "nats.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([binary, "-a", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=directory)
+    proc = _start(binary, port, log)
     try:
         for _ in range(200):
             try:

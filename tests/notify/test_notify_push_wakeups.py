@@ -158,10 +158,8 @@ async def _until_live(stub_a, app, stream: StreamOnB) -> int:
     """Send warm-up messages through A until one reaches B's open stream through a wake-up
     (both bridges connect to NATS in the background after the service is up); return the
     last sequence used."""
-    sequence = 0
-    for attempt in range(30):
-        sequence += 1
-        await _send(stub_a, app, -attempt)
+    for sequence in range(1, 31):
+        await _send(stub_a, app, -sequence)
         if await stream.wait_for(sequence, timeout=2):
             return sequence
     raise AssertionError("no wake-up from A reached B through NATS within a minute")

@@ -60,7 +60,8 @@ class PushWakeupBridge:
         client = await self._connect()
         try:
             await client.subscribe(SUBJECT, cb=self._on_message)
-            await client.flush()  # The server has the subscription: nothing sent from now is missed.
+            # Once flushed the server holds the subscription: nothing published later is missed.
+            await client.flush()
             self._connected = True
             log.info("push wake-ups across replicas on", subject=SUBJECT)
             while True:
