@@ -4,8 +4,9 @@ Three real processes on their own SQLite stores: risk (its events go to the clie
 to notify), notify and the client service. Risk learns 200 synthetic firms living an ordinary
 life (`crm_sim.monitoring`) and 60 probe clients, each with its own RM (`bench.alert_probes`).
 Core banking's postings are streamed over one MonitorTransactions call, paced at 2,000
-postings a second; every ninth batch (0.45 s) a probe's drawdown rides along, and four
-batches later its payment to a broker, which raises a red warning at once. The latency is from
+postings a second (`--rate`) in a batch every 50 ms; every ninth batch (0.45 s) a probe's
+drawdown rides along, and four batches later its payment to a broker, which raises a red
+warning at once. The stream ends a second after the last probe. The latency is from
 sending the batch with that payment to the first message on the probe RM's push stream,
 through risk's monitoring, its outbox and relay, notify's inbox, alert, push write and stream.
 
@@ -49,8 +50,8 @@ from crm_sim.monitoring.world import World, generate
 
 PROBES = 60
 RATE = 2000  # postings per second
-BATCH = 100
-EVERY = 9  # batches between probes: 0.45 s at the rate
+BATCH_SECONDS = 0.05  # a batch every 50 ms: 100 postings at 2,000/s
+EVERY = 9  # batches between probes: 0.45 s
 LEAD = 4  # batches from a probe's drawdown to its misuse posting
 CLIENTS = 200
 SEED = 7
@@ -140,6 +141,7 @@ async def _one_run(tmp: Path, world: World, transport: str, nats_url: str, *,
                    stall_client: bool, rate: float) -> dict[str, Any]:
     kit = IdentityKit.create(tmp / "identity")
     probes = alert_probes.make_probes(PROBES)
+    batch = max(1, round(rate * BATCH_SECONDS))
     with _platform(tmp, kit, transport, nats_url) as running:
         for name, (_, address) in running.items():
             await wait_ready(address, SERVICES[name][1], timeout=120)
@@ -148,7 +150,7 @@ async def _one_run(tmp: Path, world: World, transport: str, nats_url: str, *,
         try:
             names = await _register(channels, kit, world, probes)
             alert_probes.add_postings(probes, names, world.transactions[0].booked_at)
-            plan = alert_probes.schedule(world, names, probes, batch_size=BATCH,
+            plan = alert_probes.schedule(world, names, probes, batch_size=batch,
                                          every=EVERY, lead=LEAD)
             reader = AlertReader(
                 notify_service_pb2_grpc.NotificationServiceStub(channels["notify"]),
@@ -160,7 +162,7 @@ async def _one_run(tmp: Path, world: World, transport: str, nats_url: str, *,
             streamed = await stream_postings(
                 channels["risk"], plan.batches, kit.metadata("systems/core-banking",
                                                              Role.SYSTEM),
-                rate=rate, batch_size=BATCH)
+                rate=rate, batch_size=batch)
             await reader.wait_all(ALERT_WAIT_SECONDS)
             reader.stop()
         finally:

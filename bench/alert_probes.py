@@ -23,6 +23,7 @@ from crm_sim.monitoring.world import World
 OPENING_BALANCE = 3e6
 DRAWDOWN = 5e6
 PAYMENT_TO_BROKER = 1.9e6
+TAIL_BATCHES = 20  # background batches after the last probe's misuse posting
 
 
 @dataclass
@@ -106,6 +107,7 @@ def schedule(world: World, names: dict[str, str], probes: list[Probe], *, batch_
     needed = 2 + (len(probes) - 1) * every + lead + 1
     if len(chunks) < needed:
         raise ValueError(f"{len(chunks)} batches of background postings, {needed} needed")
+    del chunks[needed + TAIL_BATCHES:]
     misuse: dict[str, int] = {}
     for probe in probes:
         assert probe.drawdown is not None and probe.payment is not None
