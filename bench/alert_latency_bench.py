@@ -144,7 +144,7 @@ async def _one_run(tmp: Path, world: World, transport: str, nats_url: str, *,
     batch = max(1, round(rate * BATCH_SECONDS))
     with _platform(tmp, kit, transport, nats_url) as running:
         for name, (_, address) in running.items():
-            await wait_ready(address, SERVICES[name][1], timeout=120)
+            await wait_ready(address, SERVICES[name][1], timeout=300)
         channels = {name: grpc.aio.insecure_channel(address)
                     for name, (_, address) in running.items()}
         try:
@@ -210,8 +210,10 @@ async def run(transport: str = "grpc", rate: float = RATE) -> dict[str, Any]:
             else:
                 runs[label] = await _one_run(tmp, world, transport, "nats://127.0.0.1:1",
                                              stall_client=stall, rate=rate)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            print(f"run failed; the services' logs are in {tmp}", file=sys.stderr)
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
     return {"transport": transport, "rate_goal_per_s": rate, "probes": PROBES,
             "load_average_before": [round(x, 2) for x in load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
