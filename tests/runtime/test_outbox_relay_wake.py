@@ -27,7 +27,7 @@ from crm_runtime.tables import OutboxMessage
 from crm_runtime.testing import free_port
 
 HERE = Path(__file__).resolve().parent
-LONG_INTERVAL = 30.0  # Longer than any of these tests: a poll never delivers anything here.
+LONG_INTERVAL = 300.0  # Longer than any of these tests: a poll never delivers anything here.
 
 
 async def _with_outbox_table(url: str) -> Database:
@@ -56,7 +56,7 @@ async def _emit(db: Database, outbox: Outbox, subject: str, *, linger: float = 0
 
 class TestWakeAfterCommit:
     async def test_delivery_does_not_wait_for_the_poll(self, database):
-        """With a 30 s poll interval, each event still arrives: the commit woke the relay.
+        """With a 300 s poll interval, each event still arrives: the commit woke the relay.
         Before, the wake-up was set inside the open transaction; the relay read, found
         nothing, cleared it and slept the full interval."""
         server, sink, port = await start_sink()
@@ -75,7 +75,8 @@ class TestWakeAfterCommit:
         print(f"signal wake-ups {relay.counters.signal_wakeups}, "
               f"poll wake-ups {relay.counters.poll_wakeups}")
         assert relay.counters.poll_wakeups == 0
-        assert relay.counters.signal_wakeups >= len(ids)
+        # At least one: a commit landing while a pass still runs is read by the next pass.
+        assert relay.counters.signal_wakeups >= 1
         assert sink.counts() == dict.fromkeys(ids, 1)
 
     async def test_rolled_back_emit_wakes_nobody_and_sends_nothing(self, database):
