@@ -2,6 +2,10 @@
 
 `Outbox.emit` adds one row per subscriber to the caller's session, so the event exists exactly
 when the change does. `Relay` (outbox_relay.py) delivers the rows.
+
+The relay is woken when the transaction that wrote the rows commits, never while it is still
+open: woken earlier, it read before the commit, found nothing, cleared the flag and slept a
+whole poll interval, so every event waited one interval (issue 18).
 """
 
 from __future__ import annotations
@@ -13,8 +17,9 @@ from datetime import UTC, datetime
 
 from google.protobuf import any_pb2, timestamp_pb2
 from google.protobuf.message import Message
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, event, insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from crm.events.v1 import event_pb2
 from crm_runtime.tables import OutboxMessage
@@ -50,8 +55,42 @@ class Outbox:
     def __init__(self, source: str, subscribers: Iterable[str]) -> None:
         self.source = source
         self.subscribers = tuple(subscribers)
-        # Set after each emit so the relay wakes at once instead of waiting for its poll.
+        # Set after each commit that wrote events, so a relay wakes at once instead of waiting
+        # for its poll. `watch()` gives each consumer (one per subscriber) its own flag: one
+        # shared flag cleared by one consumer would hide the news from the others.
         self.pending = asyncio.Event()
+        self._watchers: list[asyncio.Event] = []
+        self._marker = f"crm_outbox_wake:{id(self)}"
+
+    def watch(self) -> asyncio.Event:
+        """Return a new flag that is set after every commit that wrote events of this outbox."""
+        flag = asyncio.Event()
+        self._watchers.append(flag)
+        return flag
+
+    def wake(self) -> None:
+        """Set every flag: rows may be waiting (called after commit, and by a stopping relay)."""
+        self.pending.set()
+        for flag in self._watchers:
+            flag.set()
+
+    def _wake_after_commit(self, session: AsyncSession) -> None:
+        """Wake the consumers once `session`'s transaction commits (not on rollback).
+
+        One listener per transaction however many events it emits: a marker in the session's
+        info says one is registered, and the listener removes the marker when it fires. A
+        transaction that rolls back leaves its listener for the session's next commit.
+        """
+        sync: Session = session.sync_session
+        if sync.info.get(self._marker):
+            return
+        sync.info[self._marker] = True
+
+        def committed(_session: Session) -> None:
+            sync.info.pop(self._marker, None)
+            self.wake()
+
+        event.listen(sync, "after_commit", committed, once=True)
 
     def emit(
         self,
@@ -76,7 +115,7 @@ class Outbox:
                     created_time=when,
                 )
             )
-        self.pending.set()
+        self._wake_after_commit(session)
         return event_id
 
     async def emit_many(
@@ -111,5 +150,5 @@ class Outbox:
             )
         if rows:
             await session.execute(insert(OUTBOX_TABLE), rows)
-            self.pending.set()
+            self._wake_after_commit(session)
         return len(events)

@@ -11,6 +11,7 @@ from crm_notify.config import NotifySettings
 from crm_notify.context import NotifyContext
 from crm_notify.directory import ClientDirectory
 from crm_notify.events import handlers
+from crm_notify.push_wakeups import PushWakeupBridge
 from crm_notify.queue_metrics import DeliveryQueueGauges
 from crm_notify.retention import delivered_message_purge
 from crm_notify.senders import ChannelSenders
@@ -37,7 +38,13 @@ async def _context(parts: kit.Parts[NotifySettings]) -> NotifyContext:
 
 
 def _workers(ctx: NotifyContext, _: kit.Parts[NotifySettings]) -> Sequence[BackgroundTask]:
-    return [*Workers.of(ctx).tasks(), DeliveryQueueGauges(ctx).run]
+    tasks: list[BackgroundTask] = [*Workers.of(ctx).tasks(), DeliveryQueueGauges(ctx).run]
+    settings = ctx.settings
+    if settings.push_wakeups_enabled:
+        bridge = PushWakeupBridge(ctx.hub, settings.nats_url, name=f"{settings.service_name}-push")
+        ctx.hub.forward = bridge.announce
+        tasks.append(bridge.run)
+    return tasks
 
 
 def _close(ctx: NotifyContext) -> Sequence[kit.StopHook]:

@@ -69,6 +69,10 @@ class NotifySettings(BaseServiceSettings):
     escalation_interval_seconds: float = 30.0
     # Idle streams get a bookmark this often, and re-read the store (other replicas' writes).
     stream_heartbeat_seconds: float = 5.0
+    # Tell the other replicas' streams about new push messages over NATS core pub/sub at
+    # NATS_URL (push_wakeups.py). On whenever EVENT_TRANSPORT=nats; without it a stream on
+    # another replica sees a message at its next heartbeat.
+    push_wakeups_over_nats: bool = False
 
     @model_validator(mode="after")
     def _sane(self) -> NotifySettings:
@@ -77,6 +81,11 @@ class NotifySettings(BaseServiceSettings):
         if self.retry_max_attempts < 1:
             raise ValueError("RETRY_MAX_ATTEMPTS must be at least 1")
         return self
+
+    @property
+    def push_wakeups_enabled(self) -> bool:
+        """Return True when push wake-ups cross replicas through NATS."""
+        return self.push_wakeups_over_nats or self.event_transport == "nats"
 
     def risk_officer_list(self) -> list[str]:
         """Return the staff who receive orange/red warnings and final escalations."""

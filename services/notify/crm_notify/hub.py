@@ -2,14 +2,16 @@
 
 A stream registers a waiter for its recipients; after a transaction that created or released
 push messages commits, the writer calls `notify`. The waiter remembers which recipients are
-"dirty" so the stream reads only those. With several replicas a write on one cannot wake a
-stream on another, so streams also re-read every recipient on a heartbeat.
+"dirty" so the stream reads only those. With several replicas a write on one replica reaches
+streams held on the others through `forward` (push_wakeups.py, NATS core pub/sub), which calls
+their `wake_local`; streams also re-read every recipient on a heartbeat, the fallback when no
+broker is configured or it is unreachable.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 
 class StreamWaiter:
@@ -38,6 +40,8 @@ class PushHub:
 
     def __init__(self) -> None:
         self._waiters: dict[str, set[StreamWaiter]] = {}
+        # Tells the other replicas about recipients with news; None on a lone replica.
+        self.forward: Callable[[list[str]], None] | None = None
 
     def subscribe(
         self, recipients: Iterable[str], *, dirty: Iterable[str] | None = None
@@ -58,7 +62,15 @@ class PushHub:
                     del self._waiters[recipient]
 
     def notify(self, recipients: Iterable[str]) -> None:
-        """Wake every stream that carries one of `recipients` (call after commit)."""
+        """Wake every stream, here and on other replicas, that carries one of `recipients`
+        (call after commit)."""
+        names = list(recipients)
+        self.wake_local(names)
+        if self.forward is not None and names:
+            self.forward(names)
+
+    def wake_local(self, recipients: Iterable[str]) -> None:
+        """Wake this process's streams that carry one of `recipients`."""
         for recipient in recipients:
             for waiter in self._waiters.get(recipient, ()):
                 waiter.mark(recipient)
