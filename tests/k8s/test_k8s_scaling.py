@@ -18,11 +18,11 @@ from kustomize_real import Manifest, render
 NATS_URL = "nats://nats.nats.svc.cluster.local:4222"
 # Replica ranges (HPA min..max) from docs/SCALING.md, "Replicas".
 PROD_REPLICAS = {
-    "gateway": (3, 8),
-    "client": (2, 6),
-    "risk": (2, 6),
-    "notify": (2, 6),
-    "feedback": (2, 4),
+    "gateway": (3, 4),
+    "client": (2, 5),
+    "risk": (2, 5),
+    "notify": (2, 3),
+    "feedback": (2, 3),
 }
 JETSTREAM = {
     "JETSTREAM_REPLICAS": "3",
