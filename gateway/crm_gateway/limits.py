@@ -85,10 +85,6 @@ class BucketStore(Protocol):
         """Return per key the seconds until one token is there, taking nothing."""
         ...
 
-    async def close(self) -> None:
-        """Release connections, if any."""
-        ...
-
 
 class LocalBuckets:
     """`TokenBuckets` of this process as a BucketStore: limits count per replica."""
@@ -103,9 +99,6 @@ class LocalBuckets:
     async def peek(self, *keys: str) -> list[float]:
         """Return each key's wait for a token (see BucketStore)."""
         return [self.buckets.wait_needed(key) for key in keys]
-
-    async def close(self) -> None:
-        """Nothing to release."""
 
 
 class InFlight:

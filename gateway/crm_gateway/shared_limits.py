@@ -95,9 +95,6 @@ class RedisBuckets:
         waits = await self._run(keys, "0")
         return await self.local.peek(*keys) if waits is None else waits
 
-    async def close(self) -> None:
-        """Nothing of its own: the client is closed by whoever built it."""
-
     async def _run(self, keys: tuple[str, ...], taking: str) -> list[float] | None:
         """Run the script; None when Redis is unreachable (the caller decides locally)."""
         if self._local_until and time.monotonic() < self._local_until:
@@ -130,11 +127,6 @@ class Limits:
         self.rates = rates
         self.auth_failures = auth_failures
         self._client = client
-
-    @property
-    def shared(self) -> bool:
-        """Return True when the buckets live in Redis."""
-        return self._client is not None
 
     async def close(self) -> None:
         """Close the Redis connection pool."""
