@@ -11,7 +11,7 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS = ("client", "risk", "notify", "gateway", "risk_scale", "capacity")
+BENCHMARKS = ("client", "risk", "notify", "gateway", "gateway_limits", "risk_scale", "capacity")
 
 
 def main(argv: list[str]) -> int:
