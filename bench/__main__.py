@@ -11,7 +11,10 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS = ("client", "risk", "notify", "gateway", "risk_scale", "alert_latency")
+BENCHMARKS = (
+    "client", "risk", "notify", "gateway", "gateway_limits", "risk_scale", "capacity",
+    "alert_latency",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -28,13 +28,14 @@ from crm_gateway.events import EventTickets
 from crm_gateway.gate import Gate, IdentityMinter
 from crm_gateway.http_app import HttpFace
 from crm_gateway.jwks import JwksSource, JwtVerifier
-from crm_gateway.limits import InFlight, TokenBuckets
+from crm_gateway.limits import InFlight
 from crm_gateway.openapi import build_openapi
 from crm_gateway.origins import ClientAddresses
 from crm_gateway.proxy import GrpcProxy
 from crm_gateway.push_events import PushEvents
 from crm_gateway.routing import Routes, Upstreams, UpstreamTls
 from crm_gateway.servicer import SERVICE_NAME, GatewayApi
+from crm_gateway.shared_limits import build_limits
 from crm_gateway.transcode import HttpRouter
 from crm_runtime.db import Database
 from crm_runtime.logging import get_logger
@@ -132,14 +133,13 @@ async def build(settings: GatewaySettings) -> Gateway:
         )
     signer = build_signer(settings)
     assert signer is not None  # GatewaySettings requires the signing key.
+    limits = build_limits(settings)  # In Redis, shared by every replica, when REDIS_URL is set.
     gate = Gate(
         rules=AccessRules.from_file(settings.access_rules_file),
         jwt=jwt_verifier,
         api_keys=api_keys,
-        rates=TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst),
-        auth_failures=TokenBuckets(
-            settings.auth_failures_per_minute / 60, settings.auth_failures_per_minute
-        ),
+        rates=limits.rates,
+        auth_failures=limits.auth_failures,
         in_flight=InFlight(settings.max_in_flight_per_principal),
         streams=InFlight(settings.max_streams_per_principal),
         minter=IdentityMinter(signer),
@@ -198,6 +198,7 @@ async def build(settings: GatewaySettings) -> Gateway:
     async def stop() -> None:
         await audit.close()
         await upstreams.close()
+        await limits.close()
 
     background = [audit.run] + ([jwks_source.run] if jwks_source is not None else [])
     definition = ServiceDefinition(

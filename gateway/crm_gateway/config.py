@@ -80,6 +80,9 @@ class GatewaySettings(BaseServiceSettings):
     # RESOURCE_EXHAUSTED (brute force). A credential that authenticated recently is still
     # admitted from a locked address, so a noisy neighbour cannot lock a valid caller out.
     auth_failures_per_minute: float = 30.0
+    # With REDIS_URL set, both limits above are counted in Redis for every replica together;
+    # a check waits at most this long for Redis before this replica decides alone.
+    redis_timeout_seconds: float = 0.25
     # The client address behind the ingress: this header (e.g. "x-forwarded-for") is believed
     # only from peers in TRUSTED_PROXIES (comma-separated CIDRs); unset: the peer's address.
     trusted_proxy_header: str = ""

@@ -18,7 +18,7 @@ from crm_gateway.apikeys import ApiKeyStore
 from crm_gateway.audit import AuditEntry, AuditLog
 from crm_gateway.descriptors import MethodInfo
 from crm_gateway.jwks import JwtVerifier
-from crm_gateway.limits import InFlight, TokenBuckets
+from crm_gateway.limits import BucketStore, InFlight
 from crm_gateway.origins import credential_fingerprint
 from crm_runtime.auth import Principal, TokenSigner
 from crm_runtime.errors import DomainError, ResourceExhausted, Unauthenticated, Unavailable
@@ -78,8 +78,8 @@ class Gate:
         rules: AccessRules,
         jwt: JwtVerifier | None,
         api_keys: ApiKeyStore | None,
-        rates: TokenBuckets,
-        auth_failures: TokenBuckets,
+        rates: BucketStore,
+        auth_failures: BucketStore,
         in_flight: InFlight,
         minter: IdentityMinter,
         audit: AuditLog,
@@ -100,7 +100,7 @@ class Gate:
         # Fingerprints of credentials that authenticated recently → until when they count.
         self._known_good: dict[str, float] = {}
 
-    def authenticate(self, authorization: str, api_key: str, origin: str) -> Principal:
+    async def authenticate(self, authorization: str, api_key: str, origin: str) -> Principal:
         """Return the caller behind a bearer token or API key, or raise UNAUTHENTICATED.
 
         Failed attempts are counted per client address (`origin`) and per presented
@@ -108,43 +108,44 @@ class Gate:
         it is checked (unless it authenticated recently). From an address past its limit a
         credential is still checked, and served if valid; if not, it too is refused with
         RESOURCE_EXHAUSTED: the guesser learns nothing more, and a valid caller is never
-        locked out by others' failures (a NAT or a shared ingress hop).
+        locked out by others' failures (a NAT or a shared ingress hop). Counts are shared by
+        every replica in Redis; "authenticated recently" is this replica's own memory.
         """
         if not authorization and not api_key:
             raise Unauthenticated("credentials are missing", reason="CREDENTIALS_MISSING")
-        return self._guarded(
+        return await self._guarded(
             credential_fingerprint(authorization, api_key),
             origin,
             lambda: self._verify(authorization, api_key),
         )
 
-    def authenticate_ticket(
+    async def authenticate_ticket(
         self, ticket: str, origin: str, verify: Callable[[str], Principal]
     ) -> Principal:
         """Return the caller an events ticket names; failures count as for any credential."""
-        return self._guarded(
+        return await self._guarded(
             credential_fingerprint(f"ticket {ticket}", ""), origin, lambda: verify(ticket)
         )
 
-    def _guarded(
+    async def _guarded(
         self, fingerprint: str, origin: str, verify: Callable[[], Principal]
     ) -> Principal:
         """Run `verify` unless this credential's failures are past the limit (and it did not
         succeed recently); count its failures, answered as exhausted from a locked origin."""
         credential_key = f"credential:{fingerprint}"
         now = time.monotonic()
-        credential_wait = self._auth_failures.wait_needed(credential_key)
-        if credential_wait > 0 and self._known_good.get(fingerprint, 0.0) <= now:
-            raise _exhausted(credential_wait)
+        if self._known_good.get(fingerprint, 0.0) <= now:
+            (credential_wait,) = await self._auth_failures.peek(credential_key)
+            if credential_wait > 0:
+                raise _exhausted(credential_wait)
         # Checked even from a locked origin: one signature or hash check, cheaper than the
         # refusal's audit record, and the only way a valid newcomer there gets in.
-        origin_wait = self._auth_failures.wait_needed(origin)
         try:
             principal = verify()
         except Unauthenticated:
             self._known_good.pop(fingerprint, None)
-            self._auth_failures.take(origin)
-            self._auth_failures.take(credential_key)
+            # One round trip counts both; the origin's answer says if it was already locked.
+            origin_wait, _ = await self._auth_failures.take(origin, credential_key)
             if origin_wait > 0:
                 raise _exhausted(origin_wait) from None
             raise
@@ -163,14 +164,14 @@ class Gate:
             raise Unauthenticated("API keys are not accepted", reason="CREDENTIALS_INVALID")
         return self._api_keys.verify(api_key)
 
-    def admit(self, method: str, principal: Principal, *, stream: bool = False) -> str:
+    async def admit(self, method: str, principal: Principal, *, stream: bool = False) -> str:
         """Check role, rate and in-flight limits; return the identity token to forward.
 
         A successful admit holds an in-flight slot (of streams when `stream`): call `release`
         with the same `stream` when the call ends.
         """
         self.rules.check(method, principal)
-        wait = self.rates.take(principal.subject)
+        (wait,) = await self.rates.take(principal.subject)
         if wait > 0:
             raise ResourceExhausted(
                 "rate limit exceeded", reason="RATE_LIMITED", retry_after_seconds=wait
@@ -230,7 +231,7 @@ class CallScope(AuditEntry):
         # A server span the scope owns and ends (gRPC face); None: use the current span.
         self.span: trace.Span | None = None
 
-    def admit(self, authorization: str, api_key: str, *, ambiguous: bool = False) -> str:
+    async def admit(self, authorization: str, api_key: str, *, ambiguous: bool = False) -> str:
         """Authenticate and admit the caller; return the identity token to forward.
 
         `ambiguous`: the call carried a credential header twice. gRPC read the last and HTTP
@@ -242,18 +243,18 @@ class CallScope(AuditEntry):
             raise Unauthenticated(
                 "more than one credential was presented", reason="CREDENTIALS_AMBIGUOUS"
             )
-        self.caller = self.gate.authenticate(authorization, api_key, self.origin)
-        token = self.gate.admit(self.method, self.caller, stream=self.streaming)
+        self.caller = await self.gate.authenticate(authorization, api_key, self.origin)
+        token = await self.gate.admit(self.method, self.caller, stream=self.streaming)
         self.admitted = True
         return token
 
-    def admit_principal(self, principal: Principal) -> str:
+    async def admit_principal(self, principal: Principal) -> str:
         """Admit a caller already authenticated another way (an events ticket); return the
         identity token to forward. Rules, limits and audit are those of `admit`."""
         if not self.gate.rules.exposed(self.method):
             raise Unimplemented(f"method {self.method} is not available")
         self.caller = principal
-        token = self.gate.admit(self.method, principal, stream=self.streaming)
+        token = await self.gate.admit(self.method, principal, stream=self.streaming)
         self.admitted = True
         return token
 

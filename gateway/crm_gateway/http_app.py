@@ -139,7 +139,7 @@ class HttpFace:
         scope.resource = next(iter(variables.values()), "")[:256]
         headers = request.headers
         authorizations, keys = headers.getlist("authorization"), headers.getlist("x-api-key")
-        token = scope.admit(
+        token = await scope.admit(
             authorizations[0] if authorizations else "",
             keys[0] if keys else "",
             ambiguous=len(authorizations) > 1 or len(keys) > 1,

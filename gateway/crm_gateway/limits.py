@@ -3,12 +3,18 @@
 Each principal has its own bucket, so one caller over its rate is refused at once while every
 other caller keeps its full rate. Buckets are plain floats in a dict: a check costs well under
 a microsecond, far less than the call it guards.
+
+The Gate reads buckets through `BucketStore`, so the same checks run against this process's
+memory (`LocalBuckets`, one replica's own counts) or against Redis shared by every replica
+(`crm_gateway.shared_limits`). Calls in flight stay per process: they measure this replica's
+load, not the caller's rate.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 
 class TokenBuckets:
@@ -65,6 +71,34 @@ class TokenBuckets:
             del self._buckets[key]
         if len(self._buckets) >= self._max_keys:  # Still full: an attack; start afresh.
             self._buckets.clear()
+
+
+class BucketStore(Protocol):
+    """Token buckets the Gate checks: in memory or shared by every gateway replica."""
+
+    async def take(self, *keys: str) -> list[float]:
+        """Take one token from each key's bucket; per key 0 if allowed, else the seconds to
+        wait (a refused key loses nothing)."""
+        ...
+
+    async def peek(self, *keys: str) -> list[float]:
+        """Return per key the seconds until one token is there, taking nothing."""
+        ...
+
+
+class LocalBuckets:
+    """`TokenBuckets` of this process as a BucketStore: limits count per replica."""
+
+    def __init__(self, buckets: TokenBuckets) -> None:
+        self.buckets = buckets
+
+    async def take(self, *keys: str) -> list[float]:
+        """Take a token from each key's bucket (see BucketStore)."""
+        return [self.buckets.take(key) for key in keys]
+
+    async def peek(self, *keys: str) -> list[float]:
+        """Return each key's wait for a token (see BucketStore)."""
+        return [self.buckets.wait_needed(key) for key in keys]
 
 
 class InFlight:

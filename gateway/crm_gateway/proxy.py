@@ -148,10 +148,12 @@ class GrpcProxy(grpc.GenericRpcHandler):
         )
         return scope, incoming
 
-    def _outgoing(
+    async def _outgoing(
         self, scope: CallScope, incoming: _Incoming, context: grpc.aio.ServicerContext, stream: bool
     ) -> tuple[Metadata, float]:
-        token = scope.admit(incoming.authorization, incoming.api_key, ambiguous=incoming.ambiguous)
+        token = await scope.admit(
+            incoming.authorization, incoming.api_key, ambiguous=incoming.ambiguous
+        )
         outgoing = [
             (IDENTITY_METADATA_KEY, token),
             (REQUEST_ID_KEY, scope.request_id),
@@ -184,7 +186,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
             entered = False
             try:
                 entered = self._enter(route, stream=streaming_in)
-                metadata, seconds = self._outgoing(scope, incoming, context, streaming_in)
+                metadata, seconds = await self._outgoing(scope, incoming, context, streaming_in)
                 if streaming_in:
                     target: Any = route.target
                     response: bytes = await target.stream_unary(request, seconds, metadata)
@@ -214,7 +216,7 @@ class GrpcProxy(grpc.GenericRpcHandler):
             entered = False
             try:
                 entered = self._enter(route, stream=True)
-                metadata, seconds = self._outgoing(scope, incoming, context, True)
+                metadata, seconds = await self._outgoing(scope, incoming, context, True)
                 started = time.perf_counter()
                 call = getattr(route.target, kind)(request, seconds, metadata)
                 await context.send_initial_metadata(((REQUEST_ID_KEY, scope.request_id),))

@@ -145,33 +145,33 @@ class PushEvents:
         return scope
 
     @staticmethod
-    def _admit_headers(request: Request, scope: CallScope) -> str:
+    async def _admit_headers(request: Request, scope: CallScope) -> str:
         authorizations = request.headers.getlist("authorization")
         keys = request.headers.getlist("x-api-key")
-        return scope.admit(
+        return await scope.admit(
             authorizations[0] if authorizations else "",
             keys[0] if keys else "",
             ambiguous=len(authorizations) > 1 or len(keys) > 1,
         )
 
-    def _admit_caller(self, request: Request, scope: CallScope) -> str:
+    async def _admit_caller(self, request: Request, scope: CallScope) -> str:
         """Admit the caller of a stream by its headers or, for EventSource, its ticket."""
         ticket = request.query_params.get("ticket", "")
         if not ticket:
-            return self._admit_headers(request, scope)
+            return await self._admit_headers(request, scope)
         if "authorization" in request.headers or "x-api-key" in request.headers:
             # Two credentials would mean two callers; neither is guessed (as on other routes).
             raise Unauthenticated(
                 "more than one credential was presented", reason="CREDENTIALS_AMBIGUOUS"
             )
-        caller = self._gate.authenticate_ticket(ticket, scope.origin, self._tickets.verify)
-        return scope.admit_principal(caller)
+        caller = await self._gate.authenticate_ticket(ticket, scope.origin, self._tickets.verify)
+        return await scope.admit_principal(caller)
 
     async def _ticket(self, request: Request) -> Response:
         scope = self._scope(request, "ticket")
         scope.info = None  # A unary call: it takes an in-flight slot, not one of the streams.
         try:
-            self._admit_headers(request, scope)
+            await self._admit_headers(request, scope)
             assert scope.caller is not None  # Set by a successful admit.
             ticket = self._tickets.issue(scope.caller)
             scope.outcome = "OK"
@@ -200,7 +200,7 @@ class PushEvents:
             if self._admission is not None:
                 self._admission.enter(STREAM_METHOD, stream=True)
                 entered = True
-            token = self._admit_caller(request, scope)
+            token = await self._admit_caller(request, scope)
             call_request = stream_request(request)
             # The audit record names whose messages were streamed.
             scope.resource = ",".join(c.recipient for c in call_request.cursors)[:256]

@@ -150,7 +150,7 @@ class TestOverlayDifferences:
         assert check_replicas(rendered("staging"), 2) == []
 
     def test_prod_autoscales_without_replicas(self) -> None:
-        """Prod has an HPA per Deployment (CPU 70 %, 2..10) and no replicas field."""
+        """Prod has an HPA per Deployment (CPU 70 %, 2 replicas or more) and no replicas."""
         assert check_autoscaling(rendered("prod")) == []
 
     def test_prod_images_are_pinned_by_digest(self) -> None:
