@@ -51,7 +51,7 @@ setup() {
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   printf '%s\n' "$ROOT/gen/python" "$ROOT/runtime" "$ROOT/services/client" \
     "$ROOT/services/risk" "$ROOT/services/notify" "$ROOT/services/feedback" \
-    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" "$ROOT/admin" "$ROOT/importer" \
+    "$ROOT/gateway" "$ROOT/console" "$ROOT/demo" "$ROOT/simulation" "$ROOT" "$ROOT/admin" "$ROOT/importer" \
     > "$site/crm-src.pth"
   "$PY" tools/gen_protos.py >/dev/null
 }
@@ -116,7 +116,7 @@ ensure_chromium() {
 run_tests() {
   ensure_postgres; ensure_nats; ensure_redis; ensure_chromium
   log "ruff"; "$VENV/bin/ruff" check .
-  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation admin importer
+  log "mypy"; "$VENV/bin/mypy" runtime services gateway console demo simulation admin importer
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
   log "buf breaking"; "$PY" tools/buf_breaking.py
