@@ -70,7 +70,7 @@ async def campaigns(page: Page) -> Response:
             "channels": [c for c in ("CHANNEL_PUSH", "CHANNEL_EMAIL", "CHANNEL_SMS")
                          if form.get(c) == "on"],
         }
-        await page.post("/v1/campaigns", {"campaign": campaign, "requestId": str(uuid.uuid4())})
+        await page.post("/v1/campaigns", campaign, {"requestId": str(uuid.uuid4())})
         return then("/console/manager/campaigns")
     found = await page.gather({
         "campaigns": ("/v1/campaigns", {"pageSize": 100}),

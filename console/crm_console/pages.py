@@ -39,14 +39,18 @@ class Page:
         return await self.shell.calls.get(self.person, self.origin, path, query,
                                           language=self.language)
 
-    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST to the API as this person."""
-        return await self.shell.calls.post(self.person, self.origin, path, body,
+    async def post(
+        self, path: str, body: dict[str, Any], query: Query | None = None
+    ) -> dict[str, Any]:
+        """POST to the API as this person (a body bound to one field: the rest in `query`)."""
+        return await self.shell.calls.post(self.person, self.origin, path, body, query=query,
                                            language=self.language)
 
-    async def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def patch(
+        self, path: str, body: dict[str, Any], query: Query | None = None
+    ) -> dict[str, Any]:
         """PATCH through the API as this person."""
-        return await self.shell.calls.patch(self.person, self.origin, path, body,
+        return await self.shell.calls.patch(self.person, self.origin, path, body, query=query,
                                             language=self.language)
 
     async def get_or_refusal(
@@ -96,7 +100,9 @@ class Shell:
         """Render `template` in the request's language."""
         language = language_of(request)
         html = self.env.get_template(template).render(
-            t=translator(language), lang=language, path=request.url.path, **values
+            t=translator(language), lang=language,
+            # The language links reload the page; after a form post that is the start page.
+            path=request.url.path if request.method == "GET" else "/console/", **values
         )
         response = HTMLResponse(html, status_code=status)
         if request.query_params.get("lang") == language:

@@ -54,8 +54,9 @@ async def propose_override(page: Page) -> Response:
     client = page.request.path_params["client_id"]
     proposal = {"rating": form.get("rating", ""), "toGrade": form.get("to_grade", ""),
                 "reason": form.get("reason", "")}
-    created = await page.post(f"/v1/clients/{client}/ratingOverrides",
-                              {"ratingOverride": proposal, "requestId": _request_id()})
+    # The binding's body is the override itself; the request id travels as a query parameter.
+    created = await page.post(f"/v1/clients/{client}/ratingOverrides", proposal,
+                              {"requestId": _request_id()})
     return then(f"/console/overrides/view?name={created.get('name', '')}")
 
 
@@ -114,10 +115,8 @@ async def rules(page: Page) -> Response:
         change = await page.form()
         overrides = [*ruleset.get("overrides", []), _override_of(change)]
         if change.get("do") == "activate":
-            await page.patch("/v1/monitoringRuleset", {
-                "ruleset": {"name": "monitoringRuleset", "overrides": overrides},
-                "requestId": _request_id(),
-            })
+            await page.patch("/v1/monitoringRuleset", {"overrides": overrides},
+                             {"requestId": _request_id(), "updateMask": "overrides"})
             return then("/console/risk/rules")
         end = datetime.now(UTC)
         backtest = await page.post("/v1/monitoringRuleset:backtest", {

@@ -142,8 +142,8 @@ async def record_visit(page: Page) -> Response:
         "notes": form.get("notes", ""),
         "nextSteps": form.get("next_steps", ""),
     }
-    created = await page.post(f"/v1/{facility}/visits",
-                              {"visit": visit, "requestId": _request_id()})
+    # The binding's body is the visit itself; the request id travels as a query parameter.
+    created = await page.post(f"/v1/{facility}/visits", visit, {"requestId": _request_id()})
     return then(f"/console/visits?recorded={created.get('name', '')}")
 
 

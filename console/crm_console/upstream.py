@@ -52,18 +52,18 @@ class GatewayCalls:
 
     async def post(
         self, person: Session, origin: str, path: str, body: Mapping[str, Any],
-        *, language: str = "",
+        *, query: Query | None = None, language: str = "",
     ) -> dict[str, Any]:
-        """POST a JSON body to `path` as `person`."""
-        return await self._call(person, origin, "POST", path, query=None, body=body,
+        """POST a JSON body to `path` as `person` (fields outside the body in `query`)."""
+        return await self._call(person, origin, "POST", path, query=query, body=body,
                                language=language)
 
     async def patch(
         self, person: Session, origin: str, path: str, body: Mapping[str, Any],
-        *, language: str = "",
+        *, query: Query | None = None, language: str = "",
     ) -> dict[str, Any]:
         """PATCH a JSON body to `path` as `person`."""
-        return await self._call(person, origin, "PATCH", path, query=None, body=body,
+        return await self._call(person, origin, "PATCH", path, query=query, body=body,
                                language=language)
 
     async def get_or_none(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from risk_harness import a_facility, a_statement
 
 from crm.client.v1 import client_import_pb2, client_service_pb2, client_service_pb2_grpc
 from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc, warning_pb2
@@ -25,7 +26,6 @@ from crm_demo.sso_endpoint import Staff, TokenEndpoint
 from crm_import.rows import row_message
 from crm_runtime.auth import Role
 from crm_sim.book.generate import book
-from risk_harness import a_facility, a_statement
 
 BOOK_SIZE = 10_000
 CHUNK_ROWS = 5_000
