@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +25,30 @@ class Staff:
 
     roles: tuple[str, ...]
     teams: tuple[str, ...] = ()
+
+
+# Staff who are not RMs of the synthetic book: two risk officers (four eyes) and a manager.
+DEMO_STAFF = {
+    "risk-01": Staff(("risk_officer", "credit_approver")),
+    "risk-02": Staff(("risk_officer", "credit_approver")),
+    "ops-01": Staff(("ops",)),
+    "auditor-01": Staff(("auditor",)),
+}
+
+
+def demo_directory(assignments: Iterable[tuple[str, str]]) -> dict[str, Staff]:
+    """Return the demo's staff: every (relationship manager, team) of the book, and DEMO_STAFF.
+
+    An RM's id is the part after "staff/" (the gateway adds the prefix back); each team's
+    first RM is also its team lead ("lead-<team>"), who sees the team's scorecards.
+    """
+    directory = dict(DEMO_STAFF)
+    for manager, team in assignments:
+        directory.setdefault(manager.removeprefix("staff/"), Staff(("relationship_manager",),
+                                                                     (team,)))
+        lead = f"lead-{team.removeprefix('teams/')}"
+        directory.setdefault(lead, Staff(("team_lead", "ops"), (team,)))
+    return directory
 
 
 class TokenEndpoint:
