@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from jinja2 import Undefined
+
 _ENUM_PREFIXES = (
     "WARNING_LEVEL_", "WARNING_STATE_", "WARNING_SOURCE_", "TASK_STATE_", "FACILITY_TYPE_",
     "LOAN_CLASS_", "FIVE_CATEGORY_", "RATING_TRIGGER_", "RATING_OVERRIDE_STATE_",
@@ -42,6 +44,8 @@ def last(name: Any) -> str:
 
 def percent(value: Any) -> str:
     """Return a fraction as a percentage with one decimal."""
+    if isinstance(value, Undefined):  # JSON leaves out zero and unset fields.
+        return ""
     try:
         return f"{float(value) * 100:.1f}%"
     except (TypeError, ValueError):
@@ -50,6 +54,8 @@ def percent(value: Any) -> str:
 
 def number(value: Any, digits: int = 1) -> str:
     """Return a number with `digits` decimals, or "" when absent."""
+    if isinstance(value, Undefined):
+        return ""
     try:
         return f"{float(value):,.{digits}f}"
     except (TypeError, ValueError):

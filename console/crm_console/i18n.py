@@ -60,10 +60,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "tasks": ("Tasks", "任务"),
     "complete": ("Complete", "完成"),
     "refused": ("Not allowed", "无权访问"),
-    "refused_text": (
-        "The platform refused this request. You can only open clients assigned to you or your "
-        "team.",
-        "平台拒绝了此请求。您只能查看分配给您或您团队的客户。",
+    "refused_text": ("The platform refused this request.", "平台拒绝了此请求。"),
+    "refused_CLIENT_ACCESS_DENIED": (
+        "You can only open clients assigned to you or your team.",
+        "您只能查看分配给您或您团队的客户。",
+    ),
+    "refused_SAME_PERSON_APPROVAL": (
+        "Four eyes: someone other than the proposer must decide.",
+        "四眼原则：提议人不能自行审批。",
+    ),
+    "refused_CSRF_TOKEN_MISMATCH": (
+        "The form is out of date; reload the page and try again.",
+        "表单已过期，请刷新页面后重试。",
     ),
     "none": ("None", "无"),
     "amount": ("Amount", "金额"),
@@ -92,8 +100,8 @@ def translator(language: str) -> object:
     """Return the template's `t(key)` function for `language`."""
     index = LANGUAGES.index(language) if language in LANGUAGES else 0
 
-    def label(key: str) -> str:
+    def label(key: str, default: str = "") -> str:
         pair = LABELS.get(key)
-        return pair[index] if pair else key
+        return pair[index] if pair else (default or key)
 
     return label

@@ -140,7 +140,9 @@ def signed_in(shell: Shell) -> Callable[[Handler], Callable[[Request], Awaitable
         async def endpoint(request: Request) -> Response:
             person = shell.session_of(request)
             if person is None:
-                return RedirectResponse(f"/console/login?next={request.url.path}", 303)
+                # Back to a page after signing in; a form's target is no page to return to.
+                back = f"?next={request.url.path}" if request.method == "GET" else ""
+                return RedirectResponse(f"/console/login{back}", 303)
             origin = request.client.host if request.client else ""
             page = Page(request, person, origin, language_of(request), shell)
             try:

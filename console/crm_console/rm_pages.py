@@ -54,21 +54,25 @@ async def client(page: Page) -> Response:
         "ratings": (f"/v1/{name}/ratings", None),
         "facilities": (f"/v1/{name}/facilities", None),
         "warnings": ("/v1/warnings", {"client": name}),
-        "surveys": ("/v1/surveys/-/dispatches", {"client": name}),
+        "surveys": ("/v1/surveys", {"pageSize": MAX_FANOUT}),
     })
     profile = found["client"]
     if isinstance(profile, Refusal):
         raise profile
     people = answer(found["people"], "keyPersons")
     facilities = answer(found["facilities"], "facilities")
+    # Dispatches are listed per survey (a survey's child), so the page asks each live survey.
     more = await page.gather({
         **{f"m{i}": ("/v1/messages", {"recipient": p["name"]})
            for i, p in enumerate(people[:MAX_FANOUT])},
         **{f"v{i}": (f"/v1/{f['name']}/visits", None)
            for i, f in enumerate(facilities[:MAX_FANOUT])},
+        **{f"s{i}": (f"/v1/{s['name']}/dispatches", {"client": name})
+           for i, s in enumerate(answer(found["surveys"], "surveys")[:MAX_FANOUT])},
     })
     messages = [m for k, v in more.items() if k.startswith("m") for m in answer(v, "messages")]
     visits = [v for k, r in more.items() if k.startswith("v") for v in answer(r, "visits")]
+    surveys = [d for k, r in more.items() if k.startswith("s") for d in answer(r, "dispatches")]
     ratings = answer(found["ratings"], "ratings")
     return page.render(
         "client.html", client=profile, people=people, facilities=facilities,
@@ -77,7 +81,7 @@ async def client(page: Page) -> Response:
         rating=ratings[0] if ratings else None,
         actions=answer(found["actions"], "recommendations"),
         warnings=answer(found["warnings"], "warnings"),
-        surveys=answer(found["surveys"], "dispatches"), messages=messages, visits=visits,
+        surveys=surveys, messages=messages, visits=visits,
         proposed=page.request.query_params.get("proposed", ""),
     )
 

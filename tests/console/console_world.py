@@ -52,6 +52,7 @@ class World:
     clients_a: list[str]
     clients_b: list[str]
     warning: str
+    second_warning: str
     rating_grade: str
     loaded_rows: int
 
@@ -87,7 +88,12 @@ async def _seed(platform: Platform, endpoint: TokenEndpoint) -> World:
     async with grpc.aio.insecure_channel(risk.address) as channel:
         stub_r = risk_service_pb2_grpc.RiskServiceStub(channel)
         first = mine[RM_A][0]
-        warning = await _litigation(stub_r, platform, first)
+        warning = await _signal(stub_r, platform, first,
+                                warning_pb2.EXTERNAL_SIGNAL_TYPE_LITIGATION,
+                                "Supplier sued the client for 3.2 million yuan (court notice)")
+        second = await _signal(stub_r, platform, mine[RM_A][1],
+                               warning_pb2.EXTERNAL_SIGNAL_TYPE_TAX_ARREARS,
+                               "Tax bureau notice: VAT arrears of 410,000 yuan")
         officer = platform.identity.metadata(f"staff/{RISK_1}", Role.RISK_OFFICER)
         await stub_r.CreateFinancialStatement(risk_service_pb2.CreateFinancialStatementRequest(
             parent=first, statement=a_statement(2025), request_id=str(uuid.uuid4())),
@@ -99,7 +105,7 @@ async def _seed(platform: Platform, endpoint: TokenEndpoint) -> World:
             metadata=officer, timeout=30)
     gateway = platform.services["gateway"]
     return World(platform, endpoint, f"http://127.0.0.1:{gateway.http_port}", mine[RM_A],
-                 mine[RM_B], warning, rating.grade, loaded)
+                 mine[RM_B], warning, second, rating.grade, loaded)
 
 
 async def _import_book(address: str, platform: Platform) -> int:
@@ -145,17 +151,19 @@ async def _clients_of(
     return names
 
 
-async def _litigation(
-    stub: risk_service_pb2_grpc.RiskServiceStub, platform: Platform, client: str
+async def _signal(
+    stub: risk_service_pb2_grpc.RiskServiceStub,
+    platform: Platform,
+    client: str,
+    kind: warning_pb2.ExternalSignalType.ValueType,
+    summary: str,
 ) -> str:
-    """Record a litigation signal as the client's RM, once risk knows the client is theirs."""
+    """Record an external signal as the client's RM, once risk knows the client is theirs."""
     rm = platform.identity.metadata(f"staff/{RM_A}", Role.RELATIONSHIP_MANAGER, teams=(TEAM_A,))
     request = risk_service_pb2.RecordExternalSignalRequest(
         client=client,
-        signal=warning_pb2.ExternalSignal(
-            signal_type=warning_pb2.EXTERNAL_SIGNAL_TYPE_LITIGATION,
-            summary="Supplier sued the client for 3.2 million yuan (court notice)",
-            source_system="court-records"),
+        signal=warning_pb2.ExternalSignal(signal_type=kind, summary=summary,
+                                          source_system="court-records"),
         request_id=str(uuid.uuid4()),
     )
     loop = asyncio.get_running_loop()

@@ -106,6 +106,19 @@ def test_rm_signs_in_opens_a_client_and_acknowledges_its_warning(
     _shot(page, "rm_client_page_after_acknowledge")
 
 
+def test_rm_resolves_a_warning_from_their_work_list(world: World, browser: Browser) -> None:
+    page = _sign_in(browser, world, RM_A)
+    page.goto(f"{world.base_url}/console/work")
+    row = page.locator(f"#warnings tr[data-warning='{world.second_warning}']")
+    expect(row.locator(".state")).to_have_text("open")
+    row.locator("input[name=reason]").fill("Arrears paid on 3 December; receipt on file")
+    row.locator("button.resolve").click()
+    page.wait_for_load_state()
+    expect(row.locator(".state")).to_have_text("resolved")
+    assert _warning_state(world, world.second_warning) == warning_pb2.WARNING_STATE_RESOLVED
+    _shot(page, "rm_work_list_after_resolve")
+
+
 def test_rm_is_refused_another_rms_client_with_a_clear_page(
     world: World, browser: Browser
 ) -> None:
