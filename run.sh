@@ -107,10 +107,12 @@ ensure_redis() {
 }
 
 ensure_chromium() {
-  # Browser tests drive Debian's Chromium headless through Playwright (no browser download).
-  command -v chromium >/dev/null && return
-  log "installing chromium"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  # Browser tests drive Debian's Chromium headless through Playwright (no browser download);
+  # a CJK font lets the console's Chinese labels render in its screenshots.
+  if command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then return; fi
+  log "installing chromium and a CJK font"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+    fonts-wqy-zenhei >/dev/null
 }
 
 run_tests() {

@@ -11,7 +11,11 @@ _ENUM_PREFIXES = (
     "LOAN_CLASS_", "FIVE_CATEGORY_", "RATING_TRIGGER_", "RATING_OVERRIDE_STATE_",
     "DELIVERY_STATE_", "CHANNEL_", "DISPATCH_STATE_", "CAMPAIGN_STATE_", "CLIENT_SIZE_",
     "SIZE_", "KEY_PERSON_ROLE_", "ALERT_STATE_", "MOVE_CAUSE_", "CLASSIFICATION_",
+    "SEGMENT_KIND_", "SEGMENT_MOVE_DIRECTION_", "SIZE_CLASS_", "LOAN_CATEGORY_", "VISIT_KIND_",
 )
+
+# "SIZE_CLASS_LARGE" must lose "SIZE_CLASS_", not just "SIZE_".
+_LONGEST_FIRST = sorted(_ENUM_PREFIXES, key=len, reverse=True)
 
 
 def money(value: Any) -> str:
@@ -31,7 +35,7 @@ def when(value: Any) -> str:
 def enum(value: Any) -> str:
     """Return an enum name without its type prefix, lower case ("WARNING_LEVEL_RED" → red)."""
     text = str(value or "")
-    for prefix in _ENUM_PREFIXES:
+    for prefix in _LONGEST_FIRST:
         if text.startswith(prefix):
             return text[len(prefix):].lower().replace("_", " ")
     return text.lower().replace("_", " ")

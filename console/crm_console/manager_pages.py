@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.responses import Response
 
@@ -38,7 +39,7 @@ async def satisfaction(page: Page) -> Response:
     surveys = answer(await page.get_or_refusal("/v1/surveys", {"pageSize": 100}), "surveys")
     chosen = page.request.query_params.get("survey", "") or (
         surveys[0]["name"] if surveys else "")
-    groups: dict[str, list[dict[str, object]]] = {"segment": [], "team": []}
+    groups: dict[str, list[dict[str, Any]]] = {"segment": [], "team": []}
     if chosen:
         found = await page.gather({
             dimension: ("/v1/surveyResults",
@@ -46,7 +47,13 @@ async def satisfaction(page: Page) -> Response:
             for dimension in groups
         })
         groups = {k: answer(v, "groups") for k, v in found.items()}
-    return page.render("satisfaction.html", surveys=surveys, chosen=chosen, groups=groups)
+    nps_bars = {
+        dimension: [(str(g.get(dimension, "")).removeprefix("segments/"),
+                     float((g.get("nps") or {}).get("score", 0))) for g in rows]
+        for dimension, rows in groups.items()
+    }
+    return page.render("satisfaction.html", surveys=surveys, chosen=chosen, groups=groups,
+                       nps_bars=nps_bars)
 
 
 async def bottlenecks(page: Page) -> Response:

@@ -77,7 +77,7 @@ async def client(page: Page) -> Response:
     return page.render(
         "client.html", client=profile, people=people, facilities=facilities,
         segments=answer(found["segments"], "memberships"),
-        moves=answer(found["moves"], "segmentMoves"), ratings=ratings,
+        moves=answer(found["moves"], "moves"), ratings=ratings,
         rating=ratings[0] if ratings else None,
         actions=answer(found["actions"], "recommendations"),
         warnings=answer(found["warnings"], "warnings"),

@@ -105,6 +105,11 @@ def test_rm_signs_in_opens_a_client_and_acknowledges_its_warning(
     assert _warning_state(world, world.warning) == warning_pb2.WARNING_STATE_ACKNOWLEDGED
     _shot(page, "rm_client_page_after_acknowledge")
 
+    page.goto(f"{page.url}?lang=zh")  # The same page with Chinese labels (kept in a cookie).
+    expect(page.locator("header nav")).to_contain_text("我的客户")
+    expect(page.locator("#warnings h2")).to_have_text("预警")
+    _shot(page, "rm_client_page_zh")
+
 
 def test_rm_resolves_a_warning_from_their_work_list(world: World, browser: Browser) -> None:
     page = _sign_in(browser, world, RM_A)
