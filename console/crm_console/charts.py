@@ -9,6 +9,7 @@ from markupsafe import Markup, escape
 _BAR_HEIGHT = 22
 _LABEL_WIDTH = 180
 _PLOT_WIDTH = 360
+_LABEL_CHARS = 24
 
 
 def bars(
@@ -24,14 +25,17 @@ def bars(
         f'<svg class="chart" role="img" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
     ]
-    for row, (label, value) in enumerate(items):
+    for row, (full_label, value) in enumerate(items):
+        # Long names (resource ids) keep their distinctive end; the tooltip has them whole.
+        label = full_label if len(full_label) <= _LABEL_CHARS else "…" + full_label[
+            -(_LABEL_CHARS - 1):]
         y = row * _BAR_HEIGHT + 4
         length = abs(value) / top * _PLOT_WIDTH
         over = limit is not None and value > limit
         parts.append(
             f'<text x="{_LABEL_WIDTH - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>'
             f'<rect x="{_LABEL_WIDTH}" y="{y + 3}" width="{length:.1f}" height="{_BAR_HEIGHT - 6}"'
-            f' class="{"bar over" if over else "bar"}"><title>{escape(label)}: {value:,.2f}'
+            f' class="{"bar over" if over else "bar"}"><title>{escape(full_label)}: {value:,.2f}'
             f"{escape(unit)}</title></rect>"
             f'<text x="{_LABEL_WIDTH + length + 4:.1f}" y="{y + 15}">{value:,.1f}{escape(unit)}'
             "</text>"

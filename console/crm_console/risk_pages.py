@@ -100,7 +100,10 @@ async def concentration(page: Page) -> Response:
     for exposure in report.get("exposures", []):
         exposure_bars.setdefault(str(exposure.get("dimension", "")), []).append(
             (str(exposure.get("key", "")), float(exposure.get("shareOfTotal", 0)) * 100))
-    limit_bars = [(f"{limit.get('key', '')}", float(limit.get("usedShare", 0)) * 100)
+    # Each limit has its own ceiling, so the chart shows the share of the limit in use
+    # (the dashed line is 100 %: the limit itself).
+    limit_bars = [(str(limit.get("key", "")),
+                   float(limit.get("usedShare", 0)) / float(limit.get("limitShare") or 1) * 100)
                   for limit in report.get("limits", [])]
     return page.render("concentration.html", report=report, verdict=verdict, proposed=proposed,
                        exposure_bars=exposure_bars, limit_bars=limit_bars)
