@@ -35,6 +35,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "rm": ("Relationship manager", "客户经理"),
     "profile": ("Profile", "基本信息"),
     "key_persons": ("Key persons", "关键人"),
+    "id_number": ("ID number", "身份证号"),
+    "mobile": ("Mobile", "手机"),
     "segments": ("Segments", "客群"),
     "segment_history": ("Segment history", "客群变动"),
     "rating": ("Rating", "评级"),

@@ -57,10 +57,13 @@ class Login:
             return await self.form(request, "the SSO did not answer", 503)
         if reply.status_code != 200:
             return await self.form(request, "the SSO does not know this staff id", 401)
-        token = str(reply.json().get("access_token", ""))
-        # Read without verifying: the claims only choose menus and the start page here; the
-        # gateway verifies the signature on every call the console makes with this token.
-        claims = jwt.decode(token, options={"verify_signature": False})
+        try:
+            token = str(reply.json().get("access_token", ""))
+            # Read without verifying: the claims only choose menus and the start page here;
+            # the gateway verifies the signature on every call the console makes with it.
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except (ValueError, jwt.PyJWTError):
+            return await self.form(request, "the SSO answered something that is not a token", 502)
         person = new_session(
             # The gateway names people "staff/<sub>" (jwks.py); the console filters by that name.
             staff=f"staff/{claims.get('sub', staff)}",

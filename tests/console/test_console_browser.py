@@ -282,6 +282,7 @@ def test_risk_officer_queue_concentration_what_if_and_rules(
 def test_manager_pages_render_for_a_team_lead(world: World, browser: Browser) -> None:
     page = _sign_in(browser, world, "console-manager")
     expect(page).to_have_url(f"{world.base_url}/console/manager/kpi")
+    expect(page.locator("#ranking")).to_contain_text(f"staff/{RM_A}")  # Their team's RM.
     for path, shot in (("kpi", "manager_kpi"), ("satisfaction", "manager_satisfaction"),
                        ("bottlenecks", "manager_bottlenecks"), ("campaigns", "manager_campaigns")):
         response = page.goto(f"{world.base_url}/console/manager/{path}")
