@@ -275,8 +275,22 @@ def test_risk_officer_queue_concentration_what_if_and_rules(
     _shot(page, "risk_concentration_what_if")
 
     page.goto(f"{world.base_url}/console/risk/rules")
-    expect(page.locator("#rules tr")).not_to_have_count(1)  # Header plus the rules in force.
-    _shot(page, "risk_monitoring_rules")
+    expect(page.locator("#rules")).to_contain_text("round_trip")
+    label = page.locator("#ruleset-label").inner_text()
+    assert "+" not in label, label  # The packaged rule set, no overrides yet.
+    page.fill("input[name=rule]", "round_trip")
+    page.fill("input[name=parameter]", "return_share")
+    page.fill("input[name=value]", "0.6")
+    page.click("button[value=backtest]")
+    page.wait_for_load_state()
+    expect(page.locator("#backtest")).to_contain_text("postings")
+    _shot(page, "risk_monitoring_backtest")
+    page.click("button[value=activate]")
+    page.wait_for_load_state()
+    # In force now: the label names the packaged version plus the overrides' fingerprint.
+    expect(page.locator("#ruleset-label")).to_contain_text(f"{label}+")
+    expect(page.locator("main")).to_contain_text(f"staff/{RISK_1}")
+    _shot(page, "risk_monitoring_rules_activated")
 
 
 def test_manager_pages_render_for_a_team_lead(world: World, browser: Browser) -> None:
