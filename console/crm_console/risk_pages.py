@@ -123,7 +123,8 @@ async def rules(page: Page) -> Response:
             return then("/console/risk/rules")
         end = datetime.now(UTC)
         backtest = await page.post("/v1/monitoringRuleset:backtest", {
-            "ruleset": {"name": "monitoringRuleset", "overrides": overrides},
+            "ruleset": {"name": "monitoringRuleset", "version": ruleset.get("version", ""),
+                        "overrides": overrides},
             "startTime": (end - timedelta(days=BACKTEST_DAYS)).isoformat(),
             "endTime": end.isoformat(),
         })
