@@ -51,7 +51,7 @@ setup() {
   site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   printf '%s\n' "$ROOT/gen/python" "$ROOT/runtime" "$ROOT/services/client" \
     "$ROOT/services/risk" "$ROOT/services/notify" "$ROOT/services/feedback" \
-    "$ROOT/gateway" "$ROOT/demo" "$ROOT/simulation" "$ROOT" "$ROOT/admin" "$ROOT/importer" \
+    "$ROOT/gateway" "$ROOT/console" "$ROOT/demo" "$ROOT/simulation" "$ROOT" "$ROOT/admin" "$ROOT/importer" \
     > "$site/crm-src.pth"
   "$PY" tools/gen_protos.py >/dev/null
 }
@@ -107,16 +107,18 @@ ensure_redis() {
 }
 
 ensure_chromium() {
-  # Browser tests drive Debian's Chromium headless through Playwright (no browser download).
-  command -v chromium >/dev/null && return
-  log "installing chromium"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  # Browser tests drive Debian's Chromium headless through Playwright (no browser download);
+  # a CJK font lets the console's Chinese labels render in its screenshots.
+  if command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then return; fi
+  log "installing chromium and a CJK font"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium \
+    fonts-wqy-zenhei >/dev/null
 }
 
 run_tests() {
   ensure_postgres; ensure_nats; ensure_redis; ensure_chromium
   log "ruff"; "$VENV/bin/ruff" check .
-  log "mypy"; "$VENV/bin/mypy" runtime services gateway demo simulation admin importer
+  log "mypy"; "$VENV/bin/mypy" runtime services gateway console demo simulation admin importer
   log "import contracts"; "$VENV/bin/lint-imports" --no-cache
   log "buf lint"; "$VENV/bin/buf" lint
   log "buf breaking"; "$PY" tools/buf_breaking.py

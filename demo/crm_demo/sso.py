@@ -28,10 +28,15 @@ class DemoSso:
         jwk.update(kid=KID, alg="RS256", use="sig")
         self.jwks_file = folder / "jwks.json"
         self.jwks_file.write_text(json.dumps({"keys": [jwk]}))
+        # Where the console's login page obtains tokens (crm_demo.sso_endpoint), once started.
+        self.token_url = ""
 
     def gateway_env(self) -> dict[str, str]:
         """Return the gateway settings that make it trust this SSO."""
-        return {"JWKS_FILE": str(self.jwks_file), "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}
+        env = {"JWKS_FILE": str(self.jwks_file), "JWT_ISSUER": ISSUER, "JWT_AUDIENCE": AUDIENCE}
+        if self.token_url:
+            env["CONSOLE_SSO_TOKEN_URL"] = self.token_url
+        return env
 
     def token(self, subject: str, roles: Iterable[str], teams: Iterable[str] = ()) -> str:
         """Return a signed, five-minute token for a member of staff."""

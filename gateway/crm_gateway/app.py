@@ -23,6 +23,7 @@ from crm_gateway.apikeys import ApiKeyStore
 from crm_gateway.audit import AuditLog
 from crm_gateway.audit_chain import PUBLIC_CHAIN_KEY
 from crm_gateway.config import GatewaySettings
+from crm_gateway.console_mount import console_routes
 from crm_gateway.descriptors import discover
 from crm_gateway.events import EventTickets
 from crm_gateway.gate import Gate, IdentityMinter
@@ -180,6 +181,7 @@ async def build(settings: GatewaySettings) -> Gateway:
         heartbeat_seconds=settings.events_heartbeat_seconds,
     )
     openapi["paths"].update(events.openapi_paths())
+    console, attach_console = console_routes(settings)
     http = HttpFace(
         gate,
         routes,
@@ -189,8 +191,9 @@ async def build(settings: GatewaySettings) -> Gateway:
         max_body_bytes=settings.max_http_body_bytes,
         admission=admission,
         addresses=addresses,
-        extra_routes=events.routes(),
+        extra_routes=[*events.routes(), *console],
     )
+    attach_console(http.api_app())
 
     def register(server: grpc.aio.Server) -> None:
         server.add_generic_rpc_handlers((proxy,))
@@ -202,13 +205,8 @@ async def build(settings: GatewaySettings) -> Gateway:
 
     background = [audit.run] + ([jwks_source.run] if jwks_source is not None else [])
     definition = ServiceDefinition(
-        name="gateway",
-        settings=settings,
-        database=database,
-        service_names=(SERVICE_NAME,),
-        register=register,
-        background=background,
-        on_stop=[stop],
+        name="gateway", settings=settings, database=database, service_names=(SERVICE_NAME,),
+        register=register, background=background, on_stop=[stop],
         # The proxy authenticates, traces and maps errors itself (see proxy.py); the shared
         # interceptor would demand an internal identity that external callers never carry.
         interceptors=(),

@@ -96,6 +96,14 @@ class GatewaySettings(BaseServiceSettings):
     # open a stream without putting a long-lived credential in a URL.
     events_heartbeat_seconds: float = 15.0
     events_ticket_seconds: int = 60
+    # The staff workbench under /console/ (docs/CONSOLE.md): where its login page obtains a
+    # person's token (the SSO's token endpoint; unset: no login, the pages answer 503), the
+    # base64 AES key sealing its session cookies (unset: a random key per process, so sessions
+    # end with the process and do not cross replicas), and Secure cookies behind HTTPS.
+    console_enabled: bool = True
+    console_sso_token_url: str = ""
+    console_session_key: str = ""
+    console_secure_cookies: bool = False
 
     # Audit writer: batches off the hot path; calls are refused when the backlog is full.
     audit_flush_seconds: float = 0.2

@@ -88,6 +88,11 @@ class HttpFace:
             ]
         )
 
+    def api_app(self) -> Starlette:
+        """Return the API routes alone: the console calls them in-process with a person's
+        token, through the same dispatch (gate, rate limits, audit) as any other caller."""
+        return Starlette(routes=[StarletteRoute("/{path:path}", self._dispatch, methods=_VERBS)])
+
     async def _openapi_document(self, _: Request) -> Response:
         return JSONResponse(self._openapi)
 
