@@ -430,10 +430,10 @@ def _prepare(
     work.mkdir()
     base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work),
             "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-    if BOOT_PYTHON:  # the image's PYTHONPATH: generated code, runtime, this one service
+    if BOOT_PYTHON:  # the image's PYTHONPATH: generated code, runtime, console, this service
         source = "gateway" if pod.name == "gateway" else f"services/{pod.name}"
         base["PYTHONPATH"] = os.pathsep.join(
-            str(REPO_ROOT / part) for part in ("gen/python", "runtime", source)
+            str(REPO_ROOT / part) for part in ("gen/python", "runtime", "console", source)
         )
     probes: list[tuple[int, str]] = []
     for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
