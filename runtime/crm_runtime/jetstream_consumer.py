@@ -142,7 +142,7 @@ class JetStreamConsumer:
             await message.ack()
             return
         try:
-            applied = await self._sink.record(envelope)
+            await self._sink.record(envelope)
         except InvalidArgument as exc:
             # A payload that is not its type will never apply: keep it out of the way.
             log.error("event rejected", event_id=envelope.event_id, error=str(exc)[:200])
@@ -153,7 +153,6 @@ class JetStreamConsumer:
                         error=f"{type(exc).__name__}: {exc}"[:200])
             await message.nak(delay=NAK_DELAY_SECONDS)
             return
-        log.debug("event handled", event_id=envelope.event_id, applied=applied)
         # Only now, after the inbox transaction committed: a crash before this line means the
         # event is offered again and found in the inbox.
         await message.ack()
