@@ -32,9 +32,9 @@ def replica(name: str, index: int) -> str:
     return f"{name}-{index}"
 
 
-def migrate(module: str, database_url: str) -> None:
+def migrate(module: str, service_env: dict[str, str]) -> None:
     """Bring one service's store to the newest schema (once, before its replicas start)."""
-    env = {**os.environ, "DATABASE_URL": database_url}
+    env = {**os.environ, **service_env}
     done = subprocess.run(
         [sys.executable, "-m", f"{module}.migrate"], env=env, cwd=ROOT,
         capture_output=True, timeout=300, check=False,
@@ -104,8 +104,9 @@ def build_scaleout(
 async def start_scaleout(platform: Platform) -> None:
     """Migrate each store once, then start every process and wait until all serve."""
     specs = {s.name: s for s in SPECS}
-    await asyncio.gather(*(asyncio.to_thread(migrate, specs[name].module,
-                                             platform.store_urls[name]) for name in SERVICES))
+    await asyncio.gather(*(
+        asyncio.to_thread(migrate, specs[name].module, platform.processes[replica(name, 0)].env)
+        for name in SERVICES))
     for name in platform.processes:
         platform.start(name)
     for name in platform.processes:
