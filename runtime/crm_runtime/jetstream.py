@@ -98,6 +98,11 @@ class BrokerLink:
                 self._stream_ready = True
             return js
 
+    def recheck_stream(self) -> None:
+        """Ensure the stream again on next use (after a failure: a broker that came back
+        with an empty store has lost it)."""
+        self._stream_ready = False
+
     @property
     def client(self) -> NatsClient | None:
         """Return the connection, or None when it was never opened."""

@@ -108,6 +108,7 @@ class JetStreamConsumer:
                 failures = 0
             except Exception as exc:
                 failures += 1
+                self._link.recheck_stream()
                 subscription = None
                 delay = min(MAX_BACKOFF_SECONDS, 0.2 * 2**failures)
                 log.warning("consume pass failed", failures=failures, retry_in_s=round(delay, 2),

@@ -69,6 +69,7 @@ class JetStreamRelay:
                 moved = await self.deliver_once()
             except Exception as exc:
                 failures += 1
+                self._link.recheck_stream()
                 delay = min(MAX_BACKOFF_SECONDS, self._interval * 2**failures)
                 log.warning("publish pass failed", failures=failures,
                             retry_in_s=round(delay, 2), error=f"{type(exc).__name__}: {exc}"[:200])

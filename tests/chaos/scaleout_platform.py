@@ -25,6 +25,7 @@ from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit, free_port
 
 REPLICAS = 3
+STARTUP_SECONDS = 300.0
 
 
 def replica(name: str, index: int) -> str:
@@ -110,4 +111,5 @@ async def start_scaleout(platform: Platform) -> None:
     for name in platform.processes:
         platform.start(name)
     for name in platform.processes:
-        await platform.wait_serving(name)
+        # Thirteen interpreters importing at once on a shared 2-core machine take a while.
+        await platform.wait_serving(name, timeout=STARTUP_SECONDS)

@@ -17,7 +17,13 @@ import pytest
 from chaos_platform import SERVICES, Platform, until
 from chaos_reconcile import Stores, mutations
 from chaos_workload import Caller, Ledger, run_load
-from scaleout_platform import REPLICAS, build_scaleout, replica, start_scaleout
+from scaleout_platform import (
+    REPLICAS,
+    STARTUP_SECONDS,
+    build_scaleout,
+    replica,
+    start_scaleout,
+)
 from scaleout_reconcile import event_table, problems, table_lines
 
 from crm_runtime.broker import EVENT_STREAM
@@ -44,7 +50,7 @@ async def _disrupt(platform: Platform, nats: NatsServer, target: str,
     platform.kill(name)
     await asyncio.sleep(rng.uniform(0.2, 1.0))
     platform.start(name)
-    await platform.wait_serving(name)
+    await platform.wait_serving(name, timeout=STARTUP_SECONDS)
     return f"{name} SIGKILLed"
 
 
@@ -52,7 +58,7 @@ async def _settle(platform: Platform, stores: Stores, link: BrokerLink) -> None:
     """Wait until every process serves, every outbox row is published and every durable
     consumer has nothing pending or unacknowledged (twice in a row)."""
     for name in platform.processes:
-        await platform.wait_serving(name)
+        await platform.wait_serving(name, timeout=STARTUP_SECONDS)
     js = await link.jetstream()
     quiet = 0
 
