@@ -89,9 +89,10 @@ class JetStreamConsumer:
         try:
             await js.add_consumer(EVENT_STREAM, config)
         except APIError as exc:
-            # Another replica created it first with the same config, or an older config
-            # exists: bring it up to date (ack wait and filters are editable).
-            log.info("durable consumer exists", durable=config.durable_name, detail=str(exc))
+            # The durable exists with other settings (an older release's filter, another
+            # ack wait) and the server refused to change it: consume from it as it is.
+            log.warning("durable consumer kept as it is", durable=config.durable_name,
+                        detail=str(exc)[:200])
         return await js.pull_subscribe_bind(
             durable=config.durable_name or "", stream=EVENT_STREAM
         )
