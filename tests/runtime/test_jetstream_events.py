@@ -19,7 +19,7 @@ from crm_runtime.config import BaseServiceSettings
 from crm_runtime.db import Database
 from crm_runtime.inbox import EventHandler, EventSink
 from crm_runtime.jetstream import BrokerLink
-from crm_runtime.jetstream_consumer import JetStreamConsumer, durable_name
+from crm_runtime.jetstream_consumer import JetStreamConsumer, consumer_config, durable_name
 from crm_runtime.jetstream_relay import JetStreamRelay
 from crm_runtime.outbox import Outbox
 from crm_runtime.tables import InboxMessage, OutboxMessage
@@ -254,3 +254,20 @@ class TestAckAfterCommit:
             await link.close()
             await consumer.dispose()
             await producer.dispose()
+
+
+class TestConsumerConfig:
+    def test_filters_follow_the_server_version(self):
+        """From 2.10 the durable filters on the handled kinds' subjects; on 2.9 it reads every
+        event subject (one filter only) and skips the rest; one kind is one filter either way."""
+        kinds = ["crm.events.v1.WarningRaised", "crm.events.v1.RatingChanged"]
+        multi = consumer_config("risk", kinds, ack_wait=30, multi_filter=True)
+        assert multi.durable_name == "risk"
+        assert multi.filter_subjects == ["crm.events.v1.RatingChanged",
+                                         "crm.events.v1.WarningRaised"]
+        assert multi.max_deliver == -1
+        single = consumer_config("risk", kinds, ack_wait=30, multi_filter=False)
+        assert single.filter_subject == "crm.events.>"
+        assert single.filter_subjects is None
+        one = consumer_config("probe", kinds[:1], ack_wait=30, multi_filter=False)
+        assert one.filter_subject == "crm.events.v1.WarningRaised"
