@@ -110,6 +110,11 @@ class JetStreamConsumer:
             except Exception as exc:
                 failures += 1
                 self._link.recheck_stream()
+                if subscription is not None:
+                    # Its inbox goes: what the server delivered there and we did not handle
+                    # comes back after ack_wait, to this or another replica.
+                    with contextlib.suppress(Exception):
+                        await subscription.unsubscribe()
                 subscription = None
                 delay = min(MAX_BACKOFF_SECONDS, 0.2 * 2**failures)
                 log.warning("consume pass failed", failures=failures, retry_in_s=round(delay, 2),
