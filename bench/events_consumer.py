@@ -18,6 +18,7 @@ from crm_runtime.config import BaseServiceSettings
 from crm_runtime.db import Database
 from crm_runtime.event_transport import build_transport
 from crm_runtime.inbox import EventHandler, EventSink
+from crm_runtime.logging import configure_logging
 from crm_runtime.server import BackgroundTask, ServiceDefinition, run
 from crm_runtime.tables import InboxMessage
 
@@ -45,6 +46,7 @@ async def _record(
 async def definition() -> ServiceDefinition:
     """Return the consumer service on the configured transport."""
     settings = BaseServiceSettings(service_name=NAME)
+    configure_logging(level=settings.log_level, service=NAME)  # As kit.main does.
     database = Database(settings.database_url)
     tables = [SQLModel.metadata.tables[t.__tablename__] for t in (InboxMessage, BenchEffect)]
     async with database.write_engine.begin() as conn:
