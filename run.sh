@@ -161,6 +161,6 @@ case "$cmd" in
   security) setup; run_pytest -m security -s "$@" ;;
   metrics) setup; run_pytest -m metrics -s "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
-  bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
+  bench) setup; ensure_h2load; ensure_postgres; ensure_nats; exec "$PY" -m bench "$@" ;;
   *) sed -n '2,18p' "$0"; exit 2 ;;
 esac
