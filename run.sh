@@ -5,6 +5,8 @@
 #                     (everything but the suites with their own commands below)
 #   ./run.sh soak     set up, then run the soak suite (pytest marker "soak", minutes)
 #   ./run.sh chaos    set up, then run the kill-and-restart suite (pytest marker "chaos")
+#   ./run.sh scaleout set up, then 3 replicas per service on PostgreSQL with events on
+#                     JetStream, replicas SIGKILLed and NATS restarted (marker "scaleout")
 #   ./run.sh fuzz     set up, then fuzz every unary RPC 1,000 times (pytest marker "fuzz")
 #   ./run.sh keys     set up, then the operator CLI and key-rotation suite (marker "keys")
 #   ./run.sh load     set up, then the load runs: 10,000 push streams, 5 x 5,000 gateway calls
@@ -22,7 +24,7 @@ PY="$VENV/bin/python"
 
 # The default suite: everything but the long suites with their own commands below (keys and
 # metrics take under a minute, so they run here too, and alone with their own commands).
-DEFAULT_SUITE="not soak and not chaos and not fuzz and not contracts and not load and not security"
+DEFAULT_SUITE="not soak and not chaos and not fuzz and not contracts and not load and not security and not scaleout"
 
 log() { printf '\n== %s\n' "$*"; }
 
@@ -153,6 +155,7 @@ case "$cmd" in
   test) setup; run_tests "$@" ;;
   soak) setup; ensure_postgres; ensure_nats; ensure_redis; run_pytest -m soak "$@" ;;
   chaos) setup; ensure_postgres; ensure_nats; ensure_redis; run_pytest -m chaos "$@" ;;
+  scaleout) setup; ensure_postgres; ensure_nats; run_pytest -m scaleout -s tests/chaos "$@" ;;
   fuzz) setup; run_pytest -m fuzz -s "$@" ;;
   contracts) setup; "$PY" tools/build_contracts.py; run_pytest -m contracts tests/contracts "$@" ;;
   keys) setup; ensure_postgres; run_pytest -m keys "$@" ;;
@@ -160,6 +163,6 @@ case "$cmd" in
   security) setup; run_pytest -m security -s "$@" ;;
   metrics) setup; run_pytest -m metrics -s "$@" ;;
   demo) setup; exec "$PY" -m crm_demo "$@" ;;
-  bench) setup; ensure_h2load; exec "$PY" -m bench "$@" ;;
-  *) sed -n '2,16p' "$0"; exit 2 ;;
+  bench) setup; ensure_h2load; ensure_postgres; ensure_nats; exec "$PY" -m bench "$@" ;;
+  *) sed -n '2,18p' "$0"; exit 2 ;;
 esac

@@ -13,7 +13,7 @@ import sys
 
 BENCHMARKS = (
     "client", "risk", "notify", "gateway", "gateway_limits", "risk_scale", "capacity",
-    "alert_latency",
+    "alert_latency", "events",
 )
 
 

@@ -87,3 +87,19 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 def sqlite_url(tmp_path: Path) -> Iterator[str]:
     """A fresh SQLite store URL (for tests that inspect the file itself)."""
     yield f"sqlite+aiosqlite:///{tmp_path}/store.db"
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[testing.NatsServer]:
+    """A private nats-server with JetStream on a free port (its own streams, restartable)."""
+    server = testing.start_nats_server(tmp_path / "nats")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["grpc", "nats"])
+def event_transport(request: pytest.FixtureRequest) -> str:
+    """The event transport under test: gRPC push, or NATS JetStream."""
+    return str(request.param)

@@ -83,6 +83,18 @@ class BaseServiceSettings(BaseSettings):
     # durable consumers, so producers need not know who listens (crm_runtime.broker).
     event_transport: str = "grpc"
     nats_url: str = "nats://127.0.0.1:4222"
+    # The CRM_EVENTS stream (crm_runtime.jetstream): limits retention, file storage. Messages
+    # older than max_age, or past max_bytes (oldest first), are dropped whether read or not,
+    # so a consumer must not stay down longer than max_age. Publishes repeated within the
+    # duplicate window (same event id) are stored once.
+    jetstream_max_age_hours: float = 168.0
+    jetstream_max_bytes: int = 8 * 1024**3
+    jetstream_duplicate_window_seconds: float = 120.0
+    jetstream_replicas: int = 1
+    jetstream_api_timeout_seconds: float = 5.0
+    # Consumers: an event not acknowledged within ack_wait is offered again (to any replica).
+    jetstream_ack_wait_seconds: float = 30.0
+    jetstream_fetch_batch: int = 100
     # Shared counters (gateway rate limits, lockout) across replicas; empty keeps them in memory.
     redis_url: str = ""
 

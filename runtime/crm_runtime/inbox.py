@@ -66,15 +66,25 @@ class EventSink(event_pb2_grpc.EventSinkServiceServicer):
         for index, envelope in enumerate(request.events):
             if not envelope.event_id or not envelope.event_type:
                 raise InvalidArgument.of(f"events[{index}]", "event_id and event_type are required")
-            applied = await self.apply(envelope)
-            if applied:
-                self.applied += 1
-            else:
-                self.duplicates += 1
-            _events.add(1, self._attributes(envelope.source, applied))
+            applied = await self.record(envelope)
             target = response.applied_event_ids if applied else response.duplicate_event_ids
             target.append(envelope.event_id)
         return response
+
+    @property
+    def handled_types(self) -> frozenset[str]:
+        """Return the event types this consumer has handlers for."""
+        return frozenset(self._handlers)
+
+    async def record(self, envelope: event_pb2.EventEnvelope) -> bool:
+        """Apply one event and count the outcome (any transport); return True if applied."""
+        applied = await self.apply(envelope)
+        if applied:
+            self.applied += 1
+        else:
+            self.duplicates += 1
+        _events.add(1, self._attributes(envelope.source, applied))
+        return applied
 
     def _attributes(self, source: str, applied: bool) -> dict[str, str]:
         key = (source, applied)

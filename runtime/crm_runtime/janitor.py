@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_runtime.db import Database
+from crm_runtime.event_transport import EventRelay
 from crm_runtime.idempotency import purge_expired
 from crm_runtime.logging import get_logger
-from crm_runtime.outbox_relay import Relay
 
 log = get_logger("janitor")
 
@@ -26,7 +26,7 @@ DEFAULT_INTERVAL_SECONDS = 3600.0
 Purge = Callable[[AsyncSession, datetime], Awaitable[int]]
 
 
-async def purge_once(database: Database, relay: Relay | None) -> tuple[int, int]:
+async def purge_once(database: Database, relay: EventRelay | None) -> tuple[int, int]:
     """Purge once; return (idempotency records, outbox rows) removed."""
     async with database.write() as session:
         records = await purge_expired(session)
@@ -47,7 +47,7 @@ async def run_purges(
 
 def janitor(
     database: Database,
-    relay: Relay | None,
+    relay: EventRelay | None,
     *,
     interval: float = DEFAULT_INTERVAL_SECONDS,
     purges: Sequence[Purge] = (),

@@ -28,6 +28,7 @@ from crm_runtime.auth import TokenSigner
 from crm_runtime.config import BaseServiceSettings
 from crm_runtime.crypto import FieldCipher, decode_key
 from crm_runtime.db import Database
+from crm_runtime.event_transport import EventRelay, build_transport
 from crm_runtime.inbox import EventHandler, EventSink
 from crm_runtime.janitor import DEFAULT_INTERVAL_SECONDS, Purge, janitor
 from crm_runtime.keyring import KeyringError
@@ -35,7 +36,6 @@ from crm_runtime.logging import configure_logging
 from crm_runtime.migrations import upgrade_head
 from crm_runtime.outbox import Outbox
 from crm_runtime.outbox_metrics import OutboxGauges
-from crm_runtime.outbox_relay import Relay
 from crm_runtime.pagination import PageTokens
 from crm_runtime.rekey import (
     EncryptedTable,
@@ -66,7 +66,7 @@ class Parts(Generic[S]):
     settings: S
     database: Database
     outbox: Outbox
-    relay: Relay
+    relay: EventRelay
     tokens: PageTokens
     signer: TokenSigner | None
 
@@ -130,17 +130,9 @@ def migrate(spec: ServiceSpec[S, Any], settings: S) -> None:
 async def build(spec: ServiceSpec[S, C], settings: S) -> tuple[ServiceDefinition, C]:
     """Return the service definition and its context (tests use the context's clock)."""
     database = Database(settings.database_url)
-    subscribers = settings.subscribers()
-    outbox = Outbox(spec.name, subscribers)
     signer = build_signer(settings)
-    relay = Relay(
-        database=database,
-        outbox=outbox,
-        addresses=subscribers,
-        signer=signer,
-        interval=settings.relay_interval_seconds,
-        batch_size=settings.relay_batch_size,
-    )
+    transport = build_transport(spec.name, settings, database, signer)
+    outbox, relay = transport.outbox, transport.relay
     tokens = PageTokens(settings.page_token_keys())
     parts = Parts(settings, database, outbox, relay, tokens, signer)
     ctx = await spec.context(parts)
@@ -151,34 +143,34 @@ async def build(spec: ServiceSpec[S, C], settings: S) -> tuple[ServiceDefinition
             for seed in spec.seeds:
                 await seed(session, now=datetime.now(UTC))
     handlers = spec.event_handlers(ctx) if spec.event_handlers else None
+    # One sink, whichever way events arrive: pushed over gRPC or read from JetStream.
+    sink = EventSink(database, handlers) if handlers is not None else None
+    if sink is not None:
+        transport.consume(spec.name, sink)
 
     def register(server: grpc.aio.Server) -> None:
         for servicer in spec.servicers:
             servicer.add(servicer.build(ctx), server)
-        if handlers is not None:
-            event_pb2_grpc.add_EventSinkServiceServicer_to_server(
-                EventSink(database, handlers), server
-            )
+        if sink is not None:
+            event_pb2_grpc.add_EventSinkServiceServicer_to_server(sink, server)
 
     async def stop() -> None:
         for hook in spec.on_stop(ctx):
             await hook()
-        await relay.stop()
-        await relay.deliver_once()
-        await relay.close()
+        await transport.stop()
         for hook in spec.on_close(ctx):
             await hook()
 
     background: list[BackgroundTask] = [
-        relay.run,
+        *transport.background(),
         janitor(
             database, relay, interval=spec.janitor_interval_seconds, purges=spec.purges(ctx)
         ),
         *spec.workers(ctx, parts),
         *([rekey] if rekey is not None else []),
     ]
-    if subscribers:
-        gauges = OutboxGauges(database, spec.name, subscribers)
+    if transport.queues:
+        gauges = OutboxGauges(database, spec.name, transport.queues)
         background.append(functools.partial(gauges.run, settings.metrics_sample_seconds))
     definition = ServiceDefinition(
         name=spec.name,

@@ -7,8 +7,12 @@ one implementation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,3 +124,74 @@ async def drop_postgres_database(name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@dataclass
+class NatsServer:
+    """A private nats-server with JetStream, on a free port with its store in `folder`.
+
+    Tests that restart the broker or create streams run their own, so parallel tests and other
+    users of the machine's server on 4222 never see each other's streams. Restarts keep the
+    port and the store, as a real server restart would.
+    """
+
+    folder: Path
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the nats:// URL clients connect to."""
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start the server (again) and wait until it accepts connections."""
+        binary = shutil.which("nats-server")
+        if binary is None:
+            raise RuntimeError("nats-server is not installed (./run.sh test installs it)")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port()
+        log = (self.folder / "server.log").open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - our own binary and arguments.
+            [binary, "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd",
+             str(self.folder / "store")],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.port), timeout=0.5
+            ):
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"nats-server did not start: {(self.folder / 'server.log').read_text()}")
+
+    def kill(self) -> None:
+        """SIGKILL the server (JetStream recovers its file store on the next start)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def restart(self) -> None:
+        """Kill and start again on the same port and store."""
+        self.kill()
+        self.start()
+
+    def stop(self) -> None:
+        """Stop the server gracefully (SIGKILL if it lingers)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_nats_server(folder: Path) -> NatsServer:
+    """Start a private JetStream server storing under `folder`; the caller stops it."""
+    server = NatsServer(folder)
+    server.start()
+    return server

@@ -40,11 +40,19 @@ async def wait_for(predicate, timeout: float = 30.0) -> None:
 
 
 class TestVisitSignalReachesRisk:
-    async def test_project_delayed_visit_arrives_as_external_signal(self, tmp_path, identity):
-        """RecordVisit(PROJECT_DELAYED) on the feedback process: ExternalSignalRaised, once."""
+    async def test_project_delayed_visit_arrives_as_external_signal(
+        self, tmp_path, identity, event_transport, request
+    ):
+        """RecordVisit(PROJECT_DELAYED) on the feedback process: ExternalSignalRaised, once
+        (pushed over gRPC, or through JetStream)."""
         risk_port = free_port()
+        if event_transport == "nats":
+            nats_url = request.getfixturevalue("nats_server").url
+            events = {"EVENT_TRANSPORT": "nats", "NATS_URL": nats_url}
+        else:
+            events = {"EVENT_SUBSCRIBERS": f"risk=127.0.0.1:{risk_port}"}
         risk = ServiceProcess("crm_risk", {
-            **pii_env(), **identity.env("risk"),
+            **pii_env(), **identity.env("risk"), **events,
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/risk.db",
         }, tmp_path / "risk.log", port=risk_port)
         risk.start()
@@ -52,7 +60,7 @@ class TestVisitSignalReachesRisk:
             **identity.env("feedback"),
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/feedback.db",
             "ANSWER_TOKEN_SECRET": base64.b64encode(os.urandom(32)).decode(),
-            "EVENT_SUBSCRIBERS": f"risk=127.0.0.1:{risk_port}",
+            **events,
             "RELAY_INTERVAL_SECONDS": "0.05",
         }
         feedback = ServiceProcess("crm_feedback", env, tmp_path / "feedback.log")

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from client_harness import create_request
 from process_harness import ServiceProcess
 from risk_harness import a_facility, round_trip, stream
@@ -38,22 +39,28 @@ async def until(check, *, what: str) -> object:
 
 class TestWarningReachesTheClientService:
     async def test_round_trip_marks_the_client_as_potential_risk(
-        self, identity: IdentityKit, tmp_path: Path
+        self, identity: IdentityKit, tmp_path: Path, event_transport: str,
+        request: pytest.FixtureRequest,
     ):
         """Client created through the client API → risk learns it and its RM from the events →
         a round trip streamed to risk raises an orange warning owned by that RM →
-        WarningRaised reaches the client service, whose GetClient shows potential_risk."""
+        WarningRaised reaches the client service, whose GetClient shows potential_risk.
+        On gRPC push and on JetStream (where neither service names the other)."""
         risk = ServiceProcess("crm_risk", {}, tmp_path / "risk.log")
         client = ServiceProcess("crm_client", {}, tmp_path / "client.log")
+        if event_transport == "nats":
+            nats_url = request.getfixturevalue("nats_server").url
+            risk_events = client_events = {"EVENT_TRANSPORT": "nats", "NATS_URL": nats_url}
+        else:
+            risk_events = {"EVENT_SUBSCRIBERS": f"client={client.address}"}
+            client_events = {"EVENT_SUBSCRIBERS": f"risk={risk.address}"}
         risk.env = {
-            **identity.env("risk"), **pii_env(),
+            **identity.env("risk"), **pii_env(), **risk_events,
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/risk.db",
-            "EVENT_SUBSCRIBERS": f"client={client.address}",
         }
         client.env = {
-            **identity.env("client"), **pii_env(),
+            **identity.env("client"), **pii_env(), **client_events,
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/client.db",
-            "EVENT_SUBSCRIBERS": f"risk={risk.address}",
         }
         rm = identity.metadata(RM, Role.RELATIONSHIP_MANAGER)
         system = identity.metadata("systems/core-banking", Role.SYSTEM)

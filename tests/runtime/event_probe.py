@@ -19,6 +19,8 @@ from crm.events.v1 import client_events_pb2, event_pb2, event_pb2_grpc
 from crm_runtime.config import BaseServiceSettings
 from crm_runtime.db import Database
 from crm_runtime.inbox import EventHandler, EventSink
+from crm_runtime.jetstream import BrokerLink
+from crm_runtime.jetstream_consumer import JetStreamConsumer
 from crm_runtime.server import RunningService, ServiceDefinition, start_service
 from crm_runtime.tables import InboxMessage
 
@@ -40,6 +42,10 @@ class Probe:
     running: RunningService
     database: Database
     sink: EventSink
+    # On JetStream: the probe's durable consumer, its task and connection.
+    consumer: JetStreamConsumer | None = None
+    task: asyncio.Task[None] | None = None
+    link: BrokerLink | None = None
 
     async def effects(self) -> dict[str, int]:
         """Return applications per event id."""
@@ -55,11 +61,18 @@ class Probe:
 
     async def stop(self) -> None:
         """Stop the consumer."""
+        if self.consumer is not None and self.task is not None and self.link is not None:
+            await self.consumer.stop()
+            await asyncio.wait_for(self.task, timeout=10)
+            await self.link.close()
         await self.running.stop(drain_seconds=0)
 
 
-async def start_probe(tmp: Path, port: int, trusted_keys: Path, *, delay: float = 0.0) -> Probe:
-    """Start a consumer on `port` that applies every client event type once."""
+async def start_probe(
+    tmp: Path, port: int, trusted_keys: Path, *, delay: float = 0.0, nats_url: str = ""
+) -> Probe:
+    """Start a consumer that applies every client event type once: pushed to its
+    EventSinkService on `port`, and, given `nats_url`, read from JetStream as "probe"."""
     url = f"sqlite+aiosqlite:///{tmp}/probe.db"
     database = Database(url)
     async with database.write_engine.begin() as conn:
@@ -88,6 +101,8 @@ async def start_probe(tmp: Path, port: int, trusted_keys: Path, *, delay: float 
         database_url=url,
         identity_trusted_keys_dir=trusted_keys,
         grace_seconds=1,
+        nats_url=nats_url or "nats://127.0.0.1:4222",
+        jetstream_ack_wait_seconds=2.0,
     )
 
     sink = EventSink(database, handlers)
@@ -104,4 +119,9 @@ async def start_probe(tmp: Path, port: int, trusted_keys: Path, *, delay: float 
             register=register,
         )
     )
-    return Probe(running, database, sink)
+    probe = Probe(running, database, sink)
+    if nats_url:
+        probe.link = BrokerLink(settings)
+        probe.consumer = JetStreamConsumer(service="probe", sink=sink, link=probe.link)
+        probe.task = asyncio.create_task(probe.consumer.run())
+    return probe

@@ -11,6 +11,7 @@ import grpc
 import pytest
 from event_probe import start_probe
 from process_harness import ServiceProcess
+from transport_support import transport_for
 
 from crm.client.v1 import client_service_pb2, client_service_pb2_grpc
 from crm_client.domain.credit_code import make_credit_code
@@ -29,12 +30,12 @@ def _client(index: int):
     )
 
 
-def _outbox_events(db: Path) -> set[str]:
+def _outbox_events(db: Path, queue: str = "probe") -> set[str]:
     with sqlite3.connect(db) as conn:
         return {
             r[0]
             for r in conn.execute(
-                "SELECT DISTINCT event_id FROM outbox_message WHERE subscriber = 'probe'"
+                "SELECT DISTINCT event_id FROM outbox_message WHERE subscriber = ?", (queue,)
             )
         }
 
@@ -61,15 +62,19 @@ async def _wait_for(predicate, timeout: float = 30.0) -> None:
 
 
 class TestOutboxSurvivesKill:
-    async def test_events_delivered_after_sigkill_and_restart(self, tmp_path, identity):
-        """Events committed while the consumer is down survive a SIGKILL and arrive once each."""
+    async def test_events_delivered_after_sigkill_and_restart(
+        self, tmp_path, identity, event_transport, request
+    ):
+        """Events committed while the consumer is down survive a SIGKILL and arrive once each
+        (on gRPC push, and on JetStream, where the consumer is also down until the end)."""
         db = tmp_path / "client.db"
         probe_port = free_port()
+        transport = transport_for(event_transport, request, probe_port)
         env = {
             **pii_env(),
             **identity.env("client"),
+            **transport.env,
             "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-            "EVENT_SUBSCRIBERS": f"probe=127.0.0.1:{probe_port}",
             "RELAY_INTERVAL_SECONDS": "0.05",
         }
         producer = ServiceProcess("crm_client", env, tmp_path / "client.log")
@@ -77,10 +82,11 @@ class TestOutboxSurvivesKill:
         await producer.wait_serving("crm.client.v1.ClientService")
         await _create_clients(producer, identity, 0, 15)
         producer.kill()  # The consumer was never up: every event is still in the outbox.
-        committed = _outbox_events(db)
+        committed = _outbox_events(db, transport.queue)
         assert len(committed) >= 15
 
-        probe = await start_probe(tmp_path, probe_port, identity.directory)
+        probe = await start_probe(tmp_path, probe_port, identity.directory,
+                                  nats_url=transport.nats_url)
         try:
             producer.start()
             await producer.wait_serving("crm.client.v1.ClientService")
@@ -97,15 +103,18 @@ class TestOutboxSurvivesKill:
             await probe.stop()
 
     @pytest.mark.chaos  # Five kills mid-delivery: `./run.sh chaos` (one kill above stays).
-    async def test_kills_during_delivery_apply_each_event_once(self, tmp_path, identity):
+    async def test_kills_during_delivery_apply_each_event_once(
+        self, tmp_path, identity, event_transport, request
+    ):
         """SIGKILLs mid-delivery to a slow consumer cause redelivery, never a second effect."""
         db = tmp_path / "client.db"
         probe_port = free_port()
+        transport = transport_for(event_transport, request, probe_port)
         env = {
             **pii_env(),
             **identity.env("client"),
+            **transport.env,
             "DATABASE_URL": f"sqlite+aiosqlite:///{db}",
-            "EVENT_SUBSCRIBERS": f"probe=127.0.0.1:{probe_port}",
             "RELAY_INTERVAL_SECONDS": "0.05",
             "RELAY_BATCH_SIZE": "10",
         }
@@ -114,9 +123,10 @@ class TestOutboxSurvivesKill:
         await producer.wait_serving("crm.client.v1.ClientService")
         await _create_clients(producer, identity, 100, 30)
         producer.kill()
-        committed = _outbox_events(db)
+        committed = _outbox_events(db, transport.queue)
         # A slow consumer keeps deliveries in flight so that kills land mid-batch.
-        probe = await start_probe(tmp_path, probe_port, identity.directory, delay=0.03)
+        probe = await start_probe(tmp_path, probe_port, identity.directory, delay=0.03,
+                                  nats_url=transport.nats_url)
         try:
             for _ in range(5):
                 producer.start()
@@ -133,7 +143,8 @@ class TestOutboxSurvivesKill:
             assert set(effects) == committed
             assert max(effects.values()) == 1, "an event was applied twice"
             print(
-                f"\noutbox-kill: committed={len(committed)} applied={probe.sink.applied} "
+                f"\noutbox-kill ({event_transport}): committed={len(committed)} "
+                f"applied={probe.sink.applied} "
                 f"wire_redeliveries={probe.sink.duplicates} kills=5"
             )
         finally:

@@ -11,9 +11,13 @@ import pytest
 from event_probe import start_probe
 from sqlalchemy import select
 from sqlmodel import SQLModel, col
+from transport_support import transport_for
 
 from crm.events.v1 import client_events_pb2
+from crm_runtime.config import BaseServiceSettings
 from crm_runtime.db import Database
+from crm_runtime.jetstream import BrokerLink
+from crm_runtime.jetstream_relay import JetStreamRelay
 from crm_runtime.outbox import Outbox
 from crm_runtime.outbox_relay import DELIVERED_RETENTION, Relay
 from crm_runtime.tables import OutboxMessage
@@ -79,15 +83,23 @@ class TestRelay:
 
 class TestRelaySurvivesTheStore:
     async def test_relay_outlives_a_failing_store_and_delivers_after(
-        self, database, sqlite_url, tmp_path, identity
+        self, database, sqlite_url, tmp_path, *, identity, event_transport, request
     ):
         """The outbox table vanishes for a while (as a restarting server would); the relay
         task logs, backs off and delivers once it is back, instead of dying for good."""
         port = free_port()
-        probe = await start_probe(tmp_path, port, identity.directory)
-        outbox = Outbox("client", ["probe"])
-        relay = Relay(database=database, outbox=outbox, signer=identity.signers["client"],
-                      addresses={"probe": f"127.0.0.1:{port}"}, interval=0.05)
+        transport = transport_for(event_transport, request, port)
+        probe = await start_probe(tmp_path, port, identity.directory,
+                                  nats_url=transport.nats_url)
+        outbox = Outbox("client", [transport.queue])
+        link = BrokerLink(BaseServiceSettings(nats_url=transport.nats_url)) if (
+            transport.nats_url) else None
+        relay: Relay | JetStreamRelay = (
+            Relay(database=database, outbox=outbox, signer=identity.signers["client"],
+                  addresses={"probe": f"127.0.0.1:{port}"}, interval=0.05)
+            if link is None else
+            JetStreamRelay(database=database, outbox=outbox, link=link, interval=0.05)
+        )
         store = sqlite3.connect(sqlite_url.split(":///", 1)[1], isolation_level=None)
         store.execute("ALTER TABLE outbox_message RENAME TO outbox_away")
         task = asyncio.create_task(relay.run())
@@ -106,5 +118,7 @@ class TestRelaySurvivesTheStore:
             await relay.stop()
             await asyncio.wait_for(task, timeout=10)
             await relay.close()
+            if link is not None:
+                await link.close()
             await probe.stop()
             store.close()
