@@ -49,6 +49,9 @@ class JetStreamRelay:
     ) -> None:
         self._db = database
         self._outbox = outbox
+        # Our own flag, set after every commit that wrote events; cleared before each read so
+        # a commit landing during a pass wakes the next one instead of waiting a poll.
+        self._wakeup = outbox.watch()
         self._link = link
         self._interval = interval
         self._batch = batch_size
@@ -65,6 +68,7 @@ class JetStreamRelay:
         """
         failures = 0
         while not self._stopping.is_set():
+            self._wakeup.clear()
             try:
                 moved = await self.deliver_once()
             except Exception as exc:
@@ -84,8 +88,7 @@ class JetStreamRelay:
 
     async def _idle(self) -> None:
         """Sleep until an emit, stop() or the poll interval, whichever comes first."""
-        self._outbox.pending.clear()
-        waiter = asyncio.ensure_future(self._outbox.pending.wait())
+        waiter = asyncio.ensure_future(self._wakeup.wait())
         stopper = asyncio.ensure_future(self._stopping.wait())
         await asyncio.wait(
             {waiter, stopper}, timeout=self._interval, return_when=asyncio.FIRST_COMPLETED
