@@ -103,7 +103,8 @@ class DurableEngine:
         self._marks.pop(name, None)
 
     async def _checkpoint_partition(self, name: str) -> None:
-        while any(self.placement.of(u) == name for u in self._dirty):
+        saved = [""]
+        while saved and any(self.placement.of(u) == name for u in self._dirty):
             async with self._db.write() as session:
                 saved = await self._checkpoint(session, self._clock(), budget=float("inf"),
                                                only=name)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm_risk.models_monitoring import MonitorBatchRow, MonitorMemberRow, MonitorPartitionRow
@@ -67,8 +68,11 @@ async def ensure_partitions(database: Database, names: Sequence[str]) -> None:
             applied = (await session.execute(
                 select(func.max(BATCH.c.applied_seq)).where(BATCH.c.partition == name)
             )).scalar_one()
-            await session.execute(PARTITION.insert().values(
-                name=name, owner="", epoch=0, lease_expires=0.0, applied_through=applied or 0))
+            # Replicas starting together race here: the first insert wins, the rest agree.
+            dialect = sqlite if database.is_sqlite else postgresql
+            await session.execute(dialect.insert(PARTITION).values(
+                name=name, owner="", epoch=0, lease_expires=0.0, applied_through=applied or 0,
+            ).on_conflict_do_nothing())
 
 
 async def heartbeat(database: Database, member: str, ttl: float) -> tuple[float, list[str]]:

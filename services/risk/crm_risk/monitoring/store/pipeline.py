@@ -219,7 +219,7 @@ class MonitoringPipeline(DurableEngine):
                 log.warning("monitoring partition lost to another replica",
                             partition=exc.partition)
                 self._behind_store = True
-                self.owned.pop(exc.partition, None)
+                self._forget(exc.partition)
             else:
                 log.error("monitoring batches not committed", batches=len(group), exc_info=True)
             for item in group:
