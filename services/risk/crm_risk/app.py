@@ -85,8 +85,9 @@ def _workers(ctx: RiskContext, parts: kit.Parts[RiskSettings]) -> Sequence[Backg
         interval=settings.gc_full_interval_seconds, idle=lambda: not pipeline.busy()
     )
     workers: list[BackgroundTask] = [ctx.wal_checkpointer().run, pipeline.checkpoint_loop,
-                                     pipeline.drain_loop, ctx.partitions().run,
-                                     collections.job()]
+                                     ctx.partitions().run, collections.job()]
+    if not ctx.db.is_sqlite:  # a SQLite store has one process: nobody logs rows for it
+        workers.append(pipeline.drain_loop)
     if settings.review_enabled:
 
         async def reviews() -> None:
