@@ -33,7 +33,8 @@ from crm_runtime import testing
 from crm_runtime.testing import IdentityKit, pii_env
 from crm_sim.monitoring.world import generate
 
-pytestmark = [pytest.mark.chaos, pytest.mark.postgres, pytest.mark.process]
+pytestmark = [pytest.mark.chaos, pytest.mark.postgres, pytest.mark.process,
+              pytest.mark.timeout(900)]
 
 PARTITIONS = 16
 BATCH = 250
