@@ -42,12 +42,13 @@ from crm_risk.monitoring.store.routing import (
     Request,
     Response,
     fresh_positions,
-    owners_results,
+    owners_response,
+    refused,
     signal_of,
 )
 from crm_runtime.crypto import FieldCipher
 from crm_runtime.db import Database
-from crm_runtime.errors import DomainError, InvalidArgument, Unavailable, to_status
+from crm_runtime.errors import InvalidArgument, Unavailable
 from crm_runtime.logging import get_logger
 
 log = get_logger("monitoring")
@@ -92,7 +93,7 @@ class MonitoringPipeline(DurableEngine):
         """
         self.last_batch_time = time.monotonic()
         if len(request.transactions) > self._max_batch:
-            return self._refused(request, InvalidArgument.of(
+            return refused(request, InvalidArgument.of(
                 "transactions", f"at most {self._max_batch} per batch",
                 reason="BATCH_TOO_LARGE"))
         txns, indexes, rejected = to_transactions(request.transactions)
@@ -105,7 +106,7 @@ class MonitoringPipeline(DurableEngine):
                 await self._commit_group(group)
         response = item.future.result()
         if item.waits and not response.HasField("error"):
-            response = await self._owners_results(item, response)
+            response = await owners_response(self._db, item, response, self._result_wait)
         elapsed = (time.perf_counter() - received) * 1000
         response.receipt_to_commit_ms = elapsed
         if not response.HasField("error"):
@@ -113,20 +114,6 @@ class MonitoringPipeline(DurableEngine):
             self.batches += 1
             if self.batches % PURGE_EVERY == 0:
                 await self.purge()
-        return response
-
-    @staticmethod
-    def _refused(request: Request, error: DomainError) -> Response:
-        return Response(batch_id=request.batch_id, error=to_status(error, domain="risk"))
-
-    async def _owners_results(self, item: Pending, committed: Response) -> Response:
-        """Wait until the owners of the batch's other partitions applied their pieces."""
-        if not await owners_results(self._db, item, self._result_wait):
-            return self._refused(item.request, Unavailable(
-                "the batch is stored but its partition's owner has not applied it yet; "
-                "resend it to learn the result", reason="AWAITING_OWNER"))
-        response = item.response()
-        response.commit_time.CopyFrom(committed.commit_time)
         return response
 
     async def _reload_for_facilities(self, txns: Iterable[Transaction]) -> None:
@@ -202,7 +189,7 @@ class MonitoringPipeline(DurableEngine):
         except Exception:
             log.error("monitoring state could not be prepared", exc_info=True)
             for item in group:
-                item.future.set_result(self._refused(item.request, Unavailable(
+                item.future.set_result(refused(item.request, Unavailable(
                     "the monitoring state is being rebuilt; resend", reason="RESTORING")))
             return
         before = {name: leases.Lease(lease.epoch, lease.applied)
@@ -223,7 +210,7 @@ class MonitoringPipeline(DurableEngine):
             else:
                 log.error("monitoring batches not committed", batches=len(group), exc_info=True)
             for item in group:
-                item.future.set_result(self._refused(item.request, Unavailable(
+                item.future.set_result(refused(item.request, Unavailable(
                     "the batch was not stored; resend it", reason="BATCH_NOT_STORED")))
             return
         self._behind_store = False

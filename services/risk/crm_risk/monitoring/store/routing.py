@@ -22,6 +22,7 @@ from crm_risk.monitoring.store import batch_log
 from crm_risk.monitoring.store.batch_log import Outcome
 from crm_risk.monitoring.store.convert import Rejection, rejected_message
 from crm_runtime.db import Database
+from crm_runtime.errors import DomainError, Unavailable, to_status
 
 Request = risk_service_pb2.MonitorTransactionsRequest
 Response = risk_service_pb2.MonitorTransactionsResponse
@@ -150,3 +151,21 @@ async def owners_results(database: Database, item: Pending, wait: float) -> bool
             return False
         await asyncio.sleep(delay)
         delay = min(delay * 2, LAST_POLL_SECONDS)
+
+
+def refused(request: Request, error: DomainError) -> Response:
+    """Return the acknowledgement of a batch that was not taken."""
+    return Response(batch_id=request.batch_id, error=to_status(error, domain="risk"))
+
+
+async def owners_response(database: Database, item: Pending, committed: Response,
+                          wait: float) -> Response:
+    """Return the batch's acknowledgement once the owners of its other partitions applied
+    their pieces, or AWAITING_OWNER after ``wait`` seconds (the pieces stay stored)."""
+    if not await owners_results(database, item, wait):
+        return refused(item.request, Unavailable(
+            "the batch is stored but its partition's owner has not applied it yet; "
+            "resend it to learn the result", reason="AWAITING_OWNER"))
+    response = item.response()
+    response.commit_time.CopyFrom(committed.commit_time)
+    return response
