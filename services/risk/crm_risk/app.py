@@ -14,7 +14,9 @@ from crm_risk.events import handlers
 from crm_risk.groups.contagion import Contagion
 from crm_risk.models import GuaranteeRow, MonitoringProfileRow
 from crm_risk.monitoring.store.lookups import RELATED_CONTEXT
+from crm_risk.monitoring.store.ownership import Ownership, default_member
 from crm_risk.monitoring.store.pipeline import MonitoringPipeline
+from crm_risk.monitoring.store.placement import partition_names
 from crm_risk.monitoring.store.rulesets import current_config, ruleset_from
 from crm_risk.monitoring.store.wal import WalCheckpointer
 from crm_risk.review import review_loop
@@ -57,13 +59,20 @@ async def _context(parts: kit.Parts[RiskSettings]) -> RiskContext:
         max_batch=settings.monitoring_max_batch,
         checkpoint_ms=settings.monitoring_checkpoint_ms,
         checkpoint_interval=settings.monitoring_checkpoint_interval_seconds,
-        partition=settings.monitoring_partition,
+        partitions=partition_names(settings.monitoring_partition,
+                                   settings.monitoring_partitions),
+        member=settings.monitoring_member or default_member(),
         clock=ctx.clock,
         on_rerate=ctx.review_wakeup.set,
         history_days=settings.monitoring_history_days,
         contagion=Contagion.of(settings),
+        drain_interval=settings.monitoring_drain_interval_seconds,
+        result_wait=settings.monitoring_result_wait_seconds,
     )
-    await pipeline.start()
+    ownership = Ownership(pipeline, database, lease_seconds=settings.monitoring_lease_seconds,
+                          heartbeat_seconds=settings.monitoring_heartbeat_seconds)
+    await ownership.start()
+    ctx.ownership = ownership
     _queue_depth.add_value(pipeline, lambda p: len(p.waiting))
     ctx.pipeline = pipeline
     return ctx
@@ -76,7 +85,9 @@ def _workers(ctx: RiskContext, parts: kit.Parts[RiskSettings]) -> Sequence[Backg
         interval=settings.gc_full_interval_seconds, idle=lambda: not pipeline.busy()
     )
     workers: list[BackgroundTask] = [ctx.wal_checkpointer().run, pipeline.checkpoint_loop,
-                                     collections.job()]
+                                     ctx.partitions().run, collections.job()]
+    if not ctx.db.is_sqlite:  # a SQLite store has one process: nobody logs rows for it
+        workers.append(pipeline.drain_loop)
     if settings.review_enabled:
 
         async def reviews() -> None:
@@ -90,6 +101,8 @@ def _stop(ctx: RiskContext) -> Sequence[kit.StopHook]:
     async def checkpoint() -> None:
         # Saves every dirty window state, so a restart replays nothing: before the final drain.
         await ctx.monitoring().checkpoint_all()
+        # Then hand the partitions over at once: the next owner need not wait for the lease.
+        await ctx.partitions().stop()
 
     return [checkpoint]
 

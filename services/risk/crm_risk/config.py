@@ -40,9 +40,22 @@ class RiskSettings(BaseServiceSettings):
     # not checkpointed yet (see monitoring/store/durable.py).
     monitoring_checkpoint_interval_seconds: float = 0.25
     monitoring_checkpoint_ms: float = 3.0
-    # This replica's share of clients (a stable name, e.g. the StatefulSet ordinal); each
-    # partition replays and purges only its own batch log.
+    # Monitoring partitions (docs/MONITORING.md, "Partitions"): tracing units are hashed into
+    # MONITORING_PARTITIONS partitions named after MONITORING_PARTITION, each owned by one
+    # replica at a time under a lease. The count is fixed for a store's life; every replica
+    # must use the same one. One partition keeps the plain name (stores from before).
     monitoring_partition: str = "default"
+    monitoring_partitions: int = 1
+    # This replica's name among the owners (default: host and process id).
+    monitoring_member: str = ""
+    # A lease lasts this long unless renewed; replicas renew and rebalance every heartbeat. A
+    # crashed owner's partitions move after at most lease + heartbeat seconds.
+    monitoring_lease_seconds: float = 5.0
+    monitoring_heartbeat_seconds: float = 1.0
+    # How often an owner looks for postings other replicas logged for its partitions, and how
+    # long a replica waits for the owner's result before acknowledging with AWAITING_OWNER.
+    monitoring_drain_interval_seconds: float = 0.02
+    monitoring_result_wait_seconds: float = 30.0
     # Batches a stream may have in flight: the next batch is decoded while one commits.
     monitoring_stream_depth: int = 4
     # Days of posting history kept in the batch log for rule-set back-tests.
@@ -101,6 +114,10 @@ class RiskSettings(BaseServiceSettings):
             raise ValueError("NET_CAPITAL must be positive and LOAN_BOOK not negative")
         if not 1 <= self.monitoring_max_batch <= 10_000:
             raise ValueError("MONITORING_MAX_BATCH must be 1 to 10000")
+        if not 1 <= self.monitoring_partitions <= 1024:
+            raise ValueError("MONITORING_PARTITIONS must be 1 to 1024")
+        if not 0 < 2 * self.monitoring_heartbeat_seconds < self.monitoring_lease_seconds:
+            raise ValueError("MONITORING_LEASE_SECONDS must exceed two heartbeats")
         if not 0 <= self.monitoring_history_days <= 3650:
             raise ValueError("MONITORING_HISTORY_DAYS must be 0 to 3650")
         if not 0 < self.project_margin_points <= 100:

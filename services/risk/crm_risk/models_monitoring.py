@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Column, Float, Index, Integer, LargeBinary, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from crm_runtime.tables import utc_column
@@ -101,11 +101,21 @@ class MonitorBatchRow(SQLModel, table=True):
     """One committed batch of the monitoring stream (its new postings, serialized): the log
     that replays engine state written after a unit's last checkpoint, and the history that
     rule-set back-tests replay (kept for MONITORING_HISTORY_DAYS). `partition` is the
-    replica's share of units, so replicas replay only their own log."""
+    monitoring partition of the postings' tracing units (docs/MONITORING.md, "Partitions").
+
+    `applied_seq` is the row's position in its partition's processing order, set by the
+    partition's owner when it applies the postings to the windows (NULL while a row another
+    replica received waits for the owner); the result columns are what the owner's
+    processing gave, read back by the receiving replica for its acknowledgement."""
 
     __tablename__ = "risk_monitor_batch"
     __table_args__ = (Index("ix_risk_monitor_batch_partition_seq", "partition", "seq"),
-                      Index("ix_risk_monitor_batch_receive_time", "receive_time"))
+                      Index("ix_risk_monitor_batch_receive_time", "receive_time"),
+                      Index("ix_risk_monitor_batch_applied", "partition", "applied_seq",
+                            unique=True),
+                      Index("ix_risk_monitor_batch_pending", "partition", "seq",
+                            postgresql_where=text("applied_seq IS NULL"),
+                            sqlite_where=text("applied_seq IS NULL")))
 
     seq: int | None = Field(default=None, sa_column=Column(BIG_ID, primary_key=True))
     partition: str = Field(max_length=64)
@@ -113,6 +123,11 @@ class MonitorBatchRow(SQLModel, table=True):
     transaction_count: int
     body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     receive_time: datetime = Field(sa_column=utc_column())
+    applied_seq: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    accepted: int | None = None
+    duplicates: int | None = None
+    alert_count: int | None = None
+    warnings_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class MonitorStateRow(SQLModel, table=True):
@@ -122,10 +137,34 @@ class MonitorStateRow(SQLModel, table=True):
     __tablename__ = "risk_monitor_state"
 
     unit_id: str = Field(primary_key=True, max_length=160)
+    partition: str | None = Field(default=None, max_length=64, index=True)
     state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     through_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     ruleset_label: str = Field(max_length=64)
     update_time: datetime = Field(sa_column=utc_column())
+
+
+class MonitorPartitionRow(SQLModel, table=True):
+    """A monitoring partition's lease: which replica owns it, under which epoch (fencing:
+    every write of the owner checks it), until when (seconds since the epoch, database
+    clock), and the last `applied_seq` of its log."""
+
+    __tablename__ = "risk_monitor_partition"
+
+    name: str = Field(primary_key=True, max_length=64)
+    owner: str = Field(default="", max_length=128)
+    epoch: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    lease_expires: float = Field(default=0.0, sa_column=Column(Float, nullable=False))
+    applied_through: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class MonitorMemberRow(SQLModel, table=True):
+    """A live risk replica taking part in monitoring (renewed by its heartbeat)."""
+
+    __tablename__ = "risk_monitor_member"
+
+    member_id: str = Field(primary_key=True, max_length=128)
+    expires: float = Field(sa_column=Column(Float, nullable=False))
 
 
 MONITORING_TABLES = [
@@ -135,4 +174,6 @@ MONITORING_TABLES = [
     "risk_external_signal",
     "risk_monitor_batch",
     "risk_monitor_state",
+    "risk_monitor_partition",
+    "risk_monitor_member",
 ]

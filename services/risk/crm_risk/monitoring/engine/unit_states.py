@@ -58,6 +58,16 @@ class UnitStates:
         self._states[unit_id] = state
         self._dirty.discard(unit_id)
 
+    def unit_ids(self) -> list[str]:
+        """Return the units that have state in memory."""
+        return list(self._states)
+
+    def drop_units(self, unit_ids: Iterable[str]) -> None:
+        """Forget units' state (their partition moved to another replica)."""
+        for unit_id in unit_ids:
+            self._states.pop(unit_id, None)
+            self._dirty.discard(unit_id)
+
     def dirty_units(self) -> set[str]:
         """Return the units whose state changed since the last ``mark_clean``."""
         return set(self._dirty)
