@@ -11,7 +11,7 @@ import asyncio
 import importlib
 import sys
 
-BENCHMARKS = ("client", "risk", "notify", "gateway", "risk_scale")
+BENCHMARKS = ("client", "risk", "notify", "gateway", "risk_scale", "callcost", "memory")
 
 
 def main(argv: list[str]) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -49,6 +50,31 @@ def mask_personal_data(
     return event_dict
 
 
+_UTC = datetime.UTC
+_render_json = structlog.processors.JSONRenderer()
+
+
+def render_line(_: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
+    """Assemble and render one JSON log line in a single step.
+
+    Does what the processor chain merge_contextvars, add_log_level, TimeStamper(iso, UTC),
+    add_trace_ids, format_exc_info, mask_personal_data and JSONRenderer does, with the same
+    keys in the same order, but as one call on the one event dict: the RPC log line is
+    written on every call, and six processor calls with structlog's loop around them cost
+    a large share of a cached read.
+    """
+    structlog.contextvars.merge_contextvars(None, method_name, event_dict)
+    event_dict["level"] = "warning" if method_name == "warn" else (
+        "error" if method_name == "exception" else method_name)
+    event_dict["timestamp"] = datetime.datetime.now(tz=_UTC).isoformat().replace(
+        "+00:00", "Z")
+    add_trace_ids(None, method_name, event_dict)
+    if "exc_info" in event_dict:
+        structlog.processors.format_exc_info(None, method_name, event_dict)
+    mask_personal_data(None, method_name, event_dict)
+    return str(_render_json(None, method_name, event_dict))
+
+
 def configure_logging(
     *,
     level: str = "info",
@@ -62,15 +88,7 @@ def configure_logging(
     reconfiguration (structlog.testing.capture_logs) still reaches every logger.
     """
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            add_trace_ids,
-            structlog.processors.format_exc_info,
-            mask_personal_data,
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[render_line],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.WriteLoggerFactory(file=stream or sys.stdout),
         cache_logger_on_first_use=cache,
