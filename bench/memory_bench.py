@@ -64,6 +64,12 @@ def _env(name: str, tmp: Path, kit: IdentityKit, ports: dict[str, int]) -> dict[
     return env
 
 
+def _start(module: str, log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, stdout=out,
+                                stderr=subprocess.STDOUT, env={**os.environ, **env})
+
+
 def _import(tmp: Path, kit: IdentityKit, port: int, rows: int) -> float:
     """Generate a book of `rows` clients and import it; return the import's seconds."""
     book = tmp / "book.jsonl"
@@ -87,11 +93,7 @@ async def run() -> dict[str, Any]:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         for name, (module, _) in SERVICES.items():
-            with (tmp / f"{name}.log").open("ab") as log:
-                procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", module], cwd=ROOT, stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, **_env(name, tmp, kit, ports)})
+            procs[name] = _start(module, tmp / f"{name}.log", _env(name, tmp, kit, ports))
         for name, (_, service) in SERVICES.items():
             await wait_ready(f"127.0.0.1:{ports[name]}", service, timeout=120)
         print(f"  all up; idle {IDLE_SECONDS:.0f} s", flush=True)
