@@ -11,6 +11,7 @@ service keeps after a large job (caches, freed but unreturned arenas) shows ther
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import subprocess
@@ -30,7 +31,7 @@ GOAL_MB = 120.0
 SERVICES = {  # process name -> (module, gRPC service its health check names)
     "client": ("crm_client", "crm.client.v1.ClientService"),
     "risk": ("crm_risk", "crm.risk.v1.RiskService"),
-    "notify": ("crm_notify", "crm.notify.v1.NotifyService"),
+    "notify": ("crm_notify", "crm.notify.v1.NotificationService"),
     "feedback": ("crm_feedback", "crm.feedback.v1.FeedbackService"),
     "gateway": ("crm_gateway", "crm.gateway.v1.GatewayService"),
 }
@@ -53,6 +54,8 @@ def memory_mb(pid: int) -> dict[str, float]:
 def _env(name: str, tmp: Path, kit: IdentityKit, ports: dict[str, int]) -> dict[str, str]:
     env = {**pii_env(), **kit.env(name), "GRPC_PORT": str(ports[name]),
            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/{name}.db", "LOG_LEVEL": "warning"}
+    if name == "feedback":  # answer links are signed with it; any 32 random bytes do
+        env["ANSWER_TOKEN_SECRET"] = base64.b64encode(os.urandom(32)).decode()
     if name == "gateway":
         jwks, _ = _sso(tmp)
         env.update({"HTTP_PORT": str(free_port()), "JWKS_FILE": str(jwks),
@@ -108,7 +111,10 @@ async def run() -> dict[str, Any]:
         for proc in procs.values():
             proc.terminate()
         for proc in procs.values():
-            proc.wait(30)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     return {"idle": idle, "client_after_import": after, "import_rows": rows,
             "import_seconds": round(seconds, 1), "idle_seconds": IDLE_SECONDS,
             "goal_mb": GOAL_MB,
