@@ -24,7 +24,7 @@ STAGES: Sequence[tuple[str, tuple[str, ...]]] = (
     ("tracing (server span, W3C context)", ("opentelemetry/",)),
     ("log line (structlog, masking, JSON)",
      ("structlog/", "crm_runtime/logging.py", "crm_runtime/pii.py")),
-    ("store read (SQLAlchemy, aiosqlite)",
+    ("store (SQLAlchemy, aiosqlite, the driver thread)",
      ("sqlalchemy/", "aiosqlite/", "sqlite3/", "crm_runtime/db.py")),
     ("handler (name, access check, row cache, mapping)",
      ("crm_client/", "crm_runtime/names.py", "crm_runtime/readcache.py",
@@ -34,8 +34,10 @@ STAGES: Sequence[tuple[str, tuple[str, ...]]] = (
       "crm_runtime/storefailure.py", "crm_runtime/errors.py")),
     ("gateway routing and forwarding",
      ("crm_gateway/",)),
-    ("gRPC and protobuf (Cython core, messages)", ("grpc/", "google/protobuf", "grpc_status/")),
-    ("event loop (asyncio, uvloop)", ("asyncio/", "uvloop/")),
+    ("gRPC Python layer and protobuf (aio calls, messages)",
+     ("grpc/", "google/protobuf", "grpc_status/")),
+    # cProfile cannot see into the Cython server: its time shows under the loop that runs it.
+    ("gRPC core and event loop (Cython server, asyncio)", ("asyncio/", "uvloop/")),
 )
 OTHER = "other (interpreter, profiler switch)"
 
