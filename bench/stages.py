@@ -21,7 +21,7 @@ STAGES: Sequence[tuple[str, tuple[str, ...]]] = (
      ("crm_runtime/auth.py", "/jwt/", "/cryptography/", "crm_gateway/gate.py",
       "crm_gateway/jwks.py", "crm_gateway/apikeys.py")),
     ("metrics (duration histogram)", ("opentelemetry/sdk/metrics", "crm_runtime/metrics.py")),
-    ("tracing (server span, W3C context)", ("opentelemetry/",)),
+    ("tracing (server span, W3C context)", ("opentelemetry/", "crm_runtime/telemetry.py")),
     ("log line (structlog, masking, JSON)",
      ("structlog/", "crm_runtime/logging.py", "crm_runtime/pii.py")),
     ("store (SQLAlchemy, aiosqlite, the driver thread)",

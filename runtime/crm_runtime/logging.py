@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -11,7 +12,7 @@ from typing import Any, TextIO
 import structlog
 from opentelemetry import trace
 
-from crm_runtime.pii import LONG_DIGIT_RUN, SECRET_KEYS, scrub_value
+from crm_runtime.pii import DIGIT_RUN_LENGTH, LONG_DIGIT_RUN, SECRET_KEYS, scrub_value
 
 # Values that are never personal data in themselves (an int may be a mobile: not here).
 _PLAIN = frozenset({float, bool, type(None)})
@@ -41,13 +42,23 @@ def mask_personal_data(
     """Mask ID numbers, mobile numbers and secrets in every field before rendering."""
     for key, value in event_dict.items():
         # Fast path for the common case: a plain scalar that cannot hold an ID or a mobile
-        # (no run of 11 digits) under a key that is not secret. Everything else is scrubbed.
+        # (no run of 11 digits: a shorter string cannot) under a key that is not secret.
+        # Everything else is scrubbed.
         kind = type(value)
-        plain = (kind is str and LONG_DIGIT_RUN.search(value) is None) or kind in _PLAIN
-        if plain and key not in SECRET_KEYS and key.lower() not in SECRET_KEYS:
+        if kind is str:
+            plain = len(value) < DIGIT_RUN_LENGTH or LONG_DIGIT_RUN.search(value) is None
+        else:
+            plain = kind in _PLAIN
+        if plain and not _secret_key(key):
             continue
         event_dict[key] = scrub_value(key, value)
     return event_dict
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Return True for a key whose value is never logged (log lines reuse a few keys)."""
+    return key in SECRET_KEYS or key.lower() in SECRET_KEYS
 
 
 _UTC = datetime.UTC
