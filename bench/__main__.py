@@ -13,7 +13,7 @@ import sys
 
 BENCHMARKS = (
     "client", "risk", "notify", "gateway", "gateway_limits", "risk_scale", "capacity",
-    "alert_latency", "events",
+    "alert_latency", "events", "callcost", "memory",
 )
 
 

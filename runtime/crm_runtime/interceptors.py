@@ -35,6 +35,7 @@ from crm_runtime.errors import (
 from crm_runtime.logging import get_logger
 from crm_runtime.metrics import rpc_attributes, server_duration
 from crm_runtime.storefailure import store_failure
+from crm_runtime.telemetry import IdsOnlySpan, spans_recorded
 
 log = get_logger("rpc")
 _tracer = trace.get_tracer("crm_runtime.rpc")
@@ -59,11 +60,8 @@ async def to_completion(call: Awaitable[Any]) -> Any:
 
 
 def decode(deserializer: Deserializer, raw: Any) -> Any:
-    """Decode request bytes; bytes that are no valid message are INVALID_ARGUMENT.
-
-    The message says nothing of the parser: its own text names Python classes and what
-    exactly was wrong with the bytes, which helps an attacker more than a careless caller.
-    """
+    """Decode request bytes; bytes that are no valid message are INVALID_ARGUMENT (whose
+    text says nothing of the parser's, which would help an attacker more than a caller)."""
     if deserializer is None:
         return raw
     try:
@@ -97,8 +95,7 @@ class _RpcState:
         self.started = time.perf_counter()
         self.code = grpc.StatusCode.OK
         self.principal = ""
-        # Read while the call is live: asking gRPC's core for the peer of a call that the
-        # client has already cancelled crashes the process (seen under stream cancellation).
+        # Read while the call is live: gRPC's core crashes on the peer of a cancelled call.
         self.peer = context.peer()
 
 
@@ -166,6 +163,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         )
 
     def _start_span(self, metadata: dict[str, Any], method: str) -> Any:
+        if not spans_recorded():  # nothing would see the span: ids for the log line only
+            return IdsOnlySpan(metadata, method)
         return _tracer.start_as_current_span(
             method,
             context=propagate.extract(metadata),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import functools
 import logging
 import sys
 from collections.abc import MutableMapping
@@ -10,7 +12,7 @@ from typing import Any, TextIO
 import structlog
 from opentelemetry import trace
 
-from crm_runtime.pii import LONG_DIGIT_RUN, SECRET_KEYS, scrub_value
+from crm_runtime.pii import DIGIT_RUN_LENGTH, LONG_DIGIT_RUN, SECRET_KEYS, scrub_value
 
 # Values that are never personal data in themselves (an int may be a mobile: not here).
 _PLAIN = frozenset({float, bool, type(None)})
@@ -40,13 +42,48 @@ def mask_personal_data(
     """Mask ID numbers, mobile numbers and secrets in every field before rendering."""
     for key, value in event_dict.items():
         # Fast path for the common case: a plain scalar that cannot hold an ID or a mobile
-        # (no run of 11 digits) under a key that is not secret. Everything else is scrubbed.
+        # (no run of 11 digits: a shorter string cannot) under a key that is not secret.
+        # Everything else is scrubbed.
         kind = type(value)
-        plain = (kind is str and LONG_DIGIT_RUN.search(value) is None) or kind in _PLAIN
-        if plain and key not in SECRET_KEYS and key.lower() not in SECRET_KEYS:
+        if kind is str:
+            plain = len(value) < DIGIT_RUN_LENGTH or LONG_DIGIT_RUN.search(value) is None
+        else:
+            plain = kind in _PLAIN
+        if plain and not _secret_key(key):
             continue
         event_dict[key] = scrub_value(key, value)
     return event_dict
+
+
+@functools.lru_cache(maxsize=1024)
+def _secret_key(key: str) -> bool:
+    """Return True for a key whose value is never logged (log lines reuse a few keys)."""
+    return key in SECRET_KEYS or key.lower() in SECRET_KEYS
+
+
+_UTC = datetime.UTC
+_render_json = structlog.processors.JSONRenderer()
+
+
+def render_line(_: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
+    """Assemble and render one JSON log line in a single step.
+
+    Does what the processor chain merge_contextvars, add_log_level, TimeStamper(iso, UTC),
+    add_trace_ids, format_exc_info, mask_personal_data and JSONRenderer does, with the same
+    keys in the same order, but as one call on the one event dict: the RPC log line is
+    written on every call, and six processor calls with structlog's loop around them cost
+    a large share of a cached read.
+    """
+    structlog.contextvars.merge_contextvars(None, method_name, event_dict)
+    event_dict["level"] = "warning" if method_name == "warn" else (
+        "error" if method_name == "exception" else method_name)
+    event_dict["timestamp"] = datetime.datetime.now(tz=_UTC).isoformat().replace(
+        "+00:00", "Z")
+    add_trace_ids(None, method_name, event_dict)
+    if "exc_info" in event_dict:
+        structlog.processors.format_exc_info(None, method_name, event_dict)
+    mask_personal_data(None, method_name, event_dict)
+    return str(_render_json(None, method_name, event_dict))
 
 
 def configure_logging(
@@ -62,15 +99,7 @@ def configure_logging(
     reconfiguration (structlog.testing.capture_logs) still reaches every logger.
     """
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            add_trace_ids,
-            structlog.processors.format_exc_info,
-            mask_personal_data,
-            structlog.processors.JSONRenderer(),
-        ],
+        processors=[render_line],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.WriteLoggerFactory(file=stream or sys.stdout),
         cache_logger_on_first_use=cache,

@@ -10,18 +10,25 @@ import asyncio
 import os
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command, context
-from alembic.config import Config
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from crm_runtime.db import _sqlite_pragmas
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (and Mako under it) is imported where it is used, not with the module: a service
+# whose store an initContainer migrated (MIGRATE_ON_START=0) then never loads it (~11 MB).
+
 
 def alembic_config(script_location: Path, url: str) -> Config:
     """Return an Alembic config for a service's migrations folder and store."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(script_location))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -30,10 +37,14 @@ def alembic_config(script_location: Path, url: str) -> Config:
 
 def upgrade_head(script_location: Path, url: str) -> None:
     """Bring the store at `url` to the newest schema."""
+    from alembic import command
+
     command.upgrade(alembic_config(script_location, url), "head")
 
 
 def _run_sync(connection: Connection, metadata: MetaData) -> None:
+    from alembic import context
+
     lock_id = zlib.crc32(str(context.config.get_main_option("script_location")).encode())
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_lock(:id)"), {"id": lock_id})
@@ -62,6 +73,8 @@ async def _run_async(url: str, metadata: MetaData) -> None:
 
 def run_env(metadata: MetaData) -> None:
     """Body of a service's migrations/env.py (online mode only)."""
+    from alembic import context
+
     # The service's own calls set the URL; Alembic's CLI (`alembic -c services/<svc>/alembic.ini
     # ...`) reads it from DATABASE_URL, the variable the service itself reads.
     url = context.config.get_main_option("sqlalchemy.url") or os.environ.get("DATABASE_URL")

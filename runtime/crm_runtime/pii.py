@@ -12,7 +12,8 @@ ID_NUMBER_RE = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}\d{3})([0-9Xx])(?![0-9A
 MOBILE_RE = re.compile(r"(?<!\d)((?:\+|00)?86)?(1[3-9]\d{9})(?!\d)")
 
 # Cheap pre-check: only text with a run of 11+ digits can hold an ID or mobile number.
-LONG_DIGIT_RUN = re.compile(r"\d{11}")
+DIGIT_RUN_LENGTH = 11  # an ID number or a mainland mobile holds a run this long
+LONG_DIGIT_RUN = re.compile(rf"\d{{{DIGIT_RUN_LENGTH}}}")
 
 # Keys whose values are never logged, whatever they look like.
 SECRET_KEYS = frozenset(

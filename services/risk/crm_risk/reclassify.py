@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -29,6 +30,7 @@ from crm_risk.rating.model.classification import (
 )
 
 CROSS_DEFAULT_LOOKBACK = timedelta(days=365)
+CHANGES: Any = ClassificationChangeRow.__table__  # type: ignore[attr-defined]
 
 
 def facts_of(row: FacilityRow, *, cross_default: bool) -> FacilityFacts:
@@ -94,6 +96,30 @@ async def reclassify_clients(
     force_record: frozenset[str] = frozenset(),
 ) -> list[ClassificationChangeRow]:
     """Classify every facility of several clients with two queries; record the moves."""
+    changes = [ClassificationChangeRow(**values) for values in await _reclassify(
+        session, client_ids, cause=cause, actor=actor, now=now, force_record=force_record)]
+    session.add_all(changes)
+    return changes
+
+
+async def classify_registered(
+    session: AsyncSession, client_ids: list[str], *, new: frozenset[str], actor: str,
+    now: datetime,
+) -> None:
+    """Classify the clients' facilities after facilities ``new`` were registered, as
+    reclassify_clients does, storing the history rows with one multi-row INSERT (a batch
+    registers up to a thousand: building each as a model object cost more than the rest
+    of its classification)."""
+    values = await _reclassify(session, client_ids, cause="registered", actor=actor, now=now,
+                               force_record=new)
+    if values:
+        await session.execute(insert(CHANGES), values)
+
+
+async def _reclassify(
+    session: AsyncSession, client_ids: list[str], *, cause: str, actor: str, now: datetime,
+    force_record: frozenset[str],
+) -> list[dict[str, Any]]:
     facilities = list(
         (
             await session.execute(
@@ -107,7 +133,7 @@ async def reclassify_clients(
     by_client: dict[str, list[FacilityRow]] = {c: [] for c in client_ids}
     for facility in facilities:
         by_client[facility.client_id].append(facility)
-    changes: list[ClassificationChangeRow] = []
+    changes: list[dict[str, Any]] = []
     for client_id, mine in by_client.items():
         found, turned_npl = _classify_client(mine, client_id in external, cause=cause,
                                              actor=actor, now=now, force_record=force_record)
@@ -117,21 +143,20 @@ async def reclassify_clients(
             if fact is not None:
                 fact.rerate_requested = True
                 fact.rerate_reason = "a facility became non-performing"
-    session.add_all(changes)
     return changes
 
 
 def _classify_client(
     facilities: list[FacilityRow], external: bool, *, cause: str, actor: str, now: datetime,
     force_record: frozenset[str],
-) -> tuple[list[ClassificationChangeRow], bool]:
-    """Classify one client's facilities in memory; return the moves and whether one turned
-    non-performing."""
+) -> tuple[list[dict[str, Any]], bool]:
+    """Classify one client's facilities in memory; return the moves (history rows' values)
+    and whether one turned non-performing."""
     first_pass = {
         f.id: classify(facts_of(f, cross_default=external)) for f in facilities
     }
     npl = {fid for fid, result in first_pass.items() if is_npl(result.category)}
-    changes: list[ClassificationChangeRow] = []
+    changes: list[dict[str, Any]] = []
     turned_npl = False
     for facility in facilities:
         result = first_pass[facility.id]
@@ -159,14 +184,14 @@ def _record(
     cause: str,
     actor: str,
     now: datetime,
-) -> ClassificationChangeRow:
+) -> dict[str, Any]:
     assert facility.seq is not None
-    return ClassificationChangeRow(
-        facility_seq=facility.seq,
-        category=result.category,
-        previous_category=previous,
-        triggers_json=json.dumps([asdict(t) for t in result.triggers], ensure_ascii=False),
-        cause=cause,
-        actor=actor,
-        change_time=now,
-    )
+    return {
+        "facility_seq": facility.seq,
+        "category": result.category,
+        "previous_category": previous,
+        "triggers_json": json.dumps([asdict(t) for t in result.triggers], ensure_ascii=False),
+        "cause": cause,
+        "actor": actor,
+        "change_time": now,
+    }

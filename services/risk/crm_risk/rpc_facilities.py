@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import grpc
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from crm.risk.v1 import facility_pb2, risk_service_pb2
 from crm_risk import access
@@ -18,7 +22,7 @@ from crm_risk.facility_input import FacilityInput, GuaranteeInput, parse_facilit
 from crm_risk.mapping import facility_message
 from crm_risk.models import FacilityRow, GuaranteeRow
 from crm_risk.monitoring.store.lookups import facility_context
-from crm_risk.reclassify import reclassify_clients
+from crm_risk.reclassify import classify_registered
 from crm_risk.store.facilities import facilities_page, guarantees_of, load_facility
 from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, current_principal, require_roles
@@ -32,27 +36,56 @@ GUARANTOR_NAME_CONTEXT = "risk_guarantee.name"
 MAX_BATCH = 1000
 
 
-def _facility_row(client_id: str, parsed: FacilityInput, now: datetime) -> FacilityRow:
-    """Return the row of a validated facility."""
-    return FacilityRow(
-        id=uuid.uuid4().hex,
-        client_id=client_id,
-        facility_type=parsed.facility_type,
-        amount=parsed.amount,
-        currency=parsed.currency,
-        amount_cny=parsed.amount_cny,
-        term_months=parsed.term_months,
-        purpose_category=parsed.purpose_category,
-        drawdown_account=parsed.drawdown_account,
-        loan_account=parsed.loan_account,
-        declared_purpose=parsed.declared_purpose,
-        entrusted_json=parsed.entrusted_json,
-        collaterals_json=parsed.collaterals_json,
-        total_project_investment=parsed.total_project_investment,
-        start_date=parsed.start_date,
-        create_time=now,
-        update_time=now,
-    )
+FACILITIES: Any = FacilityRow.__table__  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _facility_defaults() -> dict[str, Any]:
+    """Return the values a new facility starts with where the request says nothing (the
+    model's defaults: nothing drawn, performing, version 1)."""
+    return {name: field.get_default(call_default_factory=True)
+            for name, field in FacilityRow.model_fields.items()
+            if name != "seq" and not field.is_required()}
+
+
+def _facility_values(client_id: str, parsed: FacilityInput, now: datetime) -> dict[str, Any]:
+    """Return the column values of a validated facility (as the model would store them)."""
+    return {
+        **_facility_defaults(),
+        "id": uuid.uuid4().hex,
+        "client_id": client_id,
+        "facility_type": parsed.facility_type,
+        "amount": parsed.amount,
+        "currency": parsed.currency,
+        "amount_cny": parsed.amount_cny,
+        "term_months": parsed.term_months,
+        "purpose_category": parsed.purpose_category,
+        "drawdown_account": parsed.drawdown_account,
+        "loan_account": parsed.loan_account,
+        "declared_purpose": parsed.declared_purpose,
+        "entrusted_json": parsed.entrusted_json,
+        "collaterals_json": parsed.collaterals_json,
+        "total_project_investment": parsed.total_project_investment,
+        "start_date": parsed.start_date,
+        "create_time": now,
+        "update_time": now,
+    }
+
+
+async def _insert_facilities(
+    session: AsyncSession, values: list[dict[str, Any]]
+) -> list[FacilityRow]:
+    """Insert facilities with one Core statement and return them as loaded rows, in order.
+
+    Building each row as a model object cost most of a batch's time (SQLModel sets every
+    field through pydantic and the ORM's instrumentation); a multi-row INSERT and loading
+    the rows back costs a fraction of that.
+    """
+    await session.execute(insert(FACILITIES), values)
+    ids = [v["id"] for v in values]
+    loaded = {row.id: row for row in (await session.execute(
+        select(FacilityRow).where(col(FacilityRow.id).in_(ids)))).scalars()}
+    return [loaded[i] for i in ids]
 
 
 class FacilitiesRpc:
@@ -145,16 +178,15 @@ class FacilitiesRpc:
         clients = list(dict.fromkeys(client_id for client_id, _ in items))
         for client_id in clients:
             await access.check_client(session, principal, client_id)
-        rows = [_facility_row(client_id, parsed, now) for client_id, parsed in items]
-        session.add_all(rows)
-        await session.flush()
+        rows = await _insert_facilities(
+            session, [_facility_values(client_id, parsed, now) for client_id, parsed in items])
         made = []
         for row, (_, parsed) in zip(rows, items, strict=True):
             guarantees = self._guarantee_rows(row, parsed.guarantees)
             session.add_all(guarantees)
             made.append((row, guarantees))
-        await reclassify_clients(session, clients, cause="registered", actor=principal.subject,
-                                 now=now, force_record=frozenset(r.id for r in rows))
+        await classify_registered(session, clients, new=frozenset(r.id for r in rows),
+                                  actor=principal.subject, now=now)
         amounts: dict[str, Decimal] = {}
         for row in rows:
             amounts[row.client_id] = amounts.get(row.client_id, Decimal(0)) + row.amount_cny

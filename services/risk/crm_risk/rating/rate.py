@@ -8,9 +8,10 @@ versions and the inputs it saw, so it can be reproduced and explained.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
-from dataclasses import asdict, fields, is_dataclass
+from dataclasses import fields, is_dataclass
 from datetime import datetime
 from typing import Any
 
@@ -101,10 +102,16 @@ async def commit_rating(
                                contagion=contagion)
 
 
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    """Return a dataclass's field names (dataclasses.fields rebuilds its answer per call)."""
+    return tuple(f.name for f in fields(kind))
+
+
 def _plain(value: object) -> object:
     """Return a dataclass as its fields (json.dumps walks on), anything else as text."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: getattr(value, f.name) for f in fields(value)}
+        return {name: getattr(value, name) for name in _field_names(type(value))}
     return str(value)
 
 
@@ -138,7 +145,8 @@ def rating_values(
         "model_grade": result.model_grade,
         "model_pd": result.model_pd,
         "dimension_scores_json": json.dumps(result.dimension_scores),
-        "reason_codes_json": json.dumps([asdict(r) for r in result.reason_codes],
+        # Flat dataclasses of scalars: _plain gives what asdict gives, without its deep copy.
+        "reason_codes_json": json.dumps([_plain(r) for r in result.reason_codes],
                                         ensure_ascii=False),
         "caps_json": json.dumps(result.caps_applied),
         "inputs_json": inputs_record(inputs),
