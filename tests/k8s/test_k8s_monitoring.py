@@ -26,6 +26,7 @@ from prometheus_client import REGISTRY, generate_latest
 
 metrics.set_meter_provider(MeterProvider(metric_readers=[PrometheusMetricReader()]))
 import crm_runtime.metrics as platform
+platform.set_collecting(True)  # what configure_telemetry does when a reader is configured
 import crm_runtime.admission, crm_runtime.inbox, crm_runtime.outbox_metrics
 import crm_notify.queue_metrics, crm_risk.app, crm_gateway.app  # their own metrics
 
@@ -35,6 +36,8 @@ for name, module in list(sys.modules.items()):
     for value in list(vars(module).values()):
         if isinstance(value, metrics.Histogram):
             value.record(1.0)
+        elif isinstance(value, platform.DurationHistogram):
+            value.record(1.0, {})
         elif isinstance(value, metrics.Counter):
             value.add(1)
 for gauge in platform._gauges.values():
