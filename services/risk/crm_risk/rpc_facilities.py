@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 import grpc
-from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from crm.risk.v1 import facility_pb2, risk_service_pb2
 from crm_risk import access
@@ -23,7 +17,13 @@ from crm_risk.mapping import facility_message
 from crm_risk.models import FacilityRow, GuaranteeRow
 from crm_risk.monitoring.store.lookups import facility_context
 from crm_risk.reclassify import classify_registered
-from crm_risk.store.facilities import facilities_page, guarantees_of, load_facility
+from crm_risk.store.facilities import (
+    facilities_page,
+    facility_values,
+    guarantees_of,
+    insert_facilities,
+    load_facility,
+)
 from crm_runtime import idempotency, names
 from crm_runtime.auth import Principal, current_principal, require_roles
 from crm_runtime.errors import FieldViolation, InvalidArgument
@@ -34,58 +34,6 @@ GUARANTOR_NAME_CONTEXT = "risk_guarantee.name"
 
 
 MAX_BATCH = 1000
-
-
-FACILITIES: Any = FacilityRow.__table__  # type: ignore[attr-defined]
-
-
-@functools.cache
-def _facility_defaults() -> dict[str, Any]:
-    """Return the values a new facility starts with where the request says nothing (the
-    model's defaults: nothing drawn, performing, version 1)."""
-    return {name: field.get_default(call_default_factory=True)
-            for name, field in FacilityRow.model_fields.items()
-            if name != "seq" and not field.is_required()}
-
-
-def _facility_values(client_id: str, parsed: FacilityInput, now: datetime) -> dict[str, Any]:
-    """Return the column values of a validated facility (as the model would store them)."""
-    return {
-        **_facility_defaults(),
-        "id": uuid.uuid4().hex,
-        "client_id": client_id,
-        "facility_type": parsed.facility_type,
-        "amount": parsed.amount,
-        "currency": parsed.currency,
-        "amount_cny": parsed.amount_cny,
-        "term_months": parsed.term_months,
-        "purpose_category": parsed.purpose_category,
-        "drawdown_account": parsed.drawdown_account,
-        "loan_account": parsed.loan_account,
-        "declared_purpose": parsed.declared_purpose,
-        "entrusted_json": parsed.entrusted_json,
-        "collaterals_json": parsed.collaterals_json,
-        "total_project_investment": parsed.total_project_investment,
-        "start_date": parsed.start_date,
-        "create_time": now,
-        "update_time": now,
-    }
-
-
-async def _insert_facilities(
-    session: AsyncSession, values: list[dict[str, Any]]
-) -> list[FacilityRow]:
-    """Insert facilities with one Core statement and return them as loaded rows, in order.
-
-    Building each row as a model object cost most of a batch's time (SQLModel sets every
-    field through pydantic and the ORM's instrumentation); a multi-row INSERT and loading
-    the rows back costs a fraction of that.
-    """
-    await session.execute(insert(FACILITIES), values)
-    ids = [v["id"] for v in values]
-    loaded = {row.id: row for row in (await session.execute(
-        select(FacilityRow).where(col(FacilityRow.id).in_(ids)))).scalars()}
-    return [loaded[i] for i in ids]
 
 
 class FacilitiesRpc:
@@ -178,8 +126,8 @@ class FacilitiesRpc:
         clients = list(dict.fromkeys(client_id for client_id, _ in items))
         for client_id in clients:
             await access.check_client(session, principal, client_id)
-        rows = await _insert_facilities(
-            session, [_facility_values(client_id, parsed, now) for client_id, parsed in items])
+        rows = await insert_facilities(
+            session, [facility_values(client_id, parsed, now) for client_id, parsed in items])
         made = []
         for row, (_, parsed) in zip(rows, items, strict=True):
             guarantees = self._guarantee_rows(row, parsed.guarantees)
