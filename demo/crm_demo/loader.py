@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -29,7 +29,10 @@ class LoadResult:
 
 
 async def load_portfolio(
-    address: str, identity: IdentityKit, portfolio: Sequence[PortfolioClient]
+    address: str,
+    identity: IdentityKit,
+    portfolio: Sequence[PortfolioClient],
+    advance: Callable[[int], None] = lambda _: None,
 ) -> LoadResult:
     """Create clients (as their RMs), key persons, then activity (as core banking)."""
     started = time.monotonic()
@@ -57,6 +60,7 @@ async def load_portfolio(
                 created = await stub.CreateClient(request, metadata=rm, timeout=30)
                 names[item.index] = created.name
                 persons += len(item.key_persons)
+                advance(1)
 
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
         system = identity.metadata("systems/core-banking", Role.SYSTEM)
