@@ -8,6 +8,7 @@ terminal summary and the HTML report both render.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import grpc
+
+from crm.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from crm_demo import (
     approvals,
     communication,
@@ -34,6 +38,7 @@ from crm_demo.progress import bar
 from crm_demo.providers import SmsGateway, SmtpServer
 from crm_demo.report import report
 from crm_demo.report_data import collect
+from crm_runtime.auth import Role
 
 NEEDED = ("client", "risk", "notify", "feedback", "gateway")
 
@@ -77,13 +82,13 @@ async def run_day(platform: Platform, scale: Scale, *, seed: int, as_of: date,
         raise RuntimeError(f"the demo day needs every service; missing: {', '.join(missing)}")
     services = platform.services
     identity = platform.identity
+    laps = Laps()
     portfolio = generate_portfolio(n_clients=scale.clients, seed=seed, as_of=as_of)
     print(f"Loading {len(portfolio)} synthetic corporate clients (seed {seed}) ...")
     with bar("onboarding clients through the public API", len(portfolio)) as advance:
         loaded = await load_portfolio(services["client"].address, identity, portfolio, advance)
     risk, client = services["risk"], services["client"]
     steps: dict[str, Any] = {}
-    laps = Laps()
     laps.mark("load")
     with bar("reading segments and recommendations back", None):
         steps["client"] = await report(client.address, identity, portfolio, loaded, as_of=as_of)
@@ -113,11 +118,34 @@ async def run_day(platform: Platform, scale: Scale, *, seed: int, as_of: date,
     steps["communication"] = await communication.run(services["notify"], identity, portfolio,
                                                      sms, smtp)
     laps.mark("communication")
+    with bar("waiting for the last events to settle", None):
+        await quiet(platform)
     with bar("reading the report's figures back from the APIs", None):
         data = await collect(platform, period=feedback_day.quarter(datetime.now(UTC)),
                              steps=steps)
     laps.mark("collect")
     return {**data, "seconds": laps.seconds}
+
+
+async def quiet(platform: Platform, *, calm_seconds: float = 2.0) -> None:
+    """Return once notify has written no new message for `calm_seconds` (at most a minute).
+
+    Events are still moving when the last step ends (a re-rating asked for by a past-due
+    loan, a visit's warning): the report should show the platform at rest, not mid-flight.
+    """
+    ops = platform.identity.metadata("staff/ops-demo", Role.OPS)
+    newest, calm = "", 0.0
+    async with grpc.aio.insecure_channel(platform.services["notify"].address) as channel:
+        stub = notify_service_pb2_grpc.NotificationServiceStub(channel)
+        for _ in range(120):
+            page = await stub.ListMessages(
+                notify_service_pb2.ListMessagesRequest(page_size=1), metadata=ops)
+            latest = page.messages[0].name if page.messages else ""
+            calm = calm + 0.5 if latest == newest else 0.0
+            newest = latest
+            if calm >= calm_seconds:
+                return
+            await asyncio.sleep(0.5)
 
 
 class Laps:
