@@ -130,19 +130,17 @@ async def run(notify: Service, identity: IdentityKit, portfolio: Sequence[Portfo
 
 async def _settle(stub: notify_service_pb2_grpc.NotificationServiceStub, ops: Metadata,
                   name: str, arrived: Callable[[], int]) -> campaign_pb2.Campaign:
-    """Wait until the campaign is dispatched, what notify handed to providers stopped growing
-    and the provider holds all of it. Push messages stay queued until the client's app
-    connects and acknowledges them, so they are not waited for."""
-    last, stable = -1, 0
+    """Wait until the campaign is dispatched, nothing but push is left queued and the provider
+    holds everything notify handed it. Push messages stay queued until the client's app
+    connects and acknowledges them (one per recipient), so they are not waited for."""
     with bar(f"campaign {name.removeprefix('campaigns/')}", None):
         for _ in range(240):
             got = await stub.GetCampaign(notify_service_pb2.GetCampaignRequest(name=name),
                                          metadata=ops)
+            push = got.stats.recipients if common_pb2.CHANNEL_PUSH in got.channels else 0
             handed = got.stats.delivered + got.stats.sent
             dispatched = got.state == campaign_pb2.CAMPAIGN_STATE_DISPATCHED
-            stable = stable + 1 if dispatched and handed == last else 0
-            last = handed
-            if stable >= 3 and arrived() >= handed:
+            if dispatched and got.stats.queued <= push and arrived() >= handed:
                 break
             await asyncio.sleep(0.5)
     settled: campaign_pb2.Campaign = got

@@ -27,16 +27,21 @@ LEVEL_COLOURS = {"red": "#d62728", "orange": "#ff7f0e", "yellow": "#e7ba00", "bl
 
 
 def _html(fig: go.Figure, title: str) -> str:
-    fig.update_layout(title=title, margin={"l": 60, "r": 20, "t": 50, "b": 60}, height=380,
+    fig.update_layout(title=title, margin={"l": 60, "r": 20, "t": 50, "b": 60},
                       template="plotly_white")
+    if fig.layout.height is None:
+        fig.update_layout(height=380)
     return str(pio.to_html(fig, include_plotlyjs=False, full_html=False,
                            config={"displaylogo": False, "responsive": True}))
 
 
 def _segments(data: Data) -> go.Figure:
     rows = [s for s in data["segments"] if s["members"]]
-    return go.Figure(go.Bar(x=[s["members"] for s in rows], y=[s["name"] for s in rows],
-                            orientation="h", marker_color="#4c78a8"))
+    fig = go.Figure(go.Bar(x=[s["members"] for s in rows], y=[s["name"] for s in rows],
+                           orientation="h", marker_color="#4c78a8"))
+    # One label per bar: plotly would otherwise skip every other category name.
+    return fig.update_layout(height=max(380, 22 * len(rows)),
+                             yaxis={"dtick": 1, "automargin": True})
 
 
 def _grades(data: Data) -> go.Figure:

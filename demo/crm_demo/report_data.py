@@ -4,11 +4,13 @@ Both the terminal summary (crm_demo.summary) and the HTML report (crm_demo.html_
 render this structure and nothing else, and the HTML page embeds it as a JSON data island
 that its charts are built from; tests/demo/test_demo_report.py reads the APIs again and
 compares. Only `monitoring` (recall and precision against the simulation's planted truth)
-and `providers` (what the demo's SMTP server and SMS gateway received) are not API reads.
+and `providers` (what the demo's SMTP server and SMS gateway received, added by
+crm_demo.day) are not API reads.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -101,13 +103,18 @@ async def risk_figures(address: str, officer: Metadata, rated: list[str]) -> Dat
             by_level[enum_name(warning_pb2.WarningLevel, w.level, "WARNING_LEVEL_")] += 1
             by_rule[w.rule] += 1
         migration: Counter[tuple[str, str]] = Counter()
-        for client in rated:
-            history = [r.grade async for r in pages(
-                lambda r: stub.ListRatings(r, metadata=officer),
-                risk_service_pb2.ListRatingsRequest(parent=client), "ratings")]
-            if history:
+        limit = asyncio.Semaphore(8)
+
+        async def history(client: str) -> list[str]:
+            async with limit:
+                return [r.grade async for r in pages(
+                    lambda r: stub.ListRatings(r, metadata=officer),
+                    risk_service_pb2.ListRatingsRequest(parent=client), "ratings")]
+
+        for grades in await asyncio.gather(*(history(c) for c in rated)):
+            if grades:
                 # Newest first: the migration runs from the first rating to the latest.
-                migration[(history[-1], history[0])] += 1
+                migration[(grades[-1], grades[0])] += 1
         report = await stub.GetConcentrationReport(
             risk_service_pb2.GetConcentrationReportRequest(top_n=50), metadata=officer)
     industry = portfolio_pb2.CONCENTRATION_DIMENSION_INDUSTRY
@@ -214,7 +221,5 @@ async def collect(platform: Platform, *, period: str, steps: dict[str, Any]) -> 
         **await notify_figures(services["notify"].address, ops),
         **await feedback_figures(services["feedback"].address, ops, period),
         "monitoring": steps.get("monitoring", {}).get("patterns", []),
-        "providers": {k: steps.get("communication", {}).get(k, 0)
-                      for k in ("sms_received", "mails_received")},
         "steps": {k: v for k, v in steps.items() if k != "monitoring"},
     }
