@@ -20,6 +20,7 @@ from crm_demo.providers import SmsGateway, SmtpServer
 
 async def _main(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    scale = Scale.for_clients(args.clients)
     folder = Path(args.dir)
     platform = new_platform(folder)
     sms, smtp = SmsGateway(), SmtpServer()
@@ -31,7 +32,6 @@ async def _main(args: argparse.Namespace) -> int:
         platform.start_all(settings=service_settings(sms, smtp))
         await waiting("services starting", platform.wait_ready())
         print("  " + ", ".join(f"{n} at {s.address}" for n, s in platform.services.items()))
-        scale = Scale(clients=args.clients)
         data = await run_day(platform, scale, seed=args.seed, as_of=datetime.now(UTC).date(),
                              sms=sms, smtp=smtp)
         page = write_outputs(data, folder)

@@ -54,6 +54,20 @@ class Scale:
     surveyed: int = 120
 
     @classmethod
+    def for_clients(cls, clients: int) -> Scale:
+        """Return the default day for 1,200 clients or more, a proportionally smaller one below.
+
+        Raise ValueError under 60 clients: the steps need distinct clients for monitoring,
+        ratings and the credit group.
+        """
+        if clients < 60:
+            raise ValueError("the demo day needs at least 60 clients")
+        if clients >= cls.clients:
+            return cls(clients=clients)
+        return cls(clients=clients, monitored=clients // 6, rated=clients // 4,
+                   approval_cases=max(40, clients // 3), surveyed=max(12, clients // 10))
+
+    @classmethod
     def small(cls) -> Scale:
         """Return the size the report test runs at (about a minute on a loaded machine)."""
         return cls(clients=140, monitored=40, rated=60, approval_cases=80, surveyed=30)
