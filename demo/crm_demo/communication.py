@@ -123,7 +123,7 @@ async def run(notify: Service, identity: IdentityKit, portfolio: Sequence[Portfo
                     f"SMS gateway received {len(sms.received)}")
     _print_campaign("RM briefing", f"{len(rms)} RMs", to_rms,
                     f"local SMTP server received {smtp.mailbox.count()} mails")
-    return {"alerts": len(alerts), "escalated": escalated,
+    return {"alerts": len(alerts), "escalated": escalated, "ladder": ladder,
             "segment_campaign": segment_campaign, "briefing_campaign": briefing,
             "sms_received": len(sms.received), "mails_received": smtp.mailbox.count()}
 

@@ -47,8 +47,9 @@ def lines(data: Data) -> list[str]:
         + _top(data["warnings"]["by_rule"], 4),
         "  monitoring    " + ", ".join(
             f"{p['pattern']} recall {p['recall']:.0%}" for p in data["monitoring"]),
-        f"  alerts        {comm.get('alerts', 0)} in notify, {comm.get('escalated', 0)} "
-        "escalated; one acknowledged by its RM",
+        f"  alerts        {comm.get('alerts', 0)} in notify (a task and a push each), "
+        f"{comm.get('escalated', 0)} escalated so far, one acknowledged by its RM; "
+        f"escalation: {comm.get('ladder', '-')}",
         "  notifications " + _top(channels, 5) + "; by status: " + _top(states, 6),
         f"  providers     SMS gateway received {data['providers']['sms_received']}, SMTP "
         f"server {data['providers']['mails_received']} mails",
@@ -57,7 +58,9 @@ def lines(data: Data) -> list[str]:
             f"{c['delivered']} delivered, {c['sent']} sent, {c['queued']} queued"
             for c in data["campaigns"]),
         f"  surveys       {fb.get('surveys_sent', 0)} sent, {fb.get('answered', 0)} answered; "
-        "NPS by segment: " + ", ".join(f"{r['segment']} {r['nps']:+.0f}" for r in sat[:5]),
+        "NPS / CSAT satisfied by segment: " + ", ".join(
+            f"{r['segment']} {r['nps']:+.0f} / "
+            + (f"{r['csat']:.0%}" if r["csat"] is not None else "-") for r in sat[:5]),
         f"  follow-ups    {fb.get('visits', 0)} visits, signals "
         f"{', '.join(fb.get('visit_signals', [])) or 'none'} -> "
         f"{fb.get('visit_warning_level', 'none')} warning; "
