@@ -99,7 +99,7 @@ async def run_day(platform: Platform, scale: Scale, *, seed: int, as_of: date,
     laps = Laps()
     portfolio = generate_portfolio(n_clients=scale.clients, seed=seed, as_of=as_of)
     print(f"Loading {len(portfolio)} synthetic corporate clients (seed {seed}) ...")
-    with bar("onboarding clients through the public API", len(portfolio)) as advance:
+    with bar("importing the book (ImportClients)", len(portfolio)) as advance:
         loaded = await load_portfolio(services["client"].address, identity, portfolio, advance)
     risk, client = services["risk"], services["client"]
     steps: dict[str, Any] = {}
