@@ -55,8 +55,13 @@ def _rid() -> str:
     return str(uuid.uuid4())
 
 
-async def _until(check: Callable[[], Awaitable[T]], what: str, seconds: float = 30.0) -> T:
-    """Poll until `check` returns something truthy (events travel through the outbox)."""
+async def _until(check: Callable[[], Awaitable[T]], what: str, seconds: float = 120.0) -> T:
+    """Poll until `check` returns something truthy (events travel through the outbox).
+
+    Two minutes, not seconds: the registry's events queue behind the book's own (3,600
+    ClientCreated deliveries and the ratings' round trips), and on a shared two-core machine
+    a relay's batch can miss its deadline and be retried.
+    """
     deadline = time.monotonic() + seconds
     while True:
         value = await check()
