@@ -75,17 +75,15 @@ def _patterns(data: Data) -> go.Figure:
 
 
 def _industries(data: Data) -> go.Figure:
-    limits = {u["key"]: u for u in data["concentration"]["industry_limits"]}
-    rows = data["concentration"]["industries"]
-    fig = go.Figure(go.Bar(name="share of loans", x=[r["key"] for r in rows],
-                           y=[r["share"] for r in rows], marker_color="#4c78a8"))
-    if limits:
-        fig.add_trace(go.Scatter(name="limit", mode="markers", marker_symbol="line-ew-open",
-                                 marker={"size": 30, "color": "#d62728"},
-                                 x=[r["key"] for r in rows if r["key"] in limits],
-                                 y=[limits[r["key"]]["limit_share"] for r in rows
-                                    if r["key"] in limits]))
-    return fig.update_layout(yaxis={"tickformat": ".2%"})
+    """Each industry limit's use (share of the limit taken) with its headroom on the bar."""
+    limits = data["concentration"]["industry_limits"]
+    fig = go.Figure(go.Bar(
+        x=[u["key"] for u in limits],
+        y=[u["used_share"] / u["limit_share"] if u["limit_share"] else 0 for u in limits],
+        text=[f"headroom {u['headroom'] / 1e8:,.0f} 亿" for u in limits],
+        marker_color=["#d62728" if u["breached"] else "#4c78a8" for u in limits]))
+    fig.add_hline(y=1.0, line_dash="dash", line_color="#d62728", annotation_text="limit")
+    return fig.update_layout(yaxis={"tickformat": ".1%", "title": "use of the industry limit"})
 
 
 def _notifications(data: Data) -> go.Figure:
@@ -133,7 +131,7 @@ CHARTS = (
     ("migration", "Grade migration (first rating -> latest)", _migration),
     ("warnings", "Warnings by level", _warnings),
     ("patterns", "Monitoring recall and precision by pattern", _patterns),
-    ("industries", "Concentration by industry (share of loans, limit)", _industries),
+    ("industries", "Concentration by industry: use of each limit, headroom", _industries),
     ("notifications", "Notifications by channel and status", _notifications),
     ("satisfaction", "NPS and CSAT by segment", _satisfaction),
     ("kpi", "RM KPI ranking", _kpi),
