@@ -91,8 +91,9 @@ async def _submit_and_rate(
     ratios = await stub.GetStatementRatios(
         risk_service_pb2.GetStatementRatiosRequest(name=f"{made.name}/ratios"),
         metadata=officer)
-    rating = await stub.RateClient(risk_service_pb2.RateClientRequest(client=name),
-                                   metadata=officer)
+    # Statements are accepted before risk has the client's facts; a rating needs them.
+    rating = await once_known(partial(
+        stub.RateClient, risk_service_pb2.RateClientRequest(client=name), metadata=officer))
     return rating, ratios.warning_level
 
 
