@@ -75,14 +75,8 @@ class Scale:
 
 def service_settings(sms: SmsGateway, smtp: SmtpServer) -> dict[str, dict[str, str]]:
     """Return the settings that point notify at the demo's providers and pace the workers."""
-    # Relay batches of 50 events, not 200: on a shared two-core machine a subscriber applying
-    # 200 at once overran the relay's 5 s delivery deadline again and again after the import.
-    relay = {"RELAY_BATCH_SIZE": "50"}
     return {
-        "client": relay,
-        "risk": relay,
         "notify": {
-            **relay,
             **sms.notify_env(),
             **smtp.notify_env(),
             "RISK_OFFICERS": communication.RISK_OFFICER,
@@ -90,7 +84,7 @@ def service_settings(sms: SmsGateway, smtp: SmtpServer) -> dict[str, dict[str, s
             "ESCALATION_INTERVAL_SECONDS": "2",
         },
         # Triggered surveys go out at the next pass: a second, not the default half minute.
-        "feedback": {**relay, "SCHEDULER_INTERVAL_SECONDS": "1"},
+        "feedback": {"SCHEDULER_INTERVAL_SECONDS": "1"},
     }
 
 
