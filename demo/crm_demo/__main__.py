@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,12 +42,26 @@ async def _main(args: argparse.Namespace) -> int:
         print(f"Demo day finished in {time.monotonic() - started:.0f} s.")
         if args.serve:
             print("\nServices, SMTP server and SMS gateway keep running; Ctrl-C stops them.")
-            await asyncio.Event().wait()
+            await _until_stopped()
     finally:
         platform.stop()
         smtp.stop()
         await sms.close()
     return 0
+
+
+async def _until_stopped() -> None:
+    """Wait for Ctrl-C (SIGINT) or SIGTERM.
+
+    Handled here rather than left to KeyboardInterrupt: a demo started in the background of a
+    script inherits SIGINT ignored, and `kill` should stop it as cleanly as Ctrl-C.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("\nStopping ...")
 
 
 def main() -> int:
