@@ -1,7 +1,7 @@
 """The demo day, step by step, on a running platform; then the report.
 
 `run_day` is what `python -m crm_demo` runs after starting the services, and what the report
-test runs on a small portfolio (`Scale.small()`). Each step prints its own story; at the end
+test runs on a small portfolio (a 60-client `Scale`). Each step prints its own story; at the end
 the figures are read back from the APIs into one structure (crm_demo.report_data), which the
 terminal summary and the HTML report both render.
 """
@@ -66,11 +66,6 @@ class Scale:
             return cls(clients=clients)
         return cls(clients=clients, monitored=clients // 6, rated=clients // 4,
                    approval_cases=max(40, clients // 3), surveyed=max(12, clients // 10))
-
-    @classmethod
-    def small(cls) -> Scale:
-        """Return the size the report test runs at (about a minute on a loaded machine)."""
-        return cls(clients=140, monitored=40, rated=60, approval_cases=80, surveyed=30)
 
 
 def service_settings(sms: SmsGateway, smtp: SmtpServer) -> dict[str, dict[str, str]]:
