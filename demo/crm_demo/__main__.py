@@ -1,78 +1,81 @@
-"""The main job: start the platform on SQLite, load a realistic portfolio, show what it found.
+"""The main job: start the platform on SQLite, run the demo day, write the report.
 
-Run with `./run.sh demo` (or `python -m crm_demo --clients 1200 [--keep-running]`).
+Run with `./run.sh demo [--serve]` (or `python -m crm_demo --clients 1200 [--serve]`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import contextlib
+import signal
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crm_demo import approvals, groups, monitoring, ratings, through_gateway
+from crm_demo.day import Scale, run_day, service_settings, write_outputs
 from crm_demo.launcher import ROOT, new_platform
-from crm_demo.loader import load_portfolio
-from crm_demo.portfolio import generate_portfolio
-from crm_demo.report import report
+from crm_demo.progress import waiting
+from crm_demo.providers import SmsGateway, SmtpServer
 
 
 async def _main(args: argparse.Namespace) -> int:
-    as_of = datetime.now(UTC).date()
-    platform = new_platform(Path(args.dir))
-    print(f"Starting services (stores and logs in {args.dir}) ...")
+    started = time.monotonic()
+    scale = Scale.for_clients(args.clients)
+    folder = Path(args.dir)
+    platform = new_platform(folder)
+    sms, smtp = SmsGateway(), SmtpServer()
+    await sms.start()
+    smtp.start()
+    print(f"Starting services (stores and logs in {folder}); SMTP server on port {smtp.port}, "
+          f"SMS gateway on port {sms.port} ...")
     try:
-        platform.start_all(tuple(args.services.split(",")) if args.services else None)
-        await platform.wait_ready()
+        platform.start_all(settings=service_settings(sms, smtp))
+        await waiting("services starting", platform.wait_ready())
         print("  " + ", ".join(f"{n} at {s.address}" for n, s in platform.services.items()))
-        client = platform.services["client"]
-        portfolio = generate_portfolio(n_clients=args.clients, seed=args.seed, as_of=as_of)
-        print(f"Loading {len(portfolio)} synthetic corporate clients (seed {args.seed}) ...")
-        loaded = await load_portfolio(client.address, platform.identity, portfolio)
-        figures: dict[str, object] = {
-            "client": await report(
-                client.address, platform.identity, portfolio, loaded, as_of=as_of
-            )
-        }
-        if "risk" in platform.services:
-            figures["monitoring"] = await monitoring.run(
-                platform.services["risk"], client, platform.identity, portfolio, loaded
-            )
-        if "risk" in platform.services:
-            figures["ratings"] = await ratings.run(
-                platform.services["risk"], client, platform.identity, portfolio, loaded
-            )
-        if "risk" in platform.services:
-            figures["groups"] = await groups.run(
-                platform.services["risk"], client, platform.identity, portfolio, loaded
-            )
-        if "gateway" in platform.services:
-            figures["gateway"] = await through_gateway.run(
-                platform.services["gateway"], platform.sso, portfolio, loaded
-            )
-        if "feedback" in platform.services:
-            figures["approvals"] = await approvals.run(
-                platform.services["feedback"].address, platform.identity
-            )
-        (Path(args.dir) / "summary.json").write_text(json.dumps(figures, indent=2) + "\n")
-        if args.keep_running:
-            print("\nServices keep running; Ctrl-C stops them.")
-            await asyncio.Event().wait()
+        data = await run_day(platform, scale, seed=args.seed, as_of=datetime.now(UTC).date(),
+                             sms=sms, smtp=smtp)
+        page = write_outputs(data, folder)
+        print(f"\nReport: {page}")
+        if data["console"]:
+            print(f"Workbench (console): {data['console']}")
+        print(f"Demo day finished in {time.monotonic() - started:.0f} s.")
+        if args.serve:
+            print("\nServices, SMTP server and SMS gateway keep running; Ctrl-C stops them.")
+            await _until_stopped()
     finally:
         platform.stop()
+        smtp.stop()
+        await sms.close()
     return 0
+
+
+async def _until_stopped() -> None:
+    """Wait for Ctrl-C (SIGINT) or SIGTERM.
+
+    Handled here rather than left to KeyboardInterrupt: a demo started in the background of a
+    script inherits SIGINT ignored, and `kill` should stop it as cleanly as Ctrl-C.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("\nStopping ...")
 
 
 def main() -> int:
     """Parse arguments and run the demo."""
     parser = argparse.ArgumentParser(prog="crm_demo", description=__doc__)
-    parser.add_argument("--clients", type=int, default=1200)
+    parser.add_argument("--clients", type=int, default=Scale.clients)
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--dir", default=str(ROOT / "var" / "demo"))
-    parser.add_argument("--keep-running", action="store_true")
-    parser.add_argument("--services", default="", help="comma list; default: every service")
-    return asyncio.run(_main(parser.parse_args()))
+    parser.add_argument("--serve", "--keep-running", dest="serve", action="store_true",
+                        help="keep everything running after the report until Ctrl-C")
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_main(parser.parse_args()))
+    print("\nStopped.")
+    return 0
 
 
 if __name__ == "__main__":

@@ -15,9 +15,9 @@ SLOW_BRANCH = "chengdu"
 SLOW_STAGE: Stage = "credit_review"
 
 
-async def run(address: str, identity: IdentityKit) -> dict[str, object]:
+async def run(address: str, identity: IdentityKit, *, cases: int = 400) -> dict[str, object]:
     """Stream a quarter of approval events (duplicated, out of order) and print bottlenecks."""
-    data = generate_approval_events(n_cases=400, slow_branch=SLOW_BRANCH, slow_stage=SLOW_STAGE)
+    data = generate_approval_events(n_cases=cases, slow_branch=SLOW_BRANCH, slow_stage=SLOW_STAGE)
     origination = identity.metadata("systems/loan-origination", Role.SYSTEM)
     analyst = identity.metadata("staff/ops-demo", Role.OPS)
     async with grpc.aio.insecure_channel(address) as channel:

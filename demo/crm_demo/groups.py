@@ -55,8 +55,14 @@ def _rid() -> str:
     return str(uuid.uuid4())
 
 
-async def _until(check: Callable[[], Awaitable[T]], what: str, seconds: float = 30.0) -> T:
-    """Poll until `check` returns something truthy (events travel through the outbox)."""
+async def _until(check: Callable[[], Awaitable[T]], what: str, seconds: float = 300.0) -> T:
+    """Poll until `check` returns something truthy (events travel through the outbox).
+
+    Minutes, not seconds, at most: the registry's events queue behind the book's own (per
+    subscriber 1,200 ClientCreated and about 2,700 SegmentMembershipChanged, then the
+    ratings' round trips). On a quiet machine they are through in seconds; on a shared
+    two-core machine at load 40, 500 were still queued for risk four minutes in.
+    """
     deadline = time.monotonic() + seconds
     while True:
         value = await check()

@@ -96,8 +96,15 @@ class Platform:
     sso: DemoSso
     services: dict[str, Service] = field(default_factory=dict)
 
-    def start_all(self, only: tuple[str, ...] | None = None) -> None:
-        """Start every service whose package exists (or those named in `only`)."""
+    def start_all(
+        self,
+        only: tuple[str, ...] | None = None,
+        settings: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        """Start every service whose package exists (or those named in `only`).
+
+        `settings` adds environment per service name (the demo's local providers, pacing).
+        """
         specs = [
             s
             for s in SPECS
@@ -115,6 +122,7 @@ class Platform:
                 **spec.extra_env(addresses),
                 "EVENT_SUBSCRIBERS": subscribers,
                 "RELAY_INTERVAL_SECONDS": "0.1",
+                **(settings or {}).get(spec.name, {}),
             }
             http_port = 0
             if spec.name == "gateway":

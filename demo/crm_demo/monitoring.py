@@ -21,6 +21,7 @@ from crm.risk.v1 import risk_service_pb2, risk_service_pb2_grpc
 from crm_demo.launcher import Service
 from crm_demo.loader import LoadResult
 from crm_demo.portfolio import PortfolioClient
+from crm_demo.progress import bar
 from crm_demo.risk_ready import once_known
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit
@@ -61,9 +62,11 @@ async def run(
     identity: IdentityKit,
     portfolio: Sequence[PortfolioClient],
     loaded: LoadResult,
+    *,
+    clients: int = MONITORED_CLIENTS,
 ) -> dict[str, object]:
     """Stream a quarter of labelled transactions and print what the platform found."""
-    count = min(MONITORED_CLIENTS, len(portfolio))
+    count = min(clients, len(portfolio))
     world = generate(n_clients=count, seed=BOOK_SEED, days=BOOK_DAYS)
     real = [loaded.names[p.index].removeprefix("clients/") for p in portfolio]
     world = relabel(world, dict(zip(sorted(world.clients), real, strict=False)))
@@ -71,9 +74,11 @@ async def run(
     officer = identity.metadata("staff/risk-officer-demo", Role.RISK_OFFICER)
     async with grpc.aio.insecure_channel(risk.address) as channel:
         stub = risk_service_pb2_grpc.RiskServiceStub(channel)
-        names = await _register(stub, world, system)
-        stats = await stream_all(stub, world.transactions, names, batch_size=500,
-                                 system=system)
+        with bar(f"monitoring: registering {count} clients' facilities", None):
+            names = await _register(stub, world, system)
+        with bar(f"monitoring: streaming {len(world.transactions):,} postings", None):
+            stats = await stream_all(stub, world.transactions, names, batch_size=500,
+                                     system=system)
         alerts = await read_alerts(stub, names, officer)
     evaluation = score(world, alerts, stats.seconds)
     print(
@@ -93,6 +98,12 @@ async def run(
         "transactions": len(world.transactions),
         "alerts": len(alerts),
         "recall_by_pattern": {p.pattern: round(p.recall, 3) for p in evaluation.patterns},
+        "patterns": [
+            {"pattern": p.pattern, "injected": p.injected, "detected": p.detected,
+             "recall": round(p.recall, 3),
+             "precision": None if p.precision is None else round(p.precision, 3)}
+            for p in evaluation.patterns
+        ],
         "clean_warned_share": round(evaluation.rate("any"), 4),
         "meets_goals": evaluation.meets_goals(),
         "potential_risk_clients": flagged,

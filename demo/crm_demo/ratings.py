@@ -29,6 +29,7 @@ from crm_client.segmentation.features import CREDIT_TIERS, MASTER_SCALE, credit_
 from crm_demo.launcher import Service
 from crm_demo.loader import LoadResult
 from crm_demo.portfolio import PortfolioClient
+from crm_demo.progress import bar
 from crm_demo.risk_ready import once_known
 from crm_risk.rating.model.statements import FinancialStatement
 from crm_risk.rating.statement_input import to_message
@@ -90,8 +91,9 @@ async def _submit_and_rate(
     ratios = await stub.GetStatementRatios(
         risk_service_pb2.GetStatementRatiosRequest(name=f"{made.name}/ratios"),
         metadata=officer)
-    rating = await stub.RateClient(risk_service_pb2.RateClientRequest(client=name),
-                                   metadata=officer)
+    # Statements are accepted before risk has the client's facts; a rating needs them.
+    rating = await once_known(partial(
+        stub.RateClient, risk_service_pb2.RateClientRequest(client=name), metadata=officer))
     return rating, ratios.warning_level
 
 
@@ -158,11 +160,14 @@ async def run(
     identity: IdentityKit,
     portfolio: Sequence[PortfolioClient],
     loaded: LoadResult,
+    *,
+    first: int = FIRST_RATED,
+    count: int = RATED_CLIENTS,
 ) -> dict[str, object]:
     """Submit statements, rate clients, and print the grades and how they reached the CRM."""
     world = make_world(SEED, last_year=LATEST_FISCAL_YEAR + 1)
     histories = {loaded.names[p.index]: _history(p, world)
-                 for p in portfolio[FIRST_RATED : FIRST_RATED + RATED_CLIENTS]}
+                 for p in portfolio[first : first + count]}
     filed = {n: h.statements_up_to(LATEST_FISCAL_YEAR) for n, h in histories.items()}
     # Firms founded after 2025 have filed nothing yet; they wait for their first statement.
     chosen = [n for n, statements in filed.items() if statements]
@@ -181,10 +186,17 @@ async def run(
                 )
 
         started = asyncio.get_running_loop().time()
-        await asyncio.gather(*(one(n, filed[n]) for n in chosen))
+        with bar("ratings: statements submitted, clients rated", len(chosen)) as advance:
+
+            async def counted(name: str) -> None:
+                await one(name, filed[name])
+                advance(1)
+
+            await asyncio.gather(*(counted(n) for n in chosen))
         seconds = asyncio.get_running_loop().time() - started
     issued = {n: r.grade for n, r in ratings.items()}
-    matched, segments = await _client_view(client, identity, chosen, issued)
+    with bar("ratings: waiting for the client service to show the grades", None):
+        matched, segments = await _client_view(client, identity, chosen, issued)
     grades = Counter(issued.values())
     statements = sum(len(filed[n]) for n in chosen)
     print(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from datetime import date
@@ -15,6 +16,8 @@ from crm_demo.portfolio import PortfolioClient
 from crm_runtime.auth import Role
 from crm_runtime.testing import IdentityKit
 
+CONCURRENCY = 8  # reads in flight while checking every client
+Recommendations = client_service_pb2.ListRecommendationsResponse
 KIND = {
     client_pb2.SEGMENT_KIND_DEMOGRAPHIC: "demographic",
     client_pb2.SEGMENT_KIND_BEHAVIOURAL: "behavioural",
@@ -90,17 +93,20 @@ async def _check_memberships(
     loaded: LoadResult,
     as_of: date,
 ) -> int:
-    matched = 0
-    for item in portfolio:
-        reply = await stub.ListClientSegments(
-            client_service_pb2.ListClientSegmentsRequest(
-                client=loaded.names[item.index], page_size=500
-            ),
-            metadata=ops,
-        )
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def matches(item: PortfolioClient) -> bool:
+        async with limit:
+            reply = await stub.ListClientSegments(
+                client_service_pb2.ListClientSegmentsRequest(
+                    client=loaded.names[item.index], page_size=500
+                ),
+                metadata=ops,
+            )
         actual = {m.segment.removeprefix("segments/") for m in reply.memberships}
-        matched += actual == set(expected_segments(item, as_of=as_of))
-    return matched
+        return actual == set(expected_segments(item, as_of=as_of))
+
+    return sum(await asyncio.gather(*(matches(item) for item in portfolio)))
 
 
 async def _recommendations(
@@ -111,11 +117,18 @@ async def _recommendations(
 ) -> dict[str, tuple[int, str]]:
     counts: Counter[str] = Counter()
     examples: dict[str, str] = {}
-    for item in portfolio:
-        reply = await stub.ListRecommendations(
-            client_service_pb2.ListRecommendationsRequest(client=loaded.names[item.index]),
-            metadata=ops,
-        )
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def recommendations(item: PortfolioClient) -> Recommendations:
+        async with limit:
+            reply: Recommendations = await stub.ListRecommendations(
+                client_service_pb2.ListRecommendationsRequest(client=loaded.names[item.index]),
+                metadata=ops,
+            )
+        return reply
+
+    # Gathered in portfolio order, so the example reason per code is always the same one.
+    for reply in await asyncio.gather(*(recommendations(item) for item in portfolio)):
         for rec in reply.recommendations:
             counts[rec.code] += 1
             examples.setdefault(rec.code, rec.reason)
