@@ -112,3 +112,32 @@ class TestTwoReplicas:
                            MonitorBatchRow.accepted))).all()
             assert [(p in a.ctx.monitoring().owned, s is not None, n) for p, s, n in rows] \
                 == [(True, True, 4)]
+
+
+class TestOneSqliteProcess:
+    async def test_a_fenced_partition_is_claimed_again(self, store_url, identity):
+        """(SQLite only.) The store's watermark moves past the process's memory, as when an
+        earlier incarnation commits its last batch after this one started: the next batch
+        is fenced and refused (resend), and the process claims the partition again within a
+        heartbeat instead of leaving it to an owner that does not exist. Before the fix the
+        resend waited for that owner and came back AWAITING_OWNER."""
+        if not store_url.startswith("sqlite"):
+            pytest.skip("a SQLite store serves one process")
+        async with risk_service(store_url, identity, monitoring_heartbeat_seconds=0.2,
+                                monitoring_result_wait_seconds=3.0) as h:
+            pipeline = h.ctx.monitoring()
+            client_id = "c-fenced-1"
+            facility = await _facility(h, client_id)
+            async with h.ctx.db.write() as session:
+                await session.execute(update(MonitorPartitionRow).values(
+                    applied_through=MonitorPartitionRow.applied_through + 1))
+            batch = round_trip(client_id, facility)
+            (refused,) = await stream(h.stub, [batch], h.system())
+            assert refused.HasField("error") and "not stored" in refused.error.message
+            deadline = time.monotonic() + SETTLE_SECONDS
+            while set(pipeline.owned) != set(pipeline.placement.names):
+                assert time.monotonic() < deadline, "partition not claimed again"
+                await asyncio.sleep(0.1)
+            (resent,) = await stream(h.stub, [batch], h.system())
+            assert not resent.HasField("error"), resent.error.message
+            assert (resent.accepted, resent.duplicates, resent.alerts) == (4, 0, 1)

@@ -8,7 +8,12 @@ owner, or their lease ran out after a crash) and rebuilds their units from check
 log before applying anything of them. A partition it finds taken from it (a pause longer than
 the lease) is dropped from memory at once; the epoch fence has already refused its writes.
 
-SQLite serves one process: it claims every partition at start, whatever the table says.
+SQLite serves one process: it claims every partition at start, whatever the table says, and
+again whenever it finds one dropped. A fence there cannot mean another replica; it means the
+store's watermark moved past this process's memory (a write whose outcome it never learnt, or
+an earlier incarnation still finishing its last batch while this one started). Without the
+re-claim the partition stayed dropped and every later posting waited for an owner that did
+not exist (the chaos suite's SQLite run: monitoring calls timed out for four minutes).
 """
 
 from __future__ import annotations
@@ -46,26 +51,38 @@ class Ownership:
         names = self._owner.placement.names
         await leases.ensure_partitions(self._db, names)
         if self._exclusive:
-            taken = {}
-            for name in names:
-                lease = await leases.claim(self._db, name, self._owner.member, self._ttl,
-                                           force=True)
-                assert lease is not None
-                taken[name] = lease
-            await self._owner.take(taken)
+            await self.reclaim_dropped()
             return
         await self.tick()
 
     async def run(self) -> None:
         """Keep the share current until cancelled (a background task)."""
-        if self._exclusive:
-            return
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.tick()
+                if self._exclusive:
+                    await self.reclaim_dropped()
+                else:
+                    await self.tick()
             except Exception:
                 log.warning("monitoring ownership round failed", exc_info=True)
+
+    async def reclaim_dropped(self) -> None:
+        """SQLite: take every partition this process does not hold, whatever the table says
+        (a forced claim raises the epoch; taking rebuilds the units from the store)."""
+        owner = self._owner
+        missing = [name for name in owner.placement.names if name not in owner.owned]
+        if not missing:
+            return
+        taken = {}
+        for name in missing:
+            lease = await leases.claim(self._db, name, owner.member, self._ttl, force=True)
+            assert lease is not None
+            taken[name] = lease
+        await owner.take(taken)
+        if len(missing) < len(owner.placement.names):  # after start: a fence dropped them
+            self.moves += len(missing)
+            log.warning("monitoring partitions re-claimed", partitions=missing)
 
     async def tick(self) -> None:
         """One round: membership, hand-overs, renewals, claims."""
