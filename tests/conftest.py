@@ -84,6 +84,20 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
 
 
 @pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database (for tests that need several processes on one store)."""
+    if not await _postgres_available():
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is required in CI but does not answer")
+        pytest.skip("PostgreSQL not available")
+    url, name = await testing.create_postgres_database()
+    try:
+        yield url
+    finally:
+        await testing.drop_postgres_database(name)
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> Iterator[str]:
     """A fresh SQLite store URL (for tests that inspect the file itself)."""
     yield f"sqlite+aiosqlite:///{tmp_path}/store.db"

@@ -13,7 +13,6 @@ import base64
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -27,7 +26,6 @@ from crm.notify.v1 import (
     notify_service_pb2_grpc,
     template_pb2,
 )
-from crm_runtime import testing
 from crm_runtime.auth import Role
 
 pytestmark = [pytest.mark.process, pytest.mark.postgres]
@@ -36,20 +34,6 @@ SERVICE = "crm.notify.v1.NotificationService"
 RECIPIENT = "staff/rm-18"
 MESSAGES = 100
 HEARTBEAT_SECONDS = 300
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database."""
-    if not await testing.postgres_available():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is required in CI but does not answer")
-        pytest.skip("PostgreSQL not available")
-    url, name = await testing.create_postgres_database()
-    try:
-        yield url
-    finally:
-        await testing.drop_postgres_database(name)
 
 
 async def _template(stub, ops) -> None:

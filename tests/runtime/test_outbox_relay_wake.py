@@ -19,7 +19,6 @@ from sqlmodel import SQLModel, col
 from wire_sink import start_sink
 
 from crm.events.v1 import client_events_pb2
-from crm_runtime import testing
 from crm_runtime.db import Database
 from crm_runtime.outbox import Outbox
 from crm_runtime.outbox_relay import Relay
@@ -141,20 +140,6 @@ class TestStalledSubscriber:
             await asyncio.wait_for(task, timeout=30)
             await relay.close()
             await server.stop(None)
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database."""
-    if not await testing.postgres_available():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is required in CI but does not answer")
-        pytest.skip("PostgreSQL not available")
-    url, name = await testing.create_postgres_database()
-    try:
-        yield url
-    finally:
-        await testing.drop_postgres_database(name)
 
 
 @pytest.mark.postgres
