@@ -179,7 +179,8 @@ async def run() -> dict[str, Any]:
     results["settings"] = {"burst": BURST, "batch": BATCH, "paced": PACED,
                            "pace_ms": PACE_MS, "relay_interval_s": RELAY_INTERVAL,
                            "relay_batch": RELAY_BATCH,
-                           "store": "PostgreSQL", "machine": "shared, loaded"}
+                           "store": "PostgreSQL",
+                           "load_average": [round(x, 2) for x in os.getloadavg()]}
     return results
 
 
@@ -198,7 +199,7 @@ def write_results(results: dict[str, Any]) -> Path:
     lines.append(f"\n{s['burst']} events in transactions of {s['batch']} (burst), then "
                  f"{s['paced']} events one at a time at half the burst rate (paced), on "
                  f"{s['store']}; relay interval {s['relay_interval_s']} s, batch "
-                 f"{s['relay_batch']}; loaded machine.")
+                 f"{s['relay_batch']}; load average {s['load_average']} when it ended.")
     path = folder / "events.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -72,20 +72,20 @@ async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/store.db"
         return
-    if not await _postgres_available():
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is required in CI but does not answer")
-        pytest.skip("PostgreSQL not available")
-    url, name = await testing.create_postgres_database()
-    try:
+    async for url in _fresh_postgres():
         yield url
-    finally:
-        await testing.drop_postgres_database(name)
 
 
 @pytest.fixture
 async def postgres_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database (for tests that need several processes on one store)."""
+    async for url in _fresh_postgres():
+        yield url
+
+
+async def _fresh_postgres() -> AsyncIterator[str]:
+    """Yield a new PostgreSQL database's URL and drop the database afterwards (skip, or fail
+    in CI, when no server answers)."""
     if not await _postgres_available():
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is required in CI but does not answer")
