@@ -55,10 +55,10 @@ class Outbox:
     def __init__(self, source: str, subscribers: Iterable[str]) -> None:
         self.source = source
         self.subscribers = tuple(subscribers)
-        # Set after each commit that wrote events, so a relay wakes at once instead of waiting
-        # for its poll. `watch()` gives each consumer (one per subscriber) its own flag: one
-        # shared flag cleared by one consumer would hide the news from the others.
-        self.pending = asyncio.Event()
+        # Flags set after each commit that wrote events, so a relay wakes at once instead of
+        # waiting for its poll. `watch()` gives each consumer (one per subscriber, or the
+        # JetStream relay) its own: one shared flag cleared by one consumer would hide the news
+        # from the others.
         self._watchers: list[asyncio.Event] = []
         self._marker = f"crm_outbox_wake:{id(self)}"
 
@@ -70,7 +70,6 @@ class Outbox:
 
     def wake(self) -> None:
         """Set every flag: rows may be waiting (called after commit, and by a stopping relay)."""
-        self.pending.set()
         for flag in self._watchers:
             flag.set()
 
